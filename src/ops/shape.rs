@@ -1,0 +1,83 @@
+//! Movement ops: reshape, transpose, concat and slice. Their backward moves δ back to where each
+//! element came from: reshape it back, transpose it back, slice it apart, or pad it with zeros.
+
+use crate::autodiff::Var;
+use crate::tensor::Tensor;
+use std::ops::Range;
+
+impl Var {
+    /// The same values under another shape (no copy).
+    #[track_caller]
+    pub fn reshape(&self, shape: &[usize]) -> Var {
+        Var::from_op(
+            self.value().reshape(shape),
+            vec![self.clone()],
+            Box::new(|g, p| vec![Some(g.reshape(p[0].shape()))]),
+        )
+    }
+
+    /// The transpose of a 2-D value.
+    pub fn transpose(&self) -> Var {
+        Var::from_op(self.value().transpose(), vec![self.clone()], Box::new(|g, _| vec![Some(g.transpose())]))
+    }
+
+    /// Joins values along `axis` (the branches of an Inception module, for example).
+    #[track_caller]
+    pub fn concat(parts: &[Var], axis: usize) -> Var {
+        let values: Vec<&Tensor> = parts.iter().map(Var::value).collect();
+        let value = Tensor::concat(&values, axis);
+        Var::from_op(
+            value,
+            parts.to_vec(),
+            Box::new(move |g, p| {
+                let mut start = 0;
+                p.iter()
+                    .map(|part| {
+                        let len = part.shape()[axis];
+                        start += len;
+                        part.requires_grad().then(|| g.slice(axis, start - len..start))
+                    })
+                    .collect()
+            }),
+        )
+    }
+
+    /// The part whose index along `axis` lies in `range`.
+    #[track_caller]
+    pub fn slice(&self, axis: usize, range: Range<usize>) -> Var {
+        let value = self.value().slice(axis, range.clone());
+        Var::from_op(
+            value,
+            vec![self.clone()],
+            Box::new(move |g, p| {
+                // δ goes back to its place; the rest of the input gets zero gradient
+                let shape = p[0].shape();
+                let mut before = shape.to_vec();
+                before[axis] = range.start;
+                let mut after = shape.to_vec();
+                after[axis] = shape[axis] - range.end;
+                let (zb, za) = (Tensor::zeros(&before), Tensor::zeros(&after));
+                vec![Some(Tensor::concat(&[&zb, g, &za], axis))]
+            }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Var;
+    use crate::ops::testing::{check, randn};
+
+    #[test]
+    fn movement_ops_pass_gradient_checks() {
+        let xs = randn(7, &[&[3, 4]]);
+        check(&xs, |v| v[0].reshape(&[2, 6]));
+        check(&xs, |v| v[0].transpose());
+        check(&xs, |v| v[0].slice(1, 1..3));
+        check(&xs, |v| v[0].slice(0, 0..1));
+        let ys = randn(8, &[&[2, 3, 2], &[2, 1, 2], &[2, 4, 2]]);
+        check(&ys, |v| Var::concat(v, 1));
+        // a branch that is sliced twice and concatenated back must add up to the identity
+        check(&xs, |v| Var::concat(&[v[0].slice(1, 2..4), v[0].slice(1, 0..2)], 1).mul(&v[0]));
+    }
+}
