@@ -17,11 +17,17 @@
 //! ```
 
 pub mod autodiff;
+pub mod data;
 pub mod error;
+pub mod io;
+pub mod lecture;
+pub mod nn;
 pub mod loss;
 pub mod ops;
+pub mod optim;
 pub mod rng;
 pub mod tensor;
+pub mod train;
 
 pub use autodiff::{Gradients, Param, Var, no_grad};
 pub use error::{Error, Result};

@@ -1,0 +1,45 @@
+//! Command-line interface: one file per subcommand, all sharing the data loading of `source.rs`.
+
+mod bench;
+mod eval;
+mod explain;
+mod predict;
+mod progress;
+mod source;
+mod train;
+
+use clap::{Parser, Subcommand};
+use nabla::Result;
+
+/// nabla: train neural networks from a lecture, fast.
+#[derive(Parser, Debug)]
+#[command(name = "nabla", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model (by default an MLP on the bundled MNIST) and save its weights.
+    Train(train::TrainArgs),
+    /// Evaluate saved weights on a test set.
+    Eval(eval::EvalArgs),
+    /// Classify one 28×28 grayscale PNG with saved weights.
+    Predict(predict::PredictArgs),
+    /// Run the lecture's backpropagation example step by step.
+    Explain,
+    /// Measure GEMM and training speed.
+    Bench(bench::BenchArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Explain => explain::run(),
+        Command::Bench(args) => bench::run(args),
+    }
+}

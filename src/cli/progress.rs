@@ -1,0 +1,64 @@
+//! The progress display of `nabla train`: a bar per epoch on stderr (batches, running loss,
+//! samples/s), then one line per epoch on stdout.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use nabla::train::{EpochReport, Observer};
+use std::time::Instant;
+
+pub struct Progress {
+    epochs: usize,
+    bar: Option<ProgressBar>,
+    loss_sum: f64,
+    samples: usize,
+    started: Instant,
+}
+
+impl Progress {
+    pub fn new(epochs: usize) -> Progress {
+        Progress { epochs, bar: None, loss_sum: 0.0, samples: 0, started: Instant::now() }
+    }
+}
+
+impl Observer for Progress {
+    fn epoch_start(&mut self, epoch: usize, batches: usize) {
+        let bar = ProgressBar::new(batches as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches  {msg}")
+                .expect("the template is valid")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
+        self.bar = Some(bar);
+        self.loss_sum = 0.0;
+        self.samples = 0;
+        self.started = Instant::now();
+    }
+
+    fn batch_end(&mut self, loss: f32, samples: usize) {
+        self.loss_sum += loss as f64 * samples as f64;
+        self.samples += samples;
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            // formatting the message costs more than a small batch: refresh it every 16 batches
+            if bar.position() % 16 == 1 {
+                let rate = self.samples as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!("loss {:.4}  {:.0} samples/s", self.loss_sum / self.samples as f64, rate));
+            }
+        }
+    }
+
+    fn epoch_end(&mut self, r: &EpochReport) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let mut line = format!("epoch {:>3}/{}  train loss {:.4}", r.epoch, self.epochs, r.train_loss);
+        if let Some(l) = r.test_loss {
+            line += &format!("  test loss {l:.4}");
+        }
+        if let Some(a) = r.test_accuracy {
+            line += &format!("  test acc {:.2}%", 100.0 * a);
+        }
+        line += &format!("  η {}  {:.2} s", r.lr, r.seconds);
+        println!("{line}");
+    }
+}

@@ -1,0 +1,99 @@
+//! Checkpoints in the safetensors format: one f32 tensor per parameter under its dotted name
+//! (`0.weight`), and in the header's metadata the model spec as JSON under `nabla.spec`, so that a
+//! checkpoint alone is enough to rebuild, evaluate and use the model. Callers may add their own
+//! metadata entries (input normalisation, for example).
+
+use super::atomic_write;
+use crate::nn::{Model, ModelSpec, Module};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use std::collections::HashMap;
+use std::path::Path;
+
+const SPEC_KEY: &str = "nabla.spec";
+
+/// Saves `model` and `metadata` to `path` (atomically).
+pub fn save_checkpoint(path: &Path, model: &Model, metadata: &HashMap<String, String>) -> Result<()> {
+    let params = model.params();
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = params
+        .iter()
+        .map(|(name, p)| {
+            let b = p.value().data().iter().flat_map(|x| x.to_le_bytes()).collect();
+            (name.clone(), b, p.value().shape().to_vec())
+        })
+        .collect();
+    let mut views = Vec::with_capacity(bytes.len());
+    for (name, b, shape) in &bytes {
+        let view = TensorView::new(Dtype::F32, shape.clone(), b)
+            .map_err(|e| Error::config(format!("{}: tensor '{name}': {e}", path.display())))?;
+        views.push((name.as_str(), view));
+    }
+    let mut meta = metadata.clone();
+    meta.insert(SPEC_KEY.into(), serde_json::to_string(model.spec()).expect("a spec always serializes"));
+    meta.insert("format".into(), "pt".into());
+    let out = safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::config(format!("{}: cannot serialize: {e}", path.display())))?;
+    atomic_write(path, &out)
+}
+
+/// Loads a model and the checkpoint's metadata from `path`.
+pub fn load_checkpoint(path: &Path) -> Result<(Model, HashMap<String, String>)> {
+    let buf = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |place: &str, msg: String| Error::format(path, place, msg);
+    let (_, header) = SafeTensors::read_metadata(&buf)
+        .map_err(|e| bad("header", format!("not a safetensors file ({e})")))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let spec_json = metadata
+        .get(SPEC_KEY)
+        .ok_or_else(|| bad("metadata", format!("no '{SPEC_KEY}' entry: not a nabla checkpoint")))?;
+    let spec: ModelSpec =
+        serde_json::from_str(spec_json).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
+    let mut model = Model::new(spec, &mut Rng::seed(0)).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
+    let tensors = SafeTensors::deserialize(&buf).map_err(|e| bad("tensors", e.to_string()))?;
+    for (name, param) in model.params_mut() {
+        let view = tensors
+            .tensor(&name)
+            .map_err(|_| bad(&format!("tensor '{name}'"), "missing: the spec needs it".into()))?;
+        let place = format!("tensor '{name}'");
+        if view.dtype() != Dtype::F32 {
+            return Err(bad(&place, format!("dtype {:?}, expected F32", view.dtype())));
+        }
+        if view.shape() != param.value().shape() {
+            return Err(bad(&place, format!("shape {:?}, the spec expects {:?}", view.shape(), param.value().shape())));
+        }
+        let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        *param.value_mut() = Tensor::from_vec(values, view.shape());
+    }
+    Ok((model, metadata))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::Loss;
+    use crate::ops::Activation;
+
+    #[test]
+    fn a_checkpoint_round_trips_weights_spec_and_metadata() {
+        let spec = ModelSpec::mlp(6, &[5], 3, Activation::Tanh, Loss::SoftmaxCrossEntropy);
+        let model = Model::new(spec, &mut Rng::seed(4)).unwrap();
+        let dir = std::env::temp_dir().join(format!("nabla-ckpt-{}", std::process::id()));
+        let path = dir.join("m.safetensors");
+        let meta = HashMap::from([("nabla.note".to_string(), "hello".to_string())]);
+        save_checkpoint(&path, &model, &meta).unwrap();
+        let (back, meta_back) = load_checkpoint(&path).unwrap();
+        assert_eq!(back.spec(), model.spec());
+        assert_eq!(meta_back["nabla.note"], "hello");
+        for ((n1, p1), (n2, p2)) in model.params().iter().zip(back.params()) {
+            assert_eq!(n1, &n2);
+            assert_eq!(p1.value(), p2.value());
+        }
+        // a file that is not a checkpoint is an error naming it
+        std::fs::write(&path, b"garbage").unwrap();
+        let err = load_checkpoint(&path).err().unwrap().to_string();
+        assert!(err.contains("m.safetensors") && err.contains("header"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

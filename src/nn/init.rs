@@ -1,0 +1,46 @@
+//! Seeded weight initialisation. The scale keeps the variance of activations roughly constant from
+//! layer to layer: Xavier (Glorot & Bengio 2010) for tanh and sigmoid, He (He et al. 2015) for
+//! ReLU, whose half-zero outputs need twice the variance.
+
+use crate::rng::Rng;
+use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// How a weight matrix with `fan_in` inputs and `fan_out` outputs is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// U(−a, a) with a = √(6 / (fan_in + fan_out)).
+    Xavier,
+    /// N(0, 2 / fan_in).
+    He,
+}
+
+impl Init {
+    /// A weight tensor of `shape` whose fans are `fan_in` and `fan_out`.
+    pub fn draw(self, rng: &mut Rng, shape: &[usize], fan_in: usize, fan_out: usize) -> Tensor {
+        match self {
+            Init::Xavier => {
+                let a = (6.0 / (fan_in + fan_out) as f32).sqrt();
+                rng.uniform_tensor(shape, -a, a)
+            }
+            Init::He => rng.normal_tensor(shape, (2.0 / fan_in as f32).sqrt()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variances_match_their_formulas() {
+        let mut rng = Rng::seed(1);
+        let he = Init::He.draw(&mut rng, &[400, 300], 400, 300);
+        let var = he.data().iter().map(|x| x * x).sum::<f32>() / he.numel() as f32;
+        assert!((var - 2.0 / 400.0).abs() < 2e-4, "He variance {var}");
+        let xa = Init::Xavier.draw(&mut rng, &[400, 300], 400, 300);
+        let var = xa.data().iter().map(|x| x * x).sum::<f32>() / xa.numel() as f32;
+        assert!((var - 2.0 / 700.0).abs() < 2e-4, "Xavier variance {var}");
+    }
+}

@@ -1,0 +1,61 @@
+//! A model: a spec and the network built from it. This is what training, evaluation, prediction
+//! and checkpoints work with.
+
+use super::{ModelSpec, Module, Sequential};
+use crate::autodiff::{Param, Var, no_grad};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
+use crate::Result;
+
+/// A network together with the spec it was built from.
+pub struct Model {
+    spec: ModelSpec,
+    net: Sequential,
+}
+
+impl Model {
+    /// Builds the network of `spec` with weights drawn from `rng`.
+    pub fn new(spec: ModelSpec, rng: &mut Rng) -> Result<Model> {
+        let net = spec.build(rng)?;
+        Ok(Model { spec, net })
+    }
+
+    /// The spec the model was built from.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The network.
+    pub fn net(&self) -> &Sequential {
+        &self.net
+    }
+
+    /// The raw outputs (logits for the cross-entropy losses) for a batch of flattened samples.
+    pub fn forward(&self, x: &Var) -> Var {
+        self.net.forward(x)
+    }
+
+    /// The model's answer (probabilities for classification) for a batch, without a graph.
+    pub fn predict(&self, x: &Tensor) -> Tensor {
+        let u = no_grad(|| self.forward(&Var::constant(x.clone())));
+        self.spec.loss.predict(u.value())
+    }
+}
+
+impl Module for Model {
+    fn forward(&self, x: &Var) -> Var {
+        self.net.forward(x)
+    }
+
+    fn params(&self) -> Vec<(String, &Param)> {
+        self.net.params()
+    }
+
+    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
+        self.net.params_mut()
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.net.set_training(training);
+    }
+}
