@@ -281,31 +281,20 @@ impl fmt::Display for WorkedExample {
             Method::Autodiff => "autodiff (f32)",
             Method::Formulas => "by formula (f64)",
         };
+        let vec2 = |v: [f64; 2]| format!("({:.2}, {:.2})", v[0], v[1]);
+        let mat2 = |m: [[f64; 2]; 2]| format!("[{:.2} {:.2}; {:.2} {:.2}]", m[0][0], m[0][1], m[1][0], m[1][1]);
         writeln!(
             f,
-            "Backpropagation, worked example: inputs x_i, sigmoid hidden units y_j, sigmoid outputs z_k"
+            "Backpropagation, worked example: inputs x_i, sigmoid hidden y_j, sigmoid outputs z_k"
         )?;
         writeln!(
             f,
-            "x = ({}, {})   t = ({}, {})   η = {}   σ(u) = 1/(1 + e^−u)   σ′(u) = σ(u)(1 − σ(u))",
-            X[0], X[1], T[0], T[1], ETA
+            "x = {}  t = {}  η = {ETA}  σ(u) = 1/(1 + e^−u)  σ′(u) = σ(u)(1 − σ(u))",
+            vec2(X),
+            vec2(T)
         )?;
-        writeln!(
-            f,
-            "w_ij = [{} {}; {} {}]   b_j = ({}, {})   w_jk = [{} {}; {} {}]   b_k = ({}, {})",
-            W_IJ[0][0],
-            W_IJ[0][1],
-            W_IJ[1][0],
-            W_IJ[1][1],
-            B_J[0],
-            B_J[1],
-            W_JK[0][0],
-            W_JK[0][1],
-            W_JK[1][0],
-            W_JK[1][1],
-            B_K[0],
-            B_K[1]
-        )?;
+        let (w_ij, b_j, w_jk, b_k) = (mat2(W_IJ), vec2(B_J), mat2(W_JK), vec2(B_K));
+        writeln!(f, "w_ij = {w_ij}  b_j = {b_j}  w_jk = {w_jk}  b_k = {b_k}")?;
         writeln!(f, "{:<64}{:>16}{:>18}", "", column, "by formula (f64)")?;
         let line = |f: &mut fmt::Formatter<'_>, rule: &str, label: String, a: f64, b: f64| {
             writeln!(f, "{rule:<30}{label:<34}{a:>16.9}{b:>18.9}")
@@ -361,12 +350,28 @@ impl fmt::Display for WorkedExample {
 
         writeln!(
             f,
-            "\nUpdate w ← w − η·∂E/∂w, b ← b − η·∂E/∂b (after the backward pass: δ_j used the old w_jk)"
+            "\nUpdate, only after the whole backward pass (δ_j above used the old w_jk)"
         )?;
-        matrix(f, "w_jk", "w", "hidden", "output", &self.w_jk_new, &r.w_jk_new)?;
-        pairs(f, "b_k", "b", "output", self.b_k_new, r.b_k_new)?;
-        matrix(f, "w_ij", "w", "input", "hidden", &self.w_ij_new, &r.w_ij_new)?;
-        pairs(f, "b_j", "b", "hidden", self.b_j_new, r.b_j_new)?;
+        matrix(
+            f,
+            "w_jk ← w_jk − η·∂E/∂w_jk",
+            "w",
+            "hidden",
+            "output",
+            &self.w_jk_new,
+            &r.w_jk_new,
+        )?;
+        pairs(f, "b_k ← b_k − η·∂E/∂b_k", "b", "output", self.b_k_new, r.b_k_new)?;
+        matrix(
+            f,
+            "w_ij ← w_ij − η·∂E/∂w_ij",
+            "w",
+            "input",
+            "hidden",
+            &self.w_ij_new,
+            &r.w_ij_new,
+        )?;
+        pairs(f, "b_j ← b_j − η·∂E/∂b_j", "b", "hidden", self.b_j_new, r.b_j_new)?;
 
         let (abs, rel) = self.max_difference(r);
         let verdict = if rel <= AGREE_RTOL { "agree" } else { "DISAGREE" };
@@ -450,8 +455,15 @@ mod tests {
         for ex in [worked_example(), by_formulas()] {
             assert_eq!(ex.de_db_k, ex.delta_k);
             assert_eq!(ex.de_db_j, ex.delta_j);
-            for k in 0..2 {
-                assert!((ex.b_k_new[k] - (B_K[k] - ETA * ex.delta_k[k])).abs() < 1e-7);
+            let stepped = |b: [f64; 2], grad: [f64; 2]| [0, 1].map(|n| b[n] - ETA * grad[n]);
+            for (got, want) in [
+                (ex.b_k_new, stepped(B_K, ex.delta_k)),
+                (ex.b_j_new, stepped(B_J, ex.delta_j)),
+            ] {
+                assert!(
+                    got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-7),
+                    "{got:?} vs {want:?}"
+                );
             }
         }
     }
