@@ -47,8 +47,7 @@ const MAX_CLASSES: usize = 1 << 16;
 /// Reads a `--target` flag: a number is a column index, anything else a column name.
 pub fn parse_target(s: &str) -> TargetColumn {
     let s = s.trim();
-    s.parse()
-        .map_or_else(|_| TargetColumn::Name(s.to_string()), TargetColumn::Index)
+    s.parse().map_or_else(|_| TargetColumn::Name(s.to_string()), TargetColumn::Index)
 }
 
 /// Loads a numeric CSV table: the target column becomes the targets, the others (in file order)
@@ -61,11 +60,7 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
     })?;
     // A byte-order mark (Excel writes one) would otherwise glue itself to the first name.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, line)| (i + 1, line))
-        .filter(|(_, line)| !line.trim().is_empty());
+    let mut lines = text.lines().enumerate().map(|(i, line)| (i + 1, line)).filter(|(_, line)| !line.trim().is_empty());
 
     let Some((first_line, first)) = lines.next() else {
         return Err(Error::format(
@@ -75,18 +70,12 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
         ));
     };
     let first = cells(first);
-    let has_header = options
-        .header
-        .unwrap_or_else(|| first.iter().any(|c| number(c).is_none()));
+    let has_header = options.header.unwrap_or_else(|| first.iter().any(|c| number(c).is_none()));
     let names = has_header.then(|| first.iter().map(|c| c.to_string()).collect::<Vec<_>>());
     let width = first.len();
     let target = target_index(path, &options.target, names.as_deref(), width)?;
     if width < 2 {
-        return Err(Error::format(
-            path,
-            format!("line {first_line}"),
-            "one column; expected inputs and a target",
-        ));
+        return Err(Error::format(path, format!("line {first_line}"), "one column; expected inputs and a target"));
     }
     let column = |j: usize| match &names {
         Some(names) => format!("column '{}'", names[j]),
@@ -95,10 +84,7 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
 
     let mut inputs = Vec::new();
     let mut targets = Vec::new();
-    let data_lines = (!has_header)
-        .then_some((first_line, first))
-        .into_iter()
-        .chain(lines.map(|(n, l)| (n, cells(l))));
+    let data_lines = (!has_header).then_some((first_line, first)).into_iter().chain(lines.map(|(n, l)| (n, cells(l))));
     for (line, row) in data_lines {
         if row.len() != width {
             let message = format!("found {} columns, expected {width} as in line {first_line}", row.len());
@@ -118,22 +104,13 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
     }
     let rows = targets.len();
     if rows == 0 {
-        return Err(Error::format(
-            path,
-            format!("line {first_line}"),
-            "a header but no data rows",
-        ));
+        return Err(Error::format(path, format!("line {first_line}"), "a header but no data rows"));
     }
     let inputs = Tensor::from_vec(inputs, &[rows, width - 1]);
     match options.task {
         Task::Regression => {
             let targets = Tensor::from_vec(targets, &[rows, 1]);
-            Ok(Dataset {
-                inputs,
-                targets,
-                labels: None,
-                image_shape: None,
-            })
+            Ok(Dataset { inputs, targets, labels: None, image_shape: None })
         }
         Task::Classification => {
             let labels = class_labels(path, text, has_header, &targets, &column(target))?;
@@ -148,10 +125,7 @@ fn cells(line: &str) -> Vec<&str> {
     line.split(',')
         .map(|cell| {
             let cell = cell.trim();
-            cell.strip_prefix('"')
-                .and_then(|c| c.strip_suffix('"'))
-                .unwrap_or(cell)
-                .trim()
+            cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')).unwrap_or(cell).trim()
         })
         .collect()
 }
@@ -167,10 +141,8 @@ fn target_index(path: &Path, target: &TargetColumn, names: Option<&[String]>, wi
     match (target, names) {
         (TargetColumn::Index(i), _) if *i < width => Ok(*i),
         (TargetColumn::Index(i), _) => {
-            let message = format!(
-                "target column index {i} is out of range; the file has {width} columns (0–{})",
-                width - 1
-            );
+            let message =
+                format!("target column index {i} is out of range; the file has {width} columns (0–{})", width - 1);
             Err(Error::format(path, "target column", message))
         }
         (TargetColumn::Name(name), Some(names)) => names.iter().position(|n| n == name).ok_or_else(|| {
@@ -178,10 +150,8 @@ fn target_index(path: &Path, target: &TargetColumn, names: Option<&[String]>, wi
             Error::format(path, "header", message)
         }),
         (TargetColumn::Name(name), None) => {
-            let message = format!(
-                "target column '{name}' is a name, but the file has no header; give an index 0–{}",
-                width - 1
-            );
+            let message =
+                format!("target column '{name}' is a name, but the file has no header; give an index 0–{}", width - 1);
             Err(Error::format(path, "header", message))
         }
     }
@@ -215,11 +185,7 @@ mod tests {
     use crate::data::Scratch;
 
     fn options(target: &str, task: Task) -> CsvOptions {
-        CsvOptions {
-            target: parse_target(target),
-            task,
-            header: None,
-        }
+        CsvOptions { target: parse_target(target), task, header: None }
     }
 
     fn error(dir: &Scratch, name: &str, text: &str, options: &CsvOptions) -> String {
@@ -240,11 +206,7 @@ mod tests {
     fn classification_with_quoted_header_and_blank_lines() {
         let dir = Scratch::new("csv_classification");
         let text = "\u{feff}\"x1\", x2 ,\"label\"\n\n1, 2, 0\n3,4,2\r\n 5 ,6, 1.0\n";
-        let d = load_csv(
-            &dir.write("c.csv", text.as_bytes()),
-            &options("label", Task::Classification),
-        )
-        .unwrap();
+        let d = load_csv(&dir.write("c.csv", text.as_bytes()), &options("label", Task::Classification)).unwrap();
         assert_eq!(d.inputs.shape(), &[3, 2]);
         assert_eq!(d.inputs.data(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         assert_eq!(d.labels, Some(vec![0, 2, 1]));
@@ -263,10 +225,7 @@ mod tests {
         assert_eq!(d.targets.data(), &[0.5, 1.5]);
         assert_eq!(d.labels, None);
         // Forcing a header turns the first line into names.
-        let forced = CsvOptions {
-            header: Some(true),
-            ..options("1", Task::Regression)
-        };
+        let forced = CsvOptions { header: Some(true), ..options("1", Task::Regression) };
         assert_eq!(load_csv(&path, &forced).unwrap().len(), 1);
     }
 
@@ -274,10 +233,7 @@ mod tests {
     fn ragged_row_names_line_and_counts() {
         let dir = Scratch::new("csv_ragged");
         let text = error(&dir, "r.csv", "a,b,y\n1,2,0\n\n1,2\n", &options("y", Task::Regression));
-        assert!(
-            text.ends_with("r.csv: line 4: found 2 columns, expected 3 as in line 1"),
-            "{text}"
-        );
+        assert!(text.ends_with("r.csv: line 4: found 2 columns, expected 3 as in line 1"), "{text}");
     }
 
     #[test]
@@ -285,10 +241,7 @@ mod tests {
         let dir = Scratch::new("csv_cell");
         let opts = options("y", Task::Regression);
         let text = error(&dir, "n.csv", "x1,x3,y\n1,2,3\n4,abc,6\n", &opts);
-        assert!(
-            text.ends_with("line 3, column 'x3': found 'abc', expected a number"),
-            "{text}"
-        );
+        assert!(text.ends_with("line 3, column 'x3': found 'abc', expected a number"), "{text}");
         let text = error(&dir, "m.csv", "1,2\n3,NaN\n", &options("0", Task::Regression));
         assert!(text.contains("line 2, column 1: found 'NaN'"), "{text}");
     }
@@ -299,10 +252,7 @@ mod tests {
         let text = error(&dir, "t.csv", "a,b,c\n1,2,3\n", &options("z", Task::Regression));
         assert!(text.contains("no column named 'z'; the columns are a, b, c"), "{text}");
         let text = error(&dir, "t.csv", "a,b,c\n1,2,3\n", &options("3", Task::Regression));
-        assert!(
-            text.contains("index 3 is out of range; the file has 3 columns (0–2)"),
-            "{text}"
-        );
+        assert!(text.contains("index 3 is out of range; the file has 3 columns (0–2)"), "{text}");
         let text = error(&dir, "u.csv", "1,2,3\n", &options("c", Task::Regression));
         assert!(text.contains("no header"), "{text}");
     }
@@ -322,10 +272,7 @@ mod tests {
         let dir = Scratch::new("csv_labels");
         let opts = options("y", Task::Classification);
         let text = error(&dir, "f.csv", "x,y\n\n1,0\n2,1.5\n", &opts);
-        assert!(
-            text.contains("line 4, column 'y': found 1.5, expected a class label"),
-            "{text}"
-        );
+        assert!(text.contains("line 4, column 'y': found 1.5, expected a class label"), "{text}");
         let text = error(&dir, "n.csv", "x,y\n1,-1\n", &opts);
         assert!(text.contains("line 2, column 'y': found -1"), "{text}");
         let text = error(&dir, "h.csv", "x,y\n1,1e9\n", &opts);

@@ -25,11 +25,7 @@ const UBYTE: u8 = 0x08;
 /// Reads an IDX file of unsigned bytes, raw or gzip-compressed.
 pub fn read_idx(path: &Path) -> Result<Idx> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        gunzip(path, &bytes)?
-    } else {
-        bytes
-    };
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) { gunzip(path, &bytes)? } else { bytes };
     parse(path, bytes)
 }
 
@@ -39,12 +35,7 @@ fn gunzip(path: &Path, compressed: &[u8]) -> Result<Vec<u8>> {
     // the reallocations of a growing Vec; it is capped at deflate's best ratio (about 1032:1) so
     // that a corrupt trailer cannot reserve gigabytes.
     let hint = compressed.len().checked_sub(4).map_or(0, |at| {
-        let size = u32::from_le_bytes([
-            compressed[at],
-            compressed[at + 1],
-            compressed[at + 2],
-            compressed[at + 3],
-        ]);
+        let size = u32::from_le_bytes([compressed[at], compressed[at + 1], compressed[at + 2], compressed[at + 3]]);
         (size as usize).min(compressed.len().saturating_mul(1032))
     });
     let mut out = Vec::with_capacity(hint);
@@ -82,25 +73,13 @@ fn parse(path: &Path, mut bytes: Vec<u8>) -> Result<Idx> {
         dims.push(u32::from_be_bytes(word) as usize);
     }
     let Some(expected) = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
-        return Err(Error::format(
-            path,
-            "dimensions",
-            format!("{dims:?} multiply past the address space"),
-        ));
+        return Err(Error::format(path, "dimensions", format!("{dims:?} multiply past the address space")));
     };
     let found = bytes.len() - header_len;
     if found != expected {
-        let what = if found < expected {
-            "truncated"
-        } else {
-            "trailing bytes"
-        };
+        let what = if found < expected { "truncated" } else { "trailing bytes" };
         let message = format!("{what}: dimensions {dims:?} need {expected} data bytes, found {found}");
-        return Err(Error::format(
-            path,
-            format!("byte offset {}", header_len + found.min(expected)),
-            message,
-        ));
+        return Err(Error::format(path, format!("byte offset {}", header_len + found.min(expected)), message));
     }
     // Moving the data down by the header length is one memmove; it keeps the buffer without a copy.
     bytes.drain(..header_len);
@@ -163,13 +142,7 @@ mod tests {
         let a = read_idx(&dir.write("a.idx", &raw)).unwrap();
         let b = read_idx(&dir.write("b.idx", &gzip(&raw))).unwrap();
         let c = read_idx(&dir.write("c.gz", &raw)).unwrap();
-        assert_eq!(
-            a,
-            Idx {
-                dims: vec![2, 3],
-                data: vec![1, 2, 3, 4, 5, 6]
-            }
-        );
+        assert_eq!(a, Idx { dims: vec![2, 3], data: vec![1, 2, 3, 4, 5, 6] });
         assert_eq!(a, b);
         assert_eq!(a, c);
     }

@@ -32,8 +32,7 @@ fn load_set(dir: &Path, prefix: &str) -> Result<Dataset> {
     check_dims(&label_path, &labels, &[None], "count")?;
     if images.dims[0] != labels.dims[0] {
         let message = format!(
-            "{} holds {} images but {} holds {} labels; expected as many of each",
-            image_path.display(),
+            "{} images, but {} holds {} labels; expected one label per image",
             images.dims[0],
             label_path.display(),
             labels.dims[0]
@@ -43,14 +42,10 @@ fn load_set(dir: &Path, prefix: &str) -> Result<Dataset> {
     let label_header = 4 + 4 * labels.dims.len();
     if let Some(i) = labels.data.iter().position(|&l| l as usize >= CLASSES) {
         let message = format!("label {} for image {i}, expected a digit 0–9", labels.data[i]);
-        return Err(Error::format(
-            &label_path,
-            format!("byte offset {}", label_header + i),
-            message,
-        ));
+        return Err(Error::format(&label_path, format!("byte offset {}", label_header + i), message));
     }
     let count = images.dims[0];
-    // One pass from bytes to floats; division (not multiplication by 1/255) keeps 255 → 1.0 exact.
+    // One pass from bytes to floats; division (not × 1/255) gives the correctly rounded p/255.
     let pixels: Vec<f32> = images.data.iter().map(|&p| p as f32 / 255.0).collect();
     let inputs = Tensor::from_vec(pixels, &[count, SIDE * SIDE]);
     let labels = labels.data.iter().map(|&l| l as usize).collect();
@@ -66,10 +61,7 @@ fn find(dir: &Path, prefix: &str, kind: &str, ndims: u8) -> Result<PathBuf> {
         return Ok(path);
     }
     let message = format!("no MNIST {prefix} {kind} file; tried {}", names.join(", "));
-    Err(Error::io(
-        dir,
-        std::io::Error::new(std::io::ErrorKind::NotFound, message),
-    ))
+    Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, message)))
 }
 
 /// Checks the number of dimensions and the sizes that are fixed (`Some`) against `expected`.
@@ -105,10 +97,7 @@ mod tests {
     /// Writes a tiny MNIST folder: `n` images whose pixels are all equal to their label.
     fn write_set(dir: &Scratch, prefix: &str, labels: &[u8], compress: bool) {
         let n = labels.len() as u32;
-        let pixels: Vec<u8> = labels
-            .iter()
-            .flat_map(|&l| [l.saturating_mul(25); SIDE * SIDE])
-            .collect();
+        let pixels: Vec<u8> = labels.iter().flat_map(|&l| [l.saturating_mul(25); SIDE * SIDE]).collect();
         let images = encode(&[n, SIDE as u32, SIDE as u32], &pixels);
         let labels = encode(&[n], labels);
         if compress {
@@ -148,10 +137,7 @@ mod tests {
         let dir = Scratch::new("mnist_missing");
         write_set(&dir, "train", &[1], false);
         let text = message(load_mnist(&dir.0));
-        assert!(
-            text.contains("t10k images") && text.contains("t10k-images.idx3-ubyte.gz"),
-            "{text}"
-        );
+        assert!(text.contains("t10k images") && text.contains("t10k-images.idx3-ubyte.gz"), "{text}");
     }
 
     #[test]
@@ -161,7 +147,7 @@ mod tests {
         write_set(&dir, "t10k", &[1], false);
         dir.write("train-labels.idx1-ubyte", &encode(&[3], &[1, 2, 3]));
         let text = message(load_mnist(&dir.0));
-        assert!(text.contains("train-images.idx3-ubyte holds 2 images"), "{text}");
+        assert!(text.contains("train-images.idx3-ubyte: dimension 0: 2 images"), "{text}");
         assert!(text.contains("train-labels.idx1-ubyte holds 3 labels"), "{text}");
     }
 
@@ -171,10 +157,7 @@ mod tests {
         write_set(&dir, "train", &[1, 2], false);
         write_set(&dir, "t10k", &[4, 10], false);
         let text = message(load_mnist(&dir.0));
-        assert!(
-            text.contains("byte offset 9") && text.contains("label 10 for image 1"),
-            "{text}"
-        );
+        assert!(text.contains("byte offset 9") && text.contains("label 10 for image 1"), "{text}");
     }
 
     #[test]
@@ -205,11 +188,7 @@ mod tests {
         }
         assert_eq!(counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
         for set in [&train, &test] {
-            let (lo, hi) = set
-                .inputs
-                .data()
-                .iter()
-                .fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            let (lo, hi) = set.inputs.data().iter().fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
             assert_eq!((lo, hi), (0.0, 1.0));
         }
     }

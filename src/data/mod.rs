@@ -38,12 +38,7 @@ impl Dataset {
             one_hot[row * classes + label] = 1.0;
         }
         let targets = Tensor::from_vec(one_hot, &[labels.len(), classes]);
-        Dataset {
-            inputs,
-            targets,
-            labels: Some(labels),
-            image_shape,
-        }
+        Dataset { inputs, targets, labels: Some(labels), image_shape }
     }
 
     /// The number of rows (examples).
@@ -88,10 +83,7 @@ impl Dataset {
     /// Panics if `fraction` is outside [0, 1]; the CLI checks its flag before calling this.
     #[track_caller]
     pub fn split(&self, fraction: f32, seed: u64) -> (Dataset, Dataset) {
-        assert!(
-            (0.0..=1.0).contains(&fraction),
-            "Dataset::split: fraction {fraction} is outside [0, 1]"
-        );
+        assert!((0.0..=1.0).contains(&fraction), "Dataset::split: fraction {fraction} is outside [0, 1]");
         let mut rows: Vec<usize> = (0..self.len()).collect();
         Rng::seed(seed).shuffle(&mut rows);
         let second = ((self.len() as f64 * fraction as f64).round() as usize).min(self.len());
@@ -141,7 +133,7 @@ impl Dataset {
         (means, stds)
     }
 
-    /// Maps input column j to (x − means[j]) / stds[j], with statistics from
+    /// Maps input column j to `(x − means[j]) / stds[j]`, with statistics from
     /// [`standardize_columns`](Dataset::standardize_columns) on another set; panics if their
     /// lengths differ from the number of columns.
     #[track_caller]
@@ -227,14 +219,7 @@ mod tests {
         let d = small();
         let (a, b) = d.split(0.4, 7);
         assert_eq!((a.len(), b.len()), (3, 2));
-        let mut firsts: Vec<f32> = a
-            .inputs
-            .data()
-            .iter()
-            .chain(b.inputs.data())
-            .step_by(2)
-            .copied()
-            .collect();
+        let mut firsts: Vec<f32> = a.inputs.data().iter().chain(b.inputs.data()).step_by(2).copied().collect();
         firsts.sort_by(f32::total_cmp);
         assert_eq!(firsts, vec![0.0, 2.0, 4.0, 6.0, 8.0]);
         let (a2, _) = d.split(0.4, 7);
@@ -246,12 +231,7 @@ mod tests {
     #[test]
     fn standardize_columns_then_apply_to_another_set() {
         let inputs = Tensor::from_vec(vec![1.0, 5.0, 3.0, 5.0], &[2, 2]);
-        let mut d = Dataset {
-            inputs,
-            targets: Tensor::zeros(&[2, 1]),
-            labels: None,
-            image_shape: None,
-        };
+        let mut d = Dataset { inputs, targets: Tensor::zeros(&[2, 1]), labels: None, image_shape: None };
         assert_eq!(d.num_classes(), None);
         let (means, stds) = d.standardize_columns();
         assert_eq!((means, stds.clone()), (vec![2.0, 5.0], vec![1.0, 1.0]));
