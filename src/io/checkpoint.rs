@@ -35,7 +35,24 @@ pub fn save_checkpoint(path: &Path, model: &Model, metadata: &HashMap<String, St
     meta.insert("format".into(), "pt".into());
     let out = safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::config(format!("{}: cannot serialize: {e}", path.display())))?;
-    atomic_write(path, &out)
+    atomic_write(path, &canonical_header(out))
+}
+
+/// The same file with its JSON header's keys sorted. safetensors writes the metadata from a
+/// `HashMap`, whose order changes from process to process; sorted keys make the same weights give
+/// the same bytes. The header stays padded with spaces to a multiple of 8 bytes, so that the data
+/// keeps its alignment.
+fn canonical_header(file: Vec<u8>) -> Vec<u8> {
+    let n = u64::from_le_bytes(file[..8].try_into().expect("8 bytes")) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&file[8..8 + n]).expect("safetensors wrote valid JSON");
+    // serde_json's map is a BTreeMap: printing it sorts the keys
+    let mut text = serde_json::to_vec(&header).expect("JSON prints");
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + file.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&file[8 + n..]);
+    out
 }
 
 /// Loads a model and the checkpoint's metadata from `path`.
