@@ -103,7 +103,7 @@ fn mlp(batch: usize, epochs: usize) -> Result<serde_json::Value> {
 
 fn steps(batch: usize, steps: usize) -> Result<serde_json::Value> {
     let (mut model, data) = mnist_mlp(0)?;
-    let mut optimizer = Optimizer::new(Sgd { momentum: 0.9 }, 0.05);
+    let mut optimizer = Optimizer::new(Sgd { momentum: 0.9, nesterov: false }, 0.05);
     let n = data.train.len() - batch;
     let mut step = |k: usize| {
         let start = (k * batch) % n;

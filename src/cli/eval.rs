@@ -1,5 +1,6 @@
 //! `nabla eval`: the test loss and accuracy of saved weights.
 
+use super::train::json_f32;
 use super::source::{self, DataArgs, NORMALIZATION_KEY, Normalization};
 use clap::Args;
 use nabla::io::load_checkpoint;
@@ -58,8 +59,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
             serde_json::json!({
                 "model": model.spec().name,
                 "weights": args.weights,
-                "test_loss": e.loss,
-                "test_accuracy": e.accuracy,
+                "test_loss": json_f32(e.loss),
+                "test_accuracy": e.accuracy.map(json_f32),
                 "test_samples": data.test.len(),
             })
         );

@@ -7,7 +7,7 @@ use nabla::io::save_checkpoint;
 use nabla::loss::Loss;
 use nabla::nn::{Model, ModelSpec, Module};
 use nabla::ops::Activation;
-use nabla::optim::{Optimizer, Sgd};
+use nabla::optim;
 use nabla::rng::Rng;
 use nabla::train::{TrainConfig, fit};
 use nabla::{Error, Result};
@@ -33,12 +33,18 @@ pub struct TrainArgs {
     /// Mini-batch size m (1: plain SGD; the training set size: full batch).
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    /// Learning rate η.
-    #[arg(long, default_value_t = 0.1)]
-    pub lr: f32,
-    /// Momentum α (0: plain SGD).
-    #[arg(long, default_value_t = 0.0)]
-    pub momentum: f32,
+    /// Optimizer: sgd, adagrad, adadelta, adadelta-window, rmsprop, adam or adamw.
+    #[arg(long, default_value = "sgd")]
+    pub optimizer: String,
+    /// Learning rate η (default: 0.1 for sgd, the optimizer's usual value otherwise).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Momentum α for sgd, in the lecture's form (0.9 if --nesterov is given alone).
+    #[arg(long)]
+    pub momentum: Option<f32>,
+    /// Nesterov momentum (sgd).
+    #[arg(long)]
+    pub nesterov: bool,
     /// Seed of initialisation and shuffling: the same seed gives the same weights, bit for bit.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -68,9 +74,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if args.batch_size == 0 || args.epochs == 0 {
         return Err(Error::config("--batch-size and --epochs must be positive"));
     }
-    if !(args.lr > 0.0 && args.lr.is_finite()) {
-        return Err(Error::config(format!("--lr {} must be a positive number", args.lr)));
-    }
     let hidden = parse_hidden(&args.hidden)?;
     let activation = Activation::parse(&args.activation)?;
     let mut data = source::load(&args.data, args.seed, None)?;
@@ -88,7 +91,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let outputs = data.train.targets.shape()[1];
     let spec = ModelSpec::mlp(data.train.inputs.shape()[1], &hidden, outputs, activation, loss);
     let mut model = Model::new(spec, &mut Rng::seed(args.seed))?;
-    let mut optimizer = Optimizer::new(Sgd { momentum: args.momentum }, args.lr);
+    let lr = match args.lr {
+        Some(lr) => lr,
+        None => optim::default_lr(&args.optimizer)?,
+    };
+    let mut optimizer = optim::by_name(&args.optimizer, lr, args.momentum, args.nesterov)?;
     let config = TrainConfig { epochs: args.epochs, batch_size: args.batch_size, seed: args.seed };
     eprintln!(
         "training {} ({} parameters) on {} samples, testing on {}: {}, η = {}, m = {}",
@@ -97,7 +104,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         data.train.len(),
         data.test.len(),
         optimizer.name(),
-        args.lr,
+        lr,
         args.batch_size
     );
     let mut progress = Progress::new(args.epochs);
@@ -118,13 +125,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
             "model": describe(&model),
             "epochs": args.epochs,
             "batch_size": args.batch_size,
-            "lr": args.lr,
-            "momentum": args.momentum,
+            "lr": json_f32(lr),
+            "optimizer": optimizer.name(),
             "seed": args.seed,
             "train_samples": data.train.len(),
-            "train_loss": last.train_loss,
-            "test_loss": last.test_loss,
-            "test_accuracy": last.test_accuracy,
+            "train_loss": json_f32(last.train_loss),
+            "test_loss": last.test_loss.map(json_f32),
+            "test_accuracy": last.test_accuracy.map(json_f32),
             "seconds_per_epoch": seconds,
             "samples_per_second": (data.train.len() * reports.len()) as f64 / total,
             "parameters": model.num_parameters(),
@@ -150,4 +157,9 @@ fn describe(model: &Model) -> String {
         }
     }
     format!("{} {} {}", spec.name, widths.join("-"), act).trim_end().to_string()
+}
+
+/// An f32 as the JSON number that prints like it (0.1, not 0.10000000149011612).
+pub fn json_f32(x: f32) -> serde_json::Value {
+    x.to_string().parse::<f64>().map_or(serde_json::Value::Null, serde_json::Value::from)
 }

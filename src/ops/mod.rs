@@ -4,12 +4,15 @@
 
 mod activation;
 mod arith;
+mod conv;
 mod matmul;
+mod pool;
 mod reduce;
 mod shape;
 mod softmax;
 
 pub use activation::{Activation, sigmoid};
+pub use conv::conv2d_naive;
 pub(crate) use softmax::{log_softmax_rows, softmax_rows};
 
 #[cfg(test)]

@@ -1,0 +1,551 @@
+//! Convolution: 1-D and 2-D, batched, through im2col and the GEMM.
+//!
+//! Shapes: input x N×C×H×W, weight W O×C×KH×KW, bias b O, stride (SH, SW), zero padding (PH, PW);
+//! output N×O×OH×OW with OH = (H + 2·PH − KH)/SH + 1 and OW likewise. As in every deep-learning
+//! library, "convolution" is cross-correlation: y[n,o,i,j] = b[o] + Σ_{c,u,v} W[o,c,u,v] ·
+//! x[n, c, i·SH + u − PH, j·SW + v − PW] (a true convolution flips the kernel; see the
+//! polynomial-product test).
+//!
+//! im2col: with K = C·KH·KW and P = OH·OW, the patches of G samples are unrolled into a K×(G·P)
+//! matrix `cols` (row (c, u, v), column (sample, i, j)), so that the whole forward pass is one GEMM,
+//! W (O×K) · cols (K×G·P), followed by a copy into N×O×P order that adds the bias.
+//!
+//! Backward, with δ = ∂E/∂y rearranged as O×(G·P):
+//!   δ for the input = col2im(Wᵀ·δ)  (col2im adds each column of the K×(G·P) product back onto the
+//!                                    input pixel it was copied from),
+//!   ∂E/∂W = δ·colsᵀ                (O×G·P · G·P×K),
+//!   ∂E/∂b = Σ δ                    (over samples and output positions).
+//! Transposes are GEMM strides, never copies. `cols` is not kept between forward and backward: it
+//! is rebuilt in backward, which costs one memory pass and saves holding K·N·P floats per layer.
+//!
+//! A batch is processed in chunks of G samples whose `cols` fits a fixed budget, so that LeNet's
+//! layers run as one large GEMM per pass while a 64-channel layer on 56×56 images needs no more
+//! than a few tens of MB. The GEMM spreads its output over the cores; im2col and col2im spread
+//! their rows or input planes with rayon. No sum is split between threads, so results are
+//! bit-identical from run to run.
+//!
+//! [`conv2d_naive`] (plain loops, f64 sums) stays beside the fast kernel as its test oracle.
+
+use crate::autodiff::Var;
+use crate::tensor::{Tensor, Transpose, gemm_into};
+use rayon::prelude::*;
+use std::cell::Cell;
+
+/// The most floats that one chunk's `cols` (and its gradient) may hold: 16 MiB.
+const COLS_BUDGET: usize = 1 << 22;
+
+/// The sizes of one convolution, checked.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    ph: usize,
+    pw: usize,
+    oh: usize,
+    ow: usize,
+    /// Samples per chunk (G).
+    chunk: usize,
+}
+
+impl Geometry {
+    /// Checks the shapes of input, weight and bias and derives the output size; panics naming
+    /// `op` and the shapes when they do not fit.
+    #[track_caller]
+    fn new(
+        op: &str,
+        x: &[usize],
+        w: &[usize],
+        b: Option<&[usize]>,
+        stride: (usize, usize),
+        padding: (usize, usize),
+    ) -> Geometry {
+        let ([n, c, h, wi], [o, c2, kh, kw]) = (x, w) else {
+            panic!("{op}: input {x:?} and weight {w:?} do not fit (want N×C×H×W and O×C×KH×KW)");
+        };
+        let (n, c, h, wi, o, kh, kw) = (*n, *c, *h, *wi, *o, *kh, *kw);
+        assert!(c == *c2, "{op}: input {x:?} has {c} channels but weight {w:?} expects {c2}");
+        if let Some(b) = b {
+            assert!(b == [o], "{op}: bias {b:?} does not fit weight {w:?} (want [{o}])");
+        }
+        assert!(stride.0 > 0 && stride.1 > 0, "{op}: stride must be positive, got {stride:?}");
+        assert!(
+            kh > 0 && kw > 0 && kh <= h + 2 * padding.0 && kw <= wi + 2 * padding.1,
+            "{op}: kernel of weight {w:?} does not fit input {x:?} padded by {padding:?}"
+        );
+        let (oh, ow) = ((h + 2 * padding.0 - kh) / stride.0 + 1, (wi + 2 * padding.1 - kw) / stride.1 + 1);
+        let per_sample = c * kh * kw * oh * ow;
+        Geometry {
+            n,
+            c,
+            h,
+            w: wi,
+            o,
+            kh,
+            kw,
+            sh: stride.0,
+            sw: stride.1,
+            ph: padding.0,
+            pw: padding.1,
+            oh,
+            ow,
+            chunk: (COLS_BUDGET / per_sample.max(1)).clamp(1, n.max(1)),
+        }
+    }
+
+    /// Rows of `cols`: C·KH·KW.
+    fn k(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+
+    /// Output positions per sample: OH·OW.
+    fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// Input values per sample: C·H·W.
+    fn chw(&self) -> usize {
+        self.c * self.h * self.w
+    }
+}
+
+/// The output indices `lo..hi` (of `out_len`) whose input index `i·stride + offset − pad` lies in
+/// `0..in_len`.
+fn valid_range(out_len: usize, in_len: usize, stride: usize, offset: usize, pad: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(offset).div_ceil(stride);
+    let hi = (in_len + pad).saturating_sub(offset).div_ceil(stride).min(out_len);
+    (lo.min(hi), hi)
+}
+
+/// Unrolls the patches of `g` samples `x` (g×C×H×W) into `cols` (K×(g·P)), zeros where a patch
+/// covers the padding.
+fn im2col(geo: &Geometry, x: &[f32], g: usize, cols: &mut [f32]) {
+    let (hw, p, ow) = (geo.h * geo.w, geo.p(), geo.ow);
+    cols.par_chunks_mut(g * p).enumerate().for_each(|(r, row)| {
+        let (ci, ki, kj) = (r / (geo.kh * geo.kw), r / geo.kw % geo.kh, r % geo.kw);
+        let (ylo, yhi) = valid_range(geo.oh, geo.h, geo.sh, ki, geo.ph);
+        let (xlo, xhi) = valid_range(ow, geo.w, geo.sw, kj, geo.pw);
+        for (s, dst) in row.chunks_exact_mut(p).enumerate() {
+            let plane = &x[(s * geo.c + ci) * hw..][..hw];
+            dst[..ylo * ow].fill(0.0);
+            dst[yhi * ow..].fill(0.0);
+            for (oy, dst_row) in dst.chunks_exact_mut(ow).enumerate().take(yhi).skip(ylo) {
+                dst_row[..xlo].fill(0.0);
+                dst_row[xhi..].fill(0.0);
+                if xlo == xhi {
+                    continue;
+                }
+                let iy = oy * geo.sh + ki - geo.ph;
+                let src = &plane[iy * geo.w..][..geo.w][xlo * geo.sw + kj - geo.pw..];
+                let dst_row = &mut dst_row[xlo..xhi];
+                if geo.sw == 1 {
+                    dst_row.copy_from_slice(&src[..dst_row.len()]);
+                } else {
+                    for (d, &v) in dst_row.iter_mut().zip(src.iter().step_by(geo.sw)) {
+                        *d = v;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// The adjoint of [`im2col`]: adds every entry of `cols` (K×(g·P)) onto the input pixel of `dx`
+/// (g×C×H×W) that it was copied from. Each thread owns whole input planes, and each plane sums its
+/// contributions in a fixed order.
+fn col2im(geo: &Geometry, cols: &[f32], g: usize, dx: &mut [f32]) {
+    let (hw, p, ow, khw) = (geo.h * geo.w, geo.p(), geo.ow, geo.kh * geo.kw);
+    dx.par_chunks_mut(hw).enumerate().for_each(|(plane_index, plane)| {
+        let (s, ci) = (plane_index / geo.c, plane_index % geo.c);
+        for (ki, kj) in (0..geo.kh).flat_map(|ki| (0..geo.kw).map(move |kj| (ki, kj))) {
+            let r = ci * khw + ki * geo.kw + kj;
+            let src = &cols[r * g * p + s * p..][..p];
+            let (ylo, yhi) = valid_range(geo.oh, geo.h, geo.sh, ki, geo.ph);
+            let (xlo, xhi) = valid_range(ow, geo.w, geo.sw, kj, geo.pw);
+            if xlo == xhi {
+                continue;
+            }
+            for (oy, src_row) in src.chunks_exact(ow).enumerate().take(yhi).skip(ylo) {
+                let iy = oy * geo.sh + ki - geo.ph;
+                let dst = &mut plane[iy * geo.w..][..geo.w][xlo * geo.sw + kj - geo.pw..];
+                let src_row = &src_row[xlo..xhi];
+                if geo.sw == 1 {
+                    for (d, &v) in dst[..src_row.len()].iter_mut().zip(src_row) {
+                        *d += v;
+                    }
+                } else {
+                    for (d, &v) in dst.iter_mut().step_by(geo.sw).zip(src_row) {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    });
+}
+
+thread_local! {
+    /// Scratch for `cols` and the rearranged output or δ, kept between calls: a fresh buffer of
+    /// this size costs a page fault per 4 KiB on first touch, which is a large part of the time of
+    /// a small layer. It holds at most a chunk's worth (about `COLS_BUDGET` floats) per thread.
+    static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on two scratch buffers of `a` and `b` floats (stale values, not zeros). A nested call
+/// finds the scratch taken and allocates its own.
+fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    let mut buf = SCRATCH.take();
+    if buf.len() < a + b {
+        buf = vec![0.0; a + b];
+    }
+    let (first, second) = buf.split_at_mut(a);
+    let result = f(first, &mut second[..b]);
+    SCRATCH.set(buf);
+    result
+}
+
+/// The forward pass: y = W·im2col(x) + b, chunk by chunk, returned as N×O×OH×OW.
+fn conv2d_forward(geo: &Geometry, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Tensor {
+    let (k, p, o, chw) = (geo.k(), geo.p(), geo.o, geo.chw());
+    let mut out = vec![0.0; geo.n * o * p];
+    with_scratch(k * geo.chunk * p, o * geo.chunk * p, |cols, prod| {
+        for n0 in (0..geo.n).step_by(geo.chunk) {
+            let g = geo.chunk.min(geo.n - n0);
+            let cols = &mut cols[..k * g * p];
+            im2col(geo, &x[n0 * chw..(n0 + g) * chw], g, cols);
+            let prod = &mut prod[..o * g * p];
+            gemm_into(o, g * p, k, w, Transpose::No, cols, Transpose::No, prod, false);
+            // O×(g·P) → g×O×P, adding the bias on the way
+            out[n0 * o * p..(n0 + g) * o * p].par_chunks_mut(p).enumerate().for_each(|(i, dst)| {
+                let (s, oc) = (i / o, i % o);
+                let bias = b.map_or(0.0, |b| b[oc]);
+                for (d, &v) in dst.iter_mut().zip(&prod[oc * g * p + s * p..][..p]) {
+                    *d = v + bias;
+                }
+            });
+        }
+    });
+    Tensor::from_vec(out, &[geo.n, o, geo.oh, geo.ow])
+}
+
+/// The gradients of the input, the weight and the bias, each only when asked for.
+struct ConvGrads {
+    x: Option<Vec<f32>>,
+    w: Option<Vec<f32>>,
+    b: Option<Vec<f32>>,
+}
+
+/// The backward pass: δx = col2im(Wᵀ·δ), ∂E/∂W = δ·colsᵀ, ∂E/∂b = Σ δ, chunk by chunk. The
+/// weight gradient is summed as its transpose cols·δᵀ (K×O), which the GEMM runs two to three
+/// times faster than O×K for LeNet's shapes (its long sum over G·P then feeds K rows, not O), and
+/// transposed once at the end.
+fn conv2d_backward(geo: &Geometry, x: &[f32], w: &[f32], delta: &[f32], need: [bool; 3]) -> ConvGrads {
+    let (k, p, o, chw) = (geo.k(), geo.p(), geo.o, geo.chw());
+    let mut dx = need[0].then(|| vec![0.0; geo.n * chw]);
+    let mut dw_t = need[1].then(|| vec![0.0; k * o]);
+    let db = need[2].then(|| {
+        let mut sums = vec![0.0f64; o];
+        for (i, plane) in delta.chunks_exact(p).enumerate() {
+            sums[i % o] += plane.iter().map(|&v| v as f64).sum::<f64>();
+        }
+        sums.into_iter().map(|s| s as f32).collect()
+    });
+    if need[0] || need[1] {
+        with_scratch(k * geo.chunk * p, o * geo.chunk * p, |cols, d| {
+            for n0 in (0..geo.n).step_by(geo.chunk) {
+                let g = geo.chunk.min(geo.n - n0);
+                // δ: g×O×P → O×(g·P)
+                let d = &mut d[..o * g * p];
+                d.par_chunks_mut(g * p).enumerate().for_each(|(oc, row)| {
+                    for (s, dst) in row.chunks_exact_mut(p).enumerate() {
+                        dst.copy_from_slice(&delta[((n0 + s) * o + oc) * p..][..p]);
+                    }
+                });
+                let cols = &mut cols[..k * g * p];
+                if let Some(dw_t) = dw_t.as_mut() {
+                    im2col(geo, &x[n0 * chw..(n0 + g) * chw], g, cols);
+                    gemm_into(k, o, g * p, cols, Transpose::No, d, Transpose::Yes, dw_t, true);
+                }
+                if let Some(dx) = dx.as_mut() {
+                    gemm_into(k, g * p, o, w, Transpose::Yes, d, Transpose::No, cols, false);
+                    col2im(geo, cols, g, &mut dx[n0 * chw..(n0 + g) * chw]);
+                }
+            }
+        });
+    }
+    let w = dw_t.map(|dw_t| (0..o * k).map(|i| dw_t[i % k * o + i / k]).collect());
+    ConvGrads { x: dx, w, b: db }
+}
+
+impl Var {
+    /// 2-D convolution (cross-correlation) of an N×C×H×W input with an O×C×KH×KW weight and an
+    /// optional bias of O values, with `stride` and zero `padding` as (rows, columns); gives
+    /// N×O×OH×OW with OH = (H + 2·padding.0 − KH)/stride.0 + 1 and OW likewise. Panics naming both
+    /// shapes when they do not fit.
+    #[track_caller]
+    pub fn conv2d(&self, w: &Var, b: Option<&Var>, stride: (usize, usize), padding: (usize, usize)) -> Var {
+        let geo = Geometry::new("conv2d", self.shape(), w.shape(), b.map(Var::shape), stride, padding);
+        let value = conv2d_forward(&geo, self.value().data(), w.value().data(), b.map(|b| b.value().data()));
+        let mut parents = vec![self.clone(), w.clone()];
+        parents.extend(b.cloned());
+        Var::from_op(
+            value,
+            parents,
+            Box::new(move |delta, p| {
+                let need = [p[0].requires_grad(), p[1].requires_grad(), p.get(2).is_some_and(Var::requires_grad)];
+                let grads = conv2d_backward(&geo, p[0].value().data(), p[1].value().data(), delta.data(), need);
+                let mut out = vec![
+                    grads.x.map(|g| Tensor::from_vec(g, p[0].shape())),
+                    grads.w.map(|g| Tensor::from_vec(g, p[1].shape())),
+                ];
+                if p.len() == 3 {
+                    out.push(grads.b.map(|g| Tensor::from_vec(g, p[2].shape())));
+                }
+                out
+            }),
+        )
+    }
+
+    /// 1-D convolution (cross-correlation) of an N×C×L input with an O×C×K weight and an optional
+    /// bias of O values; gives N×O×OL with OL = (L + 2·padding − K)/stride + 1. It is
+    /// [`Var::conv2d`] on a view with H = 1, so it shares its kernel and its gradients.
+    #[track_caller]
+    pub fn conv1d(&self, w: &Var, b: Option<&Var>, stride: usize, padding: usize) -> Var {
+        let ([n, c, l], [o, c2, k]) = (self.shape(), w.shape()) else {
+            panic!("conv1d: input {:?} and weight {:?} do not fit (want N×C×L and O×C×K)", self.shape(), w.shape());
+        };
+        let (n, c, l, o, c2, k) = (*n, *c, *l, *o, *c2, *k);
+        let (xs, ws) = (self.shape(), w.shape());
+        assert!(c == c2, "conv1d: input {xs:?} has {c} channels but weight {ws:?} expects {c2}");
+        if let Some(b) = b {
+            assert!(b.shape() == [o], "conv1d: bias {:?} does not fit weight {ws:?} (want [{o}])", b.shape());
+        }
+        assert!(stride > 0, "conv1d: stride must be positive, got {stride}");
+        assert!(
+            k > 0 && k <= l + 2 * padding,
+            "conv1d: kernel of weight {ws:?} does not fit input {xs:?} padded by {padding}"
+        );
+        let y = self.reshape(&[n, c, 1, l]).conv2d(&w.reshape(&[o, c, 1, k]), b, (1, stride), (0, padding));
+        let ol = y.shape()[3];
+        y.reshape(&[n, o, ol])
+    }
+}
+
+/// Direct 2-D convolution in plain loops with f64 sums: the oracle for [`Var::conv2d`]'s kernel.
+/// Same shapes and conventions as [`Var::conv2d`].
+#[track_caller]
+pub fn conv2d_naive(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: (usize, usize),
+    padding: (usize, usize),
+) -> Tensor {
+    let geo = Geometry::new("conv2d_naive", x.shape(), w.shape(), b.map(Tensor::shape), stride, padding);
+    let (xd, wd) = (x.data(), w.data());
+    let mut out = Vec::with_capacity(geo.n * geo.o * geo.p());
+    for n in 0..geo.n {
+        for o in 0..geo.o {
+            for i in 0..geo.oh {
+                for j in 0..geo.ow {
+                    let mut acc = b.map_or(0.0, |b| b.data()[o] as f64);
+                    for c in 0..geo.c {
+                        for u in 0..geo.kh {
+                            for v in 0..geo.kw {
+                                let iy = (i * geo.sh + u) as isize - geo.ph as isize;
+                                let ix = (j * geo.sw + v) as isize - geo.pw as isize;
+                                if iy < 0 || ix < 0 || iy >= geo.h as isize || ix >= geo.w as isize {
+                                    continue;
+                                }
+                                let xv = xd[((n * geo.c + c) * geo.h + iy as usize) * geo.w + ix as usize];
+                                let wv = wd[((o * geo.c + c) * geo.kh + u) * geo.kw + v];
+                                acc += xv as f64 * wv as f64;
+                            }
+                        }
+                    }
+                    out.push(acc as f32);
+                }
+            }
+        }
+    }
+    Tensor::from_vec(out, &[geo.n, geo.o, geo.oh, geo.ow])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::{check, randn};
+
+    /// (N, C, H, W, O, KH, KW, stride, padding)
+    type Config = (usize, usize, usize, usize, usize, usize, usize, (usize, usize), (usize, usize));
+
+    const CONFIGS: [Config; 7] = [
+        (1, 1, 4, 4, 1, 3, 3, (1, 1), (0, 0)),
+        (2, 3, 5, 7, 4, 3, 2, (1, 1), (1, 0)),
+        (2, 2, 7, 6, 3, 3, 3, (2, 2), (1, 1)),
+        (3, 2, 9, 8, 2, 5, 3, (2, 3), (2, 1)),
+        (1, 3, 5, 5, 2, 1, 1, (1, 2), (0, 0)),
+        (2, 1, 6, 6, 2, 3, 3, (3, 1), (2, 2)),
+        (2, 2, 3, 3, 3, 4, 4, (1, 1), (1, 1)),
+    ];
+
+    fn assert_close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{what}: element {i}: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn conv2d_equals_naive_on_random_inputs() {
+        let bigger: Config = (4, 6, 14, 14, 16, 5, 5, (1, 1), (0, 0));
+        for (seed, &(n, c, h, w, o, kh, kw, stride, padding)) in CONFIGS.iter().chain([&bigger]).enumerate() {
+            let t = randn(seed as u64, &[&[n, c, h, w], &[o, c, kh, kw], &[o]]);
+            for bias in [None, Some(&t[2])] {
+                let want = conv2d_naive(&t[0], &t[1], bias, stride, padding);
+                let v: Vec<Var> = t.iter().cloned().map(Var::constant).collect();
+                let got = v[0].conv2d(&v[1], bias.map(|_| &v[2]), stride, padding);
+                assert_eq!(got.shape(), want.shape());
+                assert_close(got.value().data(), want.data(), &format!("config {seed}"));
+            }
+        }
+    }
+
+    #[test]
+    fn conv2d_passes_gradient_check() {
+        for (seed, &(n, c, h, w, o, kh, kw, stride, padding)) in CONFIGS.iter().enumerate() {
+            let t = randn(10 + seed as u64, &[&[n, c, h, w], &[o, c, kh, kw], &[o]]);
+            check(&t, |v| v[0].conv2d(&v[1], Some(&v[2]), stride, padding));
+            check(&t[..2], |v| v[0].conv2d(&v[1], None, stride, padding));
+        }
+    }
+
+    #[test]
+    fn chunked_batches_give_the_same_values_and_gradients() {
+        let (n, c, h, w, o, kh, kw, stride, padding) = CONFIGS[3];
+        let t = randn(3, &[&[n, c, h, w], &[o, c, kh, kw], &[o]]);
+        let whole = Geometry::new("test", t[0].shape(), t[1].shape(), Some(t[2].shape()), stride, padding);
+        assert_eq!(whole.chunk, n);
+        let single = Geometry { chunk: 1, ..whole };
+        let two = Geometry { chunk: 2, ..whole };
+        let delta = randn(4, &[&[n, o, whole.oh, whole.ow]]).remove(0);
+        let (x, wt, b) = (t[0].data(), t[1].data(), Some(t[2].data()));
+        let reference = conv2d_forward(&whole, x, wt, b);
+        let grads = conv2d_backward(&whole, x, wt, delta.data(), [true; 3]);
+        for geo in [single, two] {
+            assert_eq!(conv2d_forward(&geo, x, wt, b), reference);
+            let g = conv2d_backward(&geo, x, wt, delta.data(), [true; 3]);
+            assert_eq!(g.x, grads.x, "the input gradient does not depend on the chunking");
+            assert_eq!(g.b, grads.b);
+            assert_close(g.w.as_deref().unwrap(), grads.w.as_deref().unwrap(), "weight gradient");
+        }
+    }
+
+    #[test]
+    fn conv2d_is_bit_identical_run_to_run() {
+        // large enough for the GEMM to use both cores
+        let t = randn(5, &[&[8, 16, 20, 20], &[32, 16, 3, 3], &[32]]);
+        let run = || {
+            let v: Vec<Var> = t.iter().cloned().map(Var::leaf).collect();
+            let y = v[0].conv2d(&v[1], Some(&v[2]), (1, 1), (1, 1));
+            let grads = y.square().sum().backward();
+            let mut all = y.value().data().to_vec();
+            for leaf in &v {
+                all.extend_from_slice(grads.get(leaf).unwrap().data());
+            }
+            all
+        };
+        let first = run();
+        for _ in 0..3 {
+            assert!(run().iter().zip(&first).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
+
+    #[test]
+    fn conv1d_passes_gradient_check_and_equals_conv2d() {
+        for (seed, (n, c, l, o, k, stride, padding)) in
+            [(1, 1, 5, 1, 3, 1, 0), (2, 3, 9, 2, 4, 2, 1), (3, 2, 7, 4, 1, 3, 2)].into_iter().enumerate()
+        {
+            let t = randn(20 + seed as u64, &[&[n, c, l], &[o, c, k], &[o]]);
+            check(&t, |v| v[0].conv1d(&v[1], Some(&v[2]), stride, padding));
+            check(&t[..2], |v| v[0].conv1d(&v[1], None, stride, padding));
+            let want = conv2d_naive(
+                &t[0].reshape(&[n, c, 1, l]),
+                &t[1].reshape(&[o, c, 1, k]),
+                Some(&t[2]),
+                (1, stride),
+                (0, padding),
+            );
+            let v: Vec<Var> = t.iter().cloned().map(Var::constant).collect();
+            let got = v[0].conv1d(&v[1], Some(&v[2]), stride, padding);
+            assert_eq!(got.shape(), &[n, o, want.shape()[3]]);
+            assert_close(got.value().data(), want.data(), "conv1d");
+        }
+    }
+
+    /// (1 + 2t)·(3 + 2t + 5t²) = 3 + 8t + 9t² + 10t³. A true convolution (a ∗ b)[i] = Σ_j a[j]·b[i − j]
+    /// is the cross-correlation that conv1d computes, with the kernel flipped and K − 1 zeros of
+    /// padding on each side so that every partial overlap counts.
+    #[test]
+    fn conv1d_with_a_flipped_kernel_multiplies_polynomials() {
+        let poly = Var::constant(Tensor::from_vec(vec![3.0, 2.0, 5.0], &[1, 1, 3]));
+        let flipped = Var::constant(Tensor::from_vec(vec![2.0, 1.0], &[1, 1, 2]));
+        assert_eq!(poly.conv1d(&flipped, None, 1, 1).value().data(), &[3.0, 8.0, 9.0, 10.0]);
+        // without the flip it is the cross-correlation: Σ_j x[i + j − 1]·[1, 2][j]
+        let unflipped = Var::constant(Tensor::from_vec(vec![1.0, 2.0], &[1, 1, 2]));
+        assert_eq!(poly.conv1d(&unflipped, None, 1, 1).value().data(), &[6.0, 7.0, 12.0, 5.0]);
+    }
+
+    #[test]
+    fn only_the_needed_gradients_are_computed() {
+        let t = randn(6, &[&[2, 2, 5, 5], &[3, 2, 3, 3], &[3]]);
+        let x = Var::constant(t[0].clone());
+        let (w, b) = (Var::leaf(t[1].clone()), Var::leaf(t[2].clone()));
+        let grads = x.conv2d(&w, Some(&b), (1, 1), (0, 0)).sum().backward();
+        assert_eq!(grads.len(), 2);
+        assert!(grads.get(&x).is_none());
+        // ∂Σy/∂b[o] counts the output positions: N·OH·OW = 2·3·3
+        assert_eq!(grads.get(&b).unwrap().data(), &[18.0; 3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: input [2, 3, 8, 8] has 3 channels but weight [4, 2, 3, 3] expects 2")]
+    fn conv2d_channel_mismatch_names_both_shapes() {
+        let x = Var::constant(Tensor::zeros(&[2, 3, 8, 8]));
+        let _ = x.conv2d(&Var::constant(Tensor::zeros(&[4, 2, 3, 3])), None, (1, 1), (0, 0));
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: input [3, 8, 8] and weight [4, 3, 3, 3] do not fit")]
+    fn conv2d_wrong_rank_names_both_shapes() {
+        let x = Var::constant(Tensor::zeros(&[3, 8, 8]));
+        let _ = x.conv2d(&Var::constant(Tensor::zeros(&[4, 3, 3, 3])), None, (1, 1), (0, 0));
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: kernel of weight [1, 1, 5, 5] does not fit input [1, 1, 3, 3] padded by (0, 0)")]
+    fn conv2d_kernel_larger_than_input_panics() {
+        let x = Var::constant(Tensor::zeros(&[1, 1, 3, 3]));
+        let _ = x.conv2d(&Var::constant(Tensor::zeros(&[1, 1, 5, 5])), None, (1, 1), (0, 0));
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: bias [3] does not fit weight [4, 1, 3, 3] (want [4])")]
+    fn conv2d_bias_mismatch_panics() {
+        let x = Var::constant(Tensor::zeros(&[1, 1, 5, 5]));
+        let w = Var::constant(Tensor::zeros(&[4, 1, 3, 3]));
+        let _ = x.conv2d(&w, Some(&Var::constant(Tensor::zeros(&[3]))), (1, 1), (0, 0));
+    }
+
+    #[test]
+    #[should_panic(expected = "conv1d: input [2, 3, 8] has 3 channels but weight [4, 2, 3] expects 2")]
+    fn conv1d_channel_mismatch_names_both_shapes() {
+        let x = Var::constant(Tensor::zeros(&[2, 3, 8]));
+        let _ = x.conv1d(&Var::constant(Tensor::zeros(&[4, 2, 3])), None, 1, 0);
+    }
+}

@@ -1,0 +1,330 @@
+//! Pooling: max, average and sum over KH×KW windows moved by a stride, and LeNet-5's trainable
+//! sub-sampling built from the sum and a per-channel affine map.
+//!
+//! Shapes: input x N×C×H×W, output N×C×OH×OW with OH = (H − KH)/SH + 1 and OW likewise (no
+//! padding; windows may overlap when the stride is smaller than the kernel, or skip pixels when it
+//! is larger).
+//!
+//! Backward (δ = ∂E/∂y):
+//!   max:  δx[a] += δ[i] where a = argmax of window i, saved by the forward pass (ties go to the
+//!         first position in row-major order); a pixel in several windows collects from each.
+//!   sum:  δx[p] += δ[i] for every pixel p of window i;  avg: the same times 1/(KH·KW).
+//!   channel_affine, y = x·s[c] + b[c]:  δx = δ·s[c],  ∂E/∂s[c] = Σ δ·x,  ∂E/∂b[c] = Σ δ
+//!         (sums over the samples and positions of channel c).
+//!
+//! LeNet-5's sub-sampling layer S2, S2ᵏ = tanh(w₁ᵏ·Σ(2×2 block of C1ᵏ) + w₂ᵏ), is
+//! `c1.sum_pool2d((2, 2), (2, 2)).channel_affine(&w1, &w2).tanh()`.
+//!
+//! Each thread owns whole N·C planes, so the results do not depend on the number of threads.
+
+use crate::autodiff::Var;
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+/// The sizes of one pooling: planes N·C, each H×W, windows KH×KW moved by (SH, SW), OH×OW of them.
+#[derive(Clone, Copy, Debug)]
+struct Windows {
+    planes: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Windows {
+    /// Checks that `shape` is N×C×H×W and holds at least one window; panics naming `op`, the input
+    /// shape, the kernel and the stride otherwise.
+    #[track_caller]
+    fn new(op: &str, shape: &[usize], kernel: (usize, usize), stride: (usize, usize)) -> Windows {
+        let &[n, c, h, w] = shape else {
+            panic!("{op}: input {shape:?} is not N×C×H×W (kernel {kernel:?}, stride {stride:?})");
+        };
+        assert!(
+            kernel.0 > 0 && kernel.1 > 0 && stride.0 > 0 && stride.1 > 0 && kernel.0 <= h && kernel.1 <= w,
+            "{op}: kernel {kernel:?} with stride {stride:?} does not fit input {shape:?}"
+        );
+        let (oh, ow) = ((h - kernel.0) / stride.0 + 1, (w - kernel.1) / stride.1 + 1);
+        Windows { planes: n * c, h, w, kh: kernel.0, kw: kernel.1, sh: stride.0, sw: stride.1, oh, ow }
+    }
+
+    /// The output shape N×C×OH×OW.
+    fn out_shape(&self, input: &[usize]) -> [usize; 4] {
+        [input[0], input[1], self.oh, self.ow]
+    }
+
+    /// The index in its plane of the top-left pixel of window (oy, ox).
+    fn corner(&self, oy: usize, ox: usize) -> usize {
+        oy * self.sh * self.w + ox * self.sw
+    }
+}
+
+/// Window sums times `scale`: the forward pass of sum and average pooling.
+fn block_sums(x: &[f32], win: &Windows, scale: f32) -> Vec<f32> {
+    let (hw, ohw) = (win.h * win.w, win.oh * win.ow);
+    let mut out = vec![0.0; win.planes * ohw];
+    out.par_chunks_mut(ohw).zip(x.par_chunks(hw)).for_each(|(out, plane)| {
+        for (oy, out_row) in out.chunks_exact_mut(win.ow).enumerate() {
+            for (ox, o) in out_row.iter_mut().enumerate() {
+                let rows = plane[win.corner(oy, ox)..].chunks(win.w).take(win.kh);
+                *o = scale * rows.map(|row| row[..win.kw].iter().sum::<f32>()).sum::<f32>();
+            }
+        }
+    });
+    out
+}
+
+/// The backward pass of [`block_sums`]: each window's δ times `scale` is added to all its pixels.
+fn spread_blocks(delta: &[f32], win: &Windows, scale: f32) -> Vec<f32> {
+    let (hw, ohw) = (win.h * win.w, win.oh * win.ow);
+    let mut dx = vec![0.0; win.planes * hw];
+    dx.par_chunks_mut(hw).zip(delta.par_chunks(ohw)).for_each(|(plane, delta)| {
+        for (oy, delta_row) in delta.chunks_exact(win.ow).enumerate() {
+            for (ox, &d) in delta_row.iter().enumerate() {
+                for row in plane[win.corner(oy, ox)..].chunks_mut(win.w).take(win.kh) {
+                    for p in &mut row[..win.kw] {
+                        *p += scale * d;
+                    }
+                }
+            }
+        }
+    });
+    dx
+}
+
+/// Sum (scale 1) or average (scale 1/(KH·KW)) pooling as a graph op.
+#[track_caller]
+fn scaled_sum_pool(x: &Var, op: &str, kernel: (usize, usize), stride: (usize, usize), average: bool) -> Var {
+    let win = Windows::new(op, x.shape(), kernel, stride);
+    let scale = if average { 1.0 / (win.kh * win.kw) as f32 } else { 1.0 };
+    let value = Tensor::from_vec(block_sums(x.value().data(), &win, scale), &win.out_shape(x.shape()));
+    Var::from_op(
+        value,
+        vec![x.clone()],
+        Box::new(move |delta, p| vec![Some(Tensor::from_vec(spread_blocks(delta.data(), &win, scale), p[0].shape()))]),
+    )
+}
+
+impl Var {
+    /// Max pooling of an N×C×H×W value over KH×KW windows (`kernel`) moved by `stride`, as
+    /// (rows, columns); gives N×C×OH×OW with OH = (H − KH)/SH + 1. Backward sends each δ to the
+    /// window's maximum, saved in the forward pass; ties go to the first in row-major order.
+    #[track_caller]
+    pub fn max_pool2d(&self, kernel: (usize, usize), stride: (usize, usize)) -> Var {
+        let win = Windows::new("max_pool2d", self.shape(), kernel, stride);
+        let (hw, ohw) = (win.h * win.w, win.oh * win.ow);
+        let mut out = vec![0.0; win.planes * ohw];
+        let mut argmax = vec![0usize; win.planes * ohw];
+        out.par_chunks_mut(ohw).zip(argmax.par_chunks_mut(ohw)).zip(self.value().data().par_chunks(hw)).for_each(
+            |((out, argmax), plane)| {
+                for (i, (o, a)) in out.iter_mut().zip(argmax.iter_mut()).enumerate() {
+                    let corner = win.corner(i / win.ow, i % win.ow);
+                    let (mut best, mut at) = (plane[corner], corner);
+                    for (ki, row) in plane[corner..].chunks(win.w).take(win.kh).enumerate() {
+                        for (kj, &v) in row[..win.kw].iter().enumerate() {
+                            if v > best {
+                                (best, at) = (v, corner + ki * win.w + kj);
+                            }
+                        }
+                    }
+                    (*o, *a) = (best, at);
+                }
+            },
+        );
+        Var::from_op(
+            Tensor::from_vec(out, &win.out_shape(self.shape())),
+            vec![self.clone()],
+            Box::new(move |delta, p| {
+                let mut dx = vec![0.0; win.planes * hw];
+                dx.par_chunks_mut(hw).zip(delta.data().par_chunks(ohw)).zip(argmax.par_chunks(ohw)).for_each(
+                    |((plane, delta), argmax)| {
+                        for (&d, &a) in delta.iter().zip(argmax) {
+                            plane[a] += d;
+                        }
+                    },
+                );
+                vec![Some(Tensor::from_vec(dx, p[0].shape()))]
+            }),
+        )
+    }
+
+    /// Average pooling of an N×C×H×W value over KH×KW windows moved by `stride`; gives N×C×OH×OW.
+    /// Backward spreads δ/(KH·KW) over each window.
+    #[track_caller]
+    pub fn avg_pool2d(&self, kernel: (usize, usize), stride: (usize, usize)) -> Var {
+        scaled_sum_pool(self, "avg_pool2d", kernel, stride, true)
+    }
+
+    /// Sum pooling, the plain sum over each KH×KW window moved by `stride` (LeNet-5's
+    /// sub-sampling before its per-channel weight); gives N×C×OH×OW. Backward copies δ to every
+    /// pixel of its window.
+    #[track_caller]
+    pub fn sum_pool2d(&self, kernel: (usize, usize), stride: (usize, usize)) -> Var {
+        scaled_sum_pool(self, "sum_pool2d", kernel, stride, false)
+    }
+
+    /// x·scale[c] + bias[c] for an N×C×… value (N×C×H×W, N×C×L or N×C) and `scale`, `bias` of C
+    /// values each: one trainable weight and bias per channel, as in LeNet-5's sub-sampling layers.
+    #[track_caller]
+    pub fn channel_affine(&self, scale: &Var, bias: &Var) -> Var {
+        let shape = self.shape();
+        assert!(
+            shape.len() >= 2 && scale.shape() == [shape[1]] && bias.shape() == [shape[1]],
+            "channel_affine: input {shape:?}, scale {:?} and bias {:?} do not fit (want N×C×…, C and C)",
+            scale.shape(),
+            bias.shape()
+        );
+        let c = shape[1];
+        let inner: usize = shape[2..].iter().product();
+        let (s, b) = (scale.value().data(), bias.value().data());
+        let mut out = self.value().data().to_vec();
+        if inner > 0 {
+            for (i, block) in out.chunks_exact_mut(inner).enumerate() {
+                let (s, b) = (s[i % c], b[i % c]);
+                for v in block {
+                    *v = *v * s + b;
+                }
+            }
+        }
+        Var::from_op(
+            Tensor::from_vec(out, shape),
+            vec![self.clone(), scale.clone(), bias.clone()],
+            Box::new(move |delta, p| {
+                let (x, s) = (p[0].value().data(), p[1].value().data());
+                let (mut dx, mut ds, mut db) = (delta.data().to_vec(), vec![0.0f64; c], vec![0.0f64; c]);
+                if inner > 0 {
+                    for (i, (d, x)) in dx.chunks_exact_mut(inner).zip(x.chunks_exact(inner)).enumerate() {
+                        let ch = i % c;
+                        for (d, &x) in d.iter_mut().zip(x) {
+                            ds[ch] += *d as f64 * x as f64;
+                            db[ch] += *d as f64;
+                            *d *= s[ch];
+                        }
+                    }
+                }
+                let narrow = |v: Vec<f64>| Tensor::from_vec(v.into_iter().map(|g| g as f32).collect(), &[c]);
+                vec![
+                    p[0].requires_grad().then(|| Tensor::from_vec(dx, p[0].shape())),
+                    p[1].requires_grad().then(|| narrow(ds)),
+                    p[2].requires_grad().then(|| narrow(db)),
+                ]
+            }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::autodiff::Var;
+    use crate::ops::testing::{check, randn};
+    use crate::rng::Rng;
+    use crate::tensor::Tensor;
+
+    /// Inputs whose values all differ by at least 0.1, ten times the checker's ε, so that no nudge
+    /// changes which element of a window is the largest.
+    fn distinct(seed: u64, shape: &[usize]) -> Tensor {
+        let n: usize = shape.iter().product();
+        let mut order: Vec<usize> = (0..n).collect();
+        Rng::seed(seed).shuffle(&mut order);
+        Tensor::from_vec(order.into_iter().map(|i| 0.1 * i as f32 - 0.05 * n as f32).collect(), shape)
+    }
+
+    /// (input shape, kernel, stride): non-overlapping, overlapping, gapped, odd and rectangular.
+    const CONFIGS: [(&[usize], (usize, usize), (usize, usize)); 5] = [
+        (&[2, 3, 4, 4], (2, 2), (2, 2)),
+        (&[1, 2, 7, 5], (3, 3), (2, 2)),
+        (&[2, 1, 5, 6], (2, 3), (1, 2)),
+        (&[1, 2, 7, 7], (2, 2), (3, 3)),
+        (&[3, 2, 5, 3], (5, 1), (1, 1)),
+    ];
+
+    fn constant(values: &[f32], shape: &[usize]) -> Var {
+        Var::constant(Tensor::from_vec(values.to_vec(), shape))
+    }
+
+    #[test]
+    fn max_pool2d_passes_gradient_check() {
+        for (seed, (shape, kernel, stride)) in CONFIGS.into_iter().enumerate() {
+            check(&[distinct(seed as u64, shape)], |v| v[0].max_pool2d(kernel, stride));
+        }
+    }
+
+    #[test]
+    fn max_pool2d_sends_each_gradient_to_its_windows_maximum() {
+        // windows of 2×2, stride 1: maxima 5, 9, 8, 9; the 9 lies in two windows
+        let x = Var::leaf(Tensor::from_vec(vec![1.0, 5.0, 2.0, 3.0, 4.0, 9.0, 0.0, 8.0, 6.0], &[1, 1, 3, 3]));
+        let y = x.max_pool2d((2, 2), (1, 1));
+        assert_eq!(y.value().data(), &[5.0, 9.0, 8.0, 9.0]);
+        let grads = y.sum().backward();
+        assert_eq!(grads.get(&x).unwrap().data(), &[0.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 1.0, 0.0]);
+        // a tie goes to the first position of the window
+        let flat = Var::leaf(Tensor::ones(&[1, 1, 2, 4]));
+        let grads = flat.max_pool2d((2, 2), (2, 2)).sum().backward();
+        assert_eq!(grads.get(&flat).unwrap().data(), &[1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn avg_and_sum_pool2d_pass_gradient_checks() {
+        for (seed, (shape, kernel, stride)) in CONFIGS.into_iter().enumerate() {
+            let x = randn(30 + seed as u64, &[shape]);
+            check(&x, |v| v[0].avg_pool2d(kernel, stride));
+            check(&x, |v| v[0].sum_pool2d(kernel, stride));
+        }
+    }
+
+    #[test]
+    fn pools_compute_block_maxima_means_and_sums() {
+        let x = constant(&(0..16).map(|i| i as f32).collect::<Vec<_>>(), &[1, 1, 4, 4]);
+        assert_eq!(x.max_pool2d((2, 2), (2, 2)).value().data(), &[5.0, 7.0, 13.0, 15.0]);
+        assert_eq!(x.sum_pool2d((2, 2), (2, 2)).value().data(), &[10.0, 18.0, 42.0, 50.0]);
+        assert_eq!(x.avg_pool2d((2, 2), (2, 2)).value().data(), &[2.5, 4.5, 10.5, 12.5]);
+        // a 3×3 window moved by 1 over the 4×4 grid
+        assert_eq!(x.sum_pool2d((3, 3), (1, 1)).value().data(), &[45.0, 54.0, 81.0, 90.0]);
+        assert_eq!(x.sum_pool2d((3, 3), (1, 1)).shape(), &[1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn channel_affine_passes_gradient_check() {
+        for shape in [&[2, 3, 4, 5][..], &[3, 2, 7], &[4, 3]] {
+            let c = shape[1];
+            let t = randn(40, &[shape, &[c], &[c]]);
+            check(&t, |v| v[0].channel_affine(&v[1], &v[2]));
+        }
+        let x = constant(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &[2, 2, 2]);
+        let y = x.channel_affine(&constant(&[10.0, -1.0], &[2]), &constant(&[0.5, 1.0], &[2]));
+        assert_eq!(y.value().data(), &[10.5, 20.5, -2.0, -3.0, 50.5, 60.5, -6.0, -7.0]);
+    }
+
+    /// LeNet-5's S2: tanh(w₁ᵏ·Σ(2×2 block of C1ᵏ) + w₂ᵏ), one (w₁, w₂) per channel.
+    #[test]
+    fn lenet_subsampling_passes_gradient_check() {
+        let t = randn(41, &[&[2, 3, 6, 6], &[3], &[3]]);
+        let s2 = |v: &[Var]| v[0].sum_pool2d((2, 2), (2, 2)).channel_affine(&v[1], &v[2]).tanh();
+        check(&[t[0].scale(0.3), t[1].scale(0.5), t[2].clone()], s2);
+        let x = constant(&[1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]);
+        let y = s2(&[x, constant(&[0.1], &[1]), constant(&[-0.5], &[1])]);
+        assert!((y.value().item() - 0.5f32.tanh()).abs() < 1e-6);
+    }
+
+    #[test]
+    #[should_panic(expected = "max_pool2d: kernel (3, 3) with stride (1, 1) does not fit input [1, 1, 2, 5]")]
+    fn max_pool2d_kernel_larger_than_input_panics() {
+        let _ = Var::constant(Tensor::zeros(&[1, 1, 2, 5])).max_pool2d((3, 3), (1, 1));
+    }
+
+    #[test]
+    #[should_panic(expected = "avg_pool2d: input [4, 4] is not N×C×H×W (kernel (2, 2), stride (2, 2))")]
+    fn avg_pool2d_wrong_rank_panics() {
+        let _ = Var::constant(Tensor::zeros(&[4, 4])).avg_pool2d((2, 2), (2, 2));
+    }
+
+    #[test]
+    #[should_panic(expected = "channel_affine: input [2, 3, 4, 4], scale [4] and bias [3] do not fit")]
+    fn channel_affine_shape_mismatch_names_all_shapes() {
+        let x = Var::constant(Tensor::zeros(&[2, 3, 4, 4]));
+        let _ = x.channel_affine(&Var::constant(Tensor::zeros(&[4])), &Var::constant(Tensor::zeros(&[3])));
+    }
+}
