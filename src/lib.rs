@@ -25,6 +25,7 @@ pub mod nn;
 pub mod loss;
 pub mod ops;
 pub mod optim;
+pub mod report;
 pub mod rng;
 pub mod tensor;
 pub mod train;

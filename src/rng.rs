@@ -18,6 +18,16 @@ impl Rng {
         Rng(ChaCha8Rng::seed_from_u64(seed))
     }
 
+    /// The stream number `stream` of `seed` (for epoch k's shuffle, say): a function of both
+    /// alone, so that a resumed run draws exactly what an uninterrupted one would.
+    pub fn derive(seed: u64, stream: u64) -> Rng {
+        // SplitMix64's finaliser spreads nearby (seed, stream) pairs over unrelated seeds
+        let mut z = seed ^ stream.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Rng::seed(z ^ (z >> 31))
+    }
+
     /// An independent stream derived from this one (for a layer, a worker, an ensemble member).
     pub fn fork(&mut self) -> Rng {
         Rng::seed(self.0.random())

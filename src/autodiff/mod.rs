@@ -196,6 +196,11 @@ impl Gradients {
         self.by_id.get(&param.id())
     }
 
+    /// ∂loss/∂w for a parameter, for writing (regularization and clipping add to it).
+    pub fn get_param_mut(&mut self, param: &Param) -> Option<&mut Tensor> {
+        self.by_id.get_mut(&param.id())
+    }
+
     /// How many leaves received a gradient.
     pub fn len(&self) -> usize {
         self.by_id.len()

@@ -3,13 +3,15 @@
 //! in samples/s, and per-step throughput at tiny batches where framework overhead dominates.
 
 use super::source::{self, DataArgs};
+use super::train::json_f32;
 use clap::{Args, ValueEnum};
 use nabla::loss::Loss;
 use nabla::nn::{Model, ModelSpec};
 use nabla::ops::Activation;
+use nabla::optim::schedule::Constant;
 use nabla::optim::{Optimizer, Sgd};
 use nabla::rng::Rng;
-use nabla::train::{Quiet, TrainConfig, fit, train_step};
+use nabla::train::{Quiet, Sets, TrainConfig, Trainer};
 use nabla::{Error, Result};
 use std::time::Instant;
 
@@ -79,36 +81,40 @@ fn matmul(sizes: &str) -> Result<serde_json::Value> {
     Ok(serde_json::json!({ "what": "matmul", "gflops": out }))
 }
 
-fn mnist_mlp(seed: u64) -> Result<(Model, source::Source)> {
+/// The benchmark MLP 784-512-512-10 (ReLU) on MNIST, with an SGD trainer at constant η.
+fn mnist_mlp(batch: usize, epochs: usize, eta: f32, momentum: f32) -> Result<(Trainer, source::Source)> {
     let args = DataArgs { data: "mnist".into(), target: None, regression: false, test_split: 0.2 };
-    let data = source::load(&args, seed, None)?;
+    let data = source::load(&args, 0, None)?;
     let spec = ModelSpec::mlp(784, &[512, 512], 10, Activation::Relu, Loss::SoftmaxCrossEntropy);
-    Ok((Model::new(spec, &mut Rng::seed(seed))?, data))
+    let model = Model::new(spec, &mut Rng::seed(0))?;
+    let optimizer = Optimizer::new(Sgd { momentum, nesterov: false }, eta);
+    let config = TrainConfig { epochs, batch_size: batch, seed: 0, ..Default::default() };
+    Ok((Trainer::new(model, optimizer, Box::new(Constant::new(eta)), config), data))
 }
 
 fn mlp(batch: usize, epochs: usize) -> Result<serde_json::Value> {
-    let (mut model, data) = mnist_mlp(0)?;
-    let mut optimizer = Optimizer::new(Sgd::default(), 0.1);
-    let config = TrainConfig { epochs: epochs.max(1), batch_size: batch, seed: 0 };
-    let reports = fit(&mut model, &mut optimizer, &data.train, Some(&data.test), &config, &mut Quiet);
+    let (mut trainer, data) = mnist_mlp(batch, epochs.max(1), 0.1, 0.0)?;
+    let sets = Sets { train: &data.train, val: None, test: Some(&data.test) };
+    trainer.run(sets, &mut Quiet, &mut |_| Ok(()))?;
+    let reports = &trainer.history;
     let seconds: Vec<f64> = reports.iter().map(|r| (r.seconds * 1000.0).round() / 1000.0).collect();
     let med = median(seconds.clone());
     Ok(serde_json::json!({
         "what": "mlp", "batch": batch, "seconds_per_epoch": seconds, "median_seconds_per_epoch": med,
         "samples_per_second": (data.train.len() as f64 / med).round(),
-        "train_loss": reports.iter().map(|r| r.train_loss).collect::<Vec<_>>(),
-        "test_accuracy": reports.iter().map(|r| r.test_accuracy).collect::<Vec<_>>(),
+        "train_loss": reports.iter().map(|r| json_f32(r.train_loss)).collect::<Vec<_>>(),
+        "test_accuracy": reports.iter().map(|r| r.test_accuracy.map(json_f32)).collect::<Vec<_>>(),
     }))
 }
 
 fn steps(batch: usize, steps: usize) -> Result<serde_json::Value> {
-    let (mut model, data) = mnist_mlp(0)?;
-    let mut optimizer = Optimizer::new(Sgd { momentum: 0.9, nesterov: false }, 0.05);
+    // as torch_ref.py: SGD η 0.05 with momentum 0.9 on consecutive slices of the training set
+    let (mut trainer, data) = mnist_mlp(batch, 1, 0.05, 0.9)?;
     let n = data.train.len() - batch;
     let mut step = |k: usize| {
         let start = (k * batch) % n;
         let rows: Vec<usize> = (start..start + batch).collect();
-        train_step(&mut model, &mut optimizer, &data.train, &rows);
+        trainer.step(&data.train, &rows);
     };
     (0..50).for_each(&mut step);
     let t0 = Instant::now();

@@ -7,6 +7,8 @@ use std::time::Instant;
 
 pub struct Progress {
     epochs: usize,
+    /// No bar (several runs in a row, as in `nabla compare`).
+    quiet: bool,
     bar: Option<ProgressBar>,
     loss_sum: f64,
     samples: usize,
@@ -14,24 +16,27 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(epochs: usize) -> Progress {
-        Progress { epochs, bar: None, loss_sum: 0.0, samples: 0, started: Instant::now() }
+    pub fn new(epochs: usize, quiet: bool) -> Progress {
+        Progress { epochs, quiet, bar: None, loss_sum: 0.0, samples: 0, started: Instant::now() }
     }
 }
 
 impl Observer for Progress {
-    fn epoch_start(&mut self, epoch: usize, batches: usize) {
+    fn epoch_start(&mut self, epoch: usize, batches: usize, lr: f32) {
+        self.loss_sum = 0.0;
+        self.samples = 0;
+        self.started = Instant::now();
+        if self.quiet {
+            return;
+        }
         let bar = ProgressBar::new(batches as u64);
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches  {msg}")
                 .expect("the template is valid")
                 .progress_chars("=> "),
         );
-        bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
+        bar.set_prefix(format!("epoch {epoch}/{} η {lr}", self.epochs));
         self.bar = Some(bar);
-        self.loss_sum = 0.0;
-        self.samples = 0;
-        self.started = Instant::now();
     }
 
     fn batch_end(&mut self, loss: f32, samples: usize) {
@@ -52,6 +57,15 @@ impl Observer for Progress {
             bar.finish_and_clear();
         }
         let mut line = format!("epoch {:>3}/{}  train loss {:.4}", r.epoch, self.epochs, r.train_loss);
+        if r.penalty > 0.0 {
+            line += &format!("  penalty {:.4}", r.penalty);
+        }
+        if let Some(l) = r.val_loss {
+            line += &format!("  val loss {l:.4}");
+        }
+        if let Some(a) = r.val_accuracy {
+            line += &format!("  val acc {:.2}%", 100.0 * a);
+        }
         if let Some(l) = r.test_loss {
             line += &format!("  test loss {l:.4}");
         }

@@ -39,7 +39,7 @@ pub struct Source {
 }
 
 /// Options of `--data` shared by train and eval.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct DataArgs {
     /// `mnist` (the bundled copy), a folder of MNIST IDX files (raw or .gz), or a CSV file.
     #[arg(long, default_value = "mnist")]

@@ -1,20 +1,34 @@
-//! `nabla train`: build a model, train it with mini-batch SGD, report each epoch, save the weights.
+//! `nabla train`: build a model, train it, and keep a run folder (config, metrics, loss plot,
+//! checkpoints) that `--resume` continues from.
+//!
+//! Run folder (`runs/<name>/`): `config.json` (the arguments), `metrics.csv`, `loss.png`,
+//! `model.safetensors` (the weights after the last epoch; the best epoch's after early stopping),
+//! `optimizer.safetensors`, `trainer.json` (epoch, history, schedule), and with early stopping
+//! `best.safetensors`.
 
 use super::progress::Progress;
-use super::source::{self, DataArgs, NORMALIZATION_KEY};
+use super::source::{self, DataArgs, NORMALIZATION_KEY, Source};
 use clap::Args;
-use nabla::io::save_checkpoint;
+use nabla::io::{load_checkpoint, save_checkpoint};
 use nabla::loss::Loss;
-use nabla::nn::{Model, ModelSpec, Module};
+use nabla::nn::{LayerSpec, Model, ModelSpec, Module};
 use nabla::ops::Activation;
-use nabla::optim;
+use nabla::optim::schedule::Warmup;
+use nabla::optim::{self, load_optimizer, save_optimizer, schedule_by_name};
+use nabla::report::{MetricsRow, RunRecord, unique_run_dir};
 use nabla::rng::Rng;
-use nabla::train::{TrainConfig, fit};
+use nabla::train::{Regularization, Sets, TrainConfig, Trainer, TrainerState};
 use nabla::{Error, Result};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-#[derive(Args, Debug)]
+const MODEL_FILE: &str = "model.safetensors";
+const BEST_FILE: &str = "best.safetensors";
+const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+const TRAINER_FILE: &str = "trainer.json";
+
+#[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
@@ -27,9 +41,9 @@ pub struct TrainArgs {
     /// Loss: softmax-ce, sigmoid-ce or mse (default: softmax-ce for classes, mse for regression).
     #[arg(long)]
     pub loss: Option<String>,
-    /// Passes over the training set.
-    #[arg(long, default_value_t = 5)]
-    pub epochs: usize,
+    /// Passes over the training set [default: 5].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Mini-batch size m (1: plain SGD; the training set size: full batch).
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
@@ -45,18 +59,66 @@ pub struct TrainArgs {
     /// Nesterov momentum (sgd).
     #[arg(long)]
     pub nesterov: bool,
+    /// Learning-rate schedule: constant, plateau (the lecture's: divide η by --factor when the
+    /// loss has flattened for --patience epochs), step, exp or cosine.
+    #[arg(long, default_value = "constant")]
+    pub schedule: String,
+    /// Epochs without improvement before plateau divides η (also step's interval).
+    #[arg(long, default_value_t = 3)]
+    pub patience: usize,
+    /// What plateau (and step, exp) divide η by.
+    #[arg(long, default_value_t = 5.0)]
+    pub factor: f32,
+    /// Epochs of linear learning-rate warm-up before the schedule.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: usize,
+    /// L1 penalty λ₁ on weights.
+    #[arg(long, default_value_t = 0.0)]
+    pub l1: f32,
+    /// L2 penalty λ₂ on weights.
+    #[arg(long, default_value_t = 0.0)]
+    pub l2: f32,
+    /// Max-norm c on each unit's incoming weight vector.
+    #[arg(long)]
+    pub max_norm: Option<f32>,
+    /// Clip gradients to this global norm.
+    #[arg(long)]
+    pub clip: Option<f32>,
+    /// Fraction of the training set held out for validation.
+    #[arg(long, default_value_t = 0.0)]
+    pub val_split: f32,
+    /// Stop after this many epochs without a lower validation loss and keep the best weights.
+    #[arg(long)]
+    pub early_stop: Option<usize>,
     /// Seed of initialisation and shuffling: the same seed gives the same weights, bit for bit.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Where to save the weights (safetensors).
-    #[arg(long, default_value = "model.safetensors")]
-    pub out: PathBuf,
+    /// Also save the final weights here (safetensors).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Train on the first N training samples only (quick runs).
     #[arg(long)]
     pub limit_train: Option<usize>,
+    /// The run's name: its folder is runs/<name> (runs/<name>-2 … if taken).
+    #[arg(long, default_value = "train")]
+    pub name: String,
+    /// Where run folders go.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Continue the run in this folder from its last completed epoch (to --epochs, if given).
+    #[arg(long)]
+    #[serde(skip)]
+    pub resume: Option<PathBuf>,
     /// Print a JSON summary as the last line of stdout.
     #[arg(long)]
+    #[serde(skip)]
     pub json: bool,
+}
+
+impl TrainArgs {
+    fn epochs(&self) -> usize {
+        self.epochs.unwrap_or(5)
+    }
 }
 
 fn parse_hidden(text: &str) -> Result<Vec<usize>> {
@@ -70,16 +132,42 @@ fn parse_hidden(text: &str) -> Result<Vec<usize>> {
         .collect()
 }
 
-pub fn run(args: TrainArgs) -> Result<()> {
-    if args.batch_size == 0 || args.epochs == 0 {
-        return Err(Error::config("--batch-size and --epochs must be positive"));
-    }
-    let hidden = parse_hidden(&args.hidden)?;
-    let activation = Activation::parse(&args.activation)?;
+/// A run ready to train: the trainer, its data and its folder.
+pub struct Run {
+    pub args: TrainArgs,
+    pub trainer: Trainer,
+    pub data: Source,
+    pub val: Option<nabla::data::Dataset>,
+    pub record: RunRecord,
+}
+
+/// Loads the data and builds a fresh run (or, with `--resume`, the saved one).
+pub fn prepare(args: TrainArgs) -> Result<Run> {
+    let (args, resume_dir) = match &args.resume {
+        Some(dir) => {
+            let path = dir.join(nabla::report::CONFIG_FILE);
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let mut saved: TrainArgs =
+                serde_json::from_str(&text).map_err(|e| Error::format(&path, "config", e.to_string()))?;
+            saved.epochs = args.epochs.or(saved.epochs);
+            saved.json = args.json;
+            saved.out = args.out.clone().or(saved.out);
+            (saved, Some(dir.clone()))
+        }
+        None => (args, None),
+    };
+    validate(&args)?;
     let mut data = source::load(&args.data, args.seed, None)?;
     if let Some(n) = args.limit_train {
         data.train = data.train.take(n.min(data.train.len()));
     }
+    let val = if args.val_split > 0.0 {
+        let (train, val) = data.train.split(args.val_split, args.seed);
+        data.train = train;
+        Some(val)
+    } else {
+        None
+    };
     if data.train.is_empty() {
         return Err(Error::config("the training set is empty"));
     }
@@ -88,72 +176,200 @@ pub fn run(args: TrainArgs) -> Result<()> {
         None if data.train.labels.is_some() => Loss::SoftmaxCrossEntropy,
         None => Loss::LeastSquares,
     };
-    let outputs = data.train.targets.shape()[1];
-    let spec = ModelSpec::mlp(data.train.inputs.shape()[1], &hidden, outputs, activation, loss);
-    let mut model = Model::new(spec, &mut Rng::seed(args.seed))?;
+    let hidden = parse_hidden(&args.hidden)?;
+    let activation = Activation::parse(&args.activation)?;
+    let spec = ModelSpec::mlp(data.train.inputs.shape()[1], &hidden, data.train.targets.shape()[1], activation, loss);
+    let model = Model::new(spec, &mut Rng::seed(args.seed))?;
     let lr = match args.lr {
         Some(lr) => lr,
         None => optim::default_lr(&args.optimizer)?,
     };
-    let mut optimizer = optim::by_name(&args.optimizer, lr, args.momentum, args.nesterov)?;
-    let config = TrainConfig { epochs: args.epochs, batch_size: args.batch_size, seed: args.seed };
-    eprintln!(
-        "training {} ({} parameters) on {} samples, testing on {}: {}, η = {}, m = {}",
-        describe(&model),
-        model.num_parameters(),
-        data.train.len(),
-        data.test.len(),
-        optimizer.name(),
-        lr,
-        args.batch_size
-    );
-    let mut progress = Progress::new(args.epochs);
-    let reports = fit(&mut model, &mut optimizer, &data.train, Some(&data.test), &config, &mut progress);
+    let optimizer = optim::by_name(&args.optimizer, lr, args.momentum, args.nesterov)?;
+    let mut schedule = schedule_by_name(&args.schedule, lr, args.epochs(), args.patience, args.factor)?;
+    if args.warmup > 0 {
+        schedule = Box::new(Warmup::new(schedule, args.warmup));
+    }
+    let config = TrainConfig {
+        epochs: args.epochs(),
+        batch_size: args.batch_size,
+        seed: args.seed,
+        regularization: Regularization { l1: args.l1, l2: args.l2, max_norm: args.max_norm, clip: args.clip },
+        early_stop: args.early_stop,
+    };
+    let mut trainer = Trainer::new(model, optimizer, schedule, config);
+    let record = match resume_dir {
+        Some(dir) => {
+            restore(&mut trainer, &dir)?;
+            RunRecord::resume(&dir)?
+        }
+        None => RunRecord::create(&unique_run_dir(&args.runs, &args.name), &args)?,
+    };
+    Ok(Run { args, trainer, data, val, record })
+}
 
-    let meta = HashMap::from([(
-        NORMALIZATION_KEY.to_string(),
-        serde_json::to_string(&data.normalization).expect("numbers always serialize"),
-    )]);
-    save_checkpoint(&args.out, &model, &meta)?;
-    eprintln!("saved weights to {}", args.out.display());
-
-    if args.json {
-        let last = reports.last().expect("at least one epoch");
-        let seconds: Vec<f64> = reports.iter().map(|r| r.seconds).collect();
-        let total: f64 = seconds.iter().sum();
-        let summary = serde_json::json!({
-            "model": describe(&model),
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "lr": json_f32(lr),
-            "optimizer": optimizer.name(),
-            "seed": args.seed,
-            "train_samples": data.train.len(),
-            "train_loss": json_f32(last.train_loss),
-            "test_loss": last.test_loss.map(json_f32),
-            "test_accuracy": last.test_accuracy.map(json_f32),
-            "seconds_per_epoch": seconds,
-            "samples_per_second": (data.train.len() * reports.len()) as f64 / total,
-            "parameters": model.num_parameters(),
-            "weights": args.out,
-        });
-        println!("{summary}");
+fn validate(args: &TrainArgs) -> Result<()> {
+    if args.batch_size == 0 || args.epochs() == 0 {
+        return Err(Error::config("--batch-size and --epochs must be positive"));
+    }
+    if !(0.0..1.0).contains(&args.val_split) {
+        return Err(Error::config(format!("--val-split {} must be in [0, 1)", args.val_split)));
+    }
+    if args.early_stop.is_some() && args.val_split == 0.0 {
+        return Err(Error::config("--early-stop needs a validation set: add --val-split (for example 0.1)"));
+    }
+    for (flag, v) in [("--l1", args.l1), ("--l2", args.l2)] {
+        if !(v >= 0.0 && v.is_finite()) {
+            return Err(Error::config(format!("{flag} {v} must be a non-negative number")));
+        }
+    }
+    for (flag, v) in [("--max-norm", args.max_norm), ("--clip", args.clip)] {
+        if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+            return Err(Error::config(format!("{flag} must be a positive number")));
+        }
     }
     Ok(())
 }
 
+/// Puts the trainer back where the run in `dir` stopped.
+fn restore(trainer: &mut Trainer, dir: &Path) -> Result<()> {
+    let state_path = dir.join(TRAINER_FILE);
+    let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+    let state: TrainerState =
+        serde_json::from_str(&text).map_err(|e| Error::format(&state_path, "trainer state", e.to_string()))?;
+    let model_path = dir.join(MODEL_FILE);
+    let (model, _) = load_checkpoint(&model_path)?;
+    if model.spec() != trainer.model.spec() {
+        return Err(Error::format(&model_path, "metadata 'nabla.spec'", "does not match the run's config.json"));
+    }
+    trainer.model = model;
+    load_optimizer(&dir.join(OPTIMIZER_FILE), &mut trainer.optimizer, &trainer.model)?;
+    let best = if trainer.config.early_stop.is_some() && state.best.is_some() {
+        let (best, _) = load_checkpoint(&dir.join(BEST_FILE))?;
+        Some(best.params().into_iter().map(|(_, p)| p.value().clone()).collect())
+    } else {
+        None
+    };
+    trainer.restore(state, best)
+}
+
+/// Saves everything `--resume` needs after an epoch, and the epoch's metrics and plot.
+fn save_epoch(trainer: &Trainer, record: &mut RunRecord, meta: &HashMap<String, String>) -> Result<()> {
+    let dir = record.dir().to_path_buf();
+    save_checkpoint(&dir.join(MODEL_FILE), &trainer.model, meta)?;
+    save_optimizer(&dir.join(OPTIMIZER_FILE), &trainer.optimizer)?;
+    if let Some(weights) = trainer.best_weights() {
+        let mut best = Model::new(trainer.model.spec().clone(), &mut Rng::seed(0))?;
+        for ((_, p), w) in best.params_mut().into_iter().zip(weights) {
+            *p.value_mut() = w.clone();
+        }
+        save_checkpoint(&dir.join(BEST_FILE), &best, meta)?;
+    }
+    let json = serde_json::to_vec_pretty(&trainer.state()).expect("the state serializes");
+    nabla::io::atomic_write(&dir.join(TRAINER_FILE), &json)?;
+    let r = trainer.history.last().expect("an epoch just ended");
+    record.push(MetricsRow::from(r))
+}
+
+/// Trains a prepared run to its end; returns it with its history.
+pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
+    let meta = HashMap::from([(
+        NORMALIZATION_KEY.to_string(),
+        serde_json::to_string(&run.data.normalization).expect("numbers always serialize"),
+    )]);
+    let t = &run.trainer;
+    eprintln!(
+        "training {} ({} parameters) on {} samples{}, testing on {}: {}, {}, m = {}; run folder {}",
+        describe(t.model.spec()),
+        t.model.num_parameters(),
+        run.data.train.len(),
+        run.val.as_ref().map(|v| format!(", validating on {}", v.len())).unwrap_or_default(),
+        run.data.test.len(),
+        t.optimizer.name(),
+        t.schedule.describe(),
+        run.args.batch_size,
+        run.record.dir().display()
+    );
+    let sets = Sets { train: &run.data.train, val: run.val.as_ref(), test: Some(&run.data.test) };
+    let mut progress = Progress::new(run.args.epochs(), quiet);
+    let record = &mut run.record;
+    run.trainer.run(sets, &mut progress, &mut |t| save_epoch(t, record, &meta))?;
+    if let Some(best) = run.trainer.best_epoch().filter(|_| run.trainer.config.early_stop.is_some()) {
+        let why = if run.trainer.stopped_early() { "stopped early" } else { "finished" };
+        eprintln!("{why}; restored the weights of epoch {best}, the lowest validation loss");
+        save_checkpoint(&run.record.dir().join(MODEL_FILE), &run.trainer.model, &meta)?;
+    }
+    if let Some(out) = &run.args.out {
+        save_checkpoint(out, &run.trainer.model, &meta)?;
+    }
+    Ok(run)
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let json = args.json;
+    let run = execute(prepare(args)?, false)?;
+    let weights = run.args.out.clone().unwrap_or_else(|| run.record.dir().join(MODEL_FILE));
+    eprintln!("saved weights to {}; metrics and loss plot in {}", weights.display(), run.record.dir().display());
+    if json {
+        println!("{}", summary(&run, &weights));
+    }
+    Ok(())
+}
+
+/// The JSON summary of a finished run.
+pub fn summary(run: &Run, weights: &Path) -> serde_json::Value {
+    let t = &run.trainer;
+    let last = t.history.last().expect("at least one epoch");
+    let seconds: Vec<f64> = t.history.iter().map(|r| r.seconds).collect();
+    let total: f64 = seconds.iter().sum();
+    // after early stopping the reported figures are the restored best epoch's
+    let shown = t.best_epoch().filter(|_| t.config.early_stop.is_some()).map_or(last, |e| &t.history[e - 1]);
+    serde_json::json!({
+        "model": describe(t.model.spec()),
+        "epochs": t.history.len(),
+        "batch_size": run.args.batch_size,
+        "lr": json_f32(t.history[0].lr),
+        "optimizer": t.optimizer.name(),
+        "schedule": t.schedule.describe(),
+        "seed": run.args.seed,
+        "train_samples": run.data.train.len(),
+        "train_loss": json_f32(shown.train_loss),
+        "penalty": json_f32(shown.penalty),
+        "val_loss": shown.val_loss.map(json_f32),
+        "val_accuracy": shown.val_accuracy.map(json_f32),
+        "test_loss": shown.test_loss.map(json_f32),
+        "test_accuracy": shown.test_accuracy.map(json_f32),
+        "best_epoch": t.best_epoch(),
+        "seconds_per_epoch": seconds,
+        "samples_per_second": (run.data.train.len() * t.history.len()) as f64 / total,
+        "parameters": t.model.num_parameters(),
+        "weight_norm": json_f32(weight_norm(&t.model)),
+        "run_dir": run.record.dir(),
+        "weights": weights,
+    })
+}
+
+/// √(Σ w²) over the weights (not the biases).
+fn weight_norm(model: &Model) -> f32 {
+    let sq: f64 = model
+        .params()
+        .iter()
+        .filter(|(n, _)| n.ends_with("weight"))
+        .map(|(_, p)| p.value().data().iter().map(|&w| (w * w) as f64).sum::<f64>())
+        .sum();
+    sq.sqrt() as f32
+}
+
 /// "mlp 784-512-512-10 relu".
-fn describe(model: &Model) -> String {
-    let spec = model.spec();
+pub fn describe(spec: &ModelSpec) -> String {
     let mut widths = vec![spec.input_size().to_string()];
     let mut act = "";
     for layer in &spec.layers {
         match layer {
-            nabla::nn::LayerSpec::Linear { out, .. } => widths.push(out.to_string()),
-            nabla::nn::LayerSpec::Relu => act = "relu",
-            nabla::nn::LayerSpec::Tanh => act = "tanh",
-            nabla::nn::LayerSpec::Sigmoid => act = "sigmoid",
-            nabla::nn::LayerSpec::Identity => act = "identity",
+            LayerSpec::Linear { out, .. } => widths.push(out.to_string()),
+            LayerSpec::Relu => act = "relu",
+            LayerSpec::Tanh => act = "tanh",
+            LayerSpec::Sigmoid => act = "sigmoid",
+            LayerSpec::Identity => act = "identity",
         }
     }
     format!("{} {} {}", spec.name, widths.join("-"), act).trim_end().to_string()

@@ -232,8 +232,11 @@ mod tests {
         Tensor::from_vec(order.into_iter().map(|i| 0.1 * i as f32 - 0.05 * n as f32).collect(), shape)
     }
 
-    /// (input shape, kernel, stride): non-overlapping, overlapping, gapped, odd and rectangular.
-    const CONFIGS: [(&[usize], (usize, usize), (usize, usize)); 5] = [
+    /// (input shape, kernel, stride)
+    type Config = (&'static [usize], (usize, usize), (usize, usize));
+
+    /// Non-overlapping, overlapping, gapped, odd and rectangular windows.
+    const CONFIGS: [Config; 5] = [
         (&[2, 3, 4, 4], (2, 2), (2, 2)),
         (&[1, 2, 7, 5], (3, 3), (2, 2)),
         (&[2, 1, 5, 6], (2, 3), (1, 2)),

@@ -23,6 +23,7 @@ mod adadelta;
 mod adagrad;
 mod adam;
 mod rmsprop;
+pub mod schedule;
 mod sgd;
 mod state;
 
@@ -30,6 +31,7 @@ pub use adadelta::{AdaDelta, AdaDeltaWindow};
 pub use adagrad::AdaGrad;
 pub use adam::{Adam, AdamW};
 pub use rmsprop::RmsProp;
+pub use schedule::{Schedule, ScheduleState, schedule_by_name};
 pub use sgd::Sgd;
 pub use state::{OptimizerState, load_optimizer, save_optimizer};
 

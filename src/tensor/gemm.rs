@@ -54,26 +54,79 @@ pub fn gemm_into(
         Transpose::No => (n as isize, 1),
         Transpose::Yes => (1, k as isize),
     };
-    let parallelism = if m * n * k >= PARALLEL_MIN_MACS {
-        Parallelism::Rayon(rayon::current_num_threads())
-    } else {
-        Parallelism::None
-    };
-    // SAFETY: the asserts above keep every index the strides reach inside the three buffers, and
-    // `c` does not alias `a` or `b` (it is borrowed mutably).
+    let threads = rayon::current_num_threads();
+    if threads < 2 || m * n * k < PARALLEL_MIN_MACS {
+        // SAFETY: the asserts above keep every index the strides reach inside the buffers
+        unsafe { gemm_block(m, n, k, a.as_ptr(), (a_rs, a_cs), b.as_ptr(), (b_rs, b_cs), c.as_mut_ptr(), n, accumulate) };
+        return;
+    }
+    // The gemm crate's own threading barely helps at deep-learning shapes (m = 128): split the
+    // larger output dimension into one contiguous block per thread and run single-threaded GEMMs.
+    // Each output element is still one uninterrupted sum over k, so results match one thread's.
+    let split_rows = m >= n;
+    let len = if split_rows { m } else { n };
+    let align = if split_rows { 8 } else { 16 };
+    let block = len.div_ceil(threads).next_multiple_of(align);
+    let (a_ptr, b_ptr, c_ptr) = (SendPtr(a.as_ptr() as *mut f32), SendPtr(b.as_ptr() as *mut f32), SendPtr(c.as_mut_ptr()));
+    rayon::scope(|scope| {
+        for start in (0..len).step_by(block) {
+            let size = block.min(len - start);
+            scope.spawn(move |_| {
+                let (a_ptr, b_ptr, c_ptr) = (a_ptr, b_ptr, c_ptr);
+                // SAFETY: the blocks are disjoint parts of `c`, and every offset stays inside the
+                // buffers checked above.
+                unsafe {
+                    if split_rows {
+                        let a0 = a_ptr.0.offset(start as isize * a_rs);
+                        let c0 = c_ptr.0.add(start * n);
+                        gemm_block(size, n, k, a0, (a_rs, a_cs), b_ptr.0, (b_rs, b_cs), c0, n, accumulate);
+                    } else {
+                        let b0 = b_ptr.0.offset(start as isize * b_cs);
+                        let c0 = c_ptr.0.add(start);
+                        gemm_block(m, size, k, a_ptr.0, (a_rs, a_cs), b0, (b_rs, b_cs), c0, n, accumulate);
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// A pointer that may cross to a worker thread; the blocks it reaches are disjoint.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: used only for disjoint output blocks and read-only inputs within one `rayon::scope`.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// One single-threaded GEMM on raw parts: C (m×n, row stride `ldc`) = or += A·B, with A and B
+/// given by (row stride, column stride).
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_block(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    (a_rs, a_cs): (isize, isize),
+    b: *const f32,
+    (b_rs, b_cs): (isize, isize),
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    // SAFETY: the caller guarantees the extents.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            c.as_mut_ptr(),
+            c,
             1,
-            n as isize,
+            ldc as isize,
             accumulate,
-            a.as_ptr(),
+            a,
             a_cs,
             a_rs,
-            b.as_ptr(),
+            b,
             b_cs,
             b_rs,
             1.0, // the gemm crate's alpha scales the old C
@@ -81,7 +134,7 @@ pub fn gemm_into(
             false,
             false,
             false,
-            parallelism,
+            Parallelism::None,
         );
     }
 }

@@ -1,39 +1,66 @@
-//! The training loop: mini-batch SGD over a shuffled dataset, with evaluation after each epoch.
+//! The training loop: mini-batch SGD over a shuffled dataset, with a learning-rate schedule,
+//! regularization, validation, early stopping and evaluation after each epoch.
 //!
 //! One step: gather m shuffled rows → forward U = net(X) → E = loss(U, T) averaged over the m
-//! rows → backward gives ∂E/∂w for every parameter → the optimizer updates w in place.
-//! m = 1 is plain SGD, m = N full-batch gradient descent.
+//! rows → backward gives ∂E/∂w → penalties add their gradients, clipping bounds their norm → the
+//! optimizer updates w in place → max-norm projects the weights. m = 1 is plain SGD, m = N
+//! full-batch gradient descent.
+//!
+//! One epoch, in this order: η ← schedule; shuffle with the stream (seed, epoch); the steps;
+//! evaluate the validation and test sets; the schedule sees the validation loss (or the training
+//! loss without a validation set); early stopping sees the validation loss. Because the shuffle
+//! of epoch k depends only on (seed, k), a run resumed from a [`TrainerState`] after epoch k ends
+//! with the same weights, bit for bit, as one that never stopped.
 
-use crate::autodiff::{Var, no_grad};
+mod evaluate;
+mod regularize;
+
+pub use evaluate::{Evaluation, evaluate};
+pub use regularize::Regularization;
+
+use crate::autodiff::Var;
 use crate::data::Dataset;
 use crate::nn::{Model, Module};
-use crate::optim::Optimizer;
+use crate::optim::{Optimizer, Schedule, ScheduleState};
 use crate::rng::Rng;
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-/// How long and in what batches to train.
-#[derive(Clone, Debug)]
+/// How long and in what batches to train, and with which regularization.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Passes over the training set.
     pub epochs: usize,
     /// Mini-batch size m.
     pub batch_size: usize,
-    /// Seed of the shuffling stream.
+    /// Seed of the shuffling streams.
     pub seed: u64,
+    /// Penalties and constraints.
+    pub regularization: Regularization,
+    /// Stop after this many epochs without a lower validation loss, and keep the best weights.
+    pub early_stop: Option<usize>,
 }
 
 /// The figures of one epoch.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochReport {
     /// 1 for the first epoch.
     pub epoch: usize,
     /// The learning rate η used in this epoch.
     pub lr: f32,
-    /// The mean loss over the epoch's mini-batches (as the weights moved).
+    /// The mean data loss over the epoch's mini-batches (as the weights moved), penalty excluded.
     pub train_loss: f32,
-    /// The loss on the evaluation set after the epoch.
+    /// The mean regularization penalty over the epoch's mini-batches (0 without L1/L2).
+    pub penalty: f32,
+    /// The loss on the validation set after the epoch.
+    pub val_loss: Option<f32>,
+    /// The validation accuracy after the epoch.
+    pub val_accuracy: Option<f32>,
+    /// The loss on the test set after the epoch.
     pub test_loss: Option<f32>,
-    /// The fraction of the evaluation set classified correctly after the epoch.
+    /// The fraction of the test set classified correctly after the epoch.
     pub test_accuracy: Option<f32>,
     /// Seconds of training in the epoch, evaluation excluded.
     pub seconds: f64,
@@ -41,9 +68,9 @@ pub struct EpochReport {
 
 /// Receives progress as training runs (the CLI draws a progress bar from it).
 pub trait Observer {
-    /// An epoch of `batches` mini-batches begins.
-    fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}
-    /// A mini-batch of `samples` rows ended with loss `loss`.
+    /// An epoch of `batches` mini-batches begins with learning rate `lr`.
+    fn epoch_start(&mut self, _epoch: usize, _batches: usize, _lr: f32) {}
+    /// A mini-batch of `samples` rows ended with data loss `loss`.
     fn batch_end(&mut self, _loss: f32, _samples: usize) {}
     /// An epoch ended (training and evaluation).
     fn epoch_end(&mut self, _report: &EpochReport) {}
@@ -54,88 +81,199 @@ pub struct Quiet;
 
 impl Observer for Quiet {}
 
-/// The loss and accuracy of a model on a dataset.
-#[derive(Clone, Copy, Debug)]
-pub struct Evaluation {
-    /// Mean loss per sample.
-    pub loss: f32,
-    /// Fraction correct (classification only).
-    pub accuracy: Option<f32>,
+/// The datasets of a run: the one to learn from, and the ones to watch.
+#[derive(Clone, Copy)]
+pub struct Sets<'a> {
+    /// The training set.
+    pub train: &'a Dataset,
+    /// The validation set (for early stopping and the plateau schedule), if any.
+    pub val: Option<&'a Dataset>,
+    /// The test set, reported each epoch, never used for a decision.
+    pub test: Option<&'a Dataset>,
 }
 
-/// Trains `model` with `optimizer` for `config.epochs` epochs and evaluates on `eval` after each.
-pub fn fit(
-    model: &mut Model,
-    optimizer: &mut Optimizer,
-    train: &Dataset,
-    eval: Option<&Dataset>,
-    config: &TrainConfig,
-    observer: &mut dyn Observer,
-) -> Vec<EpochReport> {
-    assert!(config.batch_size > 0, "fit: batch size must be positive");
-    let mut rng = Rng::seed(config.seed);
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    let mut reports = Vec::with_capacity(config.epochs);
-    for epoch in 1..=config.epochs {
+/// Everything besides weights and optimizer buffers that a run carries from epoch to epoch.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Their reports.
+    pub history: Vec<EpochReport>,
+    /// The schedule's state.
+    pub schedule: ScheduleState,
+    /// The epoch with the lowest validation loss so far, and that loss.
+    pub best: Option<(usize, f32)>,
+    /// Whether early stopping has ended the run.
+    pub stopped: bool,
+}
+
+/// A model, its optimizer and schedule, and the run's progress.
+pub struct Trainer {
+    /// The model being trained.
+    pub model: Model,
+    /// Its optimizer.
+    pub optimizer: Optimizer,
+    /// The learning-rate schedule.
+    pub schedule: Box<dyn Schedule>,
+    /// The run's settings.
+    pub config: TrainConfig,
+    /// The reports of the epochs completed.
+    pub history: Vec<EpochReport>,
+    best: Option<(usize, f32)>,
+    /// The weights of the best epoch, kept for early stopping.
+    best_weights: Option<Vec<Tensor>>,
+    stopped: bool,
+}
+
+impl Trainer {
+    /// A trainer at epoch 0.
+    pub fn new(model: Model, optimizer: Optimizer, schedule: Box<dyn Schedule>, config: TrainConfig) -> Trainer {
+        Trainer { model, optimizer, schedule, config, history: Vec::new(), best: None, best_weights: None, stopped: false }
+    }
+
+    /// Epochs completed.
+    pub fn epoch(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Whether early stopping ended the run.
+    pub fn stopped_early(&self) -> bool {
+        self.stopped
+    }
+
+    /// The epoch with the lowest validation loss, if there is a validation set.
+    pub fn best_epoch(&self) -> Option<usize> {
+        self.best.map(|(e, _)| e)
+    }
+
+    /// Trains until `config.epochs` epochs are done or early stopping ends the run, calling
+    /// `after_epoch` after each (to save a checkpoint, say). With early stopping the best
+    /// epoch's weights are restored at the end.
+    pub fn run(
+        &mut self,
+        sets: Sets,
+        observer: &mut dyn Observer,
+        after_epoch: &mut dyn FnMut(&Trainer) -> Result<()>,
+    ) -> Result<()> {
+        if self.config.batch_size == 0 {
+            return Err(Error::config("the batch size must be positive"));
+        }
+        if self.config.early_stop.is_some() && sets.val.is_none() {
+            return Err(Error::config("early stopping needs a validation set (--val-split)"));
+        }
+        while self.epoch() < self.config.epochs && !self.stopped {
+            self.run_epoch(sets, observer);
+            after_epoch(self)?;
+        }
+        self.restore_best();
+        Ok(())
+    }
+
+    /// One epoch: the steps, then evaluation, schedule and early stopping.
+    pub fn run_epoch(&mut self, sets: Sets, observer: &mut dyn Observer) -> &EpochReport {
+        let epoch = self.epoch() + 1;
+        let lr = self.schedule.lr();
+        self.optimizer.set_lr(lr);
         let start = Instant::now();
-        rng.shuffle(&mut order);
-        observer.epoch_start(epoch, order.len().div_ceil(config.batch_size));
-        model.set_training(true);
-        let mut total = 0.0f64;
-        for rows in order.chunks(config.batch_size) {
-            let loss = train_step(model, optimizer, train, rows);
-            total += loss as f64 * rows.len() as f64;
+        let mut order: Vec<usize> = (0..sets.train.len()).collect();
+        Rng::derive(self.config.seed, epoch as u64).shuffle(&mut order);
+        observer.epoch_start(epoch, order.len().div_ceil(self.config.batch_size), lr);
+        self.model.set_training(true);
+        let (mut loss_sum, mut penalty_sum) = (0.0f64, 0.0f64);
+        for rows in order.chunks(self.config.batch_size) {
+            let (loss, penalty) = self.step(sets.train, rows);
+            loss_sum += loss as f64 * rows.len() as f64;
+            penalty_sum += penalty as f64 * rows.len() as f64;
             observer.batch_end(loss, rows.len());
         }
         let seconds = start.elapsed().as_secs_f64();
-        let evaluation = eval.map(|data| evaluate(model, data, 1000));
+        let n = sets.train.len().max(1) as f64;
+        let val = sets.val.map(|d| evaluate(&mut self.model, d, 1000));
+        let test = sets.test.map(|d| evaluate(&mut self.model, d, 1000));
         let report = EpochReport {
             epoch,
-            lr: optimizer.lr(),
-            train_loss: (total / train.len().max(1) as f64) as f32,
-            test_loss: evaluation.map(|e| e.loss),
-            test_accuracy: evaluation.and_then(|e| e.accuracy),
+            lr,
+            train_loss: (loss_sum / n) as f32,
+            penalty: (penalty_sum / n) as f32,
+            val_loss: val.map(|e| e.loss),
+            val_accuracy: val.and_then(|e| e.accuracy),
+            test_loss: test.map(|e| e.loss),
+            test_accuracy: test.and_then(|e| e.accuracy),
             seconds,
         };
+        self.schedule.end_epoch(epoch, report.val_loss.unwrap_or(report.train_loss));
+        if let Some(v) = report.val_loss {
+            self.watch_validation(epoch, v);
+        }
         observer.epoch_end(&report);
-        reports.push(report);
+        self.history.push(report);
+        self.history.last().expect("just pushed")
     }
-    reports
-}
 
-/// One mini-batch step on `rows` of `data`; returns the batch loss before the update.
-pub fn train_step(model: &mut Model, optimizer: &mut Optimizer, data: &Dataset, rows: &[usize]) -> f32 {
-    let x = Var::constant(data.inputs.gather_rows(rows));
-    let t = data.targets.gather_rows(rows);
-    let e = model.spec().loss.apply(&model.forward(&x), &t);
-    let loss = e.value().item();
-    let grads = e.backward();
-    // the graph holds the weights' buffers; dropping it lets the optimizer write them in place
-    drop(e);
-    optimizer.step(model, &grads);
-    loss
-}
+    /// One mini-batch step on `rows` of `data`; returns the batch's data loss and penalty, both
+    /// before the update.
+    pub fn step(&mut self, data: &Dataset, rows: &[usize]) -> (f32, f32) {
+        let x = Var::constant(data.inputs.gather_rows(rows));
+        let t = data.targets.gather_rows(rows);
+        let e = self.model.spec().loss.apply(&self.model.forward(&x), &t);
+        let loss = e.value().item();
+        let mut grads = e.backward();
+        // the graph holds the weights' buffers; dropping it lets the optimizer write them in place
+        drop(e);
+        let reg = self.config.regularization;
+        let penalty = reg.add_penalty(&self.model, &mut grads);
+        reg.clip_gradients(&self.model, &mut grads);
+        self.optimizer.step(&mut self.model, &grads);
+        reg.apply_max_norm(&mut self.model);
+        (loss, penalty)
+    }
 
-/// The mean loss and the accuracy of `model` on `data`, in batches of `batch_size` rows.
-pub fn evaluate(model: &mut Model, data: &Dataset, batch_size: usize) -> Evaluation {
-    model.set_training(false);
-    let mut loss = 0.0f64;
-    let mut correct = 0usize;
-    let n = data.len();
-    for start in (0..n).step_by(batch_size.max(1)) {
-        let rows: Vec<usize> = (start..(start + batch_size).min(n)).collect();
-        let x = Var::constant(data.inputs.gather_rows(&rows));
-        let t = data.targets.gather_rows(&rows);
-        let u = no_grad(|| model.forward(&x));
-        loss += model.spec().loss.apply(&u, &t).value().item() as f64 * rows.len() as f64;
-        if let Some(labels) = &data.labels {
-            let predicted = u.value().argmax_rows();
-            correct += predicted.iter().zip(&rows).filter(|&(p, &r)| *p == labels[r]).count();
+    fn watch_validation(&mut self, epoch: usize, loss: f32) {
+        let improved = self.best.is_none_or(|(_, best)| loss < best);
+        if improved {
+            self.best = Some((epoch, loss));
+            if self.config.early_stop.is_some() {
+                // clones share buffers: the next step copies each weight once, not now
+                self.best_weights = Some(self.model.params().iter().map(|(_, p)| p.value().clone()).collect());
+            }
+        } else if let (Some(patience), Some((best_epoch, _))) = (self.config.early_stop, self.best) {
+            self.stopped = epoch - best_epoch >= patience;
         }
     }
-    model.set_training(true);
-    Evaluation {
-        loss: (loss / n.max(1) as f64) as f32,
-        accuracy: data.labels.as_ref().map(|_| correct as f32 / n.max(1) as f32),
+
+    /// Puts the best epoch's weights back (early stopping only).
+    fn restore_best(&mut self) {
+        if let Some(weights) = self.best_weights.take() {
+            for ((_, p), w) in self.model.params_mut().into_iter().zip(weights) {
+                *p.value_mut() = w;
+            }
+        }
+    }
+
+    /// The weights of the best epoch so far, if early stopping keeps them.
+    pub fn best_weights(&self) -> Option<&[Tensor]> {
+        self.best_weights.as_deref()
+    }
+
+    /// What the run carries besides weights and optimizer buffers.
+    pub fn state(&self) -> TrainerState {
+        TrainerState {
+            epoch: self.epoch(),
+            history: self.history.clone(),
+            schedule: self.schedule.state(),
+            best: self.best,
+            stopped: self.stopped,
+        }
+    }
+
+    /// Continues from `state` (the model and optimizer must already hold that epoch's weights
+    /// and buffers; `best_weights` those of the best epoch, when early stopping).
+    pub fn restore(&mut self, state: TrainerState, best_weights: Option<Vec<Tensor>>) -> Result<()> {
+        self.schedule.restore(&state.schedule)?;
+        self.history = state.history;
+        self.best = state.best;
+        self.stopped = state.stopped;
+        self.best_weights = best_weights;
+        Ok(())
     }
 }

@@ -1,0 +1,777 @@
+//! Learning-rate schedules: the η of each epoch, as plain logic that the trainer drives once per
+//! epoch.
+//!
+//! With k the number of epochs ended (so epoch k + 1 is the next one) and η0 the starting η:
+//!
+//! | [`schedule_by_name`] | schedule          | η of epoch k + 1                                                  |
+//! |----------------------|-------------------|-------------------------------------------------------------------|
+//! | `constant`           | [`Constant`]      | η0                                                                |
+//! | `plateau`            | [`Plateau`]       | η ← max(η / factor, min η) after `patience` epochs without progress |
+//! | `step`               | [`Step`]          | η0 · γ^⌊k / step_size⌋                                            |
+//! | `exp`                | [`Exponential`]   | η0 · γ^k                                                          |
+//! | `cosine`             | [`Cosine`]        | η_min + ½(η0 − η_min)(1 + cos(π · min(k, T) / T))                 |
+//! |                      | [`Warmup`]        | s(k) · min(1, (k + 1) / (N + 1)) for any schedule s               |
+//!
+//! The call order is part of the API: the trainer sets η from [`Schedule::lr`] before the first
+//! epoch and from [`Schedule::end_epoch`] after each one, passing the epoch's number, which must be
+//! one more than the last (a schedule panics otherwise):
+//!
+//! ```
+//! use nabla::optim::schedule::{Plateau, Schedule};
+//! let mut schedule = Plateau::lecture(0.1);
+//! let mut eta = schedule.lr(); // η of epoch 1
+//! for (epoch, loss) in [(1, 0.9), (2, 0.9), (3, 0.9), (4, 0.9)] {
+//!     // … train epoch `epoch` with η = eta, measure its loss …
+//!     eta = schedule.end_epoch(epoch, loss); // η of epoch `epoch + 1`
+//! }
+//! assert!((eta - 0.02).abs() < 1e-7); // three epochs without progress: divided by 5
+//! ```
+//!
+//! [`Schedule::state`] and [`Schedule::restore`] carry a schedule across a resumed run: restored
+//! into a schedule built with the same settings, it continues with the same η sequence.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// A learning-rate schedule, driven once per epoch.
+///
+/// ```text
+/// optimizer.set_lr(schedule.lr());                               // η of epoch 1
+/// for epoch in 1..=epochs {
+///     … train one epoch, measure `metric` …
+///     optimizer.set_lr(schedule.end_epoch(epoch, metric));       // η of epoch + 1
+/// }
+/// ```
+pub trait Schedule: Send {
+    /// The η to use for the next epoch: epoch k + 1 after k calls of [`Schedule::end_epoch`].
+    fn lr(&self) -> f32;
+
+    /// Records that epoch `epoch` (1 for the first) ended with `metric` (the training loss or a
+    /// validation loss: lower is better; only [`Plateau`] looks at it) and returns the η for epoch
+    /// `epoch + 1`, which [`Schedule::lr`] returns from then on.
+    ///
+    /// Panics unless `epoch` is one more than the epoch of the previous call (or of the restored
+    /// state), 1 on the first call: each epoch is reported once, in order.
+    fn end_epoch(&mut self, epoch: usize, metric: f32) -> f32;
+
+    /// What the schedule carries from one epoch to the next, for a checkpoint.
+    fn state(&self) -> ScheduleState;
+
+    /// Continues from `state`, which must have been saved by a schedule with the same
+    /// [`Schedule::describe`] (same kind and settings); on an error the schedule is left as it was.
+    fn restore(&mut self, state: &ScheduleState) -> Result<()>;
+
+    /// The schedule's kind and settings, for logs; it also identifies the schedule in a
+    /// [`ScheduleState`].
+    fn describe(&self) -> String;
+}
+
+/// What a [`Schedule`] carries from one epoch to the next (serde data, for checkpoints).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleState {
+    /// The [`Schedule::describe`] of the schedule that saved it.
+    pub schedule: String,
+    /// The number of epochs ended, k.
+    pub epoch: usize,
+    /// The state of a [`Plateau`], inner or not; `None` for the other schedules.
+    pub plateau: Option<PlateauState>,
+}
+
+/// What a [`Plateau`] carries besides the epoch count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlateauState {
+    /// The η for the next epoch.
+    pub lr: f32,
+    /// The lowest metric so far that counted as an improvement; `None` before the first finite one.
+    pub best: Option<f32>,
+    /// Epochs in a row without improvement (cooldown epochs excluded).
+    pub bad_epochs: usize,
+    /// Cooldown epochs still to come.
+    pub cooldown_left: usize,
+}
+
+/// The names that [`schedule_by_name`] accepts.
+pub const SCHEDULES: [&str; 5] = ["constant", "plateau", "step", "exp", "cosine"];
+
+/// The divisor of η in the lecture's recipe, [`Plateau::lecture`]: η ← η / 5.
+pub const LECTURE_FACTOR: f32 = 5.0;
+
+/// The patience of [`Plateau::lecture`]: η is divided after 3 epochs in a row without improvement.
+pub const LECTURE_PATIENCE: usize = 3;
+
+/// The relative improvement that [`Plateau`] asks of a metric by default: 10⁻⁴ (PyTorch's).
+pub const DEFAULT_THRESHOLD: f32 = 1e-4;
+
+/// Counts the epochs ended, k, and checks that they are reported in order.
+#[derive(Clone, Copy, Debug, Default)]
+struct Clock {
+    ended: usize,
+}
+
+impl Clock {
+    /// k ← `epoch`, which must be k + 1.
+    #[track_caller]
+    fn tick(&mut self, epoch: usize, who: &str) {
+        assert!(
+            epoch == self.ended + 1,
+            "schedule {who}: end_epoch({epoch}) after epoch {}: report each epoch once, in order",
+            self.ended
+        );
+        self.ended = epoch;
+    }
+
+    fn state(&self, schedule: String, plateau: Option<PlateauState>) -> ScheduleState {
+        ScheduleState { schedule, epoch: self.ended, plateau }
+    }
+
+    /// Checks that `state` comes from the schedule `name`; k is set by the caller once all checks pass.
+    fn check(state: &ScheduleState, name: &str) -> Result<()> {
+        if state.schedule == name {
+            Ok(())
+        } else {
+            Err(Error::config(format!(
+                "schedule state: saved by '{}', this run's schedule is '{name}': resume with the same schedule and settings",
+                state.schedule
+            )))
+        }
+    }
+}
+
+fn positive(what: &str, x: f32) -> Result<()> {
+    if x > 0.0 && x.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::config(format!("{what} = {x}: must be a positive number")))
+    }
+}
+
+fn at_least_one(what: &str, n: usize) -> Result<()> {
+    if n >= 1 { Ok(()) } else { Err(Error::config(format!("{what} = 0: must be at least 1"))) }
+}
+
+fn divisor(factor: f32) -> Result<()> {
+    if factor > 1.0 && factor.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::config(format!("factor = {factor}: η is divided by it, so it must be a number greater than 1")))
+    }
+}
+
+fn decay(gamma: f32) -> Result<()> {
+    if gamma > 0.0 && gamma <= 1.0 {
+        Ok(())
+    } else {
+        Err(Error::config(format!("γ = {gamma}: η is multiplied by it, so it must lie in (0, 1]")))
+    }
+}
+
+fn floor_of(what: &str, x: f32, eta0: f32) -> Result<()> {
+    if (0.0..=eta0).contains(&x) {
+        Ok(())
+    } else {
+        Err(Error::config(format!("{what} = {x}: must lie in [0, η0 = {eta0}]")))
+    }
+}
+
+/// Panics with the message of a settings error: the constructors' arguments are the caller's code.
+#[track_caller]
+fn valid(check: Result<()>) {
+    if let Err(e) = check {
+        panic!("{e}");
+    }
+}
+
+/// The same η for every epoch: η = η0.
+#[derive(Clone, Debug)]
+pub struct Constant {
+    eta0: f32,
+    clock: Clock,
+}
+
+impl Constant {
+    /// η = `eta0` throughout. Panics unless η0 > 0.
+    pub fn new(eta0: f32) -> Constant {
+        valid(positive("η0", eta0));
+        Constant { eta0, clock: Clock::default() }
+    }
+}
+
+impl Schedule for Constant {
+    fn lr(&self) -> f32 {
+        self.eta0
+    }
+
+    fn end_epoch(&mut self, epoch: usize, _metric: f32) -> f32 {
+        self.clock.tick(epoch, "constant");
+        self.lr()
+    }
+
+    fn state(&self) -> ScheduleState {
+        self.clock.state(self.describe(), None)
+    }
+
+    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
+        Clock::check(state, &self.describe())?;
+        self.clock.ended = state.epoch;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("constant(η {})", self.eta0)
+    }
+}
+
+/// Step decay: η of epoch k + 1 = η0 · γ^⌊k / step_size⌋, so η is multiplied by γ after every
+/// `step_size` epochs.
+#[derive(Clone, Debug)]
+pub struct Step {
+    eta0: f32,
+    step_size: usize,
+    gamma: f32,
+    clock: Clock,
+}
+
+impl Step {
+    /// η0 · γ^⌊k / step_size⌋. Panics unless η0 > 0, step_size ≥ 1 and 0 < γ ≤ 1.
+    pub fn new(eta0: f32, step_size: usize, gamma: f32) -> Step {
+        valid(positive("η0", eta0).and(at_least_one("step size", step_size)).and(decay(gamma)));
+        Step { eta0, step_size, gamma, clock: Clock::default() }
+    }
+}
+
+impl Schedule for Step {
+    fn lr(&self) -> f32 {
+        let steps = self.clock.ended / self.step_size;
+        (self.eta0 as f64 * (self.gamma as f64).powf(steps as f64)) as f32
+    }
+
+    fn end_epoch(&mut self, epoch: usize, _metric: f32) -> f32 {
+        self.clock.tick(epoch, "step");
+        self.lr()
+    }
+
+    fn state(&self) -> ScheduleState {
+        self.clock.state(self.describe(), None)
+    }
+
+    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
+        Clock::check(state, &self.describe())?;
+        self.clock.ended = state.epoch;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("step(η0 {}, γ {} every {} epochs)", self.eta0, self.gamma, self.step_size)
+    }
+}
+
+/// Exponential decay: η of epoch k + 1 = η0 · γ^k.
+#[derive(Clone, Debug)]
+pub struct Exponential {
+    eta0: f32,
+    gamma: f32,
+    clock: Clock,
+}
+
+impl Exponential {
+    /// η0 · γ^k. Panics unless η0 > 0 and 0 < γ ≤ 1.
+    pub fn new(eta0: f32, gamma: f32) -> Exponential {
+        valid(positive("η0", eta0).and(decay(gamma)));
+        Exponential { eta0, gamma, clock: Clock::default() }
+    }
+}
+
+impl Schedule for Exponential {
+    fn lr(&self) -> f32 {
+        (self.eta0 as f64 * (self.gamma as f64).powf(self.clock.ended as f64)) as f32
+    }
+
+    fn end_epoch(&mut self, epoch: usize, _metric: f32) -> f32 {
+        self.clock.tick(epoch, "exp");
+        self.lr()
+    }
+
+    fn state(&self) -> ScheduleState {
+        self.clock.state(self.describe(), None)
+    }
+
+    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
+        Clock::check(state, &self.describe())?;
+        self.clock.ended = state.epoch;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("exp(η0 {}, γ {})", self.eta0, self.gamma)
+    }
+}
+
+/// Cosine annealing over T epochs: η of epoch k + 1 = η_min + ½(η0 − η_min)(1 + cos(π · min(k, T) / T)).
+///
+/// Epoch 1 runs at η0, epoch T at η_min + ½(η0 − η_min)(1 + cos(π(T − 1)/T)), a little above
+/// η_min, and any epoch after T at η_min (η does not rise again).
+#[derive(Clone, Debug)]
+pub struct Cosine {
+    eta0: f32,
+    eta_min: f32,
+    period: usize,
+    clock: Clock,
+}
+
+impl Cosine {
+    /// η_min + ½(η0 − η_min)(1 + cos(π · min(k, T) / T)) with T = `period`. Panics unless η0 > 0,
+    /// 0 ≤ η_min ≤ η0 and T ≥ 1.
+    pub fn new(eta0: f32, eta_min: f32, period: usize) -> Cosine {
+        valid(positive("η0", eta0).and(floor_of("η_min", eta_min, eta0)).and(at_least_one("period T", period)));
+        Cosine { eta0, eta_min, period, clock: Clock::default() }
+    }
+}
+
+impl Schedule for Cosine {
+    fn lr(&self) -> f32 {
+        let progress = self.clock.ended.min(self.period) as f64 / self.period as f64;
+        let (eta0, eta_min) = (self.eta0 as f64, self.eta_min as f64);
+        (eta_min + 0.5 * (eta0 - eta_min) * (1.0 + (std::f64::consts::PI * progress).cos())) as f32
+    }
+
+    fn end_epoch(&mut self, epoch: usize, _metric: f32) -> f32 {
+        self.clock.tick(epoch, "cosine");
+        self.lr()
+    }
+
+    fn state(&self) -> ScheduleState {
+        self.clock.state(self.describe(), None)
+    }
+
+    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
+        Clock::check(state, &self.describe())?;
+        self.clock.ended = state.epoch;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("cosine(η0 {}, η_min {}, T {})", self.eta0, self.eta_min, self.period)
+    }
+}
+
+/// Reduce on plateau, the lecture's recipe: start at η0, watch the metric, and divide η by
+/// `factor` when it has stopped improving.
+///
+/// After each epoch, with `best` the lowest metric so far that counted as an improvement:
+///
+/// 1. The metric improves if metric < best − |best| · threshold (PyTorch's 'rel' mode, which is
+///    best · (1 − threshold) for best ≥ 0); the first finite metric always improves. An improvement
+///    sets best ← metric and the count of bad epochs to 0; any other metric, NaN included, adds 1.
+/// 2. During the `cooldown` epochs that follow a reduction, the count is held at 0.
+/// 3. When the count reaches `patience`, η ← max(η / factor, min η) and the count restarts at 0,
+///    with `cooldown` epochs of cooldown.
+///
+/// So η is divided at the end of the `patience`-th epoch in a row without improvement, and the
+/// next epoch runs at the new η. (PyTorch's `ReduceLROnPlateau` divides after `patience` + 1 such
+/// epochs: its patience p is this schedule's p + 1.)
+#[derive(Clone, Debug)]
+pub struct Plateau {
+    eta0: f32,
+    patience: usize,
+    factor: f32,
+    threshold: f32,
+    cooldown: usize,
+    min_lr: f32,
+    clock: Clock,
+    state: PlateauState,
+}
+
+impl Plateau {
+    /// Starts at η0 and divides η by `factor` after `patience` epochs in a row without improvement,
+    /// with threshold 10⁻⁴ ([`DEFAULT_THRESHOLD`]), no cooldown and min η = 10⁻⁶ · η0. Panics
+    /// unless η0 > 0, patience ≥ 1 and factor > 1.
+    pub fn new(eta0: f32, patience: usize, factor: f32) -> Plateau {
+        valid(positive("η0", eta0).and(at_least_one("patience", patience)).and(divisor(factor)));
+        Plateau {
+            eta0,
+            patience,
+            factor,
+            threshold: DEFAULT_THRESHOLD,
+            cooldown: 0,
+            min_lr: 1e-6 * eta0,
+            clock: Clock::default(),
+            state: PlateauState { lr: eta0, best: None, bad_epochs: 0, cooldown_left: 0 },
+        }
+    }
+
+    /// The lecture's recipe: start at η0 and divide η by 5 ([`LECTURE_FACTOR`]) after 3
+    /// ([`LECTURE_PATIENCE`]) epochs in a row without improvement; the other settings as in
+    /// [`Plateau::new`].
+    pub fn lecture(eta0: f32) -> Plateau {
+        Plateau::new(eta0, LECTURE_PATIENCE, LECTURE_FACTOR)
+    }
+
+    /// The relative improvement asked of the metric: it improves if metric < best − |best| ·
+    /// `threshold`. Panics unless 0 ≤ threshold < 1.
+    pub fn with_threshold(mut self, threshold: f32) -> Plateau {
+        assert!((0.0..1.0).contains(&threshold), "plateau threshold = {threshold}: must lie in [0, 1)");
+        self.threshold = threshold;
+        self
+    }
+
+    /// `cooldown` epochs after each reduction during which epochs without improvement do not count.
+    pub fn with_cooldown(mut self, cooldown: usize) -> Plateau {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// The floor of η: a reduction gives max(η / factor, `min_lr`). Panics unless 0 ≤ min_lr ≤ η0.
+    pub fn with_min_lr(mut self, min_lr: f32) -> Plateau {
+        valid(floor_of("min η", min_lr, self.eta0));
+        self.min_lr = min_lr;
+        self
+    }
+}
+
+impl Schedule for Plateau {
+    fn lr(&self) -> f32 {
+        self.state.lr
+    }
+
+    fn end_epoch(&mut self, epoch: usize, metric: f32) -> f32 {
+        self.clock.tick(epoch, "plateau");
+        let s = &mut self.state;
+        let improved = match s.best {
+            None => metric.is_finite(),
+            Some(best) => metric < best - best.abs() * self.threshold,
+        };
+        if improved {
+            s.best = Some(metric);
+            s.bad_epochs = 0;
+        } else {
+            s.bad_epochs += 1;
+        }
+        if s.cooldown_left > 0 {
+            s.cooldown_left -= 1;
+            s.bad_epochs = 0;
+        }
+        if s.bad_epochs >= self.patience {
+            s.lr = (s.lr / self.factor).max(self.min_lr);
+            s.bad_epochs = 0;
+            s.cooldown_left = self.cooldown;
+        }
+        s.lr
+    }
+
+    fn state(&self) -> ScheduleState {
+        self.clock.state(self.describe(), Some(self.state.clone()))
+    }
+
+    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
+        Clock::check(state, &self.describe())?;
+        let Some(saved) = &state.plateau else {
+            return Err(Error::config("schedule state: plateau: the saved state has no plateau part"));
+        };
+        positive("schedule state: plateau η", saved.lr)?;
+        self.clock.ended = state.epoch;
+        self.state = saved.clone();
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "plateau(η0 {}, patience {}, factor {}, threshold {}, cooldown {}, min η {:e})",
+            self.eta0, self.patience, self.factor, self.threshold, self.cooldown, self.min_lr
+        )
+    }
+}
+
+/// Linear warm-up in front of any schedule s: η of epoch k + 1 = s(k) · min(1, (k + 1) / (N + 1))
+/// for N warm-up epochs.
+///
+/// Over the first N epochs η rises linearly, η0 · 1/(N + 1), η0 · 2/(N + 1), …, η0 · N/(N + 1)
+/// (for an s that is still at η0), and from epoch N + 1 on it is s's own. The wrapped schedule
+/// runs on the same clock and sees every epoch and metric, warm-up included, so a [`Cosine`]'s T or
+/// a [`Step`]'s step size counts the run's epochs. N = 0 leaves s unchanged.
+pub struct Warmup {
+    inner: Box<dyn Schedule>,
+    warmup: usize,
+    clock: Clock,
+}
+
+impl Warmup {
+    /// `schedule`, with its η scaled by (k + 1)/(N + 1) over the first N = `warmup` epochs.
+    pub fn new(schedule: Box<dyn Schedule>, warmup: usize) -> Warmup {
+        Warmup { inner: schedule, warmup, clock: Clock::default() }
+    }
+}
+
+impl Schedule for Warmup {
+    fn lr(&self) -> f32 {
+        let ramp = ((self.clock.ended + 1) as f64 / (self.warmup + 1) as f64).min(1.0);
+        (self.inner.lr() as f64 * ramp) as f32
+    }
+
+    fn end_epoch(&mut self, epoch: usize, metric: f32) -> f32 {
+        self.clock.tick(epoch, "warm-up");
+        self.inner.end_epoch(epoch, metric);
+        self.lr()
+    }
+
+    fn state(&self) -> ScheduleState {
+        ScheduleState { schedule: self.describe(), ..self.inner.state() }
+    }
+
+    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
+        Clock::check(state, &self.describe())?;
+        self.inner.restore(&ScheduleState { schedule: self.inner.describe(), ..state.clone() })?;
+        self.clock.ended = state.epoch;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("warm-up({} epochs) then {}", self.warmup, self.inner.describe())
+    }
+}
+
+/// Builds the schedule `name` (one of [`SCHEDULES`]) for a run of `epochs` epochs from η0 = `eta0`;
+/// `patience` (P) and `factor` (F) set how fast η falls:
+///
+/// - `constant`: η0 throughout ([`Constant`]).
+/// - `plateau`: η ÷ F after P epochs in a row without improvement ([`Plateau::new`]).
+/// - `step`: η ÷ F after every P epochs, η0 · F^−⌊k / P⌋ ([`Step`] with γ = 1/F).
+/// - `exp`: the smooth form of `step`, η0 · F^(−k/P) ([`Exponential`] with γ = F^(−1/P)).
+/// - `cosine`: from η0 down to 0 over T = `epochs` ([`Cosine`]).
+///
+/// Settings that a schedule does not use are ignored. Wrap the result in [`Warmup`] for a warm-up.
+/// η0 ≤ 0, an unknown name, or for a schedule that uses them P = 0, F ≤ 1 or `epochs` = 0 are
+/// configuration errors.
+pub fn schedule_by_name(
+    name: &str,
+    eta0: f32,
+    epochs: usize,
+    patience: usize,
+    factor: f32,
+) -> Result<Box<dyn Schedule>> {
+    positive("learning rate η", eta0)?;
+    let falling = || at_least_one("patience", patience).and(divisor(factor));
+    Ok(match name {
+        "constant" => Box::new(Constant::new(eta0)),
+        "plateau" => {
+            falling()?;
+            Box::new(Plateau::new(eta0, patience, factor))
+        }
+        "step" => {
+            falling()?;
+            Box::new(Step::new(eta0, patience, 1.0 / factor))
+        }
+        "exp" => {
+            falling()?;
+            Box::new(Exponential::new(eta0, (factor as f64).powf(-1.0 / patience as f64) as f32))
+        }
+        "cosine" => {
+            at_least_one("epochs", epochs)?;
+            Box::new(Cosine::new(eta0, 0.0, epochs))
+        }
+        _ => return Err(Error::config(format!("unknown schedule '{name}': expected one of {}", SCHEDULES.join(", ")))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `metrics` to `schedule` as epochs 1, 2, … and returns the η returned after each.
+    fn run(schedule: &mut dyn Schedule, metrics: &[f32]) -> Vec<f32> {
+        let start = schedule.state().epoch;
+        metrics.iter().enumerate().map(|(i, &m)| schedule.end_epoch(start + i + 1, m)).collect()
+    }
+
+    #[track_caller]
+    fn assert_lrs(got: &[f32], expected: &[f64]) {
+        assert_eq!(got.len(), expected.len(), "{got:?} vs {expected:?}");
+        for (k, (&g, &e)) in got.iter().zip(expected).enumerate() {
+            assert!((g as f64 - e).abs() <= 1e-6 * e.abs(), "after epoch {}: η {g}, expected {e}\n{got:?}", k + 1);
+        }
+    }
+
+    #[test]
+    fn plateau_divides_after_patience_epochs_without_improvement() {
+        let mut s = Plateau::new(1.0, 2, 5.0);
+        assert_eq!(s.lr(), 1.0);
+        let losses = [1.0, 0.8, 0.8, 0.8, 0.79995, 0.8, 0.7, 0.7, 0.7, 0.7, 0.7];
+        // epoch:   1: first metric, best 1.0          2: 0.8 improves         3: bad 1
+        //          4: bad 2 → ÷5                       5: 0.79995 ≥ 0.8·(1 − 1e-4) = 0.79992, bad 1
+        //          6: bad 2 → ÷5                       7: 0.7 improves         8: bad 1
+        //          9: bad 2 → ÷5                      10: bad 1               11: bad 2 → ÷5
+        let expected = [1.0, 1.0, 1.0, 0.2, 0.2, 0.04, 0.04, 0.04, 0.008, 0.008, 0.0016];
+        assert_lrs(&run(&mut s, &losses), &expected);
+        assert_eq!(s.lr(), s.state().plateau.unwrap().lr);
+    }
+
+    #[test]
+    fn plateau_counts_an_improvement_only_beyond_the_relative_threshold() {
+        let mut s = Plateau::new(1.0, 1, 2.0);
+        // 0.99995 is within 1e-4 of 1.0 (bad → ÷2); 0.9998 is beyond it; NaN never improves
+        assert_lrs(&run(&mut s, &[1.0, 0.99995, 0.9998, f32::NAN]), &[1.0, 0.5, 0.5, 0.25]);
+        let mut loose = Plateau::new(1.0, 1, 2.0).with_threshold(0.0);
+        assert_lrs(&run(&mut loose, &[1.0, 0.99995, 0.99995]), &[1.0, 1.0, 0.5]);
+        // negative metrics: best − |best|·threshold, so −1.00005 does not beat −1.0 by 1e-4
+        let mut negative = Plateau::new(1.0, 1, 2.0);
+        assert_lrs(&run(&mut negative, &[-1.0, -1.00005, -1.2]), &[1.0, 0.5, 0.5]);
+        // a NaN or infinite first metric does not become the best
+        let mut diverged = Plateau::new(1.0, 1, 2.0);
+        assert_lrs(&run(&mut diverged, &[f32::INFINITY, 3.0, 3.0]), &[0.5, 0.5, 0.25]);
+    }
+
+    #[test]
+    fn plateau_stops_at_the_floor() {
+        let mut s = Plateau::new(1.0, 1, 10.0).with_min_lr(0.05);
+        assert_lrs(&run(&mut s, &[1.0; 5]), &[1.0, 0.1, 0.05, 0.05, 0.05]);
+        // the default floor is 1e-6·η0
+        let mut d = Plateau::new(1.0, 1, 10.0);
+        let lrs = run(&mut d, &[1.0; 10]);
+        assert_lrs(&lrs[5..], &[1e-5, 1e-6, 1e-6, 1e-6, 1e-6]);
+    }
+
+    #[test]
+    fn plateau_cooldown_holds_the_count_after_a_reduction() {
+        let mut s = Plateau::new(1.0, 1, 5.0).with_cooldown(2);
+        // 2: bad → ÷5, cooldown 2; 3, 4: cooldown; 5: bad → ÷5; 6, 7: cooldown; 8: ÷5
+        assert_lrs(&run(&mut s, &[1.0; 8]), &[1.0, 0.2, 0.2, 0.2, 0.04, 0.04, 0.04, 0.008]);
+        // an improvement during cooldown still becomes the best
+        let mut t = Plateau::new(1.0, 1, 5.0).with_cooldown(1);
+        assert_lrs(&run(&mut t, &[1.0, 1.0, 0.5, 0.5]), &[1.0, 0.2, 0.2, 0.04]);
+    }
+
+    #[test]
+    fn lecture_recipe_divides_by_five_after_three_bad_epochs() {
+        let mut s = Plateau::lecture(0.1);
+        assert_lrs(&run(&mut s, &[0.9, 0.8, 0.8, 0.8, 0.8, 0.7]), &[0.1, 0.1, 0.1, 0.1, 0.02, 0.02]);
+        assert!(s.describe().starts_with("plateau(η0 0.1, patience 3, factor 5,"), "{}", s.describe());
+    }
+
+    #[test]
+    fn constant_step_exp_and_cosine_follow_their_formulas() {
+        let flat = [0.5f32; 12];
+        assert_lrs(&run(&mut Constant::new(0.1), &flat[..3]), &[0.1; 3]);
+        let (eta0, gamma) = (0.1f64, 0.5f64);
+        // η of epoch k + 1 for k = 1..=12, as returned after epoch k
+        let ks = 1..=12;
+        let step: Vec<f64> = ks.clone().map(|k| eta0 * gamma.powi(k / 3)).collect();
+        assert_lrs(&run(&mut Step::new(0.1, 3, 0.5), &flat), &step);
+        assert_lrs(&run(&mut Step::new(0.1, 3, 0.5), &flat[..4]), &[0.1, 0.1, 0.05, 0.05]);
+        let exp: Vec<f64> = ks.clone().map(|k| eta0 * 0.9f64.powi(k)).collect();
+        assert_lrs(&run(&mut Exponential::new(0.1, 0.9), &flat), &exp);
+        let (t, eta_min) = (10, 0.001f64);
+        let cosine: Vec<f64> = ks
+            .map(|k| {
+                let progress = k.min(t) as f64 / t as f64;
+                eta_min + 0.5 * (eta0 - eta_min) * (1.0 + (std::f64::consts::PI * progress).cos())
+            })
+            .collect();
+        let mut c = Cosine::new(0.1, 0.001, 10);
+        assert_eq!(c.lr(), 0.1);
+        let got = run(&mut c, &flat);
+        assert_lrs(&got, &cosine);
+        assert_lrs(&got[4..5], &[0.0505]); // halfway, k = 5 = T/2: (η0 + η_min)/2
+        assert_lrs(&got[9..], &[0.001; 3]); // k ≥ T: η_min
+    }
+
+    #[test]
+    fn warmup_ramps_linearly_then_hands_over() {
+        let mut w = Warmup::new(Box::new(Constant::new(1.0)), 3);
+        assert_eq!(w.lr(), 0.25);
+        assert_lrs(&run(&mut w, &[0.5; 5]), &[0.5, 0.75, 1.0, 1.0, 1.0]);
+        // over a decaying schedule, on one clock: s(k) · min(1, (k + 1)/4)
+        let mut e = Warmup::new(Box::new(Exponential::new(1.0, 0.5)), 3);
+        let expected: Vec<f64> = (1..=5).map(|k| 0.5f64.powi(k) * ((k + 1) as f64 / 4.0).min(1.0)).collect();
+        assert_lrs(&run(&mut e, &[0.5; 5]), &expected);
+        // the wrapped plateau sees every metric, warm-up included
+        let mut p = Warmup::new(Box::new(Plateau::new(1.0, 2, 5.0)), 1);
+        assert_lrs(&run(&mut p, &[1.0, 1.0, 1.0, 1.0]), &[1.0, 1.0, 0.2, 0.2]);
+        let mut none = Warmup::new(Box::new(Constant::new(0.3)), 0);
+        assert_eq!(none.lr(), 0.3);
+        assert_lrs(&run(&mut none, &[0.5]), &[0.3]);
+    }
+
+    /// Every kind of schedule, built afresh each call.
+    fn every_schedule() -> Vec<Box<dyn Schedule>> {
+        let mut all: Vec<Box<dyn Schedule>> =
+            SCHEDULES.iter().map(|name| schedule_by_name(name, 0.1, 20, 2, 5.0).unwrap()).collect();
+        all.push(Box::new(Plateau::new(0.1, 1, 2.0).with_cooldown(2).with_min_lr(0.01)));
+        all.push(Box::new(Warmup::new(Box::new(Plateau::lecture(0.1)), 3)));
+        all.push(Box::new(Warmup::new(schedule_by_name("cosine", 0.1, 20, 1, 2.0).unwrap(), 4)));
+        all
+    }
+
+    #[test]
+    fn a_restored_state_gives_the_same_future_lrs() {
+        let losses = [1.0, 0.9, 0.9, 0.85, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.8, 0.8, 0.7, 0.7, 0.7, 0.7];
+        for (mut whole, mut first) in every_schedule().into_iter().zip(every_schedule()) {
+            let straight = run(whole.as_mut(), &losses);
+            let before = run(first.as_mut(), &losses[..6]);
+            let json = serde_json::to_string(&first.state()).unwrap();
+            let state: ScheduleState = serde_json::from_str(&json).unwrap();
+            assert_eq!(state, first.state());
+            assert_eq!(state.epoch, 6);
+            let mut resumed = every_schedule().into_iter().find(|s| s.describe() == state.schedule).unwrap();
+            resumed.restore(&state).unwrap();
+            assert_eq!(resumed.lr(), before[5], "{}", state.schedule);
+            let after = run(resumed.as_mut(), &losses[6..]);
+            assert_eq!([before, after].concat(), straight, "{}", state.schedule);
+        }
+    }
+
+    #[test]
+    fn restore_rejects_a_state_of_another_schedule() {
+        let mut plateau = schedule_by_name("plateau", 0.1, 10, 2, 5.0).unwrap();
+        let other = schedule_by_name("plateau", 0.1, 10, 3, 5.0).unwrap().state();
+        let err = plateau.restore(&other).unwrap_err().to_string();
+        assert!(err.contains("patience 3") && err.contains("patience 2") && err.contains("same schedule"), "{err}");
+        let mut cosine = schedule_by_name("cosine", 0.1, 10, 2, 5.0).unwrap();
+        run(cosine.as_mut(), &[1.0, 1.0]);
+        assert!(cosine.restore(&plateau.state()).is_err());
+        assert_eq!(cosine.state().epoch, 2);
+        let mut missing = plateau.state();
+        missing.plateau = None;
+        assert!(plateau.restore(&missing).is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "end_epoch(3) after epoch 1")]
+    fn an_epoch_out_of_order_panics() {
+        let mut s = Step::new(0.1, 2, 0.5);
+        s.end_epoch(1, 0.0);
+        s.end_epoch(3, 0.0);
+    }
+
+    #[test]
+    fn schedule_by_name_builds_each_and_rejects_bad_settings() {
+        for name in SCHEDULES {
+            let s = schedule_by_name(name, 0.1, 10, 2, 5.0).unwrap();
+            assert_eq!(s.lr(), 0.1, "{name}");
+            assert!(s.describe().starts_with(name), "{name}: {}", s.describe());
+        }
+        // step and exp both reach η0 / F after P epochs
+        for name in ["step", "exp"] {
+            let mut s = schedule_by_name(name, 0.1, 10, 2, 5.0).unwrap();
+            assert_lrs(&run(s.as_mut(), &[1.0, 1.0, 1.0, 1.0])[1..2], &[0.02]);
+        }
+        let err = schedule_by_name("linear", 0.1, 10, 2, 5.0).err().unwrap().to_string();
+        assert!(err.contains("'linear'") && err.contains("plateau") && err.contains("cosine"), "{err}");
+        for (name, eta0, epochs, patience, factor) in [
+            ("constant", 0.0, 10, 2, 5.0),
+            ("cosine", f32::NAN, 10, 2, 5.0),
+            ("plateau", 0.1, 10, 2, 1.0),
+            ("plateau", 0.1, 10, 2, 0.5),
+            ("plateau", 0.1, 10, 0, 5.0),
+            ("step", 0.1, 10, 2, f32::INFINITY),
+            ("exp", 0.1, 10, 0, 5.0),
+            ("cosine", 0.1, 0, 2, 5.0),
+        ] {
+            assert!(
+                schedule_by_name(name, eta0, epochs, patience, factor).is_err(),
+                "{name} {eta0} {patience} {factor}"
+            );
+        }
+        // settings a schedule does not use are not checked
+        assert!(schedule_by_name("constant", 0.1, 0, 0, 0.0).is_ok());
+        assert!(schedule_by_name("cosine", 0.1, 10, 0, 1.0).is_ok());
+    }
+}
