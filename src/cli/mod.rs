@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand, all sharing the data loading of `source.rs`.
 
 mod bench;
+mod compare;
 mod eval;
 mod explain;
 mod predict;
@@ -23,6 +24,8 @@ pub struct Cli {
 enum Command {
     /// Train a model (by default an MLP on the bundled MNIST) and save its weights.
     Train(train::TrainArgs),
+    /// Train under several settings (--lr 0.5,0.1,0.02 …) and plot their loss curves together.
+    Compare(compare::CompareArgs),
     /// Evaluate saved weights on a test set.
     Eval(eval::EvalArgs),
     /// Classify one 28×28 grayscale PNG with saved weights.
@@ -37,6 +40,7 @@ enum Command {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => train::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Explain => explain::run(),

@@ -47,7 +47,8 @@ pub struct TrainArgs {
     /// Mini-batch size m (1: plain SGD; the training set size: full batch).
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    /// Optimizer: sgd, adagrad, adadelta, adadelta-window, rmsprop, adam or adamw.
+    /// Optimizer: sgd, momentum (sgd with α = 0.9), adagrad, adadelta, adadelta-window, rmsprop,
+    /// adam or adamw.
     #[arg(long, default_value = "sgd")]
     pub optimizer: String,
     /// Learning rate η (default: 0.1 for sgd, the optimizer's usual value otherwise).
@@ -180,11 +181,16 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
     let activation = Activation::parse(&args.activation)?;
     let spec = ModelSpec::mlp(data.train.inputs.shape()[1], &hidden, data.train.targets.shape()[1], activation, loss);
     let model = Model::new(spec, &mut Rng::seed(args.seed))?;
+    // "momentum" names the lecture's SGD with momentum, α = 0.9 unless --momentum says otherwise
+    let (name, momentum) = match args.optimizer.as_str() {
+        "momentum" => ("sgd", Some(args.momentum.unwrap_or(optim::DEFAULT_MOMENTUM))),
+        other => (other, args.momentum),
+    };
     let lr = match args.lr {
         Some(lr) => lr,
-        None => optim::default_lr(&args.optimizer)?,
+        None => optim::default_lr(name)?,
     };
-    let optimizer = optim::by_name(&args.optimizer, lr, args.momentum, args.nesterov)?;
+    let optimizer = optim::by_name(name, lr, momentum, args.nesterov)?;
     let mut schedule = schedule_by_name(&args.schedule, lr, args.epochs(), args.patience, args.factor)?;
     if args.warmup > 0 {
         schedule = Box::new(Warmup::new(schedule, args.warmup));

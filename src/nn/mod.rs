@@ -34,6 +34,11 @@ pub trait Module: Send + Sync {
     /// behave the same in both ignore it.
     fn set_training(&mut self, _training: bool) {}
 
+    /// Gives stochastic layers (dropout) a new random stream. The trainer calls it at the start
+    /// of every epoch with a stream derived from (seed, epoch), so that a resumed run draws the
+    /// same masks as one that never stopped. Deterministic layers ignore it.
+    fn reseed(&mut self, _rng: &mut crate::rng::Rng) {}
+
     /// The number of trainable numbers.
     fn num_parameters(&self) -> usize {
         self.params().iter().map(|(_, p)| p.value().numel()).sum()

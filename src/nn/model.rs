@@ -58,4 +58,8 @@ impl Module for Model {
     fn set_training(&mut self, training: bool) {
         self.net.set_training(training);
     }
+
+    fn reseed(&mut self, rng: &mut Rng) {
+        self.net.reseed(rng);
+    }
 }

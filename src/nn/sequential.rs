@@ -66,4 +66,8 @@ impl Module for Sequential {
     fn set_training(&mut self, training: bool) {
         self.layers.iter_mut().for_each(|l| l.set_training(training));
     }
+
+    fn reseed(&mut self, rng: &mut crate::rng::Rng) {
+        self.layers.iter_mut().for_each(|l| l.reseed(rng));
+    }
 }

@@ -176,7 +176,9 @@ impl Trainer {
         self.optimizer.set_lr(lr);
         let start = Instant::now();
         let mut order: Vec<usize> = (0..sets.train.len()).collect();
-        Rng::derive(self.config.seed, epoch as u64).shuffle(&mut order);
+        let mut rng = Rng::derive(self.config.seed, epoch as u64);
+        rng.shuffle(&mut order);
+        self.model.reseed(&mut rng);
         observer.epoch_start(epoch, order.len().div_ceil(self.config.batch_size), lr);
         self.model.set_training(true);
         let (mut loss_sum, mut penalty_sum) = (0.0f64, 0.0f64);

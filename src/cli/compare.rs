@@ -1,0 +1,165 @@
+//! `nabla compare`: train one model under several settings and draw their loss curves on one
+//! plot — the lecture's picture of how η, the optimizer or the schedule change learning.
+//!
+//! Each comma list (`--lr 0.5,0.1,0.02`, `--optimizer sgd,momentum,adam`, `--schedule
+//! constant,plateau`) is one axis; every combination is trained as its own run, in its own folder
+//! under `runs/compare…/`, and `compare.png` beside them shows every run's training loss (solid)
+//! and test loss (dashed).
+
+use super::train::{self, TrainArgs, json_f32};
+use clap::Args;
+use nabla::report::{Series, plot_losses, unique_run_dir};
+use nabla::{Error, Result};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Learning rates η to compare, comma-separated.
+    #[arg(long = "lr", value_name = "LIST")]
+    pub lrs: Option<String>,
+    /// Optimizers to compare, comma-separated (sgd, momentum, adagrad, adadelta, …).
+    #[arg(long = "optimizer", value_name = "LIST")]
+    pub optimizers: Option<String>,
+    /// Schedules to compare, comma-separated (constant, plateau, step, exp, cosine).
+    #[arg(long = "schedule", value_name = "LIST")]
+    pub schedules: Option<String>,
+    /// Everything else, as for `nabla train` (one value each).
+    #[command(flatten)]
+    pub base: BaseArgs,
+}
+
+/// The `nabla train` flags that `compare` passes through unchanged.
+#[derive(Args, Debug)]
+pub struct BaseArgs {
+    #[command(flatten)]
+    pub data: super::source::DataArgs,
+    /// Hidden layer widths, comma-separated.
+    #[arg(long, default_value = "512,512")]
+    pub hidden: String,
+    /// Hidden activation.
+    #[arg(long, default_value = "relu")]
+    pub activation: String,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Mini-batch size m.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Epochs without improvement before plateau divides η.
+    #[arg(long, default_value_t = 1)]
+    pub patience: usize,
+    /// What plateau divides η by.
+    #[arg(long, default_value_t = 5.0)]
+    pub factor: f32,
+    /// Seed (the same for every run, so that only the compared setting differs).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Train on the first N training samples only.
+    #[arg(long)]
+    pub limit_train: Option<usize>,
+    /// Where run folders go.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Print a JSON summary as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn list(text: &Option<String>) -> Vec<Option<String>> {
+    match text {
+        None => vec![None],
+        Some(t) => t.split(',').map(|s| Some(s.trim().to_string())).filter(|s| s.as_deref() != Some("")).collect(),
+    }
+}
+
+pub fn run(args: CompareArgs) -> Result<()> {
+    let (lrs, optimizers, schedules) = (list(&args.lrs), list(&args.optimizers), list(&args.schedules));
+    if lrs.len() * optimizers.len() * schedules.len() < 2 {
+        return Err(Error::config("compare needs at least two settings, e.g. --lr 0.5,0.1,0.02"));
+    }
+    let b = &args.base;
+    let root = unique_run_dir(&b.runs, "compare");
+    let mut series = Vec::new();
+    let mut results = Vec::new();
+    for lr in &lrs {
+        let eta = match lr {
+            Some(t) => Some(t.parse::<f32>().map_err(|_| Error::config(format!("--lr: '{t}' is not a number")))?),
+            None => None,
+        };
+        for optimizer in &optimizers {
+            for schedule in &schedules {
+                let mut parts = Vec::new();
+                if args.optimizers.is_some() {
+                    parts.push(optimizer.clone().unwrap_or_default());
+                }
+                if let Some(eta) = eta {
+                    parts.push(format!("η = {eta}"));
+                }
+                if args.schedules.is_some() {
+                    parts.push(schedule.clone().unwrap_or_default());
+                }
+                let label = parts.join(", ");
+                let folder: String =
+                    label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
+                let train_args = TrainArgs {
+                    data: b.data.clone(),
+                    hidden: b.hidden.clone(),
+                    activation: b.activation.clone(),
+                    loss: None,
+                    epochs: Some(b.epochs),
+                    batch_size: b.batch_size,
+                    optimizer: optimizer.clone().unwrap_or_else(|| "sgd".into()),
+                    lr: eta,
+                    momentum: None,
+                    nesterov: false,
+                    schedule: schedule.clone().unwrap_or_else(|| "constant".into()),
+                    patience: b.patience,
+                    factor: b.factor,
+                    warmup: 0,
+                    l1: 0.0,
+                    l2: 0.0,
+                    max_norm: None,
+                    clip: None,
+                    val_split: 0.0,
+                    early_stop: None,
+                    seed: b.seed,
+                    out: None,
+                    limit_train: b.limit_train,
+                    name: folder,
+                    runs: root.clone(),
+                    resume: None,
+                    json: false,
+                };
+                eprintln!("── {label}");
+                let run = train::execute(train::prepare(train_args)?, true)?;
+                let h = &run.trainer.history;
+                series.push(Series {
+                    label: format!("{label} train"),
+                    points: h.iter().map(|r| (r.epoch as f32, r.train_loss)).collect(),
+                    dashed: false,
+                });
+                series.push(Series {
+                    label: format!("{label} test"),
+                    points: h.iter().filter_map(|r| r.test_loss.map(|l| (r.epoch as f32, l))).collect(),
+                    dashed: true,
+                });
+                let last = h.last().expect("at least one epoch");
+                results.push(serde_json::json!({
+                    "label": label,
+                    "run_dir": run.record.dir(),
+                    "train_loss": h.iter().map(|r| json_f32(r.train_loss)).collect::<Vec<_>>(),
+                    "test_loss": h.iter().map(|r| r.test_loss.map(json_f32)).collect::<Vec<_>>(),
+                    "test_accuracy": last.test_accuracy.map(json_f32),
+                }));
+            }
+        }
+    }
+    let plot = root.join("compare.png");
+    let title = format!("{} epochs, m = {}: training loss (solid), test loss (dashed)", b.epochs, b.batch_size);
+    plot_losses(&plot, &title, &series)?;
+    println!("{}", plot.display());
+    if b.json {
+        println!("{}", serde_json::json!({ "plot": plot, "runs": results }));
+    }
+    Ok(())
+}
