@@ -1,0 +1,119 @@
+//! End-to-end tests of the training features: resume, regularization, early stopping, schedules,
+//! optimizers and compare, on small slices of the bundled MNIST.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn nabla(args: &[&str], dir: &Path) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_nabla")).args(args).current_dir(dir).output().expect("nabla runs");
+    assert!(out.status.success(), "nabla {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("nabla-train-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn mnist() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").to_string_lossy().into_owned()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the last line is JSON")
+}
+
+/// A small, quick MLP run on `n` MNIST samples, with extra flags.
+fn train(dir: &Path, n: &str, extra: &[&str]) -> serde_json::Value {
+    let data = mnist();
+    let base = ["train", "--data", &data, "--limit-train", n, "--hidden", "32", "--json"];
+    json(&nabla(&[&base[..], extra].concat(), dir))
+}
+
+#[test]
+fn a_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one() {
+    let s = Scratch::new("resume");
+    let flags = ["--optimizer", "momentum", "--lr", "0.05", "--schedule", "step", "--patience", "1", "--seed", "9"];
+    let full = train(&s.0, "1500", &[&flags[..], &["--epochs", "4", "--name", "full"]].concat());
+    let part = train(&s.0, "1500", &[&flags[..], &["--epochs", "2", "--name", "part"]].concat());
+    let dir = part["run_dir"].as_str().unwrap().to_string();
+    let resumed = json(&nabla(&["train", "--resume", &dir, "--epochs", "4", "--json"], &s.0));
+    assert_eq!(resumed["epochs"], 4);
+    let a = std::fs::read(s.0.join(full["weights"].as_str().unwrap())).unwrap();
+    let b = std::fs::read(s.0.join(resumed["weights"].as_str().unwrap())).unwrap();
+    assert!(a == b, "resumed weights differ from the uninterrupted run's");
+    let metrics = std::fs::read_to_string(s.0.join(&dir).join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 5, "header and four epochs: {metrics}");
+}
+
+#[test]
+fn l2_shrinks_the_weights_and_is_reported_apart_from_the_data_loss() {
+    let s = Scratch::new("l2");
+    let plain = train(&s.0, "2000", &["--epochs", "3", "--name", "plain"]);
+    let l2 = train(&s.0, "2000", &["--epochs", "3", "--l2", "0.1", "--name", "l2"]);
+    let (n0, n1) = (plain["weight_norm"].as_f64().unwrap(), l2["weight_norm"].as_f64().unwrap());
+    assert!(n1 < 0.9 * n0, "L2 should shrink the weight norm: {n1} vs {n0}");
+    assert_eq!(plain["penalty"], 0.0);
+    assert!(l2["penalty"].as_f64().unwrap() > 0.0);
+    let clipped = train(&s.0, "2000", &["--epochs", "1", "--clip", "0.5", "--max-norm", "1.0", "--l1", "1e-4"]);
+    assert!(clipped["test_accuracy"].as_f64().unwrap() > 0.5);
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch() {
+    let s = Scratch::new("early");
+    // a large η on a tiny set overfits and oscillates: the validation loss rises after its best
+    let out = train(&s.0, "600", &["--epochs", "12", "--lr", "0.3", "--val-split", "0.3", "--early-stop", "2"]);
+    let best = out["best_epoch"].as_u64().unwrap() as usize;
+    let dir = s.0.join(out["run_dir"].as_str().unwrap());
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let val: Vec<f64> = metrics.lines().skip(1).map(|l| l.split(',').nth(3).unwrap().parse().unwrap()).collect();
+    let lowest = val.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert_eq!(val[best - 1], lowest, "best epoch {best} is not the lowest validation loss: {val:?}");
+    assert!((out["val_loss"].as_f64().unwrap() - lowest).abs() < 1e-6, "the summary reports the best epoch");
+    // the saved weights are the best epoch's: evaluating them gives its test loss
+    let weights = out["weights"].as_str().unwrap();
+    let eval = json(&nabla(&["eval", "--weights", weights, "--data", &mnist(), "--json"], &s.0));
+    let test: Vec<f64> = metrics.lines().skip(1).map(|l| l.split(',').nth(5).unwrap().parse().unwrap()).collect();
+    assert!((eval["test_loss"].as_f64().unwrap() - test[best - 1]).abs() < 1e-5);
+}
+
+#[test]
+fn the_plateau_schedule_divides_eta_and_logs_it() {
+    let s = Scratch::new("plateau");
+    let out = train(&s.0, "500", &["--epochs", "6", "--lr", "0.5", "--schedule", "plateau", "--patience", "1"]);
+    let dir = s.0.join(out["run_dir"].as_str().unwrap());
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let lrs: Vec<f64> = metrics.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    assert_eq!(lrs[0], 0.5);
+    assert!(lrs.windows(2).all(|w| w[1] == w[0] || (w[1] - w[0] / 5.0).abs() < 1e-7), "{lrs:?}");
+    assert!(dir.join("loss.png").exists());
+}
+
+#[test]
+fn compare_draws_one_plot_for_several_learning_rates() {
+    let s = Scratch::new("compare");
+    let data = mnist();
+    let out = nabla(
+        &["compare", "--lr", "0.1,0.02", "--epochs", "2", "--data", &data, "--limit-train", "500", "--hidden", "16"],
+        &s.0,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let plot = s.0.join(stdout.lines().last().unwrap());
+    let bytes = std::fs::read(&plot).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    assert!(plot.starts_with(s.0.join("runs")));
+}
