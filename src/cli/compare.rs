@@ -8,7 +8,7 @@
 
 use super::train::{self, TrainArgs, json_f32};
 use clap::Args;
-use nabla::report::{Series, plot_losses, unique_run_dir};
+use nabla::report::{METRICS_FILE, Series, plot_losses, read_metrics, unique_run_dir};
 use nabla::{Error, Result};
 use std::path::PathBuf;
 
@@ -99,8 +99,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     parts.push(schedule.clone().unwrap_or_default());
                 }
                 let label = parts.join(", ");
-                let folder: String =
-                    label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
+                let folder = [optimizer.clone(), lr.as_ref().map(|l| format!("lr{l}")), schedule.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("-");
                 let train_args = TrainArgs {
                     data: b.data.clone(),
                     hidden: b.hidden.clone(),
@@ -131,8 +134,17 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     json: false,
                 };
                 eprintln!("── {label}");
-                let run = train::execute(train::prepare(train_args)?, true)?;
-                let h = &run.trainer.history;
+                let run = train::prepare(train_args)?;
+                let dir = run.record.dir().to_path_buf();
+                // a diverged setting is part of the picture: keep the epochs its folder recorded
+                let label = match train::execute(run, true) {
+                    Ok(_) => label,
+                    Err(e) => {
+                        eprintln!("{label}: {e}");
+                        format!("{label} (diverged)")
+                    }
+                };
+                let h = read_metrics(&dir.join(METRICS_FILE))?;
                 series.push(Series {
                     label: format!("{label} train"),
                     points: h.iter().map(|r| (r.epoch as f32, r.train_loss)).collect(),
@@ -143,13 +155,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     points: h.iter().filter_map(|r| r.test_loss.map(|l| (r.epoch as f32, l))).collect(),
                     dashed: true,
                 });
-                let last = h.last().expect("at least one epoch");
                 results.push(serde_json::json!({
                     "label": label,
-                    "run_dir": run.record.dir(),
+                    "run_dir": dir,
                     "train_loss": h.iter().map(|r| json_f32(r.train_loss)).collect::<Vec<_>>(),
                     "test_loss": h.iter().map(|r| r.test_loss.map(json_f32)).collect::<Vec<_>>(),
-                    "test_accuracy": last.test_accuracy.map(json_f32),
+                    "test_accuracy": h.last().and_then(|r| r.test_accuracy).map(json_f32),
                 }));
             }
         }

@@ -147,8 +147,14 @@ where
         .x_label_formatter(&|v| format!("{v}"))
         .draw()
         .map_err(|e| e.to_string())?;
+    // a dashed (evaluation) curve shares the colour of the solid (training) curve before it:
+    // one colour per run
+    let mut colour = 0;
     for (i, s) in series.iter().enumerate() {
-        let style = COLOURS[i % COLOURS.len()].stroke_width(2);
+        if i > 0 && !s.dashed {
+            colour += 1;
+        }
+        let style = COLOURS[colour % COLOURS.len()].stroke_width(2);
         let points = s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
         let drawn = if s.dashed {
             chart.draw_series(DashedLineSeries::new(points, 8, 5, style)).map_err(|e| e.to_string())?

@@ -141,6 +141,11 @@ impl Trainer {
         self.stopped
     }
 
+    /// The first epoch whose training loss was not finite, if any: the weights are lost.
+    pub fn diverged_at(&self) -> Option<usize> {
+        self.history.iter().find(|r| !r.train_loss.is_finite()).map(|r| r.epoch)
+    }
+
     /// The epoch with the lowest validation loss, if there is a validation set.
     pub fn best_epoch(&self) -> Option<usize> {
         self.best.map(|(e, _)| e)
@@ -164,6 +169,11 @@ impl Trainer {
         while self.epoch() < self.config.epochs && !self.stopped {
             self.run_epoch(sets, observer);
             after_epoch(self)?;
+            if let Some(epoch) = self.diverged_at() {
+                return Err(Error::config(format!(
+                    "training diverged in epoch {epoch} (the loss is not a finite number): try a smaller --lr"
+                )));
+            }
         }
         self.restore_best();
         Ok(())
