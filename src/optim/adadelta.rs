@@ -37,7 +37,7 @@ impl UpdateRule for AdaDeltaWindow {
         self.window + 1
     }
 
-    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [Vec<f32>], eta: f32, t: u64) {
+    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, t: u64) {
         assert!(self.window > 0, "adadelta-window: the window must hold at least one step");
         let (ring, sum) = state.split_at_mut(self.window);
         let sum = &mut sum[0];
@@ -49,7 +49,7 @@ impl UpdateRule for AdaDeltaWindow {
             }
             sum.fill(0.0);
             for squares in ring.iter() {
-                for (s, &x) in sum.iter_mut().zip(squares) {
+                for (s, &x) in sum.iter_mut().zip(squares.iter()) {
                     *s += x;
                 }
             }
@@ -100,7 +100,7 @@ impl UpdateRule for AdaDelta {
         2
     }
 
-    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [Vec<f32>], eta: f32, _t: u64) {
+    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, _t: u64) {
         let [mean_g2, mean_dw2] = state else { unreachable!("adadelta keeps two state buffers") };
         let rho = self.rho;
         for (((w, &g), eg2), edw2) in w.iter_mut().zip(g).zip(mean_g2.iter_mut()).zip(mean_dw2.iter_mut()) {
@@ -155,7 +155,7 @@ mod tests {
         let mut w = [0.0f32];
         for t in 1..=1000u64 {
             let g = [((t * 7919) % 1000) as f32 * 1e-3 * if t % 2 == 0 { 1e3 } else { 1e-3 }];
-            rule.update(&mut w, &g, &mut state, 0.0, t);
+            rule.update(&mut w, &g, &mut crate::optim::testing::as_slices(&mut state), 0.0, t);
             let exact: f64 = state[..3].iter().map(|s| s[0] as f64).sum();
             assert!((state[3][0] as f64 - exact).abs() <= 1e-6 * exact.max(1e-30), "step {t}");
         }

@@ -29,7 +29,7 @@ impl UpdateRule for AdaGrad {
         1
     }
 
-    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [Vec<f32>], eta: f32, _t: u64) {
+    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, _t: u64) {
         let [sum] = state else { unreachable!("adagrad keeps one state buffer") };
         // G ← G + g²; w ← w − η/√(G + ε) · g
         for ((w, &g), sum) in w.iter_mut().zip(g).zip(sum.iter_mut()) {

@@ -27,7 +27,7 @@ impl Default for Adam {
 
 impl Adam {
     /// The Adam step on `w` (shared with [`AdamW`]).
-    fn adam_step(&self, w: &mut [f32], g: &[f32], state: &mut [Vec<f32>], eta: f32, t: u64) {
+    fn adam_step(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, t: u64) {
         let [m, v] = state else { unreachable!("adam keeps two state buffers") };
         let (b1, b2) = (self.beta1, self.beta2);
         // 1 − βᵗ in f64, so that no power of β underflows or loses digits for large t
@@ -51,7 +51,7 @@ impl UpdateRule for Adam {
         2
     }
 
-    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [Vec<f32>], eta: f32, t: u64) {
+    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, t: u64) {
         self.adam_step(w, g, state, eta, t);
     }
 }
@@ -85,7 +85,7 @@ impl UpdateRule for AdamW {
         2
     }
 
-    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [Vec<f32>], eta: f32, t: u64) {
+    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, t: u64) {
         // w ← w − η λ w
         let decay = 1.0 - eta * self.weight_decay;
         for w in w.iter_mut() {

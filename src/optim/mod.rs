@@ -38,10 +38,11 @@ pub use state::{OptimizerState, load_optimizer, save_optimizer};
 use crate::autodiff::Gradients;
 use crate::nn::Module;
 use crate::{Error, Result};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// The per-parameter update of one optimizer: w ← rule(w, ∂E/∂w, state, η, t).
-pub trait UpdateRule: Send {
+pub trait UpdateRule: Send + Sync {
     /// A short name for logs, with the hyper-parameters that differ between runs of the rule. It
     /// also identifies the rule in a saved [`OptimizerState`]: a state loads only into an optimizer
     /// whose rule has the same name.
@@ -52,7 +53,7 @@ pub trait UpdateRule: Send {
 
     /// Updates `w` in place from its gradient `g`, its `state` buffers (zeros before the first
     /// step), the learning rate `eta` and the step number `t` (1 for the first step).
-    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [Vec<f32>], eta: f32, t: u64);
+    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, t: u64);
 }
 
 /// Applies an [`UpdateRule`] to every parameter of a model.
@@ -111,9 +112,35 @@ impl Optimizer {
             if let Some(b) = state.iter().find(|b| b.len() != n) {
                 panic!("optimizer step: parameter '{name}' has {n} numbers but its optimizer state holds {}", b.len());
             }
-            self.rule.update(param.value_mut().data_mut(), g.data(), state, self.eta, self.t);
+            let mut buffers: Vec<&mut [f32]> = state.iter_mut().map(Vec::as_mut_slice).collect();
+            update_in_chunks(&*self.rule, param.value_mut().data_mut(), g.data(), &mut buffers, self.eta, self.t);
         }
     }
+}
+
+/// Elements per parallel task of an update: large enough that a task costs more than its
+/// scheduling, small enough that a 512×512 weight splits over the cores.
+const UPDATE_CHUNK: usize = 1 << 15;
+
+/// Applies `rule` to `w` in chunks on the thread pool. Every rule is elementwise, so each chunk
+/// of w, g and of every state buffer is updated on its own and the result does not depend on
+/// the split; an update reads and writes several buffers per weight and is bound by memory
+/// bandwidth, which two cores double.
+fn update_in_chunks(rule: &dyn UpdateRule, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, t: u64) {
+    if w.len() < 2 * UPDATE_CHUNK {
+        rule.update(w, g, state, eta, t);
+        return;
+    }
+    let mut chunks: Vec<Vec<&mut [f32]>> = (0..w.len().div_ceil(UPDATE_CHUNK)).map(|_| Vec::new()).collect();
+    for buffer in state.iter_mut() {
+        for (c, part) in chunks.iter_mut().zip(buffer.chunks_mut(UPDATE_CHUNK)) {
+            c.push(part);
+        }
+    }
+    w.par_chunks_mut(UPDATE_CHUNK)
+        .zip(g.par_chunks(UPDATE_CHUNK))
+        .zip(chunks.par_iter_mut())
+        .for_each(|((w, g), s)| rule.update(w, g, s, eta, t));
 }
 
 /// The names that [`by_name`] accepts.
@@ -198,10 +225,15 @@ pub(crate) mod testing {
         (1..=3)
             .map(|t| {
                 let g = [A[0] as f32 * w[0], A[1] as f32 * w[1]];
-                rule.update(&mut w, &g, &mut state, eta, t);
+                rule.update(&mut w, &g, &mut as_slices(&mut state), eta, t);
                 w
             })
             .collect()
+    }
+
+    /// The state buffers as the slices that [`UpdateRule::update`] takes.
+    pub fn as_slices(state: &mut [Vec<f32>]) -> Vec<&mut [f32]> {
+        state.iter_mut().map(Vec::as_mut_slice).collect()
     }
 
     /// Asserts that each step's w is within 1e-6 of the hand-computed value.
@@ -275,6 +307,22 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::Quadratic;
     use super::*;
+
+    #[test]
+    fn a_chunked_update_equals_one_over_the_whole_parameter() {
+        let n = 5 * UPDATE_CHUNK + 123;
+        let mut rng = crate::rng::Rng::seed(5);
+        let w0 = rng.normal_tensor(&[n], 1.0).into_vec();
+        let g = rng.normal_tensor(&[n], 1.0).into_vec();
+        let rule = Adam::default();
+        let (mut a, mut b) = (w0.clone(), w0);
+        let (mut sa, mut sb) = (vec![vec![0.0; n]; 2], vec![vec![0.0; n]; 2]);
+        for t in 1..=3 {
+            rule.update(&mut a, &g, &mut testing::as_slices(&mut sa), 0.01, t);
+            update_in_chunks(&rule, &mut b, &g, &mut testing::as_slices(&mut sb), 0.01, t);
+        }
+        assert!(a == b && sa == sb);
+    }
 
     #[test]
     #[should_panic(expected = "parameter 'w' received no gradient")]

@@ -30,7 +30,7 @@ impl UpdateRule for RmsProp {
         1
     }
 
-    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [Vec<f32>], eta: f32, _t: u64) {
+    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, _t: u64) {
         let [mean_g2] = state else { unreachable!("rmsprop keeps one state buffer") };
         let alpha = self.alpha;
         // v ← α v + (1 − α) g²; w ← w − η g/(√v + ε)

@@ -33,7 +33,7 @@ impl UpdateRule for Sgd {
         usize::from(self.momentum > 0.0)
     }
 
-    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [Vec<f32>], eta: f32, _t: u64) {
+    fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, _t: u64) {
         let alpha = self.momentum;
         match state {
             [v] if self.nesterov => {

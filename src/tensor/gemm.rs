@@ -14,9 +14,10 @@ pub enum Transpose {
     Yes,
 }
 
-/// Below this many multiply-adds a second thread costs more than it saves (measured on the
-/// 2-core development machine; see ARCHITECTURE.md).
-const PARALLEL_MIN_MACS: usize = 1 << 18;
+/// Below this many multiply-adds a second thread costs more than it saves: measured on the
+/// 2-core development machine, two threads lose below ~2M multiply-adds (the hand-off alone costs
+/// 5–8 µs), break even around 2–4M and win clearly from ~7M (see ARCHITECTURE.md).
+const PARALLEL_MIN_MACS: usize = 1 << 22;
 
 /// `C = op(A)·op(B)`, or `C += op(A)·op(B)` when `accumulate`, with row-major buffers.
 ///
