@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, all sharing the data loading of `source.rs`.
 
+mod augment;
 mod bench;
 mod compare;
 mod eval;
@@ -34,6 +35,8 @@ enum Command {
     Explain,
     /// Measure GEMM and training speed.
     Bench(bench::BenchArgs),
+    /// Write a PNG grid of MNIST digits beside augmented versions of them (--show N).
+    Augment(augment::ShowArgs),
 }
 
 /// Runs the parsed command.
@@ -45,5 +48,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => predict::run(args),
         Command::Explain => explain::run(),
         Command::Bench(args) => bench::run(args),
+        Command::Augment(args) => augment::run(args),
     }
 }

@@ -56,7 +56,7 @@ pub struct DataArgs {
 }
 
 /// The bundled MNIST folder: `data/mnist` under the current folder, else under the source tree.
-fn bundled_mnist() -> PathBuf {
+pub(crate) fn bundled_mnist() -> PathBuf {
     let here = PathBuf::from("data/mnist");
     if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist") }
 }

@@ -5,10 +5,12 @@
 //! regression targets are the values themselves. Bad files return an [`Error`](crate::Error) that
 //! names the file, the place in it and what was expected.
 
+mod augment;
 mod csv;
 mod idx;
 mod mnist;
 
+pub use augment::{Augmentation, Elastic, augment_batch};
 pub use csv::{CsvOptions, TargetColumn, Task, load_csv, parse_target};
 pub use idx::{Idx, read_idx};
 pub use mnist::load_mnist;
