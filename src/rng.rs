@@ -33,6 +33,11 @@ impl Rng {
         Rng::seed(self.0.random())
     }
 
+    /// 64 random bits (a seed for a sub-stream).
+    pub fn next_u64(&mut self) -> u64 {
+        self.0.random()
+    }
+
     /// A number drawn uniformly from [lo, hi).
     pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
         self.0.random_range(lo..hi)

@@ -114,7 +114,7 @@ fn steps(batch: usize, steps: usize) -> Result<serde_json::Value> {
     let mut step = |k: usize| {
         let start = (k * batch) % n;
         let rows: Vec<usize> = (start..start + batch).collect();
-        trainer.step(&data.train, &rows);
+        trainer.step(&data.train, &rows, 0);
     };
     (0..50).for_each(&mut step);
     let t0 = Instant::now();

@@ -1,24 +1,30 @@
-//! `nabla eval`: the test loss and accuracy of saved weights.
+//! `nabla eval`: the test loss and accuracy of saved weights — of one model, of an ensemble
+//! (several `--weights`: their probabilities are averaged), or with Monte-Carlo dropout
+//! (`--mc-samples K`: how uncertainty relates to error).
 
-use super::train::json_f32;
 use super::source::{self, DataArgs, NORMALIZATION_KEY, Normalization};
+use super::train::json_f32;
 use clap::Args;
 use nabla::io::load_checkpoint;
-use nabla::train::evaluate;
+use nabla::nn::Model;
+use nabla::train::{evaluate, evaluate_ensemble, mc_evaluate};
 use nabla::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Weights saved by `nabla train`.
-    #[arg(long)]
-    pub weights: PathBuf,
+    /// Weights saved by `nabla train`; several (comma-separated or repeated) evaluate an ensemble.
+    #[arg(long, required = true, value_delimiter = ',')]
+    pub weights: Vec<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
     /// The seed that split a CSV file when the model was trained.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Monte-Carlo dropout: average K stochastic passes and relate uncertainty to error.
+    #[arg(long)]
+    pub mc_samples: Option<usize>,
     /// Print the figures as one JSON object on the last line of stdout.
     #[arg(long)]
     pub json: bool,
@@ -32,38 +38,91 @@ pub fn normalization(path: &Path, meta: &HashMap<String, String>) -> Result<Norm
     serde_json::from_str(text).map_err(|e| Error::format(path, format!("metadata '{NORMALIZATION_KEY}'"), e.to_string()))
 }
 
+/// Loads each checkpoint; all must share the first one's input normalisation and shapes.
+pub fn load_models(paths: &[PathBuf]) -> Result<(Vec<Model>, Normalization)> {
+    let mut models = Vec::new();
+    let mut first: Option<(Normalization, String)> = None;
+    for path in paths {
+        let (model, meta) = load_checkpoint(path)?;
+        let norm = normalization(path, &meta)?;
+        let key = serde_json::to_string(&norm).unwrap_or_default();
+        match &first {
+            None => first = Some((norm, key)),
+            Some((_, k)) if *k != key => {
+                return Err(Error::format(path, "metadata", "its input normalisation differs from the first model's"));
+            }
+            Some(_) => {}
+        }
+        if let Some(m) = models.first().map(|m: &Model| m.spec()) {
+            if m.input_size() != model.spec().input_size() || m.output_size()? != model.spec().output_size()? {
+                return Err(Error::format(path, "metadata 'nabla.spec'", "its inputs or outputs differ from the first model's"));
+            }
+        }
+        models.push(model);
+    }
+    let (norm, _) = first.ok_or_else(|| Error::config("--weights: no file given"))?;
+    Ok((models, norm))
+}
+
 pub fn run(args: EvalArgs) -> Result<()> {
-    let (mut model, meta) = load_checkpoint(&args.weights)?;
-    let norm = normalization(&args.weights, &meta)?;
+    let (mut models, norm) = load_models(&args.weights)?;
     let data = source::load(&args.data, args.seed, Some(&norm))?;
-    let want = model.spec().input_size();
-    if data.test.inputs.shape()[1] != want || data.test.targets.shape()[1] != model.spec().output_size()? {
+    let spec = models[0].spec();
+    let (inputs, outputs) = (spec.input_size(), spec.output_size()?);
+    if data.test.inputs.shape()[1] != inputs || data.test.targets.shape()[1] != outputs {
         return Err(Error::config(format!(
-            "{}: the model takes {} inputs and gives {} outputs, but --data {} has {} inputs and {} targets",
-            args.weights.display(),
-            want,
-            model.spec().output_size()?,
+            "{}: the model takes {inputs} inputs and gives {outputs} outputs, but --data {} has {} inputs and {} targets",
+            args.weights[0].display(),
             args.data.data,
             data.test.inputs.shape()[1],
             data.test.targets.shape()[1]
         )));
     }
-    let e = evaluate(&mut model, &data.test, 1000);
-    match e.accuracy {
-        Some(a) => println!("test loss {:.4}  test acc {:.2}%  ({} samples)", e.loss, 100.0 * a, data.test.len()),
-        None => println!("test loss {:.4}  ({} samples)", e.loss, data.test.len()),
+    let mut out = serde_json::json!({
+        "model": spec.name,
+        "weights": args.weights,
+        "test_samples": data.test.len(),
+    });
+    if models.len() > 1 {
+        let e = evaluate_ensemble(&mut models, &data.test)
+            .ok_or_else(|| Error::config("an ensemble is evaluated on classes; --data has none"))?;
+        for (path, acc) in args.weights.iter().zip(&e.members) {
+            println!("member {}: test acc {:.2}%", path.display(), 100.0 * acc);
+        }
+        let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
+        println!("ensemble of {}: test acc {:.2}% (mean member {:.2}%)", models.len(), 100.0 * e.accuracy, 100.0 * mean);
+        out["test_accuracy"] = json_f32(e.accuracy);
+        out["test_loss"] = json_f32(e.loss);
+        out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
+    } else {
+        let e = evaluate(&mut models[0], &data.test, 1000);
+        match e.accuracy {
+            Some(a) => println!("test loss {:.4}  test acc {:.2}%  ({} samples)", e.loss, 100.0 * a, data.test.len()),
+            None => println!("test loss {:.4}  ({} samples)", e.loss, data.test.len()),
+        }
+        out["test_loss"] = json_f32(e.loss);
+        out["test_accuracy"] = e.accuracy.map(json_f32).unwrap_or_default();
+    }
+    if let Some(k) = args.mc_samples {
+        if k == 0 {
+            return Err(Error::config("--mc-samples must be at least 1"));
+        }
+        let mc = mc_evaluate(&mut models[0], &data.test, k, args.seed)
+            .ok_or_else(|| Error::config("MC dropout is evaluated on classes; --data has none"))?;
+        println!(
+            "MC dropout, {k} passes: test acc {:.2}%, error on the most uncertain half {:.2}%, on the most certain half {:.2}%",
+            100.0 * mc.accuracy,
+            100.0 * mc.uncertain_half_error,
+            100.0 * mc.certain_half_error
+        );
+        out["mc_samples"] = k.into();
+        out["mc_test_accuracy"] = json_f32(mc.accuracy);
+        out["uncertain_half_error"] = json_f32(mc.uncertain_half_error);
+        out["certain_half_error"] = json_f32(mc.certain_half_error);
+        out["mean_entropy"] = json_f32(mc.mean_entropy);
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "model": model.spec().name,
-                "weights": args.weights,
-                "test_loss": json_f32(e.loss),
-                "test_accuracy": e.accuracy.map(json_f32),
-                "test_samples": data.test.len(),
-            })
-        );
+        println!("{out}");
     }
     Ok(())
 }

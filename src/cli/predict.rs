@@ -2,7 +2,9 @@
 
 use super::eval::normalization;
 use clap::Args;
+use super::train::json_f32;
 use nabla::io::load_checkpoint;
+use nabla::train::mc_predict;
 use nabla::tensor::Tensor;
 use nabla::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -17,6 +19,13 @@ pub struct PredictArgs {
     /// The image has dark ink on a light background: invert it to MNIST's white on black.
     #[arg(long)]
     pub invert: bool,
+    /// Monte-Carlo dropout: K stochastic passes; reports mean probabilities, their spread and the
+    /// predictive entropy.
+    #[arg(long)]
+    pub mc_samples: Option<usize>,
+    /// Seed of the dropout masks for --mc-samples.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     /// Print the answer as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -55,7 +64,7 @@ pub fn read_gray_png(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
 }
 
 pub fn run(args: PredictArgs) -> Result<()> {
-    let (model, meta) = load_checkpoint(&args.weights)?;
+    let (mut model, meta) = load_checkpoint(&args.weights)?;
     let norm = normalization(&args.weights, &meta)?;
     let (mut pixels, w, h) = read_gray_png(&args.image)?;
     let want = model.spec().input_size();
@@ -74,14 +83,32 @@ pub fn run(args: PredictArgs) -> Result<()> {
         let (mean, std) = if norm.mean.len() == 1 { (norm.mean[0], norm.std[0]) } else { (norm.mean[i], norm.std[i]) };
         *v = (*v - mean) / std;
     }
-    let probs = model.predict(&x);
+    let (probs, spread) = match args.mc_samples {
+        Some(0) => return Err(Error::config("--mc-samples must be at least 1")),
+        Some(k) => {
+            let mc = mc_predict(&mut model, &x, k, args.seed);
+            (mc.mean, Some((mc.std, mc.entropy[0])))
+        }
+        None => (model.predict(&x), None),
+    };
     let class = probs.argmax_rows()[0];
     if args.json {
-        println!("{}", serde_json::json!({ "class": class, "probabilities": probs.data() }));
+        let mut out = serde_json::json!({ "class": class, "probabilities": probs.data() });
+        if let Some((std, entropy)) = &spread {
+            out["std"] = std.data().into();
+            out["entropy"] = json_f32(*entropy);
+        }
+        println!("{out}");
     } else {
         println!("class {class}");
         for (k, p) in probs.data().iter().enumerate() {
-            println!("  {k}: {p:.4}");
+            match &spread {
+                Some((std, _)) => println!("  {k}: {p:.4} ± {:.4}", std.data()[k]),
+                None => println!("  {k}: {p:.4}"),
+            }
+        }
+        if let Some((_, entropy)) = spread {
+            println!("predictive entropy {entropy:.4} nats (0: certain, ln 10 = 2.30: uniform)");
         }
     }
     Ok(())

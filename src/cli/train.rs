@@ -201,6 +201,7 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         seed: args.seed,
         regularization: Regularization { l1: args.l1, l2: args.l2, max_norm: args.max_norm, clip: args.clip },
         early_stop: args.early_stop,
+        augment: None,
     };
     let mut trainer = Trainer::new(model, optimizer, schedule, config);
     let record = match resume_dir {

@@ -12,14 +12,18 @@
 //! of epoch k depends only on (seed, k), a run resumed from a [`TrainerState`] after epoch k ends
 //! with the same weights, bit for bit, as one that never stopped.
 
+mod ensemble;
 mod evaluate;
 mod regularize;
+mod uncertainty;
 
+pub use ensemble::{EnsembleEvaluation, bootstrap, evaluate_ensemble};
 pub use evaluate::{Evaluation, evaluate};
 pub use regularize::Regularization;
+pub use uncertainty::{McEvaluation, McPrediction, mc_evaluate, mc_predict};
 
 use crate::autodiff::Var;
-use crate::data::Dataset;
+use crate::data::{Augmentation, Dataset, augment_batch};
 use crate::nn::{Model, Module};
 use crate::optim::{Optimizer, Schedule, ScheduleState};
 use crate::rng::Rng;
@@ -41,6 +45,20 @@ pub struct TrainConfig {
     pub regularization: Regularization,
     /// Stop after this many epochs without a lower validation loss, and keep the best weights.
     pub early_stop: Option<usize>,
+    /// Distort training images on the fly.
+    pub augment: Option<AugmentConfig>,
+}
+
+/// On-the-fly augmentation of image rows: the transforms, the image size, and the value of a
+/// blank pixel after normalisation (what the image is padded with).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AugmentConfig {
+    /// Which transforms, how strong.
+    pub augmentation: Augmentation,
+    /// Image height and width.
+    pub hw: (usize, usize),
+    /// The normalised value of a blank pixel.
+    pub background: f32,
 }
 
 /// The figures of one epoch.
@@ -192,8 +210,10 @@ impl Trainer {
         observer.epoch_start(epoch, order.len().div_ceil(self.config.batch_size), lr);
         self.model.set_training(true);
         let (mut loss_sum, mut penalty_sum) = (0.0f64, 0.0f64);
-        for rows in order.chunks(self.config.batch_size) {
-            let (loss, penalty) = self.step(sets.train, rows);
+        let augment_seed = rng.next_u64();
+        for (b, rows) in order.chunks(self.config.batch_size).enumerate() {
+            let seed = Rng::derive(augment_seed, b as u64).next_u64();
+            let (loss, penalty) = self.step(sets.train, rows, seed);
             loss_sum += loss as f64 * rows.len() as f64;
             penalty_sum += penalty as f64 * rows.len() as f64;
             observer.batch_end(loss, rows.len());
@@ -222,10 +242,14 @@ impl Trainer {
         self.history.last().expect("just pushed")
     }
 
-    /// One mini-batch step on `rows` of `data`; returns the batch's data loss and penalty, both
-    /// before the update.
-    pub fn step(&mut self, data: &Dataset, rows: &[usize]) -> (f32, f32) {
-        let x = Var::constant(data.inputs.gather_rows(rows));
+    /// One mini-batch step on `rows` of `data`, with `seed` for this step's augmentation;
+    /// returns the batch's data loss and penalty, both before the update.
+    pub fn step(&mut self, data: &Dataset, rows: &[usize], seed: u64) -> (f32, f32) {
+        let mut x = data.inputs.gather_rows(rows);
+        if let Some(a) = &self.config.augment {
+            x = augment_batch(&x, a.hw, &a.augmentation, a.background, seed);
+        }
+        let x = Var::constant(x);
         let t = data.targets.gather_rows(rows);
         let e = self.model.spec().loss.apply(&self.model.forward(&x), &t);
         let loss = e.value().item();
