@@ -4,11 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn nabla(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the nabla binary runs")
+    Command::new(env!("CARGO_BIN_EXE_nabla")).args(args).current_dir(dir).output().expect("the nabla binary runs")
 }
 
 /// A fresh folder for one test, removed when it ends.

@@ -102,11 +102,7 @@ mod tests {
     /// y = x², with a backward rule that is deliberately wrong by `factor`.
     fn square_with_rule(x: &Var, factor: f32) -> Var {
         let value = x.value().map(|v| v * v);
-        Var::from_op(
-            value,
-            vec![x.clone()],
-            Box::new(move |g, p| vec![Some(g.mul(&p[0].value().scale(2.0 * factor)))]),
-        )
+        Var::from_op(value, vec![x.clone()], Box::new(move |g, p| vec![Some(g.mul(&p[0].value().scale(2.0 * factor)))]))
     }
 
     #[test]
@@ -119,7 +115,7 @@ mod tests {
     fn checker_catches_a_wrong_gradient() {
         let x = Rng::seed(1).normal_tensor(&[3, 4], 1.0);
         // 5% off is enough to be caught
-        let err = GradCheck::default().run(&[x.clone()], |v| square_with_rule(&v[0], 1.05)).unwrap_err();
+        let err = GradCheck::default().run(std::slice::from_ref(&x), |v| square_with_rule(&v[0], 1.05)).unwrap_err();
         assert_eq!(err.input, 0);
         // and so is a gradient that ignores the input entirely
         let zero_rule = |v: &[Var]| {

@@ -110,7 +110,13 @@ impl Var {
     /// Back-propagates `seed` (the gradient of some scalar with respect to this value).
     #[track_caller]
     pub fn backward_with(&self, seed: Tensor) -> Gradients {
-        assert_eq!(seed.shape(), self.shape(), "backward_with: seed shape {:?} vs value shape {:?}", seed.shape(), self.shape());
+        assert_eq!(
+            seed.shape(),
+            self.shape(),
+            "backward_with: seed shape {:?} vs value shape {:?}",
+            seed.shape(),
+            self.shape()
+        );
         let mut leaves = HashMap::new();
         if !self.requires_grad() {
             return Gradients { by_id: leaves };

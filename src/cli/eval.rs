@@ -35,7 +35,8 @@ pub fn normalization(path: &Path, meta: &HashMap<String, String>) -> Result<Norm
     let text = meta
         .get(NORMALIZATION_KEY)
         .ok_or_else(|| Error::format(path, "metadata", format!("no '{NORMALIZATION_KEY}' entry")))?;
-    serde_json::from_str(text).map_err(|e| Error::format(path, format!("metadata '{NORMALIZATION_KEY}'"), e.to_string()))
+    serde_json::from_str(text)
+        .map_err(|e| Error::format(path, format!("metadata '{NORMALIZATION_KEY}'"), e.to_string()))
 }
 
 /// Loads each checkpoint; all must share the first one's input normalisation and shapes.
@@ -53,10 +54,14 @@ pub fn load_models(paths: &[PathBuf]) -> Result<(Vec<Model>, Normalization)> {
             }
             Some(_) => {}
         }
-        if let Some(m) = models.first().map(|m: &Model| m.spec()) {
-            if m.input_size() != model.spec().input_size() || m.output_size()? != model.spec().output_size()? {
-                return Err(Error::format(path, "metadata 'nabla.spec'", "its inputs or outputs differ from the first model's"));
-            }
+        if let Some(m) = models.first().map(|m: &Model| m.spec())
+            && (m.input_size() != model.spec().input_size() || m.output_size()? != model.spec().output_size()?)
+        {
+            return Err(Error::format(
+                path,
+                "metadata 'nabla.spec'",
+                "its inputs or outputs differ from the first model's",
+            ));
         }
         models.push(model);
     }
@@ -90,7 +95,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
             println!("member {}: test acc {:.2}%", path.display(), 100.0 * acc);
         }
         let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
-        println!("ensemble of {}: test acc {:.2}% (mean member {:.2}%)", models.len(), 100.0 * e.accuracy, 100.0 * mean);
+        println!(
+            "ensemble of {}: test acc {:.2}% (mean member {:.2}%)",
+            models.len(),
+            100.0 * e.accuracy,
+            100.0 * mean
+        );
         out["test_accuracy"] = json_f32(e.accuracy);
         out["test_loss"] = json_f32(e.loss);
         out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();

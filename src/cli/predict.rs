@@ -1,11 +1,11 @@
 //! `nabla predict`: classify one 28×28 grayscale PNG (white ink on black, as in MNIST).
 
 use super::eval::normalization;
-use clap::Args;
 use super::train::json_f32;
+use clap::Args;
 use nabla::io::load_checkpoint;
-use nabla::train::mc_predict;
 use nabla::tensor::Tensor;
+use nabla::train::mc_predict;
 use nabla::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -38,9 +38,8 @@ pub fn read_gray_png(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
     // 16-bit samples become 8-bit and palettes become colours, so only four layouts remain below
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().map_err(|e| Error::format(path, "PNG header", e.to_string()))?;
-    let size = reader
-        .output_buffer_size()
-        .ok_or_else(|| Error::format(path, "PNG header", "image too large".to_string()))?;
+    let size =
+        reader.output_buffer_size().ok_or_else(|| Error::format(path, "PNG header", "image too large".to_string()))?;
     let mut buf = vec![0; size];
     let info = reader.next_frame(&mut buf).map_err(|e| Error::format(path, "PNG data", e.to_string()))?;
     let (w, h) = (info.width as usize, info.height as usize);

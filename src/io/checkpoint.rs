@@ -59,20 +59,20 @@ fn canonical_header(file: Vec<u8>) -> Vec<u8> {
 pub fn load_checkpoint(path: &Path) -> Result<(Model, HashMap<String, String>)> {
     let buf = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let bad = |place: &str, msg: String| Error::format(path, place, msg);
-    let (_, header) = SafeTensors::read_metadata(&buf)
-        .map_err(|e| bad("header", format!("not a safetensors file ({e})")))?;
+    let (_, header) =
+        SafeTensors::read_metadata(&buf).map_err(|e| bad("header", format!("not a safetensors file ({e})")))?;
     let metadata = header.metadata().clone().unwrap_or_default();
     let spec_json = metadata
         .get(SPEC_KEY)
         .ok_or_else(|| bad("metadata", format!("no '{SPEC_KEY}' entry: not a nabla checkpoint")))?;
     let spec: ModelSpec =
         serde_json::from_str(spec_json).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
-    let mut model = Model::new(spec, &mut Rng::seed(0)).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
+    let mut model =
+        Model::new(spec, &mut Rng::seed(0)).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
     let tensors = SafeTensors::deserialize(&buf).map_err(|e| bad("tensors", e.to_string()))?;
     for (name, param) in model.params_mut() {
-        let view = tensors
-            .tensor(&name)
-            .map_err(|_| bad(&format!("tensor '{name}'"), "missing: the spec needs it".into()))?;
+        let view =
+            tensors.tensor(&name).map_err(|_| bad(&format!("tensor '{name}'"), "missing: the spec needs it".into()))?;
         let place = format!("tensor '{name}'");
         if view.dtype() != Dtype::F32 {
             return Err(bad(&place, format!("dtype {:?}, expected F32", view.dtype())));

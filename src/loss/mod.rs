@@ -52,9 +52,9 @@ impl Loss {
             "mse" | "least-squares" => Ok(Loss::LeastSquares),
             "softmax-ce" | "ce" | "cross-entropy" => Ok(Loss::SoftmaxCrossEntropy),
             "sigmoid-ce" | "bce" => Ok(Loss::SigmoidCrossEntropy),
-            other => Err(crate::Error::config(format!(
-                "unknown loss '{other}': expected mse, softmax-ce or sigmoid-ce"
-            ))),
+            other => {
+                Err(crate::Error::config(format!("unknown loss '{other}': expected mse, softmax-ce or sigmoid-ce")))
+            }
         }
     }
 }

@@ -56,8 +56,9 @@ pub fn sigmoid(u: f32) -> f32 {
 }
 
 /// An elementwise op whose derivative is a function of its output: δ_in = δ ⊙ f′ where
-/// f′ = `dy(y)`.
-fn unary_by_output(x: &Var, f: fn(f32) -> f32, dy: fn(f32) -> f32) -> Var {
+/// f′ = `dy(y)`. Generic rather than `fn` pointers, so that `f` and `dy` are inlined and the loops
+/// vectorize (through a pointer, ReLU on LeNet's 301,056 C1 outputs took 6 times as long).
+fn unary_by_output(x: &Var, f: impl Fn(f32) -> f32, dy: impl Fn(f32) -> f32 + 'static) -> Var {
     let y = x.value().map(f);
     let saved = y.clone();
     Var::from_op(

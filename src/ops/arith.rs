@@ -92,7 +92,9 @@ mod tests {
 
     #[test]
     fn add_sub_mul_div_pass_gradient_checks_with_broadcasting() {
-        for shapes in [[&[3, 4][..], &[3, 4][..]], [&[3, 4], &[1, 4]], [&[3, 4], &[4]], [&[2, 1, 3], &[4, 1]], [&[5], &[]]] {
+        for shapes in
+            [[&[3, 4][..], &[3, 4][..]], [&[3, 4], &[1, 4]], [&[3, 4], &[4]], [&[2, 1, 3], &[4, 1]], [&[5], &[]]]
+        {
             let xs = randn(1, &shapes);
             check(&xs, |v| v[0].add(&v[1]));
             check(&xs, |v| v[0].sub(&v[1]));

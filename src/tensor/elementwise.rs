@@ -75,9 +75,8 @@ impl Tensor {
         if self.shape() == other.shape() {
             return self.zip_map(other, op, f);
         }
-        let out = broadcast_shape(self.shape(), other.shape()).unwrap_or_else(|| {
-            panic!("{op}: shapes {:?} and {:?} do not broadcast", self.shape(), other.shape())
-        });
+        let out = broadcast_shape(self.shape(), other.shape())
+            .unwrap_or_else(|| panic!("{op}: shapes {:?} and {:?} do not broadcast", self.shape(), other.shape()));
         let (a, b) = (self.data(), other.data());
         // fast path: `other` is a scalar or repeats along the leading dimensions of `self`
         if out == self.shape() && a.len() % b.len().max(1) == 0 && self.shape().ends_with(trim_ones(other.shape())) {

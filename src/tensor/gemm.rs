@@ -176,7 +176,8 @@ impl Tensor {
         let (m, k) = oriented(self, ta);
         let (k2, n) = oriented(rhs, tb);
         assert_eq!(
-            k, k2,
+            k,
+            k2,
             "matmul: inner dimensions differ: {:?}{} · {:?}{}",
             self.shape,
             if ta == Transpose::Yes { "ᵀ" } else { "" },

@@ -146,7 +146,16 @@ pub struct Trainer {
 impl Trainer {
     /// A trainer at epoch 0.
     pub fn new(model: Model, optimizer: Optimizer, schedule: Box<dyn Schedule>, config: TrainConfig) -> Trainer {
-        Trainer { model, optimizer, schedule, config, history: Vec::new(), best: None, best_weights: None, stopped: false }
+        Trainer {
+            model,
+            optimizer,
+            schedule,
+            config,
+            history: Vec::new(),
+            best: None,
+            best_weights: None,
+            stopped: false,
+        }
     }
 
     /// Epochs completed.

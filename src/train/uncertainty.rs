@@ -47,7 +47,8 @@ pub fn mc_predict(model: &mut Model, x: &Tensor, samples: usize, seed: u64) -> M
     let mean: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
     let shape = runs[0].shape().to_vec();
     let classes = *shape.last().unwrap_or(&1);
-    let entropy = mean.chunks_exact(classes).map(|p| -p.iter().filter(|&&v| v > 0.0).map(|&v| v * v.ln()).sum::<f32>()).collect();
+    let entropy =
+        mean.chunks_exact(classes).map(|p| -p.iter().filter(|&&v| v > 0.0).map(|&v| v * v.ln()).sum::<f32>()).collect();
     McPrediction { mean: Tensor::from_vec(mean, &shape), std: Tensor::from_vec(std, &shape), entropy }
 }
 
