@@ -68,7 +68,7 @@ fn l2_shrinks_the_weights_and_is_reported_apart_from_the_data_loss() {
     assert!(n1 < 0.9 * n0, "L2 should shrink the weight norm: {n1} vs {n0}");
     assert_eq!(plain["penalty"], 0.0);
     assert!(l2["penalty"].as_f64().unwrap() > 0.0);
-    let clipped = train(&s.0, "2000", &["--epochs", "1", "--clip", "0.5", "--max-norm", "1.0", "--l1", "1e-4"]);
+    let clipped = train(&s.0, "2000", &["--epochs", "3", "--clip", "0.5", "--max-norm", "1.0", "--l1", "1e-4"]);
     assert!(clipped["test_accuracy"].as_f64().unwrap() > 0.5);
 }
 

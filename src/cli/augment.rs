@@ -20,7 +20,7 @@ const GAP_GRAY: u8 = 96;
 
 /// Data augmentation flags: each strength is the half-width of the uniform range that every
 /// sample's transform is drawn from, anew for each sample.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct AugmentArgs {
     /// Shift images by up to ±T pixels along x and along y.
     #[arg(long, value_name = "T")]

@@ -12,7 +12,7 @@ use nabla::optim::schedule::Constant;
 use nabla::optim::{Optimizer, Sgd};
 use nabla::rng::Rng;
 use nabla::train::{Quiet, Sets, TrainConfig, Trainer};
-use nabla::{Error, Result};
+use nabla::{Error, Result, Tensor, Var};
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -23,6 +23,12 @@ pub enum What {
     Mlp,
     /// Training steps per second at --batch (SGD η 0.05, momentum 0.9), as torch_ref.py steps.
     Steps,
+    /// conv2d forward + backward GFLOP/s: LeNet's C1 and C3 at batch 64, and 64 → 64 channels,
+    /// 3×3, 56×56 at batch 32.
+    Conv,
+    /// One training epoch of lenet5-modern (SGD η 0.05, momentum 0.9, batch 64, as torch_ref.py
+    /// lenet) and of the faithful lenet5 (the same, η from its spec), in seconds and samples/s.
+    Lenet,
 }
 
 #[derive(Args, Debug)]
@@ -33,10 +39,10 @@ pub struct BenchArgs {
     /// Matrix sizes for `matmul`.
     #[arg(long, default_value = "64,256,1024")]
     pub sizes: String,
-    /// Batch size for `mlp` (default 128) and `steps` (default 1).
+    /// Batch size for `mlp` (default 128), `steps` (default 1) and `lenet` (default 64).
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Epochs for `mlp`.
+    /// Epochs for `mlp` and `lenet`.
     #[arg(long, default_value_t = 1)]
     pub epochs: usize,
     /// Steps for `steps`.
@@ -49,6 +55,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
         What::Matmul => matmul(&args.sizes)?,
         What::Mlp => mlp(args.batch.unwrap_or(128), args.epochs)?,
         What::Steps => steps(args.batch.unwrap_or(1), args.steps)?,
+        What::Conv => conv()?,
+        What::Lenet => lenet(args.batch.unwrap_or(64), args.epochs)?,
     };
     println!("{out}");
     Ok(())
@@ -125,4 +133,77 @@ fn steps(batch: usize, steps: usize) -> Result<serde_json::Value> {
         "steps_per_second": (steps as f64 / dt * 10.0).round() / 10.0,
         "us_per_step": (1e6 * dt / steps as f64 * 10.0).round() / 10.0,
     }))
+}
+
+/// conv2d forward + backward, GFLOP/s. Every operand is a leaf, so backward computes the input,
+/// weight and bias gradients: 3 × 2·N·O·OH·OW·C·KH·KW floating-point operations in all (the
+/// bias adds a negligible N·O·OH·OW).
+fn conv() -> Result<serde_json::Value> {
+    // (name, N, C, H, W, O, K, padding)
+    let layers = [
+        ("lenet-c1", 64, 1, 32, 32, 6, 5, 0),
+        ("lenet-c3", 64, 6, 14, 14, 16, 5, 0),
+        ("64x64-3x3-56x56", 32, 64, 56, 56, 64, 3, 1),
+    ];
+    let mut rng = Rng::seed(0);
+    let mut out = Vec::new();
+    for (name, n, c, h, w, o, k, pad) in layers {
+        let x = Var::leaf(rng.normal_tensor(&[n, c, h, w], 1.0));
+        let weight = Var::leaf(rng.normal_tensor(&[o, c, k, k], 0.1));
+        let bias = Var::leaf(rng.normal_tensor(&[o], 0.1));
+        let (oh, ow) = (h + 2 * pad - k + 1, w + 2 * pad - k + 1);
+        let flops = 3.0 * 2.0 * (n * o * oh * ow * c * k * k) as f64;
+        let reps = (2e9 / flops).clamp(1.0, 200.0) as usize;
+        let pass = || {
+            let y = x.conv2d(&weight, Some(&bias), (1, 1), (pad, pad));
+            std::hint::black_box(y.backward_with(Tensor::ones(y.shape())));
+        };
+        pass();
+        let times: Vec<f64> = (0..7)
+            .map(|_| {
+                let t0 = Instant::now();
+                (0..reps).for_each(|_| pass());
+                t0.elapsed().as_secs_f64() / reps as f64
+            })
+            .collect();
+        let t = median(times);
+        out.push(serde_json::json!({
+            "layer": name, "input": [n, c, h, w], "weight": [o, c, k, k], "padding": pad,
+            "ms_forward_backward": (t * 1e5).round() / 100.0, "gflops": (flops / t / 1e8).round() / 10.0,
+        }));
+    }
+    Ok(serde_json::json!({ "what": "conv", "layers": out }))
+}
+
+/// One or more training epochs of the zoo's LeNets on MNIST (each with its own input mapping),
+/// SGD with momentum 0.9 at constant η: 0.05 for lenet5-modern (as torch_ref.py lenet), the
+/// spec's η for lenet5.
+fn lenet(batch: usize, epochs: usize) -> Result<serde_json::Value> {
+    let args = DataArgs { data: "mnist".into(), target: None, regression: false, test_split: 0.2 };
+    let mut out = serde_json::Map::new();
+    for name in ["lenet5-modern", "lenet5"] {
+        let spec = ModelSpec::zoo(name).expect("a zoo model");
+        let eta = if name == "lenet5-modern" { 0.05 } else { spec.train.as_ref().and_then(|t| t.lr).unwrap_or(0.01) };
+        let norm = spec.input_map.map(source::Normalization::from_input_map);
+        let data = source::load(&args, 0, norm.as_ref())?;
+        let model = Model::new(spec, &mut Rng::seed(0))?;
+        let optimizer = Optimizer::new(Sgd { momentum: 0.9, nesterov: false }, eta);
+        let config = TrainConfig { epochs: epochs.max(1), batch_size: batch, seed: 0, ..Default::default() };
+        let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new(eta)), config);
+        let sets = Sets { train: &data.train, val: None, test: Some(&data.test) };
+        trainer.run(sets, &mut Quiet, &mut |_| Ok(()))?;
+        let reports = &trainer.history;
+        let seconds: Vec<f64> = reports.iter().map(|r| (r.seconds * 1000.0).round() / 1000.0).collect();
+        let med = median(seconds.clone());
+        out.insert(
+            name.into(),
+            serde_json::json!({
+                "lr": eta, "seconds_per_epoch": seconds, "median_seconds_per_epoch": med,
+                "samples_per_second": (data.train.len() as f64 / med).round(),
+                "train_loss": reports.iter().map(|r| json_f32(r.train_loss)).collect::<Vec<_>>(),
+                "test_accuracy": reports.iter().map(|r| r.test_accuracy.map(json_f32)).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    Ok(serde_json::json!({ "what": "lenet", "batch": batch, "momentum": 0.9, "models": out }))
 }

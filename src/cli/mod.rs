@@ -3,11 +3,14 @@
 mod augment;
 mod bench;
 mod compare;
+mod ensemble;
+mod conv;
 mod eval;
 mod explain;
 mod predict;
 mod progress;
 mod source;
+mod summary;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +38,10 @@ enum Command {
     Explain,
     /// Measure GEMM and training speed.
     Bench(bench::BenchArgs),
+    /// Print a model's layers: output shapes, parameters and connections.
+    Summary(summary::SummaryArgs),
+    /// The lecture's convolutions: a polynomial product by conv1d, two 5×5 filters on a PNG.
+    Conv(conv::ConvArgs),
     /// Write a PNG grid of MNIST digits beside augmented versions of them (--show N).
     Augment(augment::ShowArgs),
 }
@@ -48,6 +55,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => predict::run(args),
         Command::Explain => explain::run(),
         Command::Bench(args) => bench::run(args),
+        Command::Summary(args) => summary::run(args),
+        Command::Conv(args) => conv::run(args),
         Command::Augment(args) => augment::run(args),
     }
 }

@@ -7,17 +7,17 @@
 //! `best.safetensors`.
 
 use super::progress::Progress;
-use super::source::{self, DataArgs, NORMALIZATION_KEY, Source};
+use super::source::{self, DataArgs, NORMALIZATION_KEY, Normalization, Source};
 use clap::Args;
 use nabla::io::{load_checkpoint, save_checkpoint};
 use nabla::loss::Loss;
-use nabla::nn::{LayerSpec, Model, ModelSpec, Module};
+use nabla::nn::{DropoutRule, LayerSpec, Model, ModelSpec, Module};
 use nabla::ops::Activation;
 use nabla::optim::schedule::Warmup;
 use nabla::optim::{self, load_optimizer, save_optimizer, schedule_by_name};
 use nabla::report::{MetricsRow, RunRecord, unique_run_dir};
 use nabla::rng::Rng;
-use nabla::train::{Regularization, Sets, TrainConfig, Trainer, TrainerState};
+use nabla::train::{AugmentConfig, Regularization, Sets, TrainConfig, Trainer, TrainerState};
 use nabla::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -32,9 +32,16 @@ const TRAINER_FILE: &str = "trainer.json";
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// Hidden layer widths, comma-separated (empty for none).
-    #[arg(long, default_value = "512,512")]
-    pub hidden: String,
+    /// The model: a zoo name (lenet5-modern, lenet5, mlp; see `nabla summary`) or a spec file
+    /// (TOML, format in models/*.toml). Without --model and --hidden: lenet5-modern for MNIST,
+    /// an MLP 512,512 for a CSV file. A spec's [train] table sets defaults that flags override.
+    #[arg(long, conflicts_with = "hidden")]
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Hidden layer widths of an MLP, comma-separated (empty for none) [default for a CSV file:
+    /// 512,512].
+    #[arg(long)]
+    pub hidden: Option<String>,
     /// Hidden activation: relu, tanh, sigmoid or identity.
     #[arg(long, default_value = "relu")]
     pub activation: String,
@@ -44,13 +51,14 @@ pub struct TrainArgs {
     /// Passes over the training set [default: 5].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Mini-batch size m (1: plain SGD; the training set size: full batch).
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
+    /// Mini-batch size m (1: plain SGD; the training set size: full batch) [default: the model's,
+    /// else 128].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Optimizer: sgd, momentum (sgd with α = 0.9), adagrad, adadelta, adadelta-window, rmsprop,
-    /// adam or adamw.
-    #[arg(long, default_value = "sgd")]
-    pub optimizer: String,
+    /// adam or adamw [default: the model's, else sgd].
+    #[arg(long)]
+    pub optimizer: Option<String>,
     /// Learning rate η (default: 0.1 for sgd, the optimizer's usual value otherwise).
     #[arg(long)]
     pub lr: Option<f32>,
@@ -61,9 +69,10 @@ pub struct TrainArgs {
     #[arg(long)]
     pub nesterov: bool,
     /// Learning-rate schedule: constant, plateau (the lecture's: divide η by --factor when the
-    /// loss has flattened for --patience epochs), step, exp or cosine.
-    #[arg(long, default_value = "constant")]
-    pub schedule: String,
+    /// loss has flattened for --patience epochs), step, exp or cosine [default: the model's, else
+    /// constant].
+    #[arg(long)]
+    pub schedule: Option<String>,
     /// Epochs without improvement before plateau divides η (also step's interval).
     #[arg(long, default_value_t = 3)]
     pub patience: usize,
@@ -91,6 +100,31 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a lower validation loss and keep the best weights.
     #[arg(long)]
     pub early_stop: Option<usize>,
+    /// Dropout probability p on every hidden layer of an MLP (the lecture's 0.5).
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub dropout: f32,
+    /// Dropout probability on the inputs of an MLP (0.2 is usual).
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub input_dropout: f32,
+    /// Dropout's test-time rule: inverted (scale by 1/q in training) or weight-scaling (the
+    /// lecture's: multiply the outgoing weights by q at test time).
+    #[arg(long, default_value = "inverted")]
+    #[serde(default = "inverted")]
+    pub dropout_rule: String,
+    /// Distort training images on the fly (images only).
+    #[command(flatten)]
+    #[serde(default)]
+    pub augment: super::augment::AugmentArgs,
+    /// Train K members on seeds seed, seed + 1, … and evaluate their averaged probabilities.
+    #[arg(long)]
+    #[serde(default)]
+    pub ensemble: Option<usize>,
+    /// With --ensemble: each member learns from its own bootstrap resample of the training set.
+    #[arg(long, requires = "ensemble")]
+    #[serde(default)]
+    pub bagging: bool,
     /// Seed of initialisation and shuffling: the same seed gives the same weights, bit for bit.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -120,6 +154,38 @@ impl TrainArgs {
     fn epochs(&self) -> usize {
         self.epochs.unwrap_or(5)
     }
+
+    /// The batch size (settled by [`prepare`]).
+    pub fn batch_size(&self) -> usize {
+        self.batch_size.unwrap_or(128)
+    }
+
+    /// Settles the model and the settings left to it: --model, or the default model (lenet5-modern
+    /// for an MNIST folder, else an MLP, whose widths --hidden gives); then the batch size, epochs,
+    /// optimizer, η, momentum and schedule from the spec's [train] table where no flag gave them
+    /// (η and momentum only if the optimizer is the spec's), else the defaults. The settled
+    /// values are what config.json records, so that --resume rebuilds the same run.
+    fn settle_model(&mut self) -> Result<Option<ModelSpec>> {
+        let images = self.data.data == "mnist" || Path::new(&self.data.data).is_dir();
+        if self.model.is_none() && self.hidden.is_none() {
+            if images {
+                self.model = Some("lenet5-modern".into());
+            } else {
+                self.hidden = Some("512,512".into());
+            }
+        }
+        let spec = self.model.as_deref().map(ModelSpec::load).transpose()?;
+        let defaults = spec.as_ref().and_then(|s| s.train.clone()).unwrap_or_default();
+        self.batch_size = Some(self.batch_size.or(defaults.batch_size).unwrap_or(128));
+        self.epochs = self.epochs.or(defaults.epochs);
+        if self.optimizer.is_none() || self.optimizer == defaults.optimizer {
+            self.lr = self.lr.or(defaults.lr);
+            self.momentum = self.momentum.or(defaults.momentum);
+        }
+        self.optimizer = Some(self.optimizer.take().or(defaults.optimizer).unwrap_or_else(|| "sgd".into()));
+        self.schedule = Some(self.schedule.take().or(defaults.schedule).unwrap_or_else(|| "constant".into()));
+        Ok(spec)
+    }
 }
 
 fn parse_hidden(text: &str) -> Result<Vec<usize>> {
@@ -142,6 +208,46 @@ pub struct Run {
     pub record: RunRecord,
 }
 
+fn inverted() -> String {
+    "inverted".into()
+}
+
+/// An MLP spec with dropout p_in on its inputs and p on each hidden layer's output (after its
+/// activation), where the lecture puts it.
+fn with_dropout(mut spec: ModelSpec, p_in: f32, p: f32, rule: DropoutRule) -> ModelSpec {
+    let mut layers = Vec::new();
+    if p_in > 0.0 {
+        layers.push(LayerSpec::Dropout { p: p_in, rule }.into());
+    }
+    let last = spec.layers.len() - 1;
+    for (i, layer) in spec.layers.into_iter().enumerate() {
+        let is_activation = !matches!(layer.spec, LayerSpec::Linear { .. });
+        layers.push(layer);
+        if p > 0.0 && is_activation && i < last {
+            layers.push(LayerSpec::Dropout { p, rule }.into());
+        }
+    }
+    spec.layers = layers;
+    spec
+}
+
+/// The trainer's augmentation settings, when flags ask for any: images only.
+fn augment_config(args: &TrainArgs, model: &Model, norm: &Normalization) -> Result<Option<AugmentConfig>> {
+    let augmentation = args.augment.to_augmentation()?;
+    if augmentation.is_off() {
+        return Ok(None);
+    }
+    let input = &model.spec().input;
+    let hw = match input[..] {
+        [_, h, w] => (h, w),
+        [784] => (28, 28),
+        _ => return Err(Error::config(format!("augmentation needs images; the model's input is {input:?}"))),
+    };
+    // a blank pixel (0) after normalisation: what shifted-in borders are filled with
+    let background = (0.0 - norm.mean[0]) / norm.std[0];
+    Ok(Some(AugmentConfig { augmentation, hw, background }))
+}
+
 /// Loads the data and builds a fresh run (or, with `--resume`, the saved one).
 pub fn prepare(args: TrainArgs) -> Result<Run> {
     let (args, resume_dir) = match &args.resume {
@@ -157,8 +263,11 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         }
         None => (args, None),
     };
+    let mut args = args;
+    let spec = args.settle_model()?;
     validate(&args)?;
-    let mut data = source::load(&args.data, args.seed, None)?;
+    let input_map = spec.as_ref().and_then(|s| s.input_map).map(Normalization::from_input_map);
+    let mut data = source::load(&args.data, args.seed, input_map.as_ref())?;
     if let Some(n) = args.limit_train {
         data.train = data.train.take(n.min(data.train.len()));
     }
@@ -177,12 +286,48 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         None if data.train.labels.is_some() => Loss::SoftmaxCrossEntropy,
         None => Loss::LeastSquares,
     };
-    let hidden = parse_hidden(&args.hidden)?;
-    let activation = Activation::parse(&args.activation)?;
-    let spec = ModelSpec::mlp(data.train.inputs.shape()[1], &hidden, data.train.targets.shape()[1], activation, loss);
+    let (inputs, outputs) = (data.train.inputs.shape()[1], data.train.targets.shape()[1]);
+    let spec = match spec {
+        Some(mut spec) => {
+            if args.loss.is_some() {
+                spec.loss = loss;
+            }
+            if spec.input_size() != inputs || spec.output_size()? != outputs {
+                return Err(Error::config(format!(
+                    "--model {}: the model takes {} inputs (shape {:?}) and gives {} outputs, but --data {} has {} \
+                     inputs and {} targets",
+                    args.model.as_deref().unwrap_or_default(),
+                    spec.input_size(),
+                    spec.input,
+                    spec.output_size()?,
+                    args.data.data,
+                    inputs,
+                    outputs
+                )));
+            }
+            spec
+        }
+        None => {
+            let hidden = parse_hidden(args.hidden.as_deref().unwrap_or_default())?;
+            let activation = Activation::parse(&args.activation)?;
+            let rule = match args.dropout_rule.as_str() {
+                "inverted" => DropoutRule::Inverted,
+                "weight-scaling" => DropoutRule::WeightScaling,
+                other => {
+                    return Err(Error::config(format!(
+                        "--dropout-rule {other}: expected inverted or weight-scaling"
+                    )));
+                }
+            };
+            with_dropout(ModelSpec::mlp(inputs, &hidden, outputs, activation, loss), args.input_dropout, args.dropout, rule)
+        }
+    };
+    if (args.dropout > 0.0 || args.input_dropout > 0.0) && args.model.is_some() {
+        return Err(Error::config("--dropout and --input-dropout apply to MLPs (--hidden); put dropout layers in the spec file"));
+    }
     let model = Model::new(spec, &mut Rng::seed(args.seed))?;
     // "momentum" names the lecture's SGD with momentum, α = 0.9 unless --momentum says otherwise
-    let (name, momentum) = match args.optimizer.as_str() {
+    let (name, momentum) = match args.optimizer.as_deref().unwrap_or("sgd") {
         "momentum" => ("sgd", Some(args.momentum.unwrap_or(optim::DEFAULT_MOMENTUM))),
         other => (other, args.momentum),
     };
@@ -191,17 +336,18 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         None => optim::default_lr(name)?,
     };
     let optimizer = optim::by_name(name, lr, momentum, args.nesterov)?;
-    let mut schedule = schedule_by_name(&args.schedule, lr, args.epochs(), args.patience, args.factor)?;
+    let schedule_name = args.schedule.as_deref().unwrap_or("constant");
+    let mut schedule = schedule_by_name(schedule_name, lr, args.epochs(), args.patience, args.factor)?;
     if args.warmup > 0 {
         schedule = Box::new(Warmup::new(schedule, args.warmup));
     }
     let config = TrainConfig {
         epochs: args.epochs(),
-        batch_size: args.batch_size,
+        batch_size: args.batch_size(),
         seed: args.seed,
         regularization: Regularization { l1: args.l1, l2: args.l2, max_norm: args.max_norm, clip: args.clip },
         early_stop: args.early_stop,
-        augment: None,
+        augment: augment_config(&args, &model, &data.normalization)?,
     };
     let mut trainer = Trainer::new(model, optimizer, schedule, config);
     let record = match resume_dir {
@@ -215,7 +361,7 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
 }
 
 fn validate(args: &TrainArgs) -> Result<()> {
-    if args.batch_size == 0 || args.epochs() == 0 {
+    if args.batch_size() == 0 || args.epochs() == 0 {
         return Err(Error::config("--batch-size and --epochs must be positive"));
     }
     if !(0.0..1.0).contains(&args.val_split) {
@@ -293,7 +439,7 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
         run.data.test.len(),
         t.optimizer.name(),
         t.schedule.describe(),
-        run.args.batch_size,
+        run.args.batch_size(),
         run.record.dir().display()
     );
     let sets = Sets { train: &run.data.train, val: run.val.as_ref(), test: Some(&run.data.test) };
@@ -312,6 +458,12 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    if let Some(k) = args.ensemble {
+        if k < 2 {
+            return Err(Error::config("--ensemble needs at least 2 members"));
+        }
+        return super::ensemble::run(args, k);
+    }
     let json = args.json;
     let run = execute(prepare(args)?, false)?;
     let weights = run.args.out.clone().unwrap_or_else(|| run.record.dir().join(MODEL_FILE));
@@ -333,7 +485,7 @@ pub fn summary(run: &Run, weights: &Path) -> serde_json::Value {
     serde_json::json!({
         "model": describe(t.model.spec()),
         "epochs": t.history.len(),
-        "batch_size": run.args.batch_size,
+        "batch_size": run.args.batch_size(),
         "lr": json_f32(t.history[0].lr),
         "optimizer": t.optimizer.name(),
         "schedule": t.schedule.describe(),
@@ -366,20 +518,29 @@ fn weight_norm(model: &Model) -> f32 {
     sq.sqrt() as f32
 }
 
-/// "mlp 784-512-512-10 relu".
+/// "mlp 784-512-512-10 relu" for an MLP; for other models the input shape, the layer types and
+/// the outputs: "lenet5-modern 1×28×28 conv2d relu maxpool2d … linear → 10".
 pub fn describe(spec: &ModelSpec) -> String {
     let mut widths = vec![spec.input_size().to_string()];
     let mut act = "";
+    let mut kinds = Vec::new();
+    let mut plain = spec.input.len() == 1;
     for layer in &spec.layers {
-        match layer {
+        kinds.push(layer.spec.kind());
+        match &layer.spec {
             LayerSpec::Linear { out, .. } => widths.push(out.to_string()),
-            LayerSpec::Relu => act = "relu",
-            LayerSpec::Tanh => act = "tanh",
-            LayerSpec::Sigmoid => act = "sigmoid",
-            LayerSpec::Identity => act = "identity",
+            LayerSpec::Relu {} | LayerSpec::Tanh {} | LayerSpec::Sigmoid {} | LayerSpec::Identity {} => {
+                act = layer.spec.kind();
+            }
+            _ => plain = false,
         }
     }
-    format!("{} {} {}", spec.name, widths.join("-"), act).trim_end().to_string()
+    if plain {
+        return format!("{} {} {}", spec.name, widths.join("-"), act).trim_end().to_string();
+    }
+    let input: Vec<String> = spec.input.iter().map(usize::to_string).collect();
+    let outputs = spec.output_size().map_or_else(|_| "?".to_string(), |n| n.to_string());
+    format!("{} {} {} → {outputs}", spec.name, input.join("×"), kinds.join(" "))
 }
 
 /// An f32 as the JSON number that prints like it (0.1, not 0.10000000149011612).

@@ -126,11 +126,7 @@ pub fn worked_example() -> WorkedExample {
 
     // δ_k = ∂E/∂u_k: restart the graph at u_k
     let u_k_leaf = Var::leaf(u_k.value().clone());
-    let delta_k = least_squares(&u_k_leaf.sigmoid(), &t)
-        .backward()
-        .get(&u_k_leaf)
-        .unwrap()
-        .clone();
+    let delta_k = least_squares(&u_k_leaf.sigmoid(), &t).backward().get(&u_k_leaf).unwrap().clone();
     // δ_j = ∂E/∂u_j: restart the graph at u_j, with the output layer fixed
     let u_j_leaf = Var::leaf(u_j.value().clone());
     let (w_jk_c, b_k_c) = (w_jk.detach(), b_k.detach());
@@ -283,16 +279,8 @@ impl fmt::Display for WorkedExample {
         };
         let vec2 = |v: [f64; 2]| format!("({:.2}, {:.2})", v[0], v[1]);
         let mat2 = |m: [[f64; 2]; 2]| format!("[{:.2} {:.2}; {:.2} {:.2}]", m[0][0], m[0][1], m[1][0], m[1][1]);
-        writeln!(
-            f,
-            "Backpropagation, worked example: inputs x_i, sigmoid hidden y_j, sigmoid outputs z_k"
-        )?;
-        writeln!(
-            f,
-            "x = {}  t = {}  η = {ETA}  σ(u) = 1/(1 + e^−u)  σ′(u) = σ(u)(1 − σ(u))",
-            vec2(X),
-            vec2(T)
-        )?;
+        writeln!(f, "Backpropagation, worked example: inputs x_i, sigmoid hidden y_j, sigmoid outputs z_k")?;
+        writeln!(f, "x = {}  t = {}  η = {ETA}  σ(u) = 1/(1 + e^−u)  σ′(u) = σ(u)(1 − σ(u))", vec2(X), vec2(T))?;
         let (w_ij, b_j, w_jk, b_k) = (mat2(W_IJ), vec2(B_J), mat2(W_JK), vec2(B_K));
         writeln!(f, "w_ij = {w_ij}  b_j = {b_j}  w_jk = {w_jk}  b_k = {b_k}")?;
         writeln!(f, "{:<64}{:>16}{:>18}", "", column, "by formula (f64)")?;
@@ -327,58 +315,20 @@ impl fmt::Display for WorkedExample {
         writeln!(f, "\nBackward pass (δ = ∂E/∂u)")?;
         pairs(f, "δ_k = (z_k − t_k)·σ′(u_k)", "δ", "output", self.delta_k, r.delta_k)?;
         pairs(f, "δ_j = σ′(u_j)·Σ_k δ_k w_jk", "δ", "hidden", self.delta_j, r.delta_j)?;
-        matrix(
-            f,
-            "∂E/∂w_jk = δ_k·y_j",
-            "∂E/∂w",
-            "hidden",
-            "output",
-            &self.de_dw_jk,
-            &r.de_dw_jk,
-        )?;
+        matrix(f, "∂E/∂w_jk = δ_k·y_j", "∂E/∂w", "hidden", "output", &self.de_dw_jk, &r.de_dw_jk)?;
         pairs(f, "∂E/∂b_k = δ_k", "∂E/∂b", "output", self.de_db_k, r.de_db_k)?;
-        matrix(
-            f,
-            "∂E/∂w_ij = δ_j·x_i",
-            "∂E/∂w",
-            "input",
-            "hidden",
-            &self.de_dw_ij,
-            &r.de_dw_ij,
-        )?;
+        matrix(f, "∂E/∂w_ij = δ_j·x_i", "∂E/∂w", "input", "hidden", &self.de_dw_ij, &r.de_dw_ij)?;
         pairs(f, "∂E/∂b_j = δ_j", "∂E/∂b", "hidden", self.de_db_j, r.de_db_j)?;
 
-        writeln!(
-            f,
-            "\nUpdate, only after the whole backward pass (δ_j above used the old w_jk)"
-        )?;
-        matrix(
-            f,
-            "w_jk ← w_jk − η·∂E/∂w_jk",
-            "w",
-            "hidden",
-            "output",
-            &self.w_jk_new,
-            &r.w_jk_new,
-        )?;
+        writeln!(f, "\nUpdate, only after the whole backward pass (δ_j above used the old w_jk)")?;
+        matrix(f, "w_jk ← w_jk − η·∂E/∂w_jk", "w", "hidden", "output", &self.w_jk_new, &r.w_jk_new)?;
         pairs(f, "b_k ← b_k − η·∂E/∂b_k", "b", "output", self.b_k_new, r.b_k_new)?;
-        matrix(
-            f,
-            "w_ij ← w_ij − η·∂E/∂w_ij",
-            "w",
-            "input",
-            "hidden",
-            &self.w_ij_new,
-            &r.w_ij_new,
-        )?;
+        matrix(f, "w_ij ← w_ij − η·∂E/∂w_ij", "w", "input", "hidden", &self.w_ij_new, &r.w_ij_new)?;
         pairs(f, "b_j ← b_j − η·∂E/∂b_j", "b", "hidden", self.b_j_new, r.b_j_new)?;
 
         let (abs, rel) = self.max_difference(r);
         let verdict = if rel <= AGREE_RTOL { "agree" } else { "DISAGREE" };
-        write!(
-            f,
-            "\n{column} and formulas {verdict}: max |difference| = {abs:.1e} (relative {rel:.1e})"
-        )
+        write!(f, "\n{column} and formulas {verdict}: max |difference| = {abs:.1e} (relative {rel:.1e})")
     }
 }
 
@@ -413,10 +363,7 @@ mod tests {
         let (ad, hand) = (worked_example(), by_formulas());
         assert_eq!((ad.method, hand.method), (Method::Autodiff, Method::Formulas));
         for (n, (a, b)) in ad.values().into_iter().zip(hand.values()).enumerate() {
-            assert!(
-                (a - b).abs() <= AGREE_RTOL * b.abs(),
-                "quantity {n}: autodiff {a} vs formula {b}"
-            );
+            assert!((a - b).abs() <= AGREE_RTOL * b.abs(), "quantity {n}: autodiff {a} vs formula {b}");
         }
     }
 
@@ -425,11 +372,7 @@ mod tests {
         // M. Mazur, "A Step by Step Backpropagation Example" (w1..w8 as documented on W_IJ, W_JK)
         for (ex, tol) in [(by_formulas(), 1e-8), (worked_example(), 1e-6)] {
             let near = |got: f64, want: f64, what: &str| {
-                assert!(
-                    (got - want).abs() < tol,
-                    "{:?} {what}: got {got}, published {want}",
-                    ex.method
-                )
+                assert!((got - want).abs() < tol, "{:?} {what}: got {got}, published {want}", ex.method)
             };
             near(ex.u_j[0], 0.3775, "net_h1");
             near(ex.y_j[0], 0.593269992, "out_h1");
@@ -456,14 +399,8 @@ mod tests {
             assert_eq!(ex.de_db_k, ex.delta_k);
             assert_eq!(ex.de_db_j, ex.delta_j);
             let stepped = |b: [f64; 2], grad: [f64; 2]| [0, 1].map(|n| b[n] - ETA * grad[n]);
-            for (got, want) in [
-                (ex.b_k_new, stepped(B_K, ex.delta_k)),
-                (ex.b_j_new, stepped(B_J, ex.delta_j)),
-            ] {
-                assert!(
-                    got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-7),
-                    "{got:?} vs {want:?}"
-                );
+            for (got, want) in [(ex.b_k_new, stepped(B_K, ex.delta_k)), (ex.b_j_new, stepped(B_J, ex.delta_j))] {
+                assert!(got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-7), "{got:?} vs {want:?}");
             }
         }
     }
@@ -491,13 +428,7 @@ mod tests {
         for label in &labels {
             assert!(text.contains(label.as_str()), "missing {label:?} in\n{text}");
         }
-        assert!(
-            text.lines()
-                .last()
-                .unwrap()
-                .contains("autodiff (f32) and formulas agree"),
-            "{text}"
-        );
+        assert!(text.lines().last().unwrap().contains("autodiff (f32) and formulas agree"), "{text}");
         assert!(text.lines().count() <= 55, "{text}");
     }
 }

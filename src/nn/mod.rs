@@ -1,21 +1,47 @@
 //! Layers and models. A [`Module`] maps a batch to a batch and lists its trainable parameters by
 //! dotted name (`0.weight`, `0.bias`, …, as PyTorch names them), so that optimizers and
 //! checkpoints address parameters by name. Models are built from a [`ModelSpec`], plain serde data
-//! that is also stored in every checkpoint.
+//! that is also stored in every checkpoint and that users write as TOML files (see [`spec`] for the
+//! format and `models/` for the zoo).
+//!
+//! Layers, one file each, each with a "Shapes" section: [`Linear`], [`Conv2d`] (optionally with
+//! a fixed connection table, as LeNet-5's C3), [`MaxPool2d`], [`AvgPool2d`], [`Subsample`]
+//! (LeNet-5's trainable sub-sampling), [`Pad`], [`Flatten`], [`Rbf`] (LeNet-5's Euclidean RBF
+//! output units), [`Scale`], [`ScaledTanh`], [`Dropout`] and [`ActivationLayer`].
 
 mod activation;
+mod conv2d;
+mod dropout;
+mod flatten;
 mod init;
 mod linear;
 mod model;
+mod pad;
+mod pool;
+mod rbf;
+mod scale;
+mod scaled_tanh;
 mod sequential;
-mod spec;
+pub mod spec;
+mod summary;
+mod zoo;
 
 pub use activation::ActivationLayer;
+pub use conv2d::Conv2d;
+pub use dropout::{Dropout, DropoutRule};
+pub use flatten::Flatten;
 pub use init::Init;
 pub use linear::Linear;
 pub use model::Model;
+pub use pad::{Pad, pad2d};
+pub use pool::{AvgPool2d, MaxPool2d, Subsample};
+pub use rbf::{DIGITS, Rbf, RbfInit, rbf};
+pub use scale::Scale;
+pub use scaled_tanh::{SCALED_TANH_A, SCALED_TANH_S, ScaledTanh, scaled_tanh};
 pub use sequential::Sequential;
-pub use spec::{LayerSpec, ModelSpec};
+pub use spec::{InputMap, Layer, LayerSpec, ModelSpec, Size2, TrainDefaults};
+pub use summary::{LayerRow, Summary};
+pub use zoo::ZOO;
 
 use crate::autodiff::{Param, Var};
 
@@ -39,7 +65,8 @@ pub trait Module: Send + Sync {
     /// same masks as one that never stopped. Deterministic layers ignore it.
     fn reseed(&mut self, _rng: &mut crate::rng::Rng) {}
 
-    /// The number of trainable numbers.
+    /// The number of trainable numbers (a layer whose weights are partly fixed at zero counts
+    /// only the free ones).
     fn num_parameters(&self) -> usize {
         self.params().iter().map(|(_, p)| p.value().numel()).sum()
     }

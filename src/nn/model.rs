@@ -2,10 +2,10 @@
 //! and checkpoints work with.
 
 use super::{ModelSpec, Module, Sequential};
+use crate::Result;
 use crate::autodiff::{Param, Var, no_grad};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
-use crate::Result;
 
 /// A network together with the spec it was built from.
 pub struct Model {
@@ -30,13 +30,23 @@ impl Model {
         &self.net
     }
 
-    /// The raw outputs (logits for the cross-entropy losses) for a batch of flattened samples.
+    /// The raw outputs (logits for the cross-entropy losses) for a batch of samples: N rows of
+    /// flattened samples (N × 784) are first reshaped to N × the spec's input shape (N × 1 × 28 × 28).
     pub fn forward(&self, x: &Var) -> Var {
-        self.net.forward(x)
+        let input = &self.spec.input;
+        if x.shape().len() == 2 && input.len() > 1 {
+            let mut shape = vec![x.shape()[0]];
+            shape.extend_from_slice(input);
+            self.net.forward(&x.reshape(&shape))
+        } else {
+            self.net.forward(x)
+        }
     }
 
-    /// The model's answer (probabilities for classification) for a batch, without a graph.
-    pub fn predict(&self, x: &Tensor) -> Tensor {
+    /// The model's answer (probabilities for classification) for a batch, without a graph, in
+    /// evaluation mode (dropout off; the model stays in evaluation mode).
+    pub fn predict(&mut self, x: &Tensor) -> Tensor {
+        self.set_training(false);
         let u = no_grad(|| self.forward(&Var::constant(x.clone())));
         self.spec.loss.predict(u.value())
     }
@@ -44,7 +54,7 @@ impl Model {
 
 impl Module for Model {
     fn forward(&self, x: &Var) -> Var {
-        self.net.forward(x)
+        Model::forward(self, x)
     }
 
     fn params(&self) -> Vec<(String, &Param)> {
@@ -61,5 +71,9 @@ impl Module for Model {
 
     fn reseed(&mut self, rng: &mut Rng) {
         self.net.reseed(rng);
+    }
+
+    fn num_parameters(&self) -> usize {
+        self.net.num_parameters()
     }
 }

@@ -70,4 +70,10 @@ impl Module for Sequential {
     fn reseed(&mut self, rng: &mut crate::rng::Rng) {
         self.layers.iter_mut().for_each(|l| l.reseed(rng));
     }
+
+    /// The layers' counts, so that a layer with fixed zero weights (a partial connection table)
+    /// counts only its free ones.
+    fn num_parameters(&self) -> usize {
+        self.layers.iter().map(|l| l.num_parameters()).sum()
+    }
 }

@@ -1,18 +1,135 @@
 //! Model specs: a network described layer by layer as plain serde data, so that a model can be
-//! written in a file, checked before it is built, and stored inside its checkpoint.
+//! written in a file, checked before it is built, and stored inside its checkpoint (as JSON under
+//! `nabla.spec`).
 //!
-//! In JSON (the same fields in TOML):
-//! `{"name": "mlp", "input": [784], "loss": "softmax-cross-entropy",
-//!   "layers": [{"type": "linear", "out": 512}, {"type": "relu"}, {"type": "linear", "out": 10}]}`
+//! # The format
+//! Users write specs in TOML (the zoo's files in `models/` are examples). Top-level fields:
+//!
+//! | field       | meaning                                                                      |
+//! |-------------|------------------------------------------------------------------------------|
+//! | `name`      | a short name, shown in logs (required)                                       |
+//! | `input`     | the shape of one sample: `[784]` for flat vectors, `[1, 28, 28]` for images  |
+//! |             | (C × H × W); the flat rows of the data are reshaped to it (required)         |
+//! | `loss`      | `softmax-cross-entropy`, `sigmoid-cross-entropy` or `least-squares` (required)|
+//! | `input_map` | optional `{ zero = a, one = b }`: inputs x ∈ [0, 1] become a + (b − a)·x      |
+//! |             | instead of the data's default normalisation (LeNet-5: a = −0.1, b = 1.175)   |
+//! | `[train]`   | optional default hyper-parameters, used where the command line gives none:   |
+//! |             | `batch_size`, `epochs`, `optimizer`, `lr`, `momentum`, `schedule`            |
+//! | `[[layers]]`| the layers, first to last, each a table with a `type` and its fields         |
+//!
+//! Layer types and their fields (every layer may also have a `name`, shown by `nabla summary`;
+//! sizes written `k` may also be `[rows, columns]`):
+//!
+//! | `type`        | fields                                                    | input → output       |
+//! |---------------|-----------------------------------------------------------|----------------------|
+//! | `linear`      | `out`, `init` (`he`/`xavier`)                              | [F] → [out]          |
+//! | `conv2d`      | `out`, `kernel`, `stride` (1), `padding` (0), `init`,      | [C,H,W] → [out,OH,OW]|
+//! |               | `connections` (for each output map, the input maps it reads)|                     |
+//! | `maxpool2d`   | `kernel`, `stride` (= kernel)                              | [C,H,W] → [C,OH,OW]  |
+//! | `avgpool2d`   | `kernel`, `stride` (= kernel)                              | [C,H,W] → [C,OH,OW]  |
+//! | `subsample`   | `kernel`, `stride` (= kernel): LeNet's w₁·Σ(window) + w₂    | [C,H,W] → [C,OH,OW]  |
+//! | `pad`         | `padding`, `value` (0)                                     | [C,H,W] → [C,H+2p,W+2p]|
+//! | `flatten`     |                                                           | [d₁,d₂,…] → [d₁·d₂·…]|
+//! | `rbf`         | `out`, `init` (`random` ±1, or `digits`: 7×12 digit bitmaps)| [F] → [out]         |
+//! | `dropout`     | `p`, `rule` (`inverted` or `weight-scaling`)              | same shape           |
+//! | `scale`       | `factor`                                                  | same shape           |
+//! | `relu`, `sigmoid`, `tanh`, `scaled-tanh` (1.7159·tanh(2a/3)), `identity` |          | same shape           |
+//!
+//! The default `init` is He before a `relu`, LeCun for the last layer (whose outputs are used as
+//! they are) and before an `identity`, and Xavier otherwise. Example:
+//!
+//! ```toml
+//! name = "tiny-cnn"
+//! input = [1, 28, 28]
+//! loss = "softmax-cross-entropy"
+//!
+//! [[layers]]
+//! type = "conv2d"
+//! out = 8
+//! kernel = 3
+//! padding = 1
+//!
+//! [[layers]]
+//! type = "relu"
+//!
+//! [[layers]]
+//! type = "maxpool2d"
+//! kernel = 2
+//!
+//! [[layers]]
+//! type = "flatten"
+//!
+//! [[layers]]
+//! type = "linear"
+//! out = 10
+//! ```
+//!
+//! A wrong spec is an error naming the layer (index, type and name) and the shapes: an unknown
+//! layer type or field and a missing field when the file is read, shapes that do not fit when
+//! [`ModelSpec::shapes`] checks it (before every build).
 
-use super::{ActivationLayer, Init, Linear, Sequential};
+use super::{
+    ActivationLayer, AvgPool2d, Conv2d, Dropout, DropoutRule, Flatten, Init, Linear, MaxPool2d, Pad, Rbf, RbfInit,
+    Scale, ScaledTanh, Sequential, Subsample,
+};
 use crate::loss::Loss;
 use crate::ops::Activation;
 use crate::rng::Rng;
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
 
-/// One layer of a spec.
+/// A size in two dimensions (rows, columns), written `5` for 5×5 or `[5, 3]` in a spec.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Size2(pub usize, pub usize);
+
+impl Size2 {
+    fn one() -> Size2 {
+        Size2(1, 1)
+    }
+
+    fn is_one(&self) -> bool {
+        *self == Size2(1, 1)
+    }
+
+    fn is_zero(&self) -> bool {
+        *self == Size2(0, 0)
+    }
+
+    /// As a (rows, columns) pair.
+    pub fn pair(self) -> (usize, usize) {
+        (self.0, self.1)
+    }
+}
+
+impl fmt::Display for Size2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}×{}", self.0, self.1)
+    }
+}
+
+impl Serialize for Size2 {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.0 == self.1 { s.serialize_u64(self.0 as u64) } else { [self.0, self.1].serialize(s) }
+    }
+}
+
+impl<'de> Deserialize<'de> for Size2 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Size2, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a size: a number, or [rows, columns]")]
+        enum Form {
+            Square(usize),
+            Pair([usize; 2]),
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::Square(k) => Size2(k, k),
+            Form::Pair([h, w]) => Size2(h, w),
+        })
+    }
+}
+
+/// What one layer computes (the `type` of a spec's layer and its fields).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum LayerSpec {
@@ -20,40 +137,312 @@ pub enum LayerSpec {
     Linear {
         /// Number of output units n_l.
         out: usize,
-        /// Weight initialisation; by default He before a ReLU and Xavier otherwise.
+        /// Weight initialisation; by default He before a ReLU, LeCun last, Xavier otherwise.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         init: Option<Init>,
     },
+    /// A 2-D convolution with `out` maps of `kernel`-sized kernels.
+    Conv2d {
+        /// Number of output maps O.
+        out: usize,
+        /// (KH, KW).
+        kernel: Size2,
+        /// (SH, SW), 1 by default.
+        #[serde(default = "Size2::one", skip_serializing_if = "Size2::is_one")]
+        stride: Size2,
+        /// Zero padding on each side, 0 by default.
+        #[serde(default, skip_serializing_if = "Size2::is_zero")]
+        padding: Size2,
+        /// Weight initialisation; by default He before a ReLU, LeCun last, Xavier otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        init: Option<Init>,
+        /// For each output map, the input maps it reads (all of them when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connections: Option<Vec<Vec<usize>>>,
+    },
+    /// Max pooling.
+    MaxPool2d {
+        /// (KH, KW).
+        kernel: Size2,
+        /// (SH, SW); the kernel size by default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<Size2>,
+    },
+    /// Average pooling.
+    AvgPool2d {
+        /// (KH, KW).
+        kernel: Size2,
+        /// (SH, SW); the kernel size by default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<Size2>,
+    },
+    /// LeNet-5's trainable sub-sampling: w₁·Σ(window) + w₂ per map.
+    Subsample {
+        /// (KH, KW).
+        kernel: Size2,
+        /// (SH, SW); the kernel size by default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<Size2>,
+    },
+    /// A border of a constant value around each map.
+    Pad {
+        /// (PH, PW) on each side.
+        padding: Size2,
+        /// The border's value (0 by default).
+        #[serde(default)]
+        value: f32,
+    },
+    /// Each sample as one flat vector.
+    Flatten {},
+    /// Euclidean RBF units y_i = Σ_j (x_j − w_ij)² (LeNet-5's output layer).
+    Rbf {
+        /// Number of units K.
+        out: usize,
+        /// The centres: random ±1 (default) or the digit bitmaps.
+        #[serde(default)]
+        init: RbfInit,
+    },
+    /// Dropout with drop probability `p` in training (see [`super::Dropout`]).
+    Dropout {
+        /// The probability of dropping a unit, in [0, 1).
+        p: f32,
+        /// `inverted` (default) or `weight-scaling`.
+        #[serde(default)]
+        rule: DropoutRule,
+    },
+    /// y = factor·x.
+    Scale {
+        /// The factor.
+        factor: f32,
+    },
     /// max(0, u).
-    Relu,
+    Relu {},
     /// The logistic sigmoid.
-    Sigmoid,
+    Sigmoid {},
     /// tanh.
-    Tanh,
+    Tanh {},
+    /// LeNet-5's 1.7159·tanh(2u/3).
+    #[serde(rename = "scaled-tanh")]
+    ScaledTanh {},
     /// f(u) = u.
-    Identity,
+    Identity {},
 }
 
 impl LayerSpec {
-    fn activation(&self) -> Option<Activation> {
-        match self {
-            LayerSpec::Relu => Some(Activation::Relu),
-            LayerSpec::Sigmoid => Some(Activation::Sigmoid),
-            LayerSpec::Tanh => Some(Activation::Tanh),
-            LayerSpec::Identity => Some(Activation::Identity),
-            LayerSpec::Linear { .. } => None,
+    /// The activation layer for an [`Activation`].
+    pub fn activation(activation: Activation) -> LayerSpec {
+        match activation {
+            Activation::Relu => LayerSpec::Relu {},
+            Activation::Sigmoid => LayerSpec::Sigmoid {},
+            Activation::Tanh => LayerSpec::Tanh {},
+            Activation::Identity => LayerSpec::Identity {},
         }
     }
 
-    fn kind(&self) -> &'static str {
+    /// The layer's `type` as written in a spec.
+    pub fn kind(&self) -> &'static str {
         match self {
             LayerSpec::Linear { .. } => "linear",
-            LayerSpec::Relu => "relu",
-            LayerSpec::Sigmoid => "sigmoid",
-            LayerSpec::Tanh => "tanh",
-            LayerSpec::Identity => "identity",
+            LayerSpec::Conv2d { .. } => "conv2d",
+            LayerSpec::MaxPool2d { .. } => "maxpool2d",
+            LayerSpec::AvgPool2d { .. } => "avgpool2d",
+            LayerSpec::Subsample { .. } => "subsample",
+            LayerSpec::Pad { .. } => "pad",
+            LayerSpec::Flatten {} => "flatten",
+            LayerSpec::Rbf { .. } => "rbf",
+            LayerSpec::Dropout { .. } => "dropout",
+            LayerSpec::Scale { .. } => "scale",
+            LayerSpec::Relu {} => "relu",
+            LayerSpec::Sigmoid {} => "sigmoid",
+            LayerSpec::Tanh {} => "tanh",
+            LayerSpec::ScaledTanh {} => "scaled-tanh",
+            LayerSpec::Identity {} => "identity",
         }
     }
+
+    /// The output shape for one sample of `input`, or what does not fit (the caller adds the
+    /// layer's index and type).
+    pub fn output_shape(&self, input: &[usize]) -> std::result::Result<Vec<usize>, String> {
+        let image = || match input {
+            &[c, h, w] => Ok((c, h, w)),
+            _ => Err(format!("needs an image input C×H×W, got shape {input:?}")),
+        };
+        let positive = |what: &str, s: Size2| {
+            if s.0 == 0 || s.1 == 0 {
+                Err(format!("{what} {s} must be positive (input shape {input:?})"))
+            } else {
+                Ok(())
+            }
+        };
+        let windows = |kernel: Size2, stride: Size2, padding: Size2| {
+            let (c, h, w) = image()?;
+            positive("kernel", kernel)?;
+            positive("stride", stride)?;
+            let (ph, pw) = (h + 2 * padding.0, w + 2 * padding.1);
+            if kernel.0 > ph || kernel.1 > pw {
+                let padded = if padding.is_zero() { String::new() } else { format!(" padded by {padding}") };
+                return Err(format!("kernel {kernel} does not fit input shape {input:?}{padded}"));
+            }
+            Ok((c, (ph - kernel.0) / stride.0 + 1, (pw - kernel.1) / stride.1 + 1))
+        };
+        let units = |out: usize| if out == 0 { Err(format!("out = 0 (input shape {input:?})")) } else { Ok(()) };
+        let flat = || match input {
+            &[f] => Ok(f),
+            _ => Err(format!("needs a flat input (add a flatten layer before it), got shape {input:?}")),
+        };
+        match self {
+            LayerSpec::Linear { out, .. } => {
+                units(*out)?;
+                flat()?;
+                Ok(vec![*out])
+            }
+            LayerSpec::Conv2d { out, kernel, stride, padding, connections, .. } => {
+                units(*out)?;
+                let (c, oh, ow) = windows(*kernel, *stride, *padding)?;
+                if let Some(table) = connections {
+                    check_table(table, *out, c).map_err(|e| format!("{e} (input shape {input:?})"))?;
+                }
+                Ok(vec![*out, oh, ow])
+            }
+            LayerSpec::MaxPool2d { kernel, stride } | LayerSpec::AvgPool2d { kernel, stride } => {
+                let (c, oh, ow) = windows(*kernel, stride.unwrap_or(*kernel), Size2(0, 0))?;
+                Ok(vec![c, oh, ow])
+            }
+            LayerSpec::Subsample { kernel, stride } => {
+                let (c, oh, ow) = windows(*kernel, stride.unwrap_or(*kernel), Size2(0, 0))?;
+                Ok(vec![c, oh, ow])
+            }
+            LayerSpec::Pad { padding, value } => {
+                let (c, h, w) = image()?;
+                if !value.is_finite() {
+                    return Err(format!("value {value} is not a finite number"));
+                }
+                Ok(vec![c, h + 2 * padding.0, w + 2 * padding.1])
+            }
+            LayerSpec::Flatten {} => Ok(vec![input.iter().product()]),
+            LayerSpec::Rbf { out, init } => {
+                units(*out)?;
+                let f = flat()?;
+                if *init == RbfInit::Digits && (f != 84 || *out != 10) {
+                    return Err(format!(
+                        "init = \"digits\" needs 84 inputs (7×12 bitmaps) and out = 10, got input shape {input:?} \
+                         and out = {out}; use init = \"random\""
+                    ));
+                }
+                Ok(vec![*out])
+            }
+            LayerSpec::Dropout { p, .. } => {
+                if !(0.0..1.0).contains(p) {
+                    return Err(format!("p = {p} must be in [0, 1)"));
+                }
+                Ok(input.to_vec())
+            }
+            LayerSpec::Scale { factor } => {
+                if !factor.is_finite() {
+                    return Err(format!("factor {factor} is not a finite number"));
+                }
+                Ok(input.to_vec())
+            }
+            LayerSpec::Relu {}
+            | LayerSpec::Sigmoid {}
+            | LayerSpec::Tanh {}
+            | LayerSpec::ScaledTanh {}
+            | LayerSpec::Identity {} => Ok(input.to_vec()),
+        }
+    }
+}
+
+/// Checks a connection table: one non-empty list per output map, each naming distinct input maps
+/// below `inputs`.
+fn check_table(table: &[Vec<usize>], outputs: usize, inputs: usize) -> std::result::Result<(), String> {
+    if table.len() != outputs {
+        return Err(format!("connections has {} entries but out = {outputs} (one list per output map)", table.len()));
+    }
+    for (o, sources) in table.iter().enumerate() {
+        if sources.is_empty() {
+            return Err(format!("connections[{o}] is empty: output map {o} would read no input map"));
+        }
+        if let Some(&c) = sources.iter().find(|&&c| c >= inputs) {
+            return Err(format!("connections[{o}] names input map {c}, but there are {inputs} (0 to {})", inputs - 1));
+        }
+        let mut sorted = sources.clone();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            return Err(format!("connections[{o}] names an input map twice: {sources:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// One layer of a spec: what it computes, and an optional name (LeNet's `C1`, `S2`, …).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Layer {
+    /// A name for summaries; by default the layer is called by its index and type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// What the layer computes.
+    #[serde(flatten)]
+    pub spec: LayerSpec,
+}
+
+impl From<LayerSpec> for Layer {
+    fn from(spec: LayerSpec) -> Layer {
+        Layer { name: None, spec }
+    }
+}
+
+impl Layer {
+    /// "conv2d 'C1'" or "relu": the type and the name, for messages.
+    pub fn describe(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} '{name}'", self.spec.kind()),
+            None => self.spec.kind().to_string(),
+        }
+    }
+}
+
+/// How raw inputs x ∈ [0, 1] are mapped before the network: x′ = zero + (one − zero)·x. LeNet-5
+/// maps MNIST's background (0) to −0.1 and full ink (1) to 1.175, so that the inputs have mean
+/// about 0 and variance about 1.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputMap {
+    /// The value of an input of 0.
+    pub zero: f32,
+    /// The value of an input of 1.
+    pub one: f32,
+}
+
+impl InputMap {
+    /// The same map as a normalisation x′ = (x − mean)/std: (mean, std).
+    pub fn mean_std(&self) -> (f32, f32) {
+        let std = 1.0 / (self.one - self.zero);
+        (-self.zero * std, std)
+    }
+}
+
+/// Default training settings that a spec may carry; the command line's flags win.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainDefaults {
+    /// Mini-batch size m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Passes over the training set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// Optimizer name (as `--optimizer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<String>,
+    /// Learning rate η.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f32>,
+    /// Momentum α (sgd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f32>,
+    /// Learning-rate schedule name (as `--schedule`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 /// A whole network: its input shape (one sample), its layers and the loss it is trained with.
@@ -62,31 +451,31 @@ impl LayerSpec {
 pub struct ModelSpec {
     /// A short name (shown in logs and JSON output).
     pub name: String,
-    /// The shape of one sample, e.g. `[784]`.
+    /// The shape of one sample, e.g. `[784]` or `[1, 28, 28]`.
     pub input: Vec<usize>,
-    /// The layers, first to last.
-    pub layers: Vec<LayerSpec>,
+    /// How inputs in [0, 1] are mapped; the data's default normalisation when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_map: Option<InputMap>,
     /// The loss, which also decides how outputs become predictions.
     pub loss: Loss,
+    /// Default training settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainDefaults>,
+    /// The layers, first to last.
+    pub layers: Vec<Layer>,
 }
 
 impl ModelSpec {
     /// A multi-layer perceptron: `inputs` → hidden layers with `activation` → `outputs` (raw
     /// outputs; the loss applies softmax or sigmoid).
     pub fn mlp(inputs: usize, hidden: &[usize], outputs: usize, activation: Activation, loss: Loss) -> ModelSpec {
-        let act = match activation {
-            Activation::Relu => LayerSpec::Relu,
-            Activation::Sigmoid => LayerSpec::Sigmoid,
-            Activation::Tanh => LayerSpec::Tanh,
-            Activation::Identity => LayerSpec::Identity,
-        };
         let mut layers = Vec::new();
         for &h in hidden {
-            layers.push(LayerSpec::Linear { out: h, init: None });
-            layers.push(act.clone());
+            layers.push(LayerSpec::Linear { out: h, init: None }.into());
+            layers.push(LayerSpec::activation(activation).into());
         }
-        layers.push(LayerSpec::Linear { out: outputs, init: None });
-        ModelSpec { name: "mlp".into(), input: vec![inputs], layers, loss }
+        layers.push(LayerSpec::Linear { out: outputs, init: None }.into());
+        ModelSpec { name: "mlp".into(), input: vec![inputs], input_map: None, loss, train: None, layers }
     }
 
     /// The number of input values per sample.
@@ -94,26 +483,26 @@ impl ModelSpec {
         self.input.iter().product()
     }
 
-    /// The output shape of every layer for one sample, checking that each layer fits the last.
+    /// The output shape of every layer for one sample, checking that each layer fits the last;
+    /// an error names the layer's index, type and name, and the shapes.
     pub fn shapes(&self) -> Result<Vec<Vec<usize>>> {
         if self.input.is_empty() || self.input.contains(&0) {
             return Err(Error::config(format!("model '{}': input shape {:?} is empty", self.name, self.input)));
         }
+        if let Some(map) = self.input_map
+            && !(map.zero.is_finite() && map.one.is_finite() && map.zero != map.one)
+        {
+            return Err(Error::config(format!(
+                "model '{}': input_map {{ zero = {}, one = {} }} must map 0 and 1 to two different finite numbers",
+                self.name, map.zero, map.one
+            )));
+        }
         let mut shape = self.input.clone();
         let mut out = Vec::with_capacity(self.layers.len());
         for (i, layer) in self.layers.iter().enumerate() {
-            if let LayerSpec::Linear { out: n, .. } = layer {
-                if *n == 0 {
-                    return Err(Error::config(format!("model '{}': layer {i} (linear) has out = 0", self.name)));
-                }
-                if shape.len() != 1 {
-                    return Err(Error::config(format!(
-                        "model '{}': layer {i} (linear) needs a flat input, got shape {shape:?}",
-                        self.name
-                    )));
-                }
-                shape = vec![*n];
-            }
+            shape = layer.spec.output_shape(&shape).map_err(|msg| {
+                Error::config(format!("model '{}': layer {i} ({}): {msg}", self.name, layer.describe()))
+            })?;
             out.push(shape.clone());
         }
         Ok(out)
@@ -124,24 +513,53 @@ impl ModelSpec {
         Ok(self.shapes()?.last().map_or(self.input_size(), |s| s.iter().product()))
     }
 
-    /// Builds the network with weights drawn from `rng`.
+    /// Builds the network with weights drawn from `rng`, after checking the shapes.
     pub fn build(&self, rng: &mut Rng) -> Result<Sequential> {
         let shapes = self.shapes()?;
         let mut net = Sequential::new();
-        let mut inputs = self.input_size();
+        let mut input = self.input.clone();
         for (i, layer) in self.layers.iter().enumerate() {
-            match layer {
+            // the scale that keeps activations' variance through what follows: He before a ReLU,
+            // LeCun (1/fan_in) before nothing (the output's logits) or the identity, Xavier
+            // before tanh and sigmoid
+            let default_init = match self.layers.get(i + 1).map(|l| &l.spec) {
+                Some(LayerSpec::Relu {}) => Init::He,
+                None | Some(LayerSpec::Identity {}) => Init::LeCun,
+                _ => Init::Xavier,
+            };
+            match &layer.spec {
                 LayerSpec::Linear { out, init } => {
-                    let next = self.layers.get(i + 1);
-                    let default = if next == Some(&LayerSpec::Relu) { Init::He } else { Init::Xavier };
-                    net.push(Linear::new(inputs, *out, init.unwrap_or(default), rng));
+                    net.push(Linear::new(input[0], *out, init.unwrap_or(default_init), rng));
                 }
-                other => {
-                    let act = other.activation().ok_or_else(|| Error::config(format!("layer {i}: {}", other.kind())))?;
-                    net.push(ActivationLayer(act));
+                LayerSpec::Conv2d { out, kernel, stride, padding, init, connections } => {
+                    let init = init.unwrap_or(default_init);
+                    let (k, s, p) = (kernel.pair(), stride.pair(), padding.pair());
+                    net.push(match connections {
+                        Some(table) => Conv2d::with_table(input[0], table, k, s, p, init, rng),
+                        None => Conv2d::new(input[0], *out, k, s, p, init, rng),
+                    });
                 }
+                LayerSpec::MaxPool2d { kernel, stride } => {
+                    net.push(MaxPool2d { kernel: kernel.pair(), stride: stride.unwrap_or(*kernel).pair() });
+                }
+                LayerSpec::AvgPool2d { kernel, stride } => {
+                    net.push(AvgPool2d { kernel: kernel.pair(), stride: stride.unwrap_or(*kernel).pair() });
+                }
+                LayerSpec::Subsample { kernel, stride } => {
+                    net.push(Subsample::new(input[0], kernel.pair(), stride.unwrap_or(*kernel).pair()));
+                }
+                LayerSpec::Pad { padding, value } => net.push(Pad { padding: padding.pair(), value: *value }),
+                LayerSpec::Flatten {} => net.push(Flatten),
+                LayerSpec::Rbf { out, init } => net.push(Rbf::new(input[0], *out, *init, rng)),
+                LayerSpec::Dropout { p, rule } => net.push(Dropout::new(*p, *rule)),
+                LayerSpec::Scale { factor } => net.push(Scale(*factor)),
+                LayerSpec::Relu {} => net.push(ActivationLayer(Activation::Relu)),
+                LayerSpec::Sigmoid {} => net.push(ActivationLayer(Activation::Sigmoid)),
+                LayerSpec::Tanh {} => net.push(ActivationLayer(Activation::Tanh)),
+                LayerSpec::Identity {} => net.push(ActivationLayer(Activation::Identity)),
+                LayerSpec::ScaledTanh {} => net.push(ScaledTanh),
             }
-            inputs = shapes[i].iter().product();
+            input = shapes[i].clone();
         }
         Ok(net)
     }
@@ -150,28 +568,165 @@ impl ModelSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::Module;
+
+    fn spec_of(input: &[usize], layers: Vec<LayerSpec>) -> ModelSpec {
+        ModelSpec {
+            name: "t".into(),
+            input: input.to_vec(),
+            input_map: None,
+            loss: Loss::SoftmaxCrossEntropy,
+            train: None,
+            layers: layers.into_iter().map(Layer::from).collect(),
+        }
+    }
 
     #[test]
     fn mlp_spec_round_trips_through_json_and_builds() {
         let spec = ModelSpec::mlp(784, &[512, 512], 10, Activation::Relu, Loss::SoftmaxCrossEntropy);
         let json = serde_json::to_string(&spec).unwrap();
-        assert!(json.contains(r#"{"type":"linear","out":512}"#), "{json}");
+        assert!(json.contains(r#"{"type":"linear","out":512},{"type":"relu"}"#), "{json}");
         let back: ModelSpec = serde_json::from_str(&json).unwrap();
         assert_eq!(back, spec);
         let net = spec.build(&mut Rng::seed(0)).unwrap();
-        use crate::nn::Module;
         assert_eq!(net.num_parameters(), 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10);
         let names: Vec<String> = net.params().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]);
     }
 
+    /// The JSON of a checkpoint written before convolutions existed still loads.
     #[test]
-    fn a_wrong_spec_is_an_error_naming_the_layer() {
-        let bad = r#"{"name":"x","input":[4],"loss":"least-squares","layers":[{"type":"linear","out":0}]}"#;
-        let spec: ModelSpec = serde_json::from_str(bad).unwrap();
-        let err = spec.shapes().unwrap_err().to_string();
-        assert!(err.contains("layer 0 (linear)"), "{err}");
-        let unknown = r#"{"name":"x","input":[4],"loss":"least-squares","layers":[{"type":"conv9"}]}"#;
-        assert!(serde_json::from_str::<ModelSpec>(unknown).is_err());
+    fn an_mlp_spec_of_the_first_format_still_parses() {
+        let old = r#"{"name":"mlp","input":[784],"layers":[{"type":"linear","out":64},{"type":"relu"},
+            {"type":"linear","out":10}],"loss":"softmax-cross-entropy"}"#;
+        let spec: ModelSpec = serde_json::from_str(old).unwrap();
+        assert_eq!(spec, ModelSpec::mlp(784, &[64], 10, Activation::Relu, Loss::SoftmaxCrossEntropy));
+    }
+
+    #[test]
+    fn shapes_are_inferred_through_convolutions_and_pooling() {
+        let spec = spec_of(
+            &[1, 28, 28],
+            vec![
+                LayerSpec::Pad { padding: Size2(2, 2), value: -0.1 },
+                LayerSpec::Conv2d {
+                    out: 6,
+                    kernel: Size2(5, 5),
+                    stride: Size2(1, 1),
+                    padding: Size2(0, 0),
+                    init: None,
+                    connections: None,
+                },
+                LayerSpec::MaxPool2d { kernel: Size2(2, 2), stride: None },
+                LayerSpec::Conv2d {
+                    out: 4,
+                    kernel: Size2(3, 2),
+                    stride: Size2(2, 1),
+                    padding: Size2(1, 0),
+                    init: None,
+                    connections: None,
+                },
+                LayerSpec::Subsample { kernel: Size2(2, 2), stride: Some(Size2(1, 1)) },
+                LayerSpec::Flatten {},
+                LayerSpec::Linear { out: 7, init: None },
+            ],
+        );
+        let shapes = spec.shapes().unwrap();
+        // 14×14 → conv 3×2, stride (2, 1), padding (1, 0): (14 + 2 − 3)/2 + 1 = 7, (14 − 2)/1 + 1 = 13
+        let want: Vec<Vec<usize>> =
+            vec![vec![1, 32, 32], vec![6, 28, 28], vec![6, 14, 14], vec![4, 7, 13], vec![4, 6, 12], vec![288], vec![7]];
+        assert_eq!(shapes, want);
+        let net = spec.build(&mut Rng::seed(1)).unwrap();
+        let x = crate::Var::constant(crate::Tensor::zeros(&[2, 1, 28, 28]));
+        assert_eq!(net.forward(&x).shape(), &[2, 7]);
+    }
+
+    #[test]
+    fn shape_errors_name_the_layer_its_type_and_the_shapes() {
+        let conv = |out, k| LayerSpec::Conv2d {
+            out,
+            kernel: Size2(k, k),
+            stride: Size2(1, 1),
+            padding: Size2(0, 0),
+            init: None,
+            connections: None,
+        };
+        let cases: Vec<(Vec<usize>, Vec<LayerSpec>, &str)> = vec![
+            (vec![4], vec![LayerSpec::Linear { out: 0, init: None }], "layer 0 (linear): out = 0 (input shape [4])"),
+            (
+                vec![1, 8, 8],
+                vec![conv(2, 5), LayerSpec::MaxPool2d { kernel: Size2(2, 2), stride: None }, conv(3, 5)],
+                "layer 2 (conv2d): kernel 5×5 does not fit input shape [2, 2, 2]",
+            ),
+            (
+                vec![1, 8, 8],
+                vec![conv(2, 3), LayerSpec::Linear { out: 3, init: None }],
+                "layer 1 (linear): needs a flat input (add a flatten layer before it), got shape [2, 6, 6]",
+            ),
+            (vec![784], vec![conv(2, 3)], "layer 0 (conv2d): needs an image input C×H×W, got shape [784]"),
+            (
+                vec![2, 8, 8],
+                vec![LayerSpec::Conv2d {
+                    out: 2,
+                    kernel: Size2(3, 3),
+                    stride: Size2(1, 1),
+                    padding: Size2(0, 0),
+                    init: None,
+                    connections: Some(vec![vec![0], vec![1, 2]]),
+                }],
+                "layer 0 (conv2d): connections[1] names input map 2, but there are 2 (0 to 1) (input shape [2, 8, 8])",
+            ),
+            (
+                vec![1, 6, 6],
+                vec![LayerSpec::Flatten {}, LayerSpec::Rbf { out: 10, init: RbfInit::Digits }],
+                "layer 1 (rbf): init = \"digits\" needs 84 inputs",
+            ),
+        ];
+        for (input, layers, want) in cases {
+            let err = spec_of(&input, layers).shapes().unwrap_err().to_string();
+            assert!(err.contains(want), "{err}\n  does not contain\n{want}");
+        }
+        let mut named = spec_of(&[3], vec![LayerSpec::Linear { out: 0, init: None }]);
+        named.layers[0].name = Some("F6".into());
+        let err = named.shapes().unwrap_err().to_string();
+        assert!(err.contains("layer 0 (linear 'F6')"), "{err}");
+    }
+
+    #[test]
+    fn unknown_layers_and_fields_are_rejected() {
+        let parse = |layer: &str| {
+            serde_json::from_str::<ModelSpec>(&format!(
+                r#"{{"name":"x","input":[4],"loss":"least-squares","layers":[{layer}]}}"#
+            ))
+        };
+        assert!(parse(r#"{"type":"conv9"}"#).is_err());
+        assert!(parse(r#"{"type":"relu","out":3}"#).is_err(), "a field on a layer without fields");
+        assert!(parse(r#"{"type":"linear"}"#).is_err(), "a missing field");
+        assert!(parse(r#"{"type":"linear","out":3,"bias":false}"#).is_err(), "an unknown field");
+        assert!(parse(r#"{"type":"conv2d","out":3,"kernel":[3,2,1]}"#).is_err(), "a size of three numbers");
+        let ok = parse(r#"{"type":"conv2d","out":3,"kernel":[3,2],"name":"C1"}"#).unwrap();
+        assert_eq!(ok.layers[0].name.as_deref(), Some("C1"));
+        assert!(matches!(ok.layers[0].spec, LayerSpec::Conv2d { kernel: Size2(3, 2), stride: Size2(1, 1), .. }));
+    }
+
+    #[test]
+    fn dropout_layers_parse_check_and_build() {
+        let spec: ModelSpec = serde_json::from_str(
+            r#"{"name":"d","input":[4],"loss":"softmax-cross-entropy","layers":[{"type":"linear","out":3},
+            {"type":"dropout","p":0.5,"rule":"weight-scaling"},{"type":"linear","out":2}]}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.layers[1].spec, LayerSpec::Dropout { p: 0.5, rule: DropoutRule::WeightScaling });
+        assert_eq!(spec.build(&mut Rng::seed(0)).unwrap().len(), 3);
+        let bad = spec_of(&[4], vec![LayerSpec::Dropout { p: 1.0, rule: DropoutRule::Inverted }]);
+        assert!(bad.shapes().unwrap_err().to_string().contains("layer 0 (dropout): p = 1 must be in [0, 1)"));
+    }
+
+    #[test]
+    fn input_map_is_a_normalisation() {
+        let (mean, std) = InputMap { zero: -0.1, one: 1.175 }.mean_std();
+        for (x, want) in [(0.0f32, -0.1f32), (1.0, 1.175), (0.5, 0.5375)] {
+            assert!(((x - mean) / std - want).abs() < 1e-6);
+        }
     }
 }

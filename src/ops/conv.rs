@@ -10,6 +10,16 @@
 //! matrix `cols` (row (c, u, v), column (sample, i, j)), so that the whole forward pass is one GEMM,
 //! W (O×K) · cols (K×G·P), followed by a copy into N×O×P order that adds the bias.
 //!
+//! At stride 1, `cols` is built *wide*: each output row gets WP = W + 2·PW columns instead of OW,
+//! the last KW − 1 of them unused. Then row (c, u, v) of one sample is a single contiguous run of
+//! the (padded) input plane, starting at u·WP + v, instead of OH runs of OW values each: im2col is
+//! one long copy per row and sample and col2im one long vector add, where the short runs spent most
+//! of their time on loop overhead (im2col was 30% of a LeNet training step). The unused columns
+//! cost (KW − 1)/WP more GEMM work (13% for LeNet's C1, 29% for C3, 3% for 3×3 on 56×56); they
+//! hold finite input values (or zeros) and meet zero δ in backward, so they change nothing. Padded
+//! inputs are first copied into a zero-bordered buffer. With a kernel as large as the unpadded
+//! input (LeNet-5's C5), `cols` is the input transposed and is never built.
+//!
 //! Backward, with δ = ∂E/∂y rearranged as O×(G·P):
 //!   δ for the input = col2im(Wᵀ·δ)  (col2im adds each column of the K×(G·P) product back onto the
 //!                                    input pixel it was copied from),
@@ -18,12 +28,16 @@
 //! Transposes are GEMM strides, never copies. `cols` is not kept between forward and backward: it
 //! is rebuilt in backward, which costs one memory pass and saves holding K·N·P floats per layer.
 //!
-//! A batch is processed in chunks of G samples whose `cols` fits about 2 MiB (G = 26 for LeNet's
-//! C1, 34 for C3, 1 for 64 channels on 56×56), so that each GEMM is large (G·P columns) while
-//! `cols` stays in cache between im2col and the GEMM; its buffers are reused from call to call.
-//! The GEMM spreads its output over the cores; im2col, col2im and the rearrangements spread their
-//! rows or planes with rayon. No sum is split between threads (the weight gradient sums the
-//! chunks in order), so results are bit-identical from run to run.
+//! A batch is processed in chunks of G samples whose `cols` fits about 2 MiB, and in at least
+//! [`MIN_CHUNKS`] chunks when the batch has that many samples (G = 16 for LeNet's C1 and C3 at
+//! batch 64, 1 for 64 channels on 56×56), so that each GEMM is large (G·P columns) while `cols`
+//! stays in cache between im2col and the GEMM; its buffers are reused from call to call. The
+//! chunks run in parallel, one per thread at a time, each doing its own im2col, GEMM,
+//! rearrangement and col2im: coarse tasks that keep both cores of a small machine busy on LeNet's
+//! small layers, where splitting each step across threads cost more in synchronisation than it
+//! saved. The chunking does not depend on the number of threads, no sum is split between threads,
+//! and the weight gradient adds the chunks' parts in chunk order, so results are bit-identical
+//! from run to run.
 //!
 //! [`conv2d_naive`] (plain loops, f64 sums) stays beside the fast kernel as its test oracle.
 
@@ -36,6 +50,10 @@ use std::cell::Cell;
 /// single sample needs more. Measured on LeNet's layers at batch 64 and on 64 channels of 56×56:
 /// chunks of this size ran as fast as or faster than whole batches, and take far less memory.
 const COLS_BUDGET: usize = 1 << 19;
+
+/// The fewest chunks a batch is cut into (when it has that many samples), so that two or four
+/// threads share the work evenly.
+const MIN_CHUNKS: usize = 4;
 
 /// The sizes of one convolution, checked.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +73,8 @@ struct Geometry {
     ow: usize,
     /// Samples per chunk (G).
     chunk: usize,
+    /// Whether `cols` is built wide (stride 1; see the module docs).
+    wide: bool,
 }
 
 impl Geometry {
@@ -83,7 +103,11 @@ impl Geometry {
             "{op}: kernel of weight {w:?} does not fit input {x:?} padded by {padding:?}"
         );
         let (oh, ow) = ((h + 2 * padding.0 - kh) / stride.0 + 1, (wi + 2 * padding.1 - kw) / stride.1 + 1);
-        let per_sample = c * kh * kw * oh * ow;
+        let whole_input = kh == h && kw == wi && padding == (0, 0);
+        let wide = stride == (1, 1) && !whole_input;
+        let per_sample = c * kh * kw * oh * if wide { wi + 2 * padding.1 } else { ow };
+        let fits = (COLS_BUDGET / per_sample.max(1)).clamp(1, n.max(1));
+        let chunks = n.div_ceil(fits).max(MIN_CHUNKS.min(n)).max(1);
         Geometry {
             n,
             c,
@@ -98,8 +122,29 @@ impl Geometry {
             pw: padding.1,
             oh,
             ow,
-            chunk: (COLS_BUDGET / per_sample.max(1)).clamp(1, n.max(1)),
+            chunk: n.div_ceil(chunks).max(1),
+            wide,
         }
+    }
+
+    /// Columns of `cols` per output row: WP = W + 2·PW when wide, else OW.
+    fn row_stride(&self) -> usize {
+        if self.wide { self.w + 2 * self.pw } else { self.ow }
+    }
+
+    /// Columns of `cols` per sample: OH · [`Geometry::row_stride`].
+    fn q(&self) -> usize {
+        self.oh * self.row_stride()
+    }
+
+    /// Values per sample of the padded input: C·HP·WP.
+    fn padded_chw(&self) -> usize {
+        self.c * (self.h + 2 * self.ph) * (self.w + 2 * self.pw)
+    }
+
+    /// Whether the input has a zero border.
+    fn padded(&self) -> bool {
+        self.ph > 0 || self.pw > 0
     }
 
     /// Rows of `cols`: C·KH·KW.
@@ -116,6 +161,13 @@ impl Geometry {
     fn chw(&self) -> usize {
         self.c * self.h * self.w
     }
+
+    /// Whether each kernel covers its whole (unpadded) input, as LeNet-5's C5 does: then one
+    /// sample's patch is the sample itself, `cols` is the chunk's input transposed, and the GEMMs
+    /// read the input in place instead of through im2col and col2im.
+    fn whole_input(&self) -> bool {
+        self.kh == self.h && self.kw == self.w && self.ph == 0 && self.pw == 0
+    }
 }
 
 /// The output indices `lo..hi` (of `out_len`) whose input index `i·stride + offset − pad` lies in
@@ -130,7 +182,7 @@ fn valid_range(out_len: usize, in_len: usize, stride: usize, offset: usize, pad:
 /// covers the padding.
 fn im2col(geo: &Geometry, x: &[f32], g: usize, cols: &mut [f32]) {
     let (hw, p, ow) = (geo.h * geo.w, geo.p(), geo.ow);
-    cols.par_chunks_mut(g * p).enumerate().for_each(|(r, row)| {
+    for (r, row) in cols.chunks_exact_mut(g * p).enumerate() {
         let (ci, ki, kj) = (r / (geo.kh * geo.kw), r / geo.kw % geo.kh, r % geo.kw);
         let (ylo, yhi) = valid_range(geo.oh, geo.h, geo.sh, ki, geo.ph);
         let (xlo, xhi) = valid_range(ow, geo.w, geo.sw, kj, geo.pw);
@@ -156,7 +208,7 @@ fn im2col(geo: &Geometry, x: &[f32], g: usize, cols: &mut [f32]) {
                 }
             }
         }
-    });
+    }
 }
 
 /// Copies the first `dst.len()` floats of `src` into `dst`. Short rows go eight floats at a time:
@@ -179,11 +231,10 @@ fn copy_row(dst: &mut [f32], src: &[f32]) {
 }
 
 /// The adjoint of [`im2col`]: adds every entry of `cols` (K×(g·P)) onto the input pixel of `dx`
-/// (g×C×H×W) that it was copied from. Each thread owns whole input planes, and each plane sums its
-/// contributions in a fixed order.
+/// (g×C×H×W) that it was copied from. Each plane sums its contributions in a fixed order.
 fn col2im(geo: &Geometry, cols: &[f32], g: usize, dx: &mut [f32]) {
     let (hw, p, ow, khw) = (geo.h * geo.w, geo.p(), geo.ow, geo.kh * geo.kw);
-    dx.par_chunks_mut(hw).enumerate().for_each(|(plane_index, plane)| {
+    for (plane_index, plane) in dx.chunks_exact_mut(hw).enumerate() {
         let (s, ci) = (plane_index / geo.c, plane_index % geo.c);
         for (ki, kj) in (0..geo.kh).flat_map(|ki| (0..geo.kw).map(move |kj| (ki, kj))) {
             let r = ci * khw + ki * geo.kw + kj;
@@ -208,7 +259,102 @@ fn col2im(geo: &Geometry, cols: &[f32], g: usize, dx: &mut [f32]) {
                 }
             }
         }
-    });
+    }
+}
+
+/// The `g` samples of `x` (g×C×H×W) with a zero border: g×C×HP×WP in `buf`.
+fn pad_planes(geo: &Geometry, x: &[f32], buf: &mut [f32]) {
+    let (wp, ph, pw) = (geo.w + 2 * geo.pw, geo.ph, geo.pw);
+    let hpwp = (geo.h + 2 * ph) * wp;
+    for (dst, src) in buf.chunks_exact_mut(hpwp).zip(x.chunks_exact(geo.h * geo.w)) {
+        dst[..ph * wp].fill(0.0);
+        dst[(ph + geo.h) * wp..].fill(0.0);
+        for (row, src_row) in dst[ph * wp..].chunks_exact_mut(wp).zip(src.chunks_exact(geo.w)) {
+            row[..pw].fill(0.0);
+            row[pw..pw + geo.w].copy_from_slice(src_row);
+            row[pw + geo.w..].fill(0.0);
+        }
+    }
+}
+
+/// The length of the contiguous run that row (c, u, v) of one sample copies in a wide `cols`: the
+/// columns up to the last used one, (OH − 1)·WP + OW. It ends inside the padded plane for every
+/// (u, v); the unused columns after it are zero.
+fn wide_run(geo: &Geometry) -> usize {
+    (geo.oh - 1) * geo.row_stride() + geo.ow
+}
+
+/// Wide im2col (stride 1): row (c, u, v) of sample s is the run of padded plane (s, c) that
+/// starts at u·WP + v. `xp` holds g padded samples, g×C×HP×WP.
+fn im2col_wide(geo: &Geometry, xp: &[f32], g: usize, cols: &mut [f32]) {
+    let (q, wp, run) = (geo.q(), geo.row_stride(), wide_run(geo));
+    let hpwp = (geo.h + 2 * geo.ph) * wp;
+    for (r, row) in cols.chunks_exact_mut(g * q).enumerate() {
+        let (ci, ki, kj) = (r / (geo.kh * geo.kw), r / geo.kw % geo.kh, r % geo.kw);
+        let start = ki * wp + kj;
+        for (s, dst) in row.chunks_exact_mut(q).enumerate() {
+            let plane = &xp[(s * geo.c + ci) * hpwp..][..hpwp];
+            dst[..run].copy_from_slice(&plane[start..start + run]);
+            dst[run..].fill(0.0);
+        }
+    }
+}
+
+/// The adjoint of [`im2col_wide`]: adds each row's run back onto the padded planes `dxp`
+/// (g×C×HP×WP), each plane in a fixed order.
+fn col2im_wide(geo: &Geometry, cols: &[f32], g: usize, dxp: &mut [f32]) {
+    let (q, wp, run, khw) = (geo.q(), geo.row_stride(), wide_run(geo), geo.kh * geo.kw);
+    let hpwp = (geo.h + 2 * geo.ph) * wp;
+    for (plane_index, plane) in dxp.chunks_exact_mut(hpwp).enumerate() {
+        let (s, ci) = (plane_index / geo.c, plane_index % geo.c);
+        for r in ci * khw..(ci + 1) * khw {
+            let start = (r % khw / geo.kw) * wp + r % geo.kw;
+            let src = &cols[r * g * q + s * q..][..run];
+            for (d, &v) in plane[start..start + run].iter_mut().zip(src) {
+                *d += v;
+            }
+        }
+    }
+}
+
+/// Copies the inside of padded planes `dxp` (g×C×HP×WP) to `dx` (g×C×H×W).
+fn crop_planes(geo: &Geometry, dxp: &[f32], dx: &mut [f32]) {
+    let wp = geo.w + 2 * geo.pw;
+    let hpwp = (geo.h + 2 * geo.ph) * wp;
+    for (dst, src) in dx.chunks_exact_mut(geo.h * geo.w).zip(dxp.chunks_exact(hpwp)) {
+        for (row, src_row) in dst.chunks_exact_mut(geo.w).zip(src[geo.ph * wp..].chunks_exact(wp)) {
+            row.copy_from_slice(&src_row[geo.pw..geo.pw + geo.w]);
+        }
+    }
+}
+
+/// `cols` for the `g` samples `x`, by the wide or the general im2col; `pad` is scratch for the
+/// padded input.
+fn unroll(geo: &Geometry, x: &[f32], g: usize, cols: &mut [f32], pad: &mut [f32]) {
+    if !geo.wide {
+        im2col(geo, x, g, cols);
+    } else if geo.padded() {
+        let pad = &mut pad[..g * geo.padded_chw()];
+        pad_planes(geo, x, pad);
+        im2col_wide(geo, pad, g, cols);
+    } else {
+        im2col_wide(geo, x, g, cols);
+    }
+}
+
+/// Adds `cols` back onto `dx` (the `g` samples' input gradient, zeros on entry), by the wide or
+/// the general col2im; `pad` is scratch for the padded gradient.
+fn roll_back(geo: &Geometry, cols: &[f32], g: usize, dx: &mut [f32], pad: &mut [f32]) {
+    if !geo.wide {
+        col2im(geo, cols, g, dx);
+    } else if geo.padded() {
+        let pad = &mut pad[..g * geo.padded_chw()];
+        pad.fill(0.0);
+        col2im_wide(geo, cols, g, pad);
+        crop_planes(geo, pad, dx);
+    } else {
+        col2im_wide(geo, cols, g, dx);
+    }
 }
 
 thread_local! {
@@ -219,39 +365,48 @@ thread_local! {
     static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
-/// Runs `f` on two scratch buffers of `a` and `b` floats (stale values, not zeros). A nested call
-/// finds the scratch taken and allocates its own.
-fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+/// Runs `f` on three scratch buffers of `a`, `b` and `c` floats (stale values, not zeros). A
+/// nested call finds the scratch taken and allocates its own.
+fn with_scratch<R>(a: usize, b: usize, c: usize, f: impl FnOnce(&mut [f32], &mut [f32], &mut [f32]) -> R) -> R {
     let mut buf = SCRATCH.take();
-    if buf.len() < a + b {
-        buf = vec![0.0; a + b];
+    if buf.len() < a + b + c {
+        buf = vec![0.0; a + b + c];
     }
-    let (first, second) = buf.split_at_mut(a);
-    let result = f(first, &mut second[..b]);
+    let (first, rest) = buf.split_at_mut(a);
+    let (second, third) = rest.split_at_mut(b);
+    let result = f(first, second, &mut third[..c]);
     SCRATCH.set(buf);
     result
 }
 
-/// The forward pass: y = W·im2col(x) + b, chunk by chunk, returned as N×O×OH×OW.
+/// The forward pass: y = W·im2col(x) + b, the chunks in parallel, returned as N×O×OH×OW.
 fn conv2d_forward(geo: &Geometry, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Tensor {
-    let (k, p, o, chw) = (geo.k(), geo.p(), geo.o, geo.chw());
+    let (k, p, q, o, chw) = (geo.k(), geo.p(), geo.q(), geo.o, geo.chw());
+    let (ow, stride) = (geo.ow, geo.row_stride());
     let mut out = vec![0.0; geo.n * o * p];
-    with_scratch(k * geo.chunk * p, o * geo.chunk * p, |cols, prod| {
-        for n0 in (0..geo.n).step_by(geo.chunk) {
-            let g = geo.chunk.min(geo.n - n0);
-            let cols = &mut cols[..k * g * p];
-            im2col(geo, &x[n0 * chw..(n0 + g) * chw], g, cols);
-            let prod = &mut prod[..o * g * p];
-            gemm_into(o, g * p, k, w, Transpose::No, cols, Transpose::No, prod, false);
-            // O×(g·P) → g×O×P, adding the bias on the way
-            out[n0 * o * p..(n0 + g) * o * p].par_chunks_mut(p).enumerate().for_each(|(i, dst)| {
+    out.par_chunks_mut(geo.chunk * o * p).enumerate().for_each(|(index, out)| {
+        let (n0, g) = (index * geo.chunk, out.len() / (o * p));
+        let x = &x[n0 * chw..(n0 + g) * chw];
+        let pad = if geo.wide && geo.padded() { g * geo.padded_chw() } else { 0 };
+        with_scratch(k * g * q, o * g * q, pad, |cols, prod, pad| {
+            if geo.whole_input() {
+                gemm_into(o, g, k, w, Transpose::No, x, Transpose::Yes, prod, false);
+            } else {
+                unroll(geo, x, g, cols, pad);
+                gemm_into(o, g * q, k, w, Transpose::No, cols, Transpose::No, prod, false);
+            }
+            // O×(g·Q) → g×O×OH×OW, dropping unused columns and adding the bias on the way
+            for (i, dst) in out.chunks_exact_mut(p).enumerate() {
                 let (s, oc) = (i / o, i % o);
                 let bias = b.map_or(0.0, |b| b[oc]);
-                for (d, &v) in dst.iter_mut().zip(&prod[oc * g * p + s * p..][..p]) {
-                    *d = v + bias;
+                let src = &prod[oc * g * q + s * q..][..q];
+                for (dst_row, src_row) in dst.chunks_exact_mut(ow).zip(src.chunks_exact(stride)) {
+                    for (d, &v) in dst_row.iter_mut().zip(src_row) {
+                        *d = v + bias;
+                    }
                 }
-            });
-        }
+            }
+        });
     });
     Tensor::from_vec(out, &[geo.n, o, geo.oh, geo.ow])
 }
@@ -263,45 +418,77 @@ struct ConvGrads {
     b: Option<Vec<f32>>,
 }
 
-/// The backward pass: δx = col2im(Wᵀ·δ), ∂E/∂W = δ·colsᵀ, ∂E/∂b = Σ δ, chunk by chunk. The
-/// weight gradient is summed as its transpose cols·δᵀ (K×O), which the GEMM ran 1.2 to 2.7 times
-/// faster than δ·colsᵀ (O×K) on LeNet's C1 and C3 and on 64 channels of 56×56, and transposed once
-/// at the end.
+/// The backward pass: δx = col2im(Wᵀ·δ), ∂E/∂W = δ·colsᵀ, ∂E/∂b = Σ δ. The chunks run in
+/// parallel; each writes its samples' part of δx and returns its part of ∂E/∂W, and the parts are
+/// added in chunk order. The weight gradient is computed as its transpose cols·δᵀ (K×O), which
+/// the GEMM ran 1.2 to 2.7 times faster than δ·colsᵀ (O×K) on LeNet's C1 and C3 and on 64
+/// channels of 56×56, and transposed once at the end. ∂E/∂b is summed per output map over the
+/// samples in order, in f64, independently of the chunks.
 fn conv2d_backward(geo: &Geometry, x: &[f32], w: &[f32], delta: &[f32], need: [bool; 3]) -> ConvGrads {
     let (k, p, o, chw) = (geo.k(), geo.p(), geo.o, geo.chw());
-    let mut dx = need[0].then(|| vec![0.0; geo.n * chw]);
-    let mut dw_t = need[1].then(|| vec![0.0; k * o]);
     let db = need[2].then(|| {
-        let mut sums = vec![0.0f64; o];
-        for (i, plane) in delta.chunks_exact(p).enumerate() {
-            sums[i % o] += plane.iter().map(|&v| v as f64).sum::<f64>();
-        }
-        sums.into_iter().map(|s| s as f32).collect()
+        (0..o)
+            .into_par_iter()
+            .map(|oc| {
+                let planes = (0..geo.n).map(|s| &delta[(s * o + oc) * p..][..p]);
+                planes.map(|plane| plane.iter().map(|&v| v as f64).sum::<f64>()).sum::<f64>() as f32
+            })
+            .collect()
     });
-    if need[0] || need[1] {
-        with_scratch(k * geo.chunk * p, o * geo.chunk * p, |cols, d| {
-            for n0 in (0..geo.n).step_by(geo.chunk) {
-                let g = geo.chunk.min(geo.n - n0);
-                // δ: g×O×P → O×(g·P)
-                let d = &mut d[..o * g * p];
-                d.par_chunks_mut(g * p).enumerate().for_each(|(oc, row)| {
-                    for (s, dst) in row.chunks_exact_mut(p).enumerate() {
-                        dst.copy_from_slice(&delta[((n0 + s) * o + oc) * p..][..p]);
+    // one chunk: writes its part of δx (when given) and returns its part of ∂E/∂Wᵀ (when needed)
+    let (q, ow, stride) = (geo.q(), geo.ow, geo.row_stride());
+    let chunk = |index: usize, dx: Option<&mut [f32]>| -> Option<Vec<f32>> {
+        let n0 = index * geo.chunk;
+        let g = geo.chunk.min(geo.n - n0);
+        let pad = if geo.wide && geo.padded() { g * geo.padded_chw() } else { 0 };
+        with_scratch(k * g * q, o * g * q, pad, |cols, d, pad| {
+            // δ: g×O×OH×OW → O×(g·Q), zeros in the unused columns
+            for (oc, row) in d.chunks_exact_mut(g * q).enumerate() {
+                for (s, dst) in row.chunks_exact_mut(q).enumerate() {
+                    let src = &delta[((n0 + s) * o + oc) * p..][..p];
+                    for (dst_row, src_row) in dst.chunks_exact_mut(stride).zip(src.chunks_exact(ow)) {
+                        dst_row[..ow].copy_from_slice(src_row);
+                        dst_row[ow..].fill(0.0);
                     }
-                });
-                let cols = &mut cols[..k * g * p];
-                if let Some(dw_t) = dw_t.as_mut() {
-                    im2col(geo, &x[n0 * chw..(n0 + g) * chw], g, cols);
-                    gemm_into(k, o, g * p, cols, Transpose::No, d, Transpose::Yes, dw_t, true);
-                }
-                if let Some(dx) = dx.as_mut() {
-                    gemm_into(k, g * p, o, w, Transpose::Yes, d, Transpose::No, cols, false);
-                    col2im(geo, cols, g, &mut dx[n0 * chw..(n0 + g) * chw]);
                 }
             }
-        });
-    }
-    let w = dw_t.map(|dw_t| (0..o * k).map(|i| dw_t[i % k * o + i / k]).collect());
+            let x = &x[n0 * chw..(n0 + g) * chw];
+            let dw_t = need[1].then(|| {
+                let mut dw_t = vec![0.0; k * o];
+                if geo.whole_input() {
+                    gemm_into(k, o, g, x, Transpose::Yes, d, Transpose::Yes, &mut dw_t, false);
+                } else {
+                    unroll(geo, x, g, cols, pad);
+                    gemm_into(k, o, g * q, cols, Transpose::No, d, Transpose::Yes, &mut dw_t, false);
+                }
+                dw_t
+            });
+            if let Some(dx) = dx {
+                if geo.whole_input() {
+                    // δx (g×K) = δᵀ (g×O) · W (O×K)
+                    gemm_into(g, k, o, d, Transpose::Yes, w, Transpose::No, dx, false);
+                } else {
+                    gemm_into(k, g * q, o, w, Transpose::Yes, d, Transpose::No, cols, false);
+                    roll_back(geo, cols, g, dx, pad);
+                }
+            }
+            dw_t
+        })
+    };
+    let chunks = geo.n.div_ceil(geo.chunk);
+    let mut dx = need[0].then(|| vec![0.0; geo.n * chw]);
+    let parts: Vec<Option<Vec<f32>>> = match dx.as_mut() {
+        Some(dx) => dx.par_chunks_mut(geo.chunk * chw).enumerate().map(|(i, dx)| chunk(i, Some(dx))).collect(),
+        None if need[1] => (0..chunks).into_par_iter().map(|i| chunk(i, None)).collect(),
+        None => Vec::new(),
+    };
+    let w = need[1].then(|| {
+        let mut dw_t = vec![0.0; k * o];
+        for part in parts.iter().flatten() {
+            dw_t.iter_mut().zip(part).for_each(|(a, &b)| *a += b);
+        }
+        (0..o * k).map(|i| dw_t[i % k * o + i / k]).collect()
+    });
     ConvGrads { x: dx, w, b: db }
 }
 
@@ -407,7 +594,7 @@ mod tests {
     /// (N, C, H, W, O, KH, KW, stride, padding)
     type Config = (usize, usize, usize, usize, usize, usize, usize, (usize, usize), (usize, usize));
 
-    const CONFIGS: [Config; 7] = [
+    const CONFIGS: [Config; 9] = [
         (1, 1, 4, 4, 1, 3, 3, (1, 1), (0, 0)),
         (2, 3, 5, 7, 4, 3, 2, (1, 1), (1, 0)),
         (2, 2, 7, 6, 3, 3, 3, (2, 2), (1, 1)),
@@ -415,6 +602,9 @@ mod tests {
         (1, 3, 5, 5, 2, 1, 1, (1, 2), (0, 0)),
         (2, 1, 6, 6, 2, 3, 3, (3, 1), (2, 2)),
         (2, 2, 3, 3, 3, 4, 4, (1, 1), (1, 1)),
+        // kernels that cover the whole input (LeNet-5's C5): no im2col
+        (3, 4, 5, 5, 6, 5, 5, (1, 1), (0, 0)),
+        (2, 2, 3, 4, 3, 3, 4, (2, 2), (0, 0)),
     ];
 
     fn assert_close(got: &[f32], want: &[f32], what: &str) {
@@ -452,8 +642,10 @@ mod tests {
     fn chunked_batches_give_the_same_values_and_gradients() {
         let (n, c, h, w, o, kh, kw, stride, padding) = CONFIGS[3];
         let t = randn(3, &[&[n, c, h, w], &[o, c, kh, kw], &[o]]);
-        let whole = Geometry::new("test", t[0].shape(), t[1].shape(), Some(t[2].shape()), stride, padding);
-        assert_eq!(whole.chunk, n);
+        let geo = Geometry::new("test", t[0].shape(), t[1].shape(), Some(t[2].shape()), stride, padding);
+        // a batch of fewer than MIN_CHUNKS samples is cut into single samples
+        assert_eq!(geo.chunk, 1);
+        let whole = Geometry { chunk: n, ..geo };
         let single = Geometry { chunk: 1, ..whole };
         let two = Geometry { chunk: 2, ..whole };
         let delta = randn(4, &[&[n, o, whole.oh, whole.ow]]).remove(0);
@@ -467,6 +659,18 @@ mod tests {
             assert_eq!(g.b, grads.b);
             assert_close(g.w.as_deref().unwrap(), grads.w.as_deref().unwrap(), "weight gradient");
         }
+    }
+
+    #[test]
+    fn batches_are_cut_into_balanced_chunks() {
+        let chunk = |x: &[usize], w: &[usize], padding| Geometry::new("test", x, w, None, (1, 1), padding).chunk;
+        // LeNet at batch 64: four chunks of 16 (C1's cols alone would allow 26 samples, C3's 34)
+        assert_eq!(chunk(&[64, 1, 28, 28], &[6, 1, 5, 5], (2, 2)), 16);
+        assert_eq!(chunk(&[64, 6, 14, 14], &[16, 6, 5, 5], (0, 0)), 16);
+        // one sample's cols exceed the budget: one sample per chunk
+        assert_eq!(chunk(&[32, 64, 56, 56], &[64, 64, 3, 3], (1, 1)), 1);
+        // 200 samples of C1: a wide cols of 23 samples fits, so 9 chunks of 23
+        assert_eq!(chunk(&[200, 1, 28, 28], &[6, 1, 5, 5], (2, 2)), 23);
     }
 
     #[test]

@@ -1,0 +1,57 @@
+//! `nabla train --ensemble K [--bagging]`: model averaging. K members are trained with seeds
+//! seed, seed + 1, …, each in its own run folder (`<run>/member-k`); with bagging each learns from
+//! its own bootstrap resample of the training set. The test set is then scored by the average of
+//! the members' probabilities, beside each member's own accuracy.
+
+use super::train::{self, TrainArgs, json_f32};
+use nabla::Result;
+use nabla::nn::Model;
+use nabla::report::unique_run_dir;
+use nabla::train::{bootstrap, evaluate_ensemble};
+
+/// Trains the members, prints their and the ensemble's test accuracy, and with `--json` one
+/// summary whose `test_accuracy` is the ensemble's and `members_test_accuracy` lists the members'.
+pub fn run(args: TrainArgs, members: usize) -> Result<()> {
+    let root = unique_run_dir(&args.runs, &args.name);
+    let mut models: Vec<Model> = Vec::with_capacity(members);
+    for k in 0..members {
+        let mut member = args.clone();
+        member.seed = args.seed + k as u64;
+        member.runs = root.clone();
+        member.name = format!("member-{}", k + 1);
+        member.out = None;
+        member.json = false;
+        let mut run = train::prepare(member)?;
+        if args.bagging {
+            let rows = bootstrap(run.data.train.len(), run.args.seed);
+            run.data.train = run.data.train.subset(&rows);
+        }
+        eprintln!("── member {}/{members}{}", k + 1, if args.bagging { " (bootstrap resample)" } else { "" });
+        let run = train::execute(run, false)?;
+        let summary = train::summary(&run, &run.record.dir().join("model.safetensors"));
+        models.push(run.trainer.model);
+        if k + 1 < members {
+            continue;
+        }
+        let test = &run.data.test;
+        let e = evaluate_ensemble(&mut models, test).ok_or_else(|| nabla::Error::config("--ensemble needs class labels"))?;
+        let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
+        for (i, a) in e.members.iter().enumerate() {
+            println!("member {}: test acc {:.2}%", i + 1, 100.0 * a);
+        }
+        println!("ensemble of {members}: test acc {:.2}% (mean member {:.2}%)", 100.0 * e.accuracy, 100.0 * mean);
+        if args.json {
+            let mut out = summary;
+            out["ensemble"] = members.into();
+            out["bagging"] = args.bagging.into();
+            out["run_dir"] = serde_json::json!(root);
+            out["test_accuracy"] = json_f32(e.accuracy);
+            out["test_loss"] = json_f32(e.loss);
+            out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
+            out["members_weights"] =
+                (1..=members).map(|k| serde_json::json!(root.join(format!("member-{k}")).join("model.safetensors"))).collect();
+            println!("{out}");
+        }
+    }
+    Ok(())
+}

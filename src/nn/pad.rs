@@ -1,0 +1,98 @@
+//! Constant padding of image batches: a border of `value` around every map (LeNet-5 pads MNIST's
+//! 28×28 digits to 32×32 with the background value, so that strokes reach the centre of C1's
+//! receptive fields even at the edge).
+//!
+//! # Shapes
+//! - input x: N × C × H × W
+//! - output y: N × C × (H + 2·PH) × (W + 2·PW)
+//!
+//! Backward crops δ back to the input's window: the border is a constant and gets no gradient.
+
+use super::Module;
+use crate::autodiff::{Param, Var};
+use crate::tensor::Tensor;
+
+/// Pads the last two axes of an N×C×H×W value by `padding` = (PH, PW) on each side with `value`.
+/// Panics naming the shape if the input is not 4-D.
+#[track_caller]
+pub fn pad2d(x: &Var, padding: (usize, usize), value: f32) -> Var {
+    let &[n, c, h, w] = x.shape() else {
+        panic!("pad2d: input {:?} is not N×C×H×W (padding {padding:?})", x.shape());
+    };
+    let (ph, pw) = padding;
+    let (oh, ow) = (h + 2 * ph, w + 2 * pw);
+    let mut out = vec![value; n * c * oh * ow];
+    for (plane, src) in out.chunks_exact_mut(oh * ow).zip(x.value().data().chunks_exact(h * w)) {
+        for (row, src_row) in plane[ph * ow..].chunks_exact_mut(ow).zip(src.chunks_exact(w)) {
+            row[pw..pw + w].copy_from_slice(src_row);
+        }
+    }
+    Var::from_op(
+        Tensor::from_vec(out, &[n, c, oh, ow]),
+        vec![x.clone()],
+        Box::new(move |delta, _| {
+            let mut dx = Vec::with_capacity(n * c * h * w);
+            for plane in delta.data().chunks_exact(oh * ow) {
+                for row in plane[ph * ow..].chunks_exact(ow).take(h) {
+                    dx.extend_from_slice(&row[pw..pw + w]);
+                }
+            }
+            vec![Some(Tensor::from_vec(dx, &[n, c, h, w]))]
+        }),
+    )
+}
+
+/// A border of a constant value around each map.
+#[derive(Clone, Copy, Debug)]
+pub struct Pad {
+    /// (PH, PW), added on each side.
+    pub padding: (usize, usize),
+    /// The value of the border.
+    pub value: f32,
+}
+
+impl Module for Pad {
+    fn forward(&self, x: &Var) -> Var {
+        pad2d(x, self.padding, self.value)
+    }
+
+    fn params(&self) -> Vec<(String, &Param)> {
+        Vec::new()
+    }
+
+    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::{check, randn};
+
+    #[test]
+    fn pad2d_passes_gradient_check() {
+        let x = randn(60, &[&[2, 3, 3, 4]]);
+        check(&x, |v| pad2d(&v[0], (2, 1), -0.1));
+        check(&x, |v| pad2d(&v[0], (0, 3), 0.0));
+    }
+
+    #[test]
+    fn pad2d_surrounds_each_map_with_the_value() {
+        let x = Var::constant(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]));
+        let y = Pad { padding: (1, 1), value: -0.5 }.forward(&x);
+        assert_eq!(y.shape(), &[1, 1, 4, 4]);
+        #[rustfmt::skip]
+        let want = [-0.5, -0.5, -0.5, -0.5,
+                    -0.5,  1.0,  2.0, -0.5,
+                    -0.5,  3.0,  4.0, -0.5,
+                    -0.5, -0.5, -0.5, -0.5];
+        assert_eq!(y.value().data(), &want);
+    }
+
+    #[test]
+    #[should_panic(expected = "pad2d: input [4, 4] is not N×C×H×W (padding (2, 2))")]
+    fn pad2d_wrong_rank_panics() {
+        let _ = pad2d(&Var::constant(Tensor::zeros(&[4, 4])), (2, 2), 0.0);
+    }
+}

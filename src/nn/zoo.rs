@@ -1,0 +1,147 @@
+//! The model zoo and spec files: specs read from TOML (the format is described in [`super::spec`]),
+//! and the zoo's models, whose TOML files in `models/` are compiled into the binary.
+
+use super::{Layer, ModelSpec};
+use crate::{Error, Result};
+use std::path::Path;
+
+/// The zoo: (name, TOML text) of each built-in model.
+pub const ZOO: [(&str, &str); 3] = [
+    ("mlp", include_str!("../../models/mlp.toml")),
+    ("lenet5", include_str!("../../models/lenet5.toml")),
+    ("lenet5-modern", include_str!("../../models/lenet5-modern.toml")),
+];
+
+impl ModelSpec {
+    /// Reads a spec from TOML text; `origin` (a file, or `models/<name>.toml` for the zoo) names it
+    /// in errors. An unknown layer type, an unknown field or a missing field is an error naming
+    /// the layer's index and type. Shapes are not checked here: see [`ModelSpec::shapes`].
+    pub fn from_toml(text: &str, origin: &Path) -> Result<ModelSpec> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| Error::format(origin, "TOML", e.to_string()))?;
+        let whole = table.clone().try_into::<ModelSpec>();
+        whole.map_err(|e| {
+            // find the layer that failed, so that the message can name it
+            let layers = table.get("layers").and_then(toml::Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            for (i, value) in layers.iter().enumerate() {
+                if let Err(layer_err) = value.clone().try_into::<Layer>() {
+                    let kind = value.get("type").and_then(toml::Value::as_str).unwrap_or("without a type");
+                    return Error::format(origin, format!("layer {i} ({kind})"), layer_err.message());
+                }
+            }
+            Error::format(origin, "model spec", e.message())
+        })
+    }
+
+    /// The spec as TOML text (what [`ModelSpec::from_toml`] reads back).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a spec always serializes to TOML")
+    }
+
+    /// The zoo model `name` (`mlp`, `lenet5`, `lenet5-modern`), or `None`.
+    pub fn zoo(name: &str) -> Option<ModelSpec> {
+        let (_, text) = ZOO.iter().find(|(n, _)| *n == name)?;
+        let origin = format!("models/{name}.toml");
+        Some(ModelSpec::from_toml(text, Path::new(&origin)).expect("the zoo's specs are valid (tested)"))
+    }
+
+    /// A zoo model by name, or a spec file (TOML; JSON, as stored in checkpoints, if it ends in
+    /// `.json`), with its shapes checked.
+    pub fn load(name_or_file: &str) -> Result<ModelSpec> {
+        let spec = match ModelSpec::zoo(name_or_file) {
+            Some(spec) => spec,
+            None => {
+                let path = Path::new(name_or_file);
+                if !path.is_file() {
+                    let names: Vec<&str> = ZOO.iter().map(|(n, _)| *n).collect();
+                    return Err(Error::config(format!(
+                        "--model {name_or_file}: neither a zoo model ({}) nor a spec file",
+                        names.join(", ")
+                    )));
+                }
+                let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+                if path.extension().is_some_and(|e| e == "json") {
+                    serde_json::from_str(&text).map_err(|e| Error::format(path, "model spec", e.to_string()))?
+                } else {
+                    ModelSpec::from_toml(&text, path)?
+                }
+            }
+        };
+        spec.shapes().map_err(|e| Error::config(format!("{name_or_file}: {e}")))?;
+        Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::Loss;
+    use crate::nn::{LayerSpec, Size2};
+    use crate::ops::Activation;
+
+    #[test]
+    fn zoo_specs_round_trip_through_toml_and_json() {
+        for (name, _) in ZOO {
+            let spec = ModelSpec::zoo(name).unwrap();
+            assert_eq!(spec.name, name);
+            spec.shapes().unwrap();
+            let toml_text = spec.to_toml();
+            assert_eq!(ModelSpec::from_toml(&toml_text, Path::new("x.toml")).unwrap(), spec, "{toml_text}");
+            let json = serde_json::to_string(&spec).unwrap();
+            assert_eq!(serde_json::from_str::<ModelSpec>(&json).unwrap(), spec, "{json}");
+        }
+    }
+
+    #[test]
+    fn the_zoo_mlp_is_the_flag_built_mlp() {
+        let flags = ModelSpec::mlp(784, &[512, 512], 10, Activation::Relu, Loss::SoftmaxCrossEntropy);
+        assert_eq!(ModelSpec::zoo("mlp").unwrap(), flags);
+    }
+
+    #[test]
+    fn lenet5_c3_is_table_one_of_the_paper() {
+        let spec = ModelSpec::zoo("lenet5").unwrap();
+        let c3 = spec.layers.iter().find(|l| l.name.as_deref() == Some("C3")).unwrap();
+        let LayerSpec::Conv2d { connections: Some(table), kernel: Size2(5, 5), .. } = &c3.spec else {
+            panic!("C3 is not a partially connected 5×5 convolution: {c3:?}")
+        };
+        // Table I, row by row: which C3 maps each S2 map feeds ('X' in the paper)
+        let rows = [
+            "X...XXX..XXXX.XX",
+            "XX...XXX..XXXX.X",
+            "XXX...XXX..X.XXX",
+            ".XXX..XXXX..X.XX",
+            "..XXX..XXXX.XX.X",
+            "...XXX..XXXX.XXX",
+        ];
+        for (s2, row) in rows.iter().enumerate() {
+            for (c3_map, mark) in row.chars().enumerate() {
+                assert_eq!(table[c3_map].contains(&s2), mark == 'X', "S2 map {s2}, C3 map {c3_map}");
+            }
+        }
+    }
+
+    #[test]
+    fn spec_file_errors_name_the_layer() {
+        let origin = Path::new("my.toml");
+        let head = "name = \"x\"\ninput = [1, 8, 8]\nloss = \"softmax-cross-entropy\"\n";
+        let cases = [
+            (
+                "[[layers]]\ntype = \"relu\"\n[[layers]]\ntype = \"conv3d\"\nout = 2\n",
+                "layer 1 (conv3d)",
+                "unknown variant",
+            ),
+            ("[[layers]]\ntype = \"conv2d\"\nout = 2\n", "layer 0 (conv2d)", "missing field `kernel`"),
+            ("[[layers]]\ntype = \"linear\"\nout = 2\nbias = false\n", "layer 0 (linear)", "unknown field `bias`"),
+            ("[[layers]]\nout = 2\n", "layer 0 (without a type)", "type"),
+        ];
+        for (layers, place, what) in cases {
+            let err = ModelSpec::from_toml(&format!("{head}{layers}"), origin).unwrap_err().to_string();
+            assert!(err.contains("my.toml") && err.contains(place) && err.contains(what), "{err}");
+        }
+        let err = ModelSpec::from_toml("name = \"x\"\ninput = [4]\n", origin).unwrap_err().to_string();
+        assert!(err.contains("model spec") && err.contains("missing field"), "{err}");
+        let err = ModelSpec::from_toml("name = ", origin).unwrap_err().to_string();
+        assert!(err.contains("my.toml: TOML"), "{err}");
+        assert!(ModelSpec::load("no-such-model").unwrap_err().to_string().contains("lenet5-modern"));
+    }
+}

@@ -1,0 +1,199 @@
+//! End-to-end tests of the convolutional side of `nabla`: the model zoo, spec files, `summary` and
+//! `conv`, on small slices of the bundled MNIST.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn nabla(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nabla")).args(args).current_dir(dir).output().expect("the nabla binary runs")
+}
+
+/// A fresh folder for one test, removed when it ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("nabla-cnn-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn mnist_dir() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").to_string_lossy().into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn last_json(out: &Output) -> serde_json::Value {
+    let text = stdout(out);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {text}"))
+}
+
+fn assert_clean_failure(out: &Output, must_mention: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure, got success: {stderr}");
+    assert!(!stderr.contains("panicked"), "it panicked: {stderr}");
+    for word in must_mention {
+        assert!(stderr.contains(word), "stderr does not mention {word:?}: {stderr}");
+    }
+}
+
+#[test]
+fn summary_of_lenet5_gives_the_lectures_counts() {
+    let s = Scratch::new("summary");
+    let text = stdout(&nabla(&["summary", "--model", "lenet5"], &s.0));
+    let row = |name: &str| {
+        let line = text.lines().find(|l| l.split_whitespace().nth(1) == Some(name));
+        line.unwrap_or_else(|| panic!("no row {name}: {text}")).split_whitespace().collect::<Vec<_>>()
+    };
+    // columns: index, name, type, output, parameters, connections
+    assert_eq!(row("C1")[3..], ["6×28×28", "156", "122,304"]);
+    assert_eq!(row("S2")[3..], ["6×14×14", "12", "5,880"]);
+    assert_eq!(row("C3")[3..], ["16×10×10", "1,516", "151,600"]);
+    assert_eq!(row("C5")[3..], ["120×1×1", "48,120", "48,120"]);
+    assert_eq!(row("F6")[3..], ["84", "10,164", "10,164"]);
+    let total = text.lines().find(|l| l.trim_start().starts_with("total")).expect("a total row");
+    assert_eq!(total.split_whitespace().collect::<Vec<_>>(), ["total", "60,840", "340,908"]);
+
+    let j = last_json(&nabla(&["summary", "--model", "lenet5-modern", "--json"], &s.0));
+    assert_eq!(j["parameters"], 61_706, "{j}");
+    let c1 = &j["layers"][0];
+    assert_eq!((c1["name"].as_str(), c1["parameters"].as_u64()), (Some("C1"), Some(156)));
+}
+
+#[test]
+fn conv_multiplies_the_lectures_polynomials_and_filters_an_image() {
+    let s = Scratch::new("conv");
+    let text = stdout(&nabla(&["conv"], &s.0));
+    assert!(text.contains("(1 + 2t) · (3 + 2t + 5t²) = 3 + 8t + 9t² + 10t³"), "{text}");
+    let j = last_json(&nabla(&["conv", "--json"], &s.0));
+    assert_eq!(j["product"], serde_json::json!([3.0, 8.0, 9.0, 10.0]));
+
+    // a white square on black: the Laplacian answers on its edges only, the blur smooths it
+    let (w, h) = (20usize, 16usize);
+    let pixels: Vec<u8> =
+        (0..w * h).map(|i| if (5..15).contains(&(i % w)) && (4..12).contains(&(i / w)) { 255 } else { 0 }).collect();
+    write_gray_png(&s.0.join("square.png"), &pixels, w as u32, h as u32);
+    let j = last_json(&nabla(&["conv", "--image", "square.png", "--out", "filtered", "--json"], &s.0));
+    assert_eq!(j["images"].as_array().unwrap().len(), 2, "{j}");
+    let lap = read_gray_png(&s.0.join("filtered/laplacian.png"));
+    let blur = read_gray_png(&s.0.join("filtered/blur.png"));
+    assert_eq!((lap.len(), blur.len()), (w * h, w * h));
+    assert_eq!(lap[8 * w + 10], 0, "inside the square the Laplacian is 0");
+    assert_eq!(lap[4 * w + 10], 255, "on its edge it is large");
+    assert_eq!(blur[8 * w + 10], 255, "the blur keeps the square's inside");
+    assert!(blur[4 * w + 10] > 0 && blur[4 * w + 10] < 255, "and softens its edge");
+}
+
+/// A zoo model learns from 1,000 digits in three epochs (chance is 10%), and its checkpoint, whose
+/// spec is stored as JSON, evaluates to the same accuracy.
+fn learns_from_a_thousand_digits(model: &str) {
+    let s = Scratch::new(model);
+    let data = mnist_dir();
+    let args = ["train", "--data", &data, "--model", model, "--limit-train", "1000", "--epochs", "3"];
+    let j = last_json(&nabla(&[&args[..], &["--out", "m.safetensors", "--json"]].concat(), &s.0));
+    assert!(j["model"].as_str().unwrap().starts_with(model), "{j}");
+    let acc = j["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.7, "{model}: {acc} after 3 epochs of 1,000 digits");
+    let e = last_json(&nabla(&["eval", "--weights", "m.safetensors", "--data", &data, "--json"], &s.0));
+    assert!((e["test_accuracy"].as_f64().unwrap() - acc).abs() < 1e-6, "{model}: eval {e} vs train {j}");
+}
+
+#[test]
+fn lenet5_modern_learns() {
+    learns_from_a_thousand_digits("lenet5-modern");
+}
+
+#[test]
+fn lenet5_learns() {
+    learns_from_a_thousand_digits("lenet5");
+}
+
+#[test]
+fn zoo_mlp_learns() {
+    learns_from_a_thousand_digits("mlp");
+}
+
+#[test]
+fn the_default_model_and_the_specs_training_defaults() {
+    let s = Scratch::new("defaults");
+    let data = mnist_dir();
+    let train = |extra: &[&str]| {
+        let args = ["train", "--data", &data, "--limit-train", "300", "--epochs", "1", "--json"];
+        last_json(&nabla(&[&args[..], extra].concat(), &s.0))
+    };
+    // no --model and no --hidden: lenet5-modern with its [train] table (batch 64, η 0.05, cosine)
+    let j = train(&[]);
+    assert!(j["model"].as_str().unwrap().starts_with("lenet5-modern 1×28×28 conv2d"), "{j}");
+    assert_eq!((j["batch_size"].as_u64(), j["lr"].as_f64()), (Some(64), Some(0.05)), "{j}");
+    assert!(j["schedule"].as_str().unwrap().starts_with("cosine"), "{j}");
+    // flags win over the spec
+    let j = train(&["--batch-size", "16", "--lr", "0.02", "--schedule", "constant"]);
+    assert_eq!((j["batch_size"].as_u64(), j["lr"].as_f64()), (Some(16), Some(0.02)), "{j}");
+    // --hidden builds the lecture's MLP as before
+    let j = train(&["--hidden", "32"]);
+    assert_eq!(j["model"], "mlp 784-32-10 relu");
+    assert_eq!((j["batch_size"].as_u64(), j["lr"].as_f64()), (Some(128), Some(0.1)), "{j}");
+}
+
+#[test]
+fn wrong_spec_files_are_errors_naming_the_layer_and_the_shapes() {
+    let s = Scratch::new("badspec");
+    let data = mnist_dir();
+    let head = "name = \"bad\"\ninput = [1, 28, 28]\nloss = \"softmax-cross-entropy\"\n";
+    let conv = |k: usize| format!("[[layers]]\ntype = \"conv2d\"\nout = 4\nkernel = {k}\n");
+    let cases: [(&str, String, &[&str]); 4] = [
+        (
+            "too-big.toml",
+            format!("{head}{}[[layers]]\ntype = \"maxpool2d\"\nkernel = 4\n{}", conv(5), conv(7)),
+            &["layer 2 (conv2d)", "kernel 7×7", "[4, 6, 6]"],
+        ),
+        ("unknown.toml", format!("{head}{}[[layers]]\ntype = \"conv3d\"\n", conv(3)), &["layer 1 (conv3d)", "unknown"]),
+        ("missing.toml", format!("{head}[[layers]]\ntype = \"conv2d\"\nout = 4\n"), &["layer 0 (conv2d)", "kernel"]),
+        (
+            "flat.toml",
+            format!("{head}{}[[layers]]\ntype = \"linear\"\nout = 10\n", conv(3)),
+            &["layer 1 (linear)", "flatten", "[4, 26, 26]"],
+        ),
+    ];
+    for (file, text, words) in cases {
+        std::fs::write(s.0.join(file), text).unwrap();
+        assert_clean_failure(&nabla(&["summary", "--model", file], &s.0), words);
+        let out = nabla(&["train", "--data", &data, "--model", file, "--limit-train", "100", "--epochs", "1"], &s.0);
+        assert_clean_failure(&out, words);
+    }
+    // a spec whose output does not fit the data
+    std::fs::write(s.0.join("seven.toml"), format!("{head}{}[[layers]]\ntype = \"flatten\"\n", conv(28))).unwrap();
+    let out = nabla(&["train", "--data", &data, "--model", "seven.toml", "--limit-train", "100"], &s.0);
+    assert_clean_failure(&out, &["seven.toml", "4 outputs", "10 targets"]);
+}
+
+fn write_gray_png(path: &Path, pixels: &[u8], w: u32, h: u32) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header().unwrap().write_image_data(pixels).unwrap();
+}
+
+fn read_gray_png(path: &Path) -> Vec<u8> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    buf.truncate(info.buffer_size());
+    buf
+}
