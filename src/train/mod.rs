@@ -110,6 +110,23 @@ pub struct Sets<'a> {
     pub test: Option<&'a Dataset>,
 }
 
+/// The mini-batches of an epoch over `n` samples: ⌈n/m⌉ consecutive ranges whose sizes differ by
+/// at most one. Plain chunks of m would leave a last batch of n mod m samples — with n = 9,990 and
+/// m = 128, a batch of 6 whose noisy step, at the η that suits 128, knocked test accuracy from 92%
+/// to 61% at the end of an epoch.
+pub fn balanced_batches(n: usize, m: usize) -> Vec<std::ops::Range<usize>> {
+    let count = n.div_ceil(m.max(1));
+    let (base, extra) = if count == 0 { (0, 0) } else { (n / count, n % count) };
+    let mut start = 0;
+    (0..count)
+        .map(|i| {
+            let len = base + usize::from(i < extra);
+            start += len;
+            start - len..start
+        })
+        .collect()
+}
+
 /// Everything besides weights and optimizer buffers that a run carries from epoch to epoch.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainerState {
@@ -216,11 +233,13 @@ impl Trainer {
         let mut rng = Rng::derive(self.config.seed, epoch as u64);
         rng.shuffle(&mut order);
         self.model.reseed(&mut rng);
-        observer.epoch_start(epoch, order.len().div_ceil(self.config.batch_size), lr);
+        let batches = balanced_batches(order.len(), self.config.batch_size);
+        observer.epoch_start(epoch, batches.len(), lr);
         self.model.set_training(true);
         let (mut loss_sum, mut penalty_sum) = (0.0f64, 0.0f64);
         let augment_seed = rng.next_u64();
-        for (b, rows) in order.chunks(self.config.batch_size).enumerate() {
+        for (b, range) in batches.into_iter().enumerate() {
+            let rows = &order[range];
             let seed = Rng::derive(augment_seed, b as u64).next_u64();
             let (loss, penalty) = self.step(sets.train, rows, seed);
             loss_sum += loss as f64 * rows.len() as f64;
@@ -320,5 +339,22 @@ impl Trainer {
         self.stopped = state.stopped;
         self.best_weights = best_weights;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::balanced_batches;
+
+    #[test]
+    fn batches_cover_every_sample_once_and_differ_by_at_most_one() {
+        for (n, m) in [(10_000, 128), (60_000, 128), (5, 1), (5, 5), (5, 10), (0, 4), (129, 128)] {
+            let b = balanced_batches(n, m);
+            assert_eq!(b.len(), n.div_ceil(m));
+            assert_eq!(b.iter().map(|r| r.len()).sum::<usize>(), n);
+            assert!(b.windows(2).all(|w| w[0].end == w[1].start));
+            let (lo, hi) = (b.iter().map(|r| r.len()).min(), b.iter().map(|r| r.len()).max());
+            assert!(hi.unwrap_or(0) <= m && hi.unwrap_or(0) - lo.unwrap_or(0) <= 1, "{n}, {m}: {b:?}");
+        }
     }
 }
