@@ -99,7 +99,7 @@ fn conv_multiplies_the_lectures_polynomials_and_filters_an_image() {
 
 /// A zoo model learns from 1,000 digits in three epochs (chance is 10%), and its checkpoint, whose
 /// spec is stored as JSON, evaluates to the same accuracy.
-fn learns_from_a_thousand_digits(model: &str) {
+fn learns_from_a_thousand_digits(model: &str) -> serde_json::Value {
     let s = Scratch::new(model);
     let data = mnist_dir();
     let args = ["train", "--data", &data, "--model", model, "--limit-train", "1000", "--epochs", "3"];
@@ -109,21 +109,26 @@ fn learns_from_a_thousand_digits(model: &str) {
     assert!(acc > 0.7, "{model}: {acc} after 3 epochs of 1,000 digits");
     let e = last_json(&nabla(&["eval", "--weights", "m.safetensors", "--data", &data, "--json"], &s.0));
     assert!((e["test_accuracy"].as_f64().unwrap() - acc).abs() < 1e-6, "{model}: eval {e} vs train {j}");
+    j
 }
 
 #[test]
 fn lenet5_modern_learns() {
-    learns_from_a_thousand_digits("lenet5-modern");
+    let j = learns_from_a_thousand_digits("lenet5-modern");
+    assert_eq!(j["penalty"], 0.0);
 }
 
 #[test]
 fn lenet5_learns() {
-    learns_from_a_thousand_digits("lenet5");
+    // lenet5's [train] table sets an L2 penalty
+    let j = learns_from_a_thousand_digits("lenet5");
+    assert!(j["penalty"].as_f64().unwrap() > 0.0, "{j}");
+    assert_eq!((j["batch_size"].as_u64(), j["lr"].as_f64()), (Some(32), Some(0.05)), "{j}");
 }
 
 #[test]
 fn zoo_mlp_learns() {
-    learns_from_a_thousand_digits("mlp");
+    let _ = learns_from_a_thousand_digits("mlp");
 }
 
 #[test]

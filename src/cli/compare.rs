@@ -121,7 +121,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     factor: b.factor,
                     warmup: 0,
                     l1: 0.0,
-                    l2: 0.0,
+                    l2: None,
                     max_norm: None,
                     clip: None,
                     val_split: 0.0,

@@ -85,9 +85,9 @@ pub struct TrainArgs {
     /// L1 penalty λ₁ on weights.
     #[arg(long, default_value_t = 0.0)]
     pub l1: f32,
-    /// L2 penalty λ₂ on weights.
-    #[arg(long, default_value_t = 0.0)]
-    pub l2: f32,
+    /// L2 penalty λ₂ on weights [default: the model's, else 0].
+    #[arg(long)]
+    pub l2: Option<f32>,
     /// Max-norm c on each unit's incoming weight vector.
     #[arg(long)]
     pub max_norm: Option<f32>,
@@ -160,9 +160,14 @@ impl TrainArgs {
         self.batch_size.unwrap_or(128)
     }
 
+    /// The L2 penalty λ₂ (settled by [`prepare`]).
+    pub fn l2(&self) -> f32 {
+        self.l2.unwrap_or(0.0)
+    }
+
     /// Settles the model and the settings left to it: --model, or the default model (lenet5-modern
     /// for an MNIST folder, else an MLP, whose widths --hidden gives); then the batch size, epochs,
-    /// optimizer, η, momentum and schedule from the spec's [train] table where no flag gave them
+    /// optimizer, η, momentum, schedule and L2 penalty from the spec's [train] table where no flag gave them
     /// (η and momentum only if the optimizer is the spec's), else the defaults. The settled
     /// values are what config.json records, so that --resume rebuilds the same run.
     fn settle_model(&mut self) -> Result<Option<ModelSpec>> {
@@ -178,6 +183,7 @@ impl TrainArgs {
         let defaults = spec.as_ref().and_then(|s| s.train.clone()).unwrap_or_default();
         self.batch_size = Some(self.batch_size.or(defaults.batch_size).unwrap_or(128));
         self.epochs = self.epochs.or(defaults.epochs);
+        self.l2 = Some(self.l2.or(defaults.l2).unwrap_or(0.0));
         if self.optimizer.is_none() || self.optimizer == defaults.optimizer {
             self.lr = self.lr.or(defaults.lr);
             self.momentum = self.momentum.or(defaults.momentum);
@@ -345,7 +351,7 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         epochs: args.epochs(),
         batch_size: args.batch_size(),
         seed: args.seed,
-        regularization: Regularization { l1: args.l1, l2: args.l2, max_norm: args.max_norm, clip: args.clip },
+        regularization: Regularization { l1: args.l1, l2: args.l2(), max_norm: args.max_norm, clip: args.clip },
         early_stop: args.early_stop,
         augment: augment_config(&args, &model, &data.normalization)?,
     };
@@ -370,7 +376,7 @@ fn validate(args: &TrainArgs) -> Result<()> {
     if args.early_stop.is_some() && args.val_split == 0.0 {
         return Err(Error::config("--early-stop needs a validation set: add --val-split (for example 0.1)"));
     }
-    for (flag, v) in [("--l1", args.l1), ("--l2", args.l2)] {
+    for (flag, v) in [("--l1", args.l1), ("--l2", args.l2())] {
         if !(v >= 0.0 && v.is_finite()) {
             return Err(Error::config(format!("{flag} {v} must be a non-negative number")));
         }

@@ -14,7 +14,7 @@
 //! | `input_map` | optional `{ zero = a, one = b }`: inputs x ∈ [0, 1] become a + (b − a)·x      |
 //! |             | instead of the data's default normalisation (LeNet-5: a = −0.1, b = 1.175)   |
 //! | `[train]`   | optional default hyper-parameters, used where the command line gives none:   |
-//! |             | `batch_size`, `epochs`, `optimizer`, `lr`, `momentum`, `schedule`            |
+//! |             | `batch_size`, `epochs`, `optimizer`, `lr`, `momentum`, `schedule`, `l2`      |
 //! | `[[layers]]`| the layers, first to last, each a table with a `type` and its fields         |
 //!
 //! Layer types and their fields (every layer may also have a `name`, shown by `nabla summary`;
@@ -443,6 +443,9 @@ pub struct TrainDefaults {
     /// Learning-rate schedule name (as `--schedule`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// L2 penalty λ₂ on the weights (as `--l2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l2: Option<f32>,
 }
 
 /// A whole network: its input shape (one sample), its layers and the loss it is trained with.
