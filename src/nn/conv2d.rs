@@ -71,7 +71,7 @@ impl Conv2d {
     }
 
     /// A partially connected convolution: output map o reads only the input maps `table[o]`.
-    /// Each output map's weights are drawn with its own fan-in, |table[o]|·KH·KW; the fan-out is
+    /// Each output map's weights are drawn with its own fan-in, `|table[o]|·KH·KW`; the fan-out is
     /// the mean number of output maps an input map feeds, times KH·KW. Panics if the table does
     /// not have one entry per output map or names an input map that does not exist (specs check
     /// this first and return an error).

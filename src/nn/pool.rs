@@ -60,7 +60,7 @@ impl Module for AvgPool2d {
     }
 }
 
-/// LeNet-5's trainable sub-sampling: y[n, c] = w₁[c]·(window sums of x[n, c]) + w₂[c], two
+/// LeNet-5's trainable sub-sampling: `y[n, c] = w₁[c]·(window sums of x[n, c]) + w₂[c]`, two
 /// trainable numbers per feature map.
 ///
 /// ```

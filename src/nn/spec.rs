@@ -20,20 +20,20 @@
 //! Layer types and their fields (every layer may also have a `name`, shown by `nabla summary`;
 //! sizes written `k` may also be `[rows, columns]`):
 //!
-//! | `type`        | fields                                                    | input → output       |
-//! |---------------|-----------------------------------------------------------|----------------------|
-//! | `linear`      | `out`, `init` (`he`/`xavier`)                              | [F] → [out]          |
-//! | `conv2d`      | `out`, `kernel`, `stride` (1), `padding` (0), `init`,      | [C,H,W] → [out,OH,OW]|
-//! |               | `connections` (for each output map, the input maps it reads)|                     |
-//! | `maxpool2d`   | `kernel`, `stride` (= kernel)                              | [C,H,W] → [C,OH,OW]  |
-//! | `avgpool2d`   | `kernel`, `stride` (= kernel)                              | [C,H,W] → [C,OH,OW]  |
-//! | `subsample`   | `kernel`, `stride` (= kernel): LeNet's w₁·Σ(window) + w₂    | [C,H,W] → [C,OH,OW]  |
-//! | `pad`         | `padding`, `value` (0)                                     | [C,H,W] → [C,H+2p,W+2p]|
-//! | `flatten`     |                                                           | [d₁,d₂,…] → [d₁·d₂·…]|
-//! | `rbf`         | `out`, `init` (`random` ±1, or `digits`: 7×12 digit bitmaps)| [F] → [out]         |
-//! | `dropout`     | `p`, `rule` (`inverted` or `weight-scaling`)              | same shape           |
-//! | `scale`       | `factor`                                                  | same shape           |
-//! | `relu`, `sigmoid`, `tanh`, `scaled-tanh` (1.7159·tanh(2a/3)), `identity` |          | same shape           |
+//! | `type`        | fields                                                       | input → output          |
+//! |---------------|--------------------------------------------------------------|-------------------------|
+//! | `linear`      | `out`, `init` (`he`, `xavier`, `lecun`)                      | `[F]` → `[out]`           |
+//! | `conv2d`      | `out`, `kernel`, `stride` (1), `padding` (0), `init`,         | `[C,H,W]` → `[out,OH,OW]` |
+//! |               | `connections` (for each output map, the input maps it reads) |                         |
+//! | `maxpool2d`   | `kernel`, `stride` (= kernel)                                 | `[C,H,W]` → `[C,OH,OW]`   |
+//! | `avgpool2d`   | `kernel`, `stride` (= kernel)                                 | `[C,H,W]` → `[C,OH,OW]`   |
+//! | `subsample`   | `kernel`, `stride` (= kernel): LeNet's w₁·Σ(window) + w₂       | `[C,H,W]` → `[C,OH,OW]`   |
+//! | `pad`         | `padding`, `value` (0)                                        | `[C,H,W]` → `[C,H+2p,W+2p]` |
+//! | `flatten`     |                                                              | `[d₁,d₂,…]` → `[d₁·d₂·…]` |
+//! | `rbf`         | `out`, `init` (`random` ±1, or `digits`: 7×12 digit bitmaps)  | `[F]` → `[out]`           |
+//! | `dropout`     | `p`, `rule` (`inverted` or `weight-scaling`)                  | same shape              |
+//! | `scale`       | `factor`                                                     | same shape              |
+//! | `relu`, `sigmoid`, `tanh`, `scaled-tanh` (1.7159·tanh(2a/3)), `identity` |        | same shape              |
 //!
 //! The default `init` is He before a `relu`, LeCun for the last layer (whose outputs are used as
 //! they are) and before an `identity`, and Xavier otherwise. Example:
