@@ -34,7 +34,8 @@ pub fn run(args: TrainArgs, members: usize) -> Result<()> {
             continue;
         }
         let test = &run.data.test;
-        let e = evaluate_ensemble(&mut models, test).ok_or_else(|| nabla::Error::config("--ensemble needs class labels"))?;
+        let e = evaluate_ensemble(&mut models, test)
+            .ok_or_else(|| nabla::Error::config("--ensemble needs class labels"))?;
         let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
         for (i, a) in e.members.iter().enumerate() {
             println!("member {}: test acc {:.2}%", i + 1, 100.0 * a);
@@ -48,8 +49,9 @@ pub fn run(args: TrainArgs, members: usize) -> Result<()> {
             out["test_accuracy"] = json_f32(e.accuracy);
             out["test_loss"] = json_f32(e.loss);
             out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
-            out["members_weights"] =
-                (1..=members).map(|k| serde_json::json!(root.join(format!("member-{k}")).join("model.safetensors"))).collect();
+            out["members_weights"] = (1..=members)
+                .map(|k| serde_json::json!(root.join(format!("member-{k}")).join("model.safetensors")))
+                .collect();
             println!("{out}");
         }
     }

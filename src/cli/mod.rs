@@ -3,8 +3,8 @@
 mod augment;
 mod bench;
 mod compare;
-mod ensemble;
 mod conv;
+mod ensemble;
 mod eval;
 mod explain;
 mod predict;
@@ -26,8 +26,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Train a model (by default an MLP on the bundled MNIST) and save its weights.
-    Train(train::TrainArgs),
+    /// Train a model (by default lenet5-modern on the bundled MNIST) and save its weights.
+    Train(Box<train::TrainArgs>),
     /// Train under several settings (--lr 0.5,0.1,0.02 …) and plot their loss curves together.
     Compare(compare::CompareArgs),
     /// Evaluate saved weights on a test set.
@@ -49,7 +49,7 @@ enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Compare(args) => compare::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),

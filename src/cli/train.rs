@@ -320,16 +320,21 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
                 "inverted" => DropoutRule::Inverted,
                 "weight-scaling" => DropoutRule::WeightScaling,
                 other => {
-                    return Err(Error::config(format!(
-                        "--dropout-rule {other}: expected inverted or weight-scaling"
-                    )));
+                    return Err(Error::config(format!("--dropout-rule {other}: expected inverted or weight-scaling")));
                 }
             };
-            with_dropout(ModelSpec::mlp(inputs, &hidden, outputs, activation, loss), args.input_dropout, args.dropout, rule)
+            with_dropout(
+                ModelSpec::mlp(inputs, &hidden, outputs, activation, loss),
+                args.input_dropout,
+                args.dropout,
+                rule,
+            )
         }
     };
     if (args.dropout > 0.0 || args.input_dropout > 0.0) && args.model.is_some() {
-        return Err(Error::config("--dropout and --input-dropout apply to MLPs (--hidden); put dropout layers in the spec file"));
+        return Err(Error::config(
+            "--dropout and --input-dropout apply to MLPs (--hidden); put dropout layers in the spec file",
+        ));
     }
     let model = Model::new(spec, &mut Rng::seed(args.seed))?;
     // "momentum" names the lecture's SGD with momentum, α = 0.9 unless --momentum says otherwise

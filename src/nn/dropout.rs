@@ -132,7 +132,8 @@ mod tests {
     fn weight_scaling_is_the_geometric_mean_of_all_sub_networks() {
         const H: usize = 10;
         let mut rng = Rng::seed(4);
-        let (x, w1, b1) = (rng.normal_tensor(&[1, 5], 1.0), rng.normal_tensor(&[5, H], 1.0), rng.normal_tensor(&[H], 1.0));
+        let (x, w1, b1) =
+            (rng.normal_tensor(&[1, 5], 1.0), rng.normal_tensor(&[5, H], 1.0), rng.normal_tensor(&[H], 1.0));
         let (w2, b2) = (rng.normal_tensor(&[H, 3], 1.0), rng.normal_tensor(&[3], 1.0));
         let hidden = x.matmul(&w1).add(&b1).map(|u| u.max(0.0));
         let h = hidden.data();
@@ -145,7 +146,10 @@ mod tests {
                 let prob = q.powi(kept) * p.powi(H as i32 - kept);
                 let logits: Vec<f64> = (0..3)
                     .map(|k| {
-                        let s: f64 = (0..H).filter(|j| mask >> j & 1 == 1).map(|j| h[j] as f64 * w2.data()[j * 3 + k] as f64).sum();
+                        let s: f64 = (0..H)
+                            .filter(|j| mask >> j & 1 == 1)
+                            .map(|j| h[j] as f64 * w2.data()[j * 3 + k] as f64)
+                            .sum();
                         s + b2.data()[k] as f64
                     })
                     .collect();

@@ -243,7 +243,17 @@ mod tests {
     fn gemm_matches_naive_in_all_orientations_and_sizes() {
         let mut rng = crate::rng::Rng::seed(3);
         // the last three are above PARALLEL_MIN_MACS: split by rows, by columns, by rows with few columns
-        for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (17, 33, 9), (128, 100, 70), (1, 784, 512), (70, 70, 70), (784, 16, 512), (16, 784, 512), (300, 200, 100)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (17, 33, 9),
+            (128, 100, 70),
+            (1, 784, 512),
+            (70, 70, 70),
+            (784, 16, 512),
+            (16, 784, 512),
+            (300, 200, 100),
+        ] {
             let a = rng.normal_tensor(&[m, k], 1.0);
             let b = rng.normal_tensor(&[k, n], 1.0);
             let want = a.matmul_naive(&b);

@@ -116,7 +116,7 @@ pub struct Sets<'a> {
 /// to 61% at the end of an epoch.
 pub fn balanced_batches(n: usize, m: usize) -> Vec<std::ops::Range<usize>> {
     let count = n.div_ceil(m.max(1));
-    let (base, extra) = if count == 0 { (0, 0) } else { (n / count, n % count) };
+    let (base, extra) = n.checked_div(count).map_or((0, 0), |base| (base, n % count));
     let mut start = 0;
     (0..count)
         .map(|i| {
