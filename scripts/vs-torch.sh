@@ -26,9 +26,9 @@ for r in $(seq "$rounds"); do
     t=$("$py" "$peers/torch_ref.py" steps --batch "$b" | field 'us_per_step')
     echo "steps b=$b µs/step nabla $n   torch $t   ratio $(ratio "$n" "$t")"
   done
-  if $nabla bench lenet >/dev/null 2>&1; then
-    n=$($nabla bench lenet | field 'median_seconds_per_epoch')
+  {
+    n=$($nabla bench lenet | field "models['lenet5-modern']['median_seconds_per_epoch']")
     t=$("$py" "$peers/torch_ref.py" lenet --epochs 1 | field 'median_seconds_per_epoch')
     echo "lenet s/epoch    nabla $n   torch $t   ratio $(ratio "$n" "$t")"
-  fi
+  }
 done
