@@ -1,53 +1,14 @@
 //! End-to-end tests of the `nabla` command on small slices of the bundled MNIST.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn nabla(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla")).args(args).current_dir(dir).output().expect("the nabla binary runs")
-}
-
-/// A fresh folder for one test, removed when it ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("nabla-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn mnist_dir() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").to_string_lossy().into_owned()
-}
-
-fn last_json(out: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {stdout}"))
-}
-
-fn assert_clean_failure(out: &Output, must_mention: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, got success: {stderr}");
-    assert!(!stderr.contains("panicked"), "it panicked: {stderr}");
-    for word in must_mention {
-        assert!(stderr.contains(word), "stderr does not mention {word:?}: {stderr}");
-    }
-}
+use common::*;
+use std::path::Path;
 
 #[test]
 fn train_eval_predict_on_a_slice_of_mnist() {
     let s = Scratch::new("train");
-    let data = mnist_dir();
+    let data = mnist();
     let args = ["train", "--data", &data, "--limit-train", "3000", "--epochs", "3", "--hidden", "64"];
     let out = nabla(&[&args[..], &["--out", "m.safetensors", "--json"]].concat(), &s.0);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -93,7 +54,7 @@ fn train_eval_predict_on_a_slice_of_mnist() {
 #[test]
 fn the_same_seed_gives_identical_weight_files() {
     let s = Scratch::new("seed");
-    let data = mnist_dir();
+    let data = mnist();
     let run = |out: &str, seed: &str| {
         let args = ["train", "--data", &data, "--limit-train", "1000", "--epochs", "2", "--hidden", "32,16"];
         let o = nabla(&[&args[..], &["--seed", seed, "--out", out]].concat(), &s.0);
@@ -165,8 +126,8 @@ fn explain_prints_the_worked_example() {
 }
 
 fn first_test_image() -> (Vec<u8>, u8) {
-    let images = nabla::data::read_idx(&Path::new(&mnist_dir()).join("t10k-images.idx3-ubyte.gz")).unwrap();
-    let labels = nabla::data::read_idx(&Path::new(&mnist_dir()).join("t10k-labels.idx1-ubyte.gz")).unwrap();
+    let images = nabla::data::read_idx(&Path::new(&mnist()).join("t10k-images.idx3-ubyte.gz")).unwrap();
+    let labels = nabla::data::read_idx(&Path::new(&mnist()).join("t10k-labels.idx1-ubyte.gz")).unwrap();
     (images.data[..784].to_vec(), labels.data[0])
 }
 

@@ -1,53 +1,15 @@
 //! End-to-end tests of the convolutional side of `nabla`: the model zoo, spec files, `summary` and
 //! `conv`, on small slices of the bundled MNIST.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn nabla(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla")).args(args).current_dir(dir).output().expect("the nabla binary runs")
-}
-
-/// A fresh folder for one test, removed when it ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("nabla-cnn-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn mnist_dir() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").to_string_lossy().into_owned()
-}
+use common::*;
+use std::path::Path;
+use std::process::Output;
 
 fn stdout(out: &Output) -> String {
     assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn last_json(out: &Output) -> serde_json::Value {
-    let text = stdout(out);
-    let line = text.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {text}"))
-}
-
-fn assert_clean_failure(out: &Output, must_mention: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, got success: {stderr}");
-    assert!(!stderr.contains("panicked"), "it panicked: {stderr}");
-    for word in must_mention {
-        assert!(stderr.contains(word), "stderr does not mention {word:?}: {stderr}");
-    }
 }
 
 #[test]
@@ -101,7 +63,7 @@ fn conv_multiplies_the_lectures_polynomials_and_filters_an_image() {
 /// spec is stored as JSON, evaluates to the same accuracy.
 fn learns_from_a_thousand_digits(model: &str) -> serde_json::Value {
     let s = Scratch::new(model);
-    let data = mnist_dir();
+    let data = mnist();
     let args = ["train", "--data", &data, "--model", model, "--limit-train", "1000", "--epochs", "3"];
     let j = last_json(&nabla(&[&args[..], &["--out", "m.safetensors", "--json"]].concat(), &s.0));
     assert!(j["model"].as_str().unwrap().starts_with(model), "{j}");
@@ -134,7 +96,7 @@ fn zoo_mlp_learns() {
 #[test]
 fn the_default_model_and_the_specs_training_defaults() {
     let s = Scratch::new("defaults");
-    let data = mnist_dir();
+    let data = mnist();
     let train = |extra: &[&str]| {
         let args = ["train", "--data", &data, "--limit-train", "300", "--epochs", "1", "--json"];
         last_json(&nabla(&[&args[..], extra].concat(), &s.0))
@@ -156,7 +118,7 @@ fn the_default_model_and_the_specs_training_defaults() {
 #[test]
 fn wrong_spec_files_are_errors_naming_the_layer_and_the_shapes() {
     let s = Scratch::new("badspec");
-    let data = mnist_dir();
+    let data = mnist();
     let head = "name = \"bad\"\ninput = [1, 28, 28]\nloss = \"softmax-cross-entropy\"\n";
     let conv = |k: usize| format!("[[layers]]\ntype = \"conv2d\"\nout = 4\nkernel = {k}\n");
     let cases: [(&str, String, &[&str]); 4] = [

@@ -1,40 +1,10 @@
 //! End-to-end tests of the features against overfitting: dropout with MC-dropout uncertainty,
 //! ensembles with bagging, and augmentation during training, on small slices of MNIST.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn nabla(args: &[&str], dir: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_nabla")).args(args).current_dir(dir).output().expect("nabla runs");
-    assert!(out.status.success(), "nabla {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("nabla-overfit-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn mnist() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").to_string_lossy().into_owned()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the last line is JSON")
-}
+use common::*;
+use std::path::Path;
 
 #[test]
 fn dropout_trains_and_mc_dropout_reports_uncertainty() {
@@ -42,14 +12,15 @@ fn dropout_trains_and_mc_dropout_reports_uncertainty() {
     let data = mnist();
     let args = ["train", "--data", &data, "--limit-train", "3000", "--hidden", "128", "--epochs", "3"];
     let flags = ["--dropout", "0.5", "--input-dropout", "0.2", "--dropout-rule", "weight-scaling", "--json"];
-    let out = json(&nabla(&[&args[..], &flags[..]].concat(), &s.0));
+    let out = last_json(&nabla_ok(&[&args[..], &flags[..]].concat(), &s.0));
     assert!(out["test_accuracy"].as_f64().unwrap() > 0.8, "{out}");
     let weights = out["weights"].as_str().unwrap().to_string();
     // deterministic evaluation: dropout is off, twice the same answer
-    let e1 = json(&nabla(&["eval", "--weights", &weights, "--data", &data, "--json"], &s.0));
-    let e2 = json(&nabla(&["eval", "--weights", &weights, "--data", &data, "--json"], &s.0));
+    let e1 = last_json(&nabla_ok(&["eval", "--weights", &weights, "--data", &data, "--json"], &s.0));
+    let e2 = last_json(&nabla_ok(&["eval", "--weights", &weights, "--data", &data, "--json"], &s.0));
     assert_eq!(e1["test_accuracy"], e2["test_accuracy"]);
-    let mc = json(&nabla(&["eval", "--weights", &weights, "--data", &data, "--mc-samples", "8", "--json"], &s.0));
+    let mc =
+        last_json(&nabla_ok(&["eval", "--weights", &weights, "--data", &data, "--mc-samples", "8", "--json"], &s.0));
     let (unsure, sure) = (mc["uncertain_half_error"].as_f64().unwrap(), mc["certain_half_error"].as_f64().unwrap());
     assert!(unsure > sure, "the uncertain half should err more: {unsure} vs {sure}");
     // predict with MC dropout on a training image written as a raw 28×28 PNG
@@ -58,7 +29,7 @@ fn dropout_trains_and_mc_dropout_reports_uncertainty() {
     let mut enc = png::Encoder::new(std::io::BufWriter::new(file), 28, 28);
     enc.set_color(png::ColorType::Grayscale);
     enc.write_header().unwrap().write_image_data(&images.data[..784]).unwrap();
-    let p = json(&nabla(&["predict", "--weights", &weights, "x.png", "--mc-samples", "10", "--json"], &s.0));
+    let p = last_json(&nabla_ok(&["predict", "--weights", &weights, "x.png", "--mc-samples", "10", "--json"], &s.0));
     assert_eq!(p["std"].as_array().unwrap().len(), 10);
     assert!(p["entropy"].as_f64().unwrap() >= 0.0);
 }
@@ -68,14 +39,14 @@ fn an_ensemble_reports_its_members_and_itself() {
     let s = Scratch::new("ensemble");
     let data = mnist();
     let args = ["train", "--data", &data, "--limit-train", "1000", "--hidden", "32", "--epochs", "2"];
-    let out = json(&nabla(&[&args[..], &["--ensemble", "3", "--bagging", "--json"]].concat(), &s.0));
+    let out = last_json(&nabla_ok(&[&args[..], &["--ensemble", "3", "--bagging", "--json"]].concat(), &s.0));
     let members = out["members_test_accuracy"].as_array().unwrap();
     assert_eq!(members.len(), 3);
     assert!(out["test_accuracy"].as_f64().unwrap() > 0.5);
     // eval of the same members gives the same ensemble accuracy
     let paths: Vec<String> =
         out["members_weights"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
-    let e = json(&nabla(&["eval", "--weights", &paths.join(","), "--data", &data, "--json"], &s.0));
+    let e = last_json(&nabla_ok(&["eval", "--weights", &paths.join(","), "--data", &data, "--json"], &s.0));
     assert_eq!(e["test_accuracy"], out["test_accuracy"]);
     assert_eq!(e["members_test_accuracy"].as_array().unwrap().len(), 3);
 }
@@ -86,9 +57,9 @@ fn augmentation_runs_inside_training_and_stays_deterministic() {
     let data = mnist();
     let args = ["train", "--data", &data, "--limit-train", "1000", "--hidden", "32", "--epochs", "2", "--json"];
     let aug = ["--translate", "2", "--rotate", "10", "--elastic", "34,4"];
-    let a = json(&nabla(&[&args[..], &aug[..], &["--name", "a"]].concat(), &s.0));
-    let b = json(&nabla(&[&args[..], &aug[..], &["--name", "b"]].concat(), &s.0));
-    let plain = json(&nabla(&[&args[..], &["--name", "plain"]].concat(), &s.0));
+    let a = last_json(&nabla_ok(&[&args[..], &aug[..], &["--name", "a"]].concat(), &s.0));
+    let b = last_json(&nabla_ok(&[&args[..], &aug[..], &["--name", "b"]].concat(), &s.0));
+    let plain = last_json(&nabla_ok(&[&args[..], &["--name", "plain"]].concat(), &s.0));
     let bytes = |v: &serde_json::Value| std::fs::read(s.0.join(v["weights"].as_str().unwrap())).unwrap();
     assert!(bytes(&a) == bytes(&b), "augmented runs with one seed differ");
     assert!(bytes(&a) != bytes(&plain), "augmentation changed nothing");

@@ -1,46 +1,16 @@
 //! End-to-end tests of the training features: resume, regularization, early stopping, schedules,
 //! optimizers and compare, on small slices of the bundled MNIST.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn nabla(args: &[&str], dir: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_nabla")).args(args).current_dir(dir).output().expect("nabla runs");
-    assert!(out.status.success(), "nabla {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("nabla-train-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn mnist() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").to_string_lossy().into_owned()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the last line is JSON")
-}
+use common::*;
+use std::path::Path;
 
 /// A small, quick MLP run on `n` MNIST samples, with extra flags.
 fn train(dir: &Path, n: &str, extra: &[&str]) -> serde_json::Value {
     let data = mnist();
     let base = ["train", "--data", &data, "--limit-train", n, "--hidden", "32", "--json"];
-    json(&nabla(&[&base[..], extra].concat(), dir))
+    last_json(&nabla_ok(&[&base[..], extra].concat(), dir))
 }
 
 #[test]
@@ -50,7 +20,7 @@ fn a_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one() {
     let full = train(&s.0, "1500", &[&flags[..], &["--epochs", "4", "--name", "full"]].concat());
     let part = train(&s.0, "1500", &[&flags[..], &["--epochs", "2", "--name", "part"]].concat());
     let dir = part["run_dir"].as_str().unwrap().to_string();
-    let resumed = json(&nabla(&["train", "--resume", &dir, "--epochs", "4", "--json"], &s.0));
+    let resumed = last_json(&nabla_ok(&["train", "--resume", &dir, "--epochs", "4", "--json"], &s.0));
     assert_eq!(resumed["epochs"], 4);
     let a = std::fs::read(s.0.join(full["weights"].as_str().unwrap())).unwrap();
     let b = std::fs::read(s.0.join(resumed["weights"].as_str().unwrap())).unwrap();
@@ -86,7 +56,7 @@ fn early_stopping_keeps_the_best_epoch() {
     assert!((out["val_loss"].as_f64().unwrap() - lowest).abs() < 1e-6, "the summary reports the best epoch");
     // the saved weights are the best epoch's: evaluating them gives its test loss
     let weights = out["weights"].as_str().unwrap();
-    let eval = json(&nabla(&["eval", "--weights", weights, "--data", &mnist(), "--json"], &s.0));
+    let eval = last_json(&nabla_ok(&["eval", "--weights", weights, "--data", &mnist(), "--json"], &s.0));
     let test: Vec<f64> = metrics.lines().skip(1).map(|l| l.split(',').nth(5).unwrap().parse().unwrap()).collect();
     assert!((eval["test_loss"].as_f64().unwrap() - test[best - 1]).abs() < 1e-5);
 }
@@ -107,7 +77,7 @@ fn the_plateau_schedule_divides_eta_and_logs_it() {
 fn compare_draws_one_plot_for_several_learning_rates() {
     let s = Scratch::new("compare");
     let data = mnist();
-    let out = nabla(
+    let out = nabla_ok(
         &["compare", "--lr", "0.1,0.02", "--epochs", "2", "--data", &data, "--limit-train", "500", "--hidden", "16"],
         &s.0,
     );
