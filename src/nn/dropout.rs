@@ -19,7 +19,7 @@
 //! Any input; the output has the same shape.
 
 use super::Module;
-use crate::autodiff::{Param, Var};
+use crate::autodiff::Var;
 use crate::rng::Rng;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -69,14 +69,6 @@ impl Module for Dropout {
             (false, DropoutRule::WeightScaling) => x.scale(1.0 - self.p),
             _ => x.clone(),
         }
-    }
-
-    fn params(&self) -> Vec<(String, &Param)> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
-        Vec::new()
     }
 
     fn set_training(&mut self, training: bool) {

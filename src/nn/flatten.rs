@@ -6,7 +6,7 @@
 //! - output y: N × (d₁·d₂·…)
 
 use super::Module;
-use crate::autodiff::{Param, Var};
+use crate::autodiff::Var;
 
 /// Reshapes N×… to N×(everything else).
 #[derive(Clone, Copy, Debug, Default)]
@@ -17,14 +17,6 @@ impl Module for Flatten {
         let n = x.shape().first().copied().unwrap_or(1);
         let rest: usize = x.shape().iter().skip(1).product();
         x.reshape(&[n, rest])
-    }
-
-    fn params(&self) -> Vec<(String, &Param)> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
-        Vec::new()
     }
 }
 

@@ -50,11 +50,15 @@ pub trait Module: Send + Sync {
     /// Maps a batch (rows are samples) to the layer's output batch.
     fn forward(&self, x: &Var) -> Var;
 
-    /// The trainable parameters, each with its name inside this module.
-    fn params(&self) -> Vec<(String, &Param)>;
+    /// The trainable parameters, each with its name inside this module (none by default).
+    fn params(&self) -> Vec<(String, &Param)> {
+        Vec::new()
+    }
 
     /// The trainable parameters for writing, in the same order as [`Module::params`].
-    fn params_mut(&mut self) -> Vec<(String, &mut Param)>;
+    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
+        Vec::new()
+    }
 
     /// Switches between training and evaluation behaviour (dropout, for example). Layers that
     /// behave the same in both ignore it.

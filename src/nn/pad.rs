@@ -9,7 +9,7 @@
 //! Backward crops δ back to the input's window: the border is a constant and gets no gradient.
 
 use super::Module;
-use crate::autodiff::{Param, Var};
+use crate::autodiff::Var;
 use crate::tensor::Tensor;
 
 /// Pads the last two axes of an N×C×H×W value by `padding` = (PH, PW) on each side with `value`.
@@ -54,14 +54,6 @@ pub struct Pad {
 impl Module for Pad {
     fn forward(&self, x: &Var) -> Var {
         pad2d(x, self.padding, self.value)
-    }
-
-    fn params(&self) -> Vec<(String, &Param)> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
-        Vec::new()
     }
 }
 

@@ -27,14 +27,6 @@ impl Module for MaxPool2d {
     fn forward(&self, x: &Var) -> Var {
         x.max_pool2d(self.kernel, self.stride)
     }
-
-    fn params(&self) -> Vec<(String, &Param)> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
-        Vec::new()
-    }
 }
 
 /// Average pooling over KH×KW windows moved by a stride.
@@ -49,14 +41,6 @@ pub struct AvgPool2d {
 impl Module for AvgPool2d {
     fn forward(&self, x: &Var) -> Var {
         x.avg_pool2d(self.kernel, self.stride)
-    }
-
-    fn params(&self) -> Vec<(String, &Param)> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
-        Vec::new()
     }
 }
 

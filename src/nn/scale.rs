@@ -5,7 +5,7 @@
 //! - input x: any; output y: the same
 
 use super::Module;
-use crate::autodiff::{Param, Var};
+use crate::autodiff::Var;
 
 /// Multiplies by a fixed factor.
 #[derive(Clone, Copy, Debug)]
@@ -14,13 +14,5 @@ pub struct Scale(pub f32);
 impl Module for Scale {
     fn forward(&self, x: &Var) -> Var {
         x.scale(self.0)
-    }
-
-    fn params(&self) -> Vec<(String, &Param)> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
-        Vec::new()
     }
 }

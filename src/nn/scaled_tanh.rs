@@ -12,7 +12,7 @@
 //! - input: any; output: the same
 
 use super::Module;
-use crate::autodiff::{Param, Var};
+use crate::autodiff::Var;
 use crate::tensor::Tensor;
 
 /// A in A·tanh(S·a).
@@ -63,14 +63,6 @@ pub struct ScaledTanh;
 impl Module for ScaledTanh {
     fn forward(&self, x: &Var) -> Var {
         scaled_tanh(x)
-    }
-
-    fn params(&self) -> Vec<(String, &Param)> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
-        Vec::new()
     }
 }
 
