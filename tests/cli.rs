@@ -130,11 +130,3 @@ fn first_test_image() -> (Vec<u8>, u8) {
     let labels = nabla::data::read_idx(&Path::new(&mnist()).join("t10k-labels.idx1-ubyte.gz")).unwrap();
     (images.data[..784].to_vec(), labels.data[0])
 }
-
-fn write_gray_png(path: &Path, pixels: &[u8], w: u32, h: u32) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
-    enc.set_color(png::ColorType::Grayscale);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.write_header().unwrap().write_image_data(pixels).unwrap();
-}

@@ -147,14 +147,6 @@ fn wrong_spec_files_are_errors_naming_the_layer_and_the_shapes() {
     assert_clean_failure(&out, &["seven.toml", "4 outputs", "10 targets"]);
 }
 
-fn write_gray_png(path: &Path, pixels: &[u8], w: u32, h: u32) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
-    enc.set_color(png::ColorType::Grayscale);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.write_header().unwrap().write_image_data(pixels).unwrap();
-}
-
 fn read_gray_png(path: &Path) -> Vec<u8> {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
     let mut reader = decoder.read_info().unwrap();

@@ -25,10 +25,7 @@ fn dropout_trains_and_mc_dropout_reports_uncertainty() {
     assert!(unsure > sure, "the uncertain half should err more: {unsure} vs {sure}");
     // predict with MC dropout on a training image written as a raw 28×28 PNG
     let images = nabla::data::read_idx(&Path::new(&data).join("t10k-images.idx3-ubyte.gz")).unwrap();
-    let file = std::fs::File::create(s.0.join("x.png")).unwrap();
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), 28, 28);
-    enc.set_color(png::ColorType::Grayscale);
-    enc.write_header().unwrap().write_image_data(&images.data[..784]).unwrap();
+    write_gray_png(&s.0.join("x.png"), &images.data[..784], 28, 28);
     let p = last_json(&nabla_ok(&["predict", "--weights", &weights, "x.png", "--mc-samples", "10", "--json"], &s.0));
     assert_eq!(p["std"].as_array().unwrap().len(), 10);
     assert!(p["entropy"].as_f64().unwrap() >= 0.0);

@@ -108,6 +108,50 @@ struct Clock {
     ended: usize,
 }
 
+/// A schedule whose η is a formula of the epochs ended alone (constant, step, exponential,
+/// cosine): all it carries from epoch to epoch is its clock, so [`Schedule`] comes for free.
+trait ClosedForm: Send {
+    /// The name its clock reports in a panic about epochs out of order.
+    const NAME: &'static str;
+
+    /// The epoch counter.
+    fn clock(&self) -> Clock;
+
+    /// The epoch counter, for writing.
+    fn clock_mut(&mut self) -> &mut Clock;
+
+    /// η of the next epoch, from the epochs ended.
+    fn eta(&self) -> f32;
+
+    /// Kind and settings, as [`Schedule::describe`].
+    fn describe(&self) -> String;
+}
+
+impl<T: ClosedForm> Schedule for T {
+    fn lr(&self) -> f32 {
+        self.eta()
+    }
+
+    fn end_epoch(&mut self, epoch: usize, _metric: f32) -> f32 {
+        self.clock_mut().tick(epoch, T::NAME);
+        self.eta()
+    }
+
+    fn state(&self) -> ScheduleState {
+        self.clock().state(ClosedForm::describe(self), None)
+    }
+
+    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
+        Clock::check(state, &ClosedForm::describe(self))?;
+        self.clock_mut().ended = state.epoch;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        ClosedForm::describe(self)
+    }
+}
+
 impl Clock {
     /// k ← `epoch`, which must be k + 1.
     #[track_caller]
@@ -196,24 +240,19 @@ impl Constant {
     }
 }
 
-impl Schedule for Constant {
-    fn lr(&self) -> f32 {
+impl ClosedForm for Constant {
+    const NAME: &'static str = "constant";
+
+    fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn clock_mut(&mut self) -> &mut Clock {
+        &mut self.clock
+    }
+
+    fn eta(&self) -> f32 {
         self.eta0
-    }
-
-    fn end_epoch(&mut self, epoch: usize, _metric: f32) -> f32 {
-        self.clock.tick(epoch, "constant");
-        self.lr()
-    }
-
-    fn state(&self) -> ScheduleState {
-        self.clock.state(self.describe(), None)
-    }
-
-    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
-        Clock::check(state, &self.describe())?;
-        self.clock.ended = state.epoch;
-        Ok(())
     }
 
     fn describe(&self) -> String {
@@ -239,25 +278,20 @@ impl Step {
     }
 }
 
-impl Schedule for Step {
-    fn lr(&self) -> f32 {
+impl ClosedForm for Step {
+    const NAME: &'static str = "step";
+
+    fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn clock_mut(&mut self) -> &mut Clock {
+        &mut self.clock
+    }
+
+    fn eta(&self) -> f32 {
         let steps = self.clock.ended / self.step_size;
         (self.eta0 as f64 * (self.gamma as f64).powf(steps as f64)) as f32
-    }
-
-    fn end_epoch(&mut self, epoch: usize, _metric: f32) -> f32 {
-        self.clock.tick(epoch, "step");
-        self.lr()
-    }
-
-    fn state(&self) -> ScheduleState {
-        self.clock.state(self.describe(), None)
-    }
-
-    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
-        Clock::check(state, &self.describe())?;
-        self.clock.ended = state.epoch;
-        Ok(())
     }
 
     fn describe(&self) -> String {
@@ -281,24 +315,19 @@ impl Exponential {
     }
 }
 
-impl Schedule for Exponential {
-    fn lr(&self) -> f32 {
+impl ClosedForm for Exponential {
+    const NAME: &'static str = "exp";
+
+    fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn clock_mut(&mut self) -> &mut Clock {
+        &mut self.clock
+    }
+
+    fn eta(&self) -> f32 {
         (self.eta0 as f64 * (self.gamma as f64).powf(self.clock.ended as f64)) as f32
-    }
-
-    fn end_epoch(&mut self, epoch: usize, _metric: f32) -> f32 {
-        self.clock.tick(epoch, "exp");
-        self.lr()
-    }
-
-    fn state(&self) -> ScheduleState {
-        self.clock.state(self.describe(), None)
-    }
-
-    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
-        Clock::check(state, &self.describe())?;
-        self.clock.ended = state.epoch;
-        Ok(())
     }
 
     fn describe(&self) -> String {
@@ -327,26 +356,21 @@ impl Cosine {
     }
 }
 
-impl Schedule for Cosine {
-    fn lr(&self) -> f32 {
+impl ClosedForm for Cosine {
+    const NAME: &'static str = "cosine";
+
+    fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn clock_mut(&mut self) -> &mut Clock {
+        &mut self.clock
+    }
+
+    fn eta(&self) -> f32 {
         let progress = self.clock.ended.min(self.period) as f64 / self.period as f64;
         let (eta0, eta_min) = (self.eta0 as f64, self.eta_min as f64);
         (eta_min + 0.5 * (eta0 - eta_min) * (1.0 + (std::f64::consts::PI * progress).cos())) as f32
-    }
-
-    fn end_epoch(&mut self, epoch: usize, _metric: f32) -> f32 {
-        self.clock.tick(epoch, "cosine");
-        self.lr()
-    }
-
-    fn state(&self) -> ScheduleState {
-        self.clock.state(self.describe(), None)
-    }
-
-    fn restore(&mut self, state: &ScheduleState) -> Result<()> {
-        Clock::check(state, &self.describe())?;
-        self.clock.ended = state.epoch;
-        Ok(())
     }
 
     fn describe(&self) -> String {

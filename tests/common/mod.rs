@@ -57,3 +57,12 @@ pub fn assert_clean_failure(out: &Output, must_mention: &[&str]) {
         assert!(stderr.contains(word), "stderr does not mention {word:?}: {stderr}");
     }
 }
+
+/// Writes 8-bit grayscale pixels as a w×h PNG.
+pub fn write_gray_png(path: &Path, pixels: &[u8], w: u32, h: u32) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header().unwrap().write_image_data(pixels).unwrap();
+}
