@@ -4,7 +4,8 @@
 //! Each comma list (`--lr 0.5,0.1,0.02`, `--optimizer sgd,momentum,adam`, `--schedule
 //! constant,plateau`) is one axis; every combination is trained as its own run, in its own folder
 //! under `runs/compare…/`, and `compare.png` beside them shows every run's training loss (solid)
-//! and test loss (dashed).
+//! and test loss (dashed). Every run starts from the same weights (`--seed`, `--init`), so that
+//! only the compared setting differs.
 
 use super::train::{self, TrainArgs, json_f32};
 use clap::Args;
@@ -39,6 +40,11 @@ pub struct BaseArgs {
     /// Hidden activation.
     #[arg(long, default_value = "relu")]
     pub activation: String,
+    /// Weight initialisation: he, xavier, lecun or uniform (as for `nabla train`). Uniform,
+    /// PyTorch's small U(±1/√fan_in), lets every η of the lecture's 0.5, 0.1, 0.02 train; from
+    /// `nabla train`'s He default, η = 0.5 diverges in the first epoch.
+    #[arg(long, default_value = "uniform")]
+    pub init: String,
     /// Passes over the training set.
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
@@ -109,6 +115,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     model: None,
                     hidden: Some(b.hidden.clone()),
                     activation: b.activation.clone(),
+                    init: Some(b.init.clone()),
                     loss: None,
                     epochs: Some(b.epochs),
                     batch_size: Some(b.batch_size),

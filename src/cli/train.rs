@@ -11,7 +11,7 @@ use super::source::{self, DataArgs, NORMALIZATION_KEY, Normalization, Source};
 use clap::Args;
 use nabla::io::{load_checkpoint, save_checkpoint};
 use nabla::loss::Loss;
-use nabla::nn::{DropoutRule, LayerSpec, Model, ModelSpec, Module};
+use nabla::nn::{DropoutRule, Init, LayerSpec, Model, ModelSpec, Module};
 use nabla::ops::Activation;
 use nabla::optim::schedule::Warmup;
 use nabla::optim::{self, load_optimizer, save_optimizer, schedule_by_name};
@@ -45,6 +45,12 @@ pub struct TrainArgs {
     /// Hidden activation: relu, tanh, sigmoid or identity.
     #[arg(long, default_value = "relu")]
     pub activation: String,
+    /// Weight initialisation of every linear and conv layer: he, xavier, lecun or uniform
+    /// (U(±1/√fan_in), PyTorch's default) [default: He before a ReLU, LeCun for the last layer,
+    /// Xavier otherwise].
+    #[arg(long)]
+    #[serde(default)]
+    pub init: Option<String>,
     /// Loss: softmax-ce, sigmoid-ce or mse (default: softmax-ce for classes, mse for regression).
     #[arg(long)]
     pub loss: Option<String>,
@@ -336,6 +342,10 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
             "--dropout and --input-dropout apply to MLPs (--hidden); put dropout layers in the spec file",
         ));
     }
+    let spec = match &args.init {
+        Some(name) => spec.with_init(Init::parse(name)?),
+        None => spec,
+    };
     let model = Model::new(spec, &mut Rng::seed(args.seed))?;
     // "momentum" names the lecture's SGD with momentum, α = 0.9 unless --momentum says otherwise
     let (name, momentum) = match args.optimizer.as_deref().unwrap_or("sgd") {

@@ -481,6 +481,17 @@ impl ModelSpec {
         ModelSpec { name: "mlp".into(), input: vec![inputs], input_map: None, loss, train: None, layers }
     }
 
+    /// The same model with every linear and convolutional layer initialised by `init`, in place
+    /// of the per-layer choice (`nabla train --init`).
+    pub fn with_init(mut self, init: Init) -> ModelSpec {
+        for layer in &mut self.layers {
+            if let LayerSpec::Linear { init: i, .. } | LayerSpec::Conv2d { init: i, .. } = &mut layer.spec {
+                *i = Some(init);
+            }
+        }
+        self
+    }
+
     /// The number of input values per sample.
     pub fn input_size(&self) -> usize {
         self.input.iter().product()
@@ -595,6 +606,23 @@ mod tests {
         assert_eq!(net.num_parameters(), 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10);
         let names: Vec<String> = net.params().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]);
+    }
+
+    #[test]
+    fn with_init_sets_every_linear_layer_and_draws_smaller_weights() {
+        let spec = ModelSpec::mlp(400, &[300], 10, Activation::Relu, Loss::SoftmaxCrossEntropy);
+        let uniform = spec.clone().with_init(Init::Uniform);
+        let inits: Vec<_> = uniform
+            .layers
+            .iter()
+            .filter_map(|l| if let LayerSpec::Linear { init, .. } = l.spec { Some(init) } else { None })
+            .collect();
+        assert_eq!(inits, [Some(Init::Uniform), Some(Init::Uniform)]);
+        let first_weight = |s: &ModelSpec| s.build(&mut Rng::seed(0)).unwrap().params()[0].1.value().clone();
+        let var = |t: &crate::Tensor| t.data().iter().map(|x| x * x).sum::<f32>() / t.numel() as f32;
+        // He draws 2/400, uniform 1/(3·400): six times smaller
+        let ratio = var(&first_weight(&spec)) / var(&first_weight(&uniform));
+        assert!((ratio - 6.0).abs() < 0.3, "He / uniform variance ratio {ratio}");
     }
 
     /// The JSON of a checkpoint written before convolutions existed still loads.

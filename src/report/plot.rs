@@ -18,8 +18,10 @@ use std::sync::Once;
 const WIDTH: u32 = 900;
 /// Height of the picture in pixels.
 const HEIGHT: u32 = 600;
-/// Above this ratio of the largest to the smallest loss (1.5 decades) the y axis is logarithmic.
-const LOG_SCALE_RATIO: f32 = 31.6;
+/// Above this ratio of the largest to the smallest loss (a decade) the y axis is logarithmic.
+const LOG_SCALE_RATIO: f32 = 10.0;
+/// At most this many labels on the epoch axis.
+const MAX_X_LABELS: usize = 12;
 /// Length in pixels of the line sample before each legend entry.
 const LEGEND_LINE: i32 = 30;
 /// Series colours, in order (Tableau 10), reused from the start after the last.
@@ -70,8 +72,8 @@ pub fn loss_series(rows: &[MetricsRow], prefix: &str) -> Vec<Series> {
 /// Draws `series` against the epoch into a 900×600 PNG at `path` (written atomically), with the
 /// axes labelled, `title` on top and a legend naming each series in its own colour.
 ///
-/// The loss axis is logarithmic when every loss is positive and the largest is more than 1.5
-/// decades (×31.6) above the smallest, so that both the fast early fall and the late floor stay
+/// The loss axis is logarithmic when every loss is positive and the largest is more than a
+/// decade above the smallest, so that both the fast early fall and the late floor stay
 /// visible; its label then says `loss (log scale)`. Points that are not finite (a diverged run)
 /// are left out.
 pub fn plot_losses(path: &Path, title: &str, series: &[Series]) -> Result<()> {
@@ -131,6 +133,8 @@ where
     Y: AsRangedCoord<Value = f32>,
     Y::CoordDescType: ValueFormatter<f32>,
 {
+    // whole epochs only: one label per epoch while they fit
+    let x_labels = ((x.end - x.start).round() as usize + 1).clamp(2, MAX_X_LABELS);
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 26))
         .margin(20)
@@ -141,6 +145,7 @@ where
     chart
         .configure_mesh()
         .x_desc("epoch")
+        .x_labels(x_labels)
         .y_desc(y_desc)
         .axis_desc_style(("sans-serif", 20))
         .label_style(("sans-serif", 16))
