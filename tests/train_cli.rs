@@ -87,3 +87,20 @@ fn compare_draws_one_plot_for_several_learning_rates() {
     assert_eq!(&bytes[1..4], b"PNG");
     assert!(plot.starts_with(s.0.join("runs")));
 }
+
+#[test]
+fn input_map_and_init_reach_the_checkpoint_and_bad_values_are_clear_errors() {
+    let s = Scratch::new("input-map");
+    let out = train(&s.0, "1000", &["--epochs", "2", "--input-map", "0,1", "--init", "uniform"]);
+    // eval reads the mapping from the checkpoint: it must see the same test set as training did
+    let weights = out["weights"].as_str().unwrap();
+    let eval = last_json(&nabla_ok(&["eval", "--weights", weights, "--data", &mnist(), "--json"], &s.0));
+    assert!((eval["test_loss"].as_f64().unwrap() - out["test_loss"].as_f64().unwrap()).abs() < 1e-5);
+    let standardised = train(&s.0, "1000", &["--epochs", "2", "--init", "uniform"]);
+    assert_ne!(standardised["test_loss"], out["test_loss"], "--input-map changed nothing");
+    let data = mnist();
+    for (flag, value, mention) in [("--input-map", "1,1", "two different"), ("--init", "glorot", "uniform")] {
+        let bad = nabla(&["train", "--data", &data, "--limit-train", "100", "--hidden", "8", flag, value], &s.0);
+        assert_clean_failure(&bad, &[flag, mention]);
+    }
+}

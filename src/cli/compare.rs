@@ -116,6 +116,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     hidden: Some(b.hidden.clone()),
                     activation: b.activation.clone(),
                     init: Some(b.init.clone()),
+                    input_map: None,
                     loss: None,
                     epochs: Some(b.epochs),
                     batch_size: Some(b.batch_size),

@@ -11,7 +11,7 @@ use super::source::{self, DataArgs, NORMALIZATION_KEY, Normalization, Source};
 use clap::Args;
 use nabla::io::{load_checkpoint, save_checkpoint};
 use nabla::loss::Loss;
-use nabla::nn::{DropoutRule, Init, LayerSpec, Model, ModelSpec, Module};
+use nabla::nn::{DropoutRule, Init, InputMap, LayerSpec, Model, ModelSpec, Module};
 use nabla::ops::Activation;
 use nabla::optim::schedule::Warmup;
 use nabla::optim::{self, load_optimizer, save_optimizer, schedule_by_name};
@@ -51,6 +51,12 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub init: Option<String>,
+    /// Map image inputs x ∈ [0, 1] to ZERO + (ONE − ZERO)·x instead of standardising them (mean
+    /// 0, std 1). `0,1` keeps the background at 0, so that input dropout drops a pixel to
+    /// background rather than to the mean grey [default: the model's input_map, else standardise].
+    #[arg(long, value_name = "ZERO,ONE")]
+    #[serde(default)]
+    pub input_map: Option<String>,
     /// Loss: softmax-ce, sigmoid-ce or mse (default: softmax-ce for classes, mse for regression).
     #[arg(long)]
     pub loss: Option<String>,
@@ -200,6 +206,16 @@ impl TrainArgs {
     }
 }
 
+fn parse_input_map(text: &str) -> Result<InputMap> {
+    let values: Vec<f32> = text.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    match values[..] {
+        [zero, one] if zero.is_finite() && one.is_finite() && zero != one => Ok(InputMap { zero, one }),
+        _ => Err(Error::config(format!(
+            "--input-map {text}: expected two different finite numbers ZERO,ONE (example: 0,1)"
+        ))),
+    }
+}
+
 fn parse_hidden(text: &str) -> Result<Vec<usize>> {
     text.split(',')
         .map(str::trim)
@@ -278,8 +294,11 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
     let mut args = args;
     let spec = args.settle_model()?;
     validate(&args)?;
-    let input_map = spec.as_ref().and_then(|s| s.input_map).map(Normalization::from_input_map);
-    let mut data = source::load(&args.data, args.seed, input_map.as_ref())?;
+    let input_map = match &args.input_map {
+        Some(text) => Some(parse_input_map(text)?),
+        None => spec.as_ref().and_then(|s| s.input_map),
+    };
+    let mut data = source::load(&args.data, args.seed, input_map.map(Normalization::from_input_map).as_ref())?;
     if let Some(n) = args.limit_train {
         data.train = data.train.take(n.min(data.train.len()));
     }
@@ -342,10 +361,11 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
             "--dropout and --input-dropout apply to MLPs (--hidden); put dropout layers in the spec file",
         ));
     }
-    let spec = match &args.init {
+    let mut spec = match &args.init {
         Some(name) => spec.with_init(Init::parse(name)?),
         None => spec,
     };
+    spec.input_map = input_map;
     let model = Model::new(spec, &mut Rng::seed(args.seed))?;
     // "momentum" names the lecture's SGD with momentum, α = 0.9 unless --momentum says otherwise
     let (name, momentum) = match args.optimizer.as_deref().unwrap_or("sgd") {
