@@ -95,7 +95,11 @@ fn render(title: &str, series: &[Series]) -> std::result::Result<Vec<u8>, String
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         if y_lo > 0.0 && y_hi / y_lo > LOG_SCALE_RATIO {
-            let y = (y_lo / 1.25..y_hi * 1.25).log_scale();
+            let (lo, hi) = (y_lo / 1.25, y_hi * 1.25);
+            let y = (lo..hi)
+                .log_scale()
+                .with_key_points(decade_multiples(lo, hi, &[1.0, 2.0, 5.0]))
+                .with_light_points(decade_multiples(lo, hi, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]));
             draw_chart(&root, title, series, x, y, "loss (log scale)")?;
         } else {
             draw_chart(&root, title, series, x, padded(finite.iter().map(|p| p.1), 0.05), "loss")?;
@@ -103,6 +107,16 @@ fn render(title: &str, series: &[Series]) -> std::result::Result<Vec<u8>, String
         root.present().map_err(|e| e.to_string())?;
     }
     encode_png(&rgb)
+}
+
+/// The values m·10^d inside lo..=hi for every multiplier m and decade d: a log axis's labels
+/// (1, 2, 5) and grid lines (1 to 9), in every decade that the range touches.
+fn decade_multiples(lo: f32, hi: f32, multipliers: &[f64]) -> Vec<f32> {
+    let decades = lo.log10().floor() as i32..=hi.log10().ceil() as i32;
+    decades
+        .flat_map(|d| multipliers.iter().map(move |m| (m * 10f64.powi(d)) as f32))
+        .filter(|v| (lo..=hi).contains(v))
+        .collect()
 }
 
 /// The range of `values` widened by `margin` of its width on each side (by 1 when all are equal),
@@ -259,6 +273,12 @@ mod tests {
         let series = [curve("train", 3.0, 1e-3, 0.4, false), curve("test", 3.5, 2e-2, 0.3, true)];
         plot_losses(&path, "log scale", &series).unwrap();
         assert_png(&path);
+    }
+
+    #[test]
+    fn log_axis_labels_are_1_2_5_in_every_decade_of_the_range() {
+        assert_eq!(decade_multiples(0.03, 0.9, &[1.0, 2.0, 5.0]), [0.05, 0.1, 0.2, 0.5]);
+        assert_eq!(decade_multiples(0.001, 0.0011, &[1.0, 2.0, 5.0]), [0.001]);
     }
 
     #[test]
