@@ -61,3 +61,39 @@ fn augmentation_runs_inside_training_and_stays_deterministic() {
     assert!(bytes(&a) == bytes(&b), "augmented runs with one seed differ");
     assert!(bytes(&a) != bytes(&plain), "augmentation changed nothing");
 }
+
+/// The zoo's mlp-dropout is the flags' dropout MLP with its [train] defaults (max-norm included):
+/// the two train to the same losses.
+#[test]
+fn the_mlp_dropout_model_equals_its_flags() {
+    let s = Scratch::new("mlp-dropout");
+    let data = mnist();
+    let base = ["train", "--data", &data, "--limit-train", "500", "--epochs", "1", "--json"];
+    let zoo = last_json(&nabla_ok(&[&base[..], &["--model", "mlp-dropout"]].concat(), &s.0));
+    let flags = [
+        "--hidden",
+        "800,800",
+        "--dropout",
+        "0.5",
+        "--input-dropout",
+        "0.2",
+        "--max-norm",
+        "3.5",
+        "--input-map",
+        "0,1",
+        "--optimizer",
+        "sgd",
+        "--momentum",
+        "0.9",
+        "--lr",
+        "0.05",
+        "--schedule",
+        "cosine",
+        "--batch-size",
+        "100",
+    ];
+    let by_flags = last_json(&nabla_ok(&[&base[..], &flags[..]].concat(), &s.0));
+    for key in ["train_loss", "test_loss", "weight_norm"] {
+        assert_eq!(zoo[key], by_flags[key], "{key}");
+    }
+}

@@ -32,9 +32,9 @@ const TRAINER_FILE: &str = "trainer.json";
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// The model: a zoo name (lenet5-modern, lenet5, mlp; see `nabla summary`) or a spec file
-    /// (TOML, format in models/*.toml). Without --model and --hidden: lenet5-modern for MNIST,
-    /// an MLP 512,512 for a CSV file. A spec's [train] table sets defaults that flags override.
+    /// The model: a zoo name (lenet5-modern, lenet5, mlp, mlp-dropout; see `nabla summary`) or a
+    /// spec file (TOML, format in models/*.toml). Without --model and --hidden: lenet5-modern for
+    /// MNIST, an MLP 512,512 for a CSV file. A spec's [train] table sets defaults that flags override.
     #[arg(long, conflicts_with = "hidden")]
     #[serde(default)]
     pub model: Option<String>,
@@ -100,7 +100,7 @@ pub struct TrainArgs {
     /// L2 penalty λ₂ on weights [default: the model's, else 0].
     #[arg(long)]
     pub l2: Option<f32>,
-    /// Max-norm c on each unit's incoming weight vector.
+    /// Max-norm c on each unit's incoming weight vector [default: the model's, else none].
     #[arg(long)]
     pub max_norm: Option<f32>,
     /// Clip gradients to this global norm.
@@ -196,6 +196,7 @@ impl TrainArgs {
         self.batch_size = Some(self.batch_size.or(defaults.batch_size).unwrap_or(128));
         self.epochs = self.epochs.or(defaults.epochs);
         self.l2 = Some(self.l2.or(defaults.l2).unwrap_or(0.0));
+        self.max_norm = self.max_norm.or(defaults.max_norm);
         if self.optimizer.is_none() || self.optimizer == defaults.optimizer {
             self.lr = self.lr.or(defaults.lr);
             self.momentum = self.momentum.or(defaults.momentum);

@@ -14,7 +14,8 @@
 //! | `input_map` | optional `{ zero = a, one = b }`: inputs x ∈ [0, 1] become a + (b − a)·x      |
 //! |             | instead of the data's default normalisation (LeNet-5: a = −0.1, b = 1.175)   |
 //! | `[train]`   | optional default hyper-parameters, used where the command line gives none:   |
-//! |             | `batch_size`, `epochs`, `optimizer`, `lr`, `momentum`, `schedule`, `l2`      |
+//! |             | `batch_size`, `epochs`, `optimizer`, `lr`, `momentum`, `schedule`, `l2`,     |
+//! |             | `max_norm`                                                                    |
 //! | `[[layers]]`| the layers, first to last, each a table with a `type` and its fields         |
 //!
 //! Layer types and their fields (every layer may also have a `name`, shown by `nabla summary`;
@@ -22,7 +23,7 @@
 //!
 //! | `type`        | fields                                                       | input → output          |
 //! |---------------|--------------------------------------------------------------|-------------------------|
-//! | `linear`      | `out`, `init` (`he`, `xavier`, `lecun`)                      | `[F]` → `[out]`           |
+//! | `linear`      | `out`, `init` (`he`, `xavier`, `lecun`, `uniform`)           | `[F]` → `[out]`           |
 //! | `conv2d`      | `out`, `kernel`, `stride` (1), `padding` (0), `init`,         | `[C,H,W]` → `[out,OH,OW]` |
 //! |               | `connections` (for each output map, the input maps it reads) |                         |
 //! | `maxpool2d`   | `kernel`, `stride` (= kernel)                                 | `[C,H,W]` → `[C,OH,OW]`   |
@@ -446,6 +447,9 @@ pub struct TrainDefaults {
     /// L2 penalty λ₂ on the weights (as `--l2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l2: Option<f32>,
+    /// Max-norm c on each unit's incoming weights (as `--max-norm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_norm: Option<f32>,
 }
 
 /// A whole network: its input shape (one sample), its layers and the loss it is trained with.

@@ -6,8 +6,9 @@ use crate::{Error, Result};
 use std::path::Path;
 
 /// The zoo: (name, TOML text) of each built-in model.
-pub const ZOO: [(&str, &str); 3] = [
+pub const ZOO: [(&str, &str); 4] = [
     ("mlp", include_str!("../../models/mlp.toml")),
+    ("mlp-dropout", include_str!("../../models/mlp-dropout.toml")),
     ("lenet5", include_str!("../../models/lenet5.toml")),
     ("lenet5-modern", include_str!("../../models/lenet5-modern.toml")),
 ];
