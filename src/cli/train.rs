@@ -208,9 +208,9 @@ impl TrainArgs {
 }
 
 fn parse_input_map(text: &str) -> Result<InputMap> {
-    let values: Vec<f32> = text.split(',').filter_map(|s| s.trim().parse().ok()).collect();
-    match values[..] {
-        [zero, one] if zero.is_finite() && one.is_finite() && zero != one => Ok(InputMap { zero, one }),
+    let values: Option<Vec<f32>> = text.split(',').map(|s| s.trim().parse().ok()).collect();
+    match values.as_deref().unwrap_or_default() {
+        &[zero, one] if zero.is_finite() && one.is_finite() && zero != one => Ok(InputMap { zero, one }),
         _ => Err(Error::config(format!(
             "--input-map {text}: expected two different finite numbers ZERO,ONE (example: 0,1)"
         ))),
