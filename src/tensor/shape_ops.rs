@@ -14,12 +14,22 @@ impl Tensor {
 
     /// The transpose of a 2-D tensor.
     pub fn transpose(&self) -> Tensor {
+        // Tile by tile: a row-by-row walk writes every value to a new cache line (1.1 ms for a
+        // 512×512 matrix here, 0.22 ms in tiles). 16 rather than 32: the 32 output lines of a
+        // 32-wide tile lie a power of two apart, fall into the same few L1 sets and evict each
+        // other (0.8 ms).
+        const TILE: usize = 16;
         let (r, c) = self.dims2("transpose");
         let src = self.data();
         let mut out = vec![0.0; r * c];
-        for (i, row) in src.chunks_exact(c).enumerate() {
-            for (j, &x) in row.iter().enumerate() {
-                out[j * r + i] = x;
+        for i0 in (0..r).step_by(TILE) {
+            for j0 in (0..c).step_by(TILE) {
+                let j1 = (j0 + TILE).min(c);
+                for i in i0..(i0 + TILE).min(r) {
+                    for (j, &x) in (j0..j1).zip(&src[i * c + j0..i * c + j1]) {
+                        out[j * r + i] = x;
+                    }
+                }
             }
         }
         Tensor::from_vec(out, &[c, r])
@@ -100,5 +110,18 @@ mod tests {
         assert_eq!(c.slice(1, 3..5), b);
         assert_eq!(a.transpose().transpose(), a);
         assert!(a.reshape(&[3, 2]).shares_buffer(&a));
+    }
+
+    #[test]
+    fn transpose_moves_every_value_across_partial_tiles() {
+        let (r, c) = (37, 70);
+        let a = Tensor::from_vec((0..r * c).map(|x| x as f32).collect(), &[r, c]);
+        let t = a.transpose();
+        assert_eq!(t.shape(), &[c, r]);
+        for i in 0..r {
+            for j in 0..c {
+                assert_eq!(t.data()[j * r + i], a.data()[i * c + j], "({i}, {j})");
+            }
+        }
     }
 }
