@@ -14,21 +14,28 @@ nabla=target/release/nabla
 field() { python3 -c "import json,sys; d=json.loads(sys.stdin.readlines()[-1]); print(eval(sys.argv[1], {}, d))" "$1"; }
 ratio() { python3 -c "print(f'{$1 / $2:.3f}')"; }
 
+# both sides of one figure, nabla first in odd rounds and PyTorch first in even ones, so that a
+# drift of the machine within a pair does not always favour the same side
+pair() { # round, nabla args, torch args, nabla field, torch field → "nabla torch"
+  local n t
+  if (($1 % 2)); then
+    n=$($nabla $2 | field "$4"); t=$("$py" "$peers/torch_ref.py" $3 | field "$5")
+  else
+    t=$("$py" "$peers/torch_ref.py" $3 | field "$5"); n=$($nabla $2 | field "$4")
+  fi
+  echo "$n $t"
+}
+
 for r in $(seq "$rounds"); do
   echo "== round $r"
-  n=$($nabla bench matmul | field 'gflops'); t=$("$py" "$peers/torch_ref.py" matmul | field 'gflops')
+  read -r n t <<<"$(pair "$r" "bench matmul" "matmul" 'str(gflops).replace(" ", "")' 'str(gflops).replace(" ", "")')"
   echo "matmul GFLOP/s   nabla $n   torch $t"
-  n=$($nabla bench mlp | field 'median_seconds_per_epoch')
-  t=$("$py" "$peers/torch_ref.py" mlp --epochs 1 | field 'median_seconds_per_epoch')
+  read -r n t <<<"$(pair "$r" "bench mlp" "mlp --epochs 1" median_seconds_per_epoch median_seconds_per_epoch)"
   echo "mlp s/epoch      nabla $n   torch $t   ratio $(ratio "$n" "$t")"
   for b in 1 8; do
-    n=$($nabla bench steps --batch "$b" | field 'us_per_step')
-    t=$("$py" "$peers/torch_ref.py" steps --batch "$b" | field 'us_per_step')
+    read -r n t <<<"$(pair "$r" "bench steps --batch $b" "steps --batch $b" us_per_step us_per_step)"
     echo "steps b=$b µs/step nabla $n   torch $t   ratio $(ratio "$n" "$t")"
   done
-  {
-    n=$($nabla bench lenet | field "models['lenet5-modern']['median_seconds_per_epoch']")
-    t=$("$py" "$peers/torch_ref.py" lenet --epochs 1 | field 'median_seconds_per_epoch')
-    echo "lenet s/epoch    nabla $n   torch $t   ratio $(ratio "$n" "$t")"
-  }
+  read -r n t <<<"$(pair "$r" "bench lenet" "lenet --epochs 1" "models['lenet5-modern']['median_seconds_per_epoch']" median_seconds_per_epoch)"
+  echo "lenet s/epoch    nabla $n   torch $t   ratio $(ratio "$n" "$t")"
 done
