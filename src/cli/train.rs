@@ -32,9 +32,10 @@ const TRAINER_FILE: &str = "trainer.json";
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// The model: a zoo name (lenet5-modern, lenet5, mlp, mlp-dropout; see `nabla summary`) or a
-    /// spec file (TOML, format in models/*.toml). Without --model and --hidden: lenet5-modern for
-    /// MNIST, an MLP 512,512 for a CSV file. A spec's [train] table sets defaults that flags override.
+    /// The model: a zoo name (lenet5-modern, lenet5, mlp, mlp-dropout, lstm-rows; see `nabla
+    /// summary`) or a spec file (TOML, format in models/*.toml). Without --model and --hidden:
+    /// lenet5-modern for MNIST, an MLP 512,512 for a CSV file. A spec's [train] table sets
+    /// defaults that flags override.
     #[arg(long, conflicts_with = "hidden")]
     #[serde(default)]
     pub model: Option<String>,

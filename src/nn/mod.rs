@@ -7,7 +7,8 @@
 //! Layers, one file each, each with a "Shapes" section: [`Linear`], [`Conv2d`] (optionally with
 //! a fixed connection table, as LeNet-5's C3), [`MaxPool2d`], [`AvgPool2d`], [`Subsample`]
 //! (LeNet-5's trainable sub-sampling), [`Pad`], [`Flatten`], [`Rbf`] (LeNet-5's Euclidean RBF
-//! output units), [`Scale`], [`ScaledTanh`], [`Dropout`] and [`ActivationLayer`].
+//! output units), [`Scale`], [`ScaledTanh`], [`Dropout`], [`ActivationLayer`], and the
+//! recurrent [`Rnn`] and [`Lstm`], trained by backpropagation through time.
 
 mod activation;
 mod conv2d;
@@ -15,10 +16,12 @@ mod dropout;
 mod flatten;
 mod init;
 mod linear;
+mod lstm;
 mod model;
 mod pad;
 mod pool;
 mod rbf;
+mod rnn;
 mod scale;
 mod scaled_tanh;
 mod sequential;
@@ -32,10 +35,12 @@ pub use dropout::{Dropout, DropoutRule};
 pub use flatten::Flatten;
 pub use init::Init;
 pub use linear::Linear;
+pub use lstm::Lstm;
 pub use model::Model;
 pub use pad::{Pad, pad2d};
 pub use pool::{AvgPool2d, MaxPool2d, Subsample};
 pub use rbf::{DIGITS, Rbf, RbfInit, rbf};
+pub use rnn::Rnn;
 pub use scale::Scale;
 pub use scaled_tanh::{SCALED_TANH_A, SCALED_TANH_S, ScaledTanh, scaled_tanh};
 pub use sequential::Sequential;

@@ -32,6 +32,8 @@
 //! | `pad`         | `padding`, `value` (0)                                        | `[C,H,W]` → `[C,H+2p,W+2p]` |
 //! | `flatten`     |                                                              | `[d₁,d₂,…]` → `[d₁·d₂·…]` |
 //! | `rbf`         | `out`, `init` (`random` ±1, or `digits`: 7×12 digit bitmaps)  | `[F]` → `[out]`           |
+//! | `rnn`         | `hidden`, `sequence` (false): h_t = tanh(x_t·W + h_{t−1}·U + b) | `[T,F]` → `[hidden]` or `[T,hidden]` |
+//! | `lstm`        | `hidden`, `sequence` (false): LSTM cells, forget bias 1       | `[T,F]` → `[hidden]` or `[T,hidden]` |
 //! | `dropout`     | `p`, `rule` (`inverted` or `weight-scaling`)                  | same shape              |
 //! | `scale`       | `factor`                                                     | same shape              |
 //! | `relu`, `sigmoid`, `tanh`, `scaled-tanh` (1.7159·tanh(2a/3)), `identity` |        | same shape              |
@@ -70,8 +72,8 @@
 //! [`ModelSpec::shapes`] checks it (before every build).
 
 use super::{
-    ActivationLayer, AvgPool2d, Conv2d, Dropout, DropoutRule, Flatten, Init, Linear, MaxPool2d, Pad, Rbf, RbfInit,
-    Scale, ScaledTanh, Sequential, Subsample,
+    ActivationLayer, AvgPool2d, Conv2d, Dropout, DropoutRule, Flatten, Init, Linear, Lstm, MaxPool2d, Pad, Rbf,
+    RbfInit, Rnn, Scale, ScaledTanh, Sequential, Subsample,
 };
 use crate::loss::Loss;
 use crate::ops::Activation;
@@ -203,6 +205,22 @@ pub enum LayerSpec {
         #[serde(default)]
         init: RbfInit,
     },
+    /// A simple recurrent layer of `hidden` tanh units over an input T × F (see [`super::Rnn`]).
+    Rnn {
+        /// H, the number of units.
+        hidden: usize,
+        /// Output every step's state (T × H) instead of the last (H).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sequence: bool,
+    },
+    /// An LSTM layer of `hidden` cells over an input T × F (see [`super::Lstm`]).
+    Lstm {
+        /// H, the number of cells.
+        hidden: usize,
+        /// Output every step's h (T × H) instead of the last (H).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sequence: bool,
+    },
     /// Dropout with drop probability `p` in training (see [`super::Dropout`]).
     Dropout {
         /// The probability of dropping a unit, in [0, 1).
@@ -251,6 +269,8 @@ impl LayerSpec {
             LayerSpec::Pad { .. } => "pad",
             LayerSpec::Flatten {} => "flatten",
             LayerSpec::Rbf { .. } => "rbf",
+            LayerSpec::Rnn { .. } => "rnn",
+            LayerSpec::Lstm { .. } => "lstm",
             LayerSpec::Dropout { .. } => "dropout",
             LayerSpec::Scale { .. } => "scale",
             LayerSpec::Relu {} => "relu",
@@ -331,6 +351,15 @@ impl LayerSpec {
                     ));
                 }
                 Ok(vec![*out])
+            }
+            LayerSpec::Rnn { hidden, sequence } | LayerSpec::Lstm { hidden, sequence } => {
+                let &[t, _] = input else {
+                    return Err(format!("needs a sequence input T×F, got shape {input:?}"));
+                };
+                if *hidden == 0 {
+                    return Err(format!("hidden = 0 (input shape {input:?})"));
+                }
+                Ok(if *sequence { vec![t, *hidden] } else { vec![*hidden] })
             }
             LayerSpec::Dropout { p, .. } => {
                 if !(0.0..1.0).contains(p) {
@@ -569,6 +598,8 @@ impl ModelSpec {
                 LayerSpec::Pad { padding, value } => net.push(Pad { padding: padding.pair(), value: *value }),
                 LayerSpec::Flatten {} => net.push(Flatten),
                 LayerSpec::Rbf { out, init } => net.push(Rbf::new(input[0], *out, *init, rng)),
+                LayerSpec::Rnn { hidden, sequence } => net.push(Rnn::new(input[1], *hidden, *sequence, rng)),
+                LayerSpec::Lstm { hidden, sequence } => net.push(Lstm::new(input[1], *hidden, *sequence, rng)),
                 LayerSpec::Dropout { p, rule } => net.push(Dropout::new(*p, *rule)),
                 LayerSpec::Scale { factor } => net.push(Scale(*factor)),
                 LayerSpec::Relu {} => net.push(ActivationLayer(Activation::Relu)),

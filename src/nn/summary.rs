@@ -84,6 +84,13 @@ fn counts(layer: &LayerSpec, input: &[usize], output: &[usize]) -> (usize, usize
             (0, output.iter().product::<usize>() * kernel.0 * kernel.1)
         }
         LayerSpec::Rbf { out, .. } => (out * input[0], out * input[0]),
+        // one weight per input and per recurrent link into each unit (four gate blocks for the
+        // LSTM), used once per time step
+        LayerSpec::Rnn { hidden, .. } | LayerSpec::Lstm { hidden, .. } => {
+            let blocks = if matches!(layer, LayerSpec::Lstm { .. }) { 4 } else { 1 };
+            let params = blocks * hidden * (input[1] + hidden + 1);
+            (params, params * input[0])
+        }
         LayerSpec::Pad { .. }
         | LayerSpec::Dropout { .. }
         | LayerSpec::Flatten {}

@@ -6,11 +6,12 @@ use crate::{Error, Result};
 use std::path::Path;
 
 /// The zoo: (name, TOML text) of each built-in model.
-pub const ZOO: [(&str, &str); 4] = [
+pub const ZOO: [(&str, &str); 5] = [
     ("mlp", include_str!("../../models/mlp.toml")),
     ("mlp-dropout", include_str!("../../models/mlp-dropout.toml")),
     ("lenet5", include_str!("../../models/lenet5.toml")),
     ("lenet5-modern", include_str!("../../models/lenet5-modern.toml")),
+    ("lstm-rows", include_str!("../../models/lstm-rows.toml")),
 ];
 
 impl ModelSpec {

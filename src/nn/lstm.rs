@@ -1,0 +1,129 @@
+//! Long short-term memory (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al.
+//! 2000): a cell state c that the gates write, keep and read, so that the gradient through time
+//! flows through c_t = f⊙c_{t−1} + … without being squashed at every step.
+//!
+//! With a_t = x_t·W + h_{t−1}·U + b split into four blocks of H columns (i, f, g, o):
+//!   i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)  (input, forget, candidate, output)
+//!   c_t = f⊙c_{t−1} + i⊙g,   h_t = o⊙tanh(c_t),   h_0 = c_0 = 0.
+//! Backpropagation through time is the autodiff's backward over the unrolled steps.
+//!
+//! # Shapes
+//! - input x: m × T × F
+//! - W: F × 4H, U: H × 4H, b: 4H (blocks in the order i, f, g, o)
+//! - output: h_T, m × H; or, with `sequence`, every h_t, m × T × H
+
+use super::rnn::{output, steps, time_step};
+use super::{Init, Module};
+use crate::autodiff::{Param, Var};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
+
+/// An LSTM layer.
+///
+/// ```
+/// use nabla::nn::{Lstm, Module};
+/// use nabla::{Tensor, Var, rng::Rng};
+/// let lstm = Lstm::new(28, 64, false, &mut Rng::seed(0));
+/// let h = lstm.forward(&Var::constant(Tensor::zeros(&[8, 28, 28]))); // 8 digits, row by row
+/// assert_eq!(h.shape(), &[8, 64]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Lstm {
+    /// W, F × 4H: input to the four gate blocks.
+    pub weight_ih: Param,
+    /// U, H × 4H: previous state to the four gate blocks.
+    pub weight_hh: Param,
+    /// b, 4H.
+    pub bias: Param,
+    /// Return every step's h (m × T × H) rather than the last (m × H).
+    pub sequence: bool,
+}
+
+impl Lstm {
+    /// A layer from `inputs` features to `hidden` cells, Xavier-initialised per gate block. The
+    /// forget gate's bias starts at 1, so that the cell keeps its content until it learns
+    /// otherwise (Gers et al. 2000; Jozefowicz et al. 2015); the other biases start at 0.
+    pub fn new(inputs: usize, hidden: usize, sequence: bool, rng: &mut Rng) -> Lstm {
+        let h = hidden;
+        let mut bias = vec![0.0; 4 * h];
+        bias[h..2 * h].fill(1.0);
+        Lstm {
+            weight_ih: Param::new(Init::Xavier.draw(rng, &[inputs, 4 * h], inputs, h)),
+            weight_hh: Param::new(Init::Xavier.draw(rng, &[h, 4 * h], h, h)),
+            bias: Param::new(Tensor::from_vec(bias, &[4 * h])),
+            sequence,
+        }
+    }
+}
+
+impl Module for Lstm {
+    fn forward(&self, x: &Var) -> Var {
+        unroll(x, &self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var(), self.sequence)
+    }
+
+    fn params(&self) -> Vec<(String, &Param)> {
+        vec![("weight_ih".into(), &self.weight_ih), ("weight_hh".into(), &self.weight_hh), ("bias".into(), &self.bias)]
+    }
+
+    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
+        vec![
+            ("weight_ih".into(), &mut self.weight_ih),
+            ("weight_hh".into(), &mut self.weight_hh),
+            ("bias".into(), &mut self.bias),
+        ]
+    }
+}
+
+/// The LSTM recurrence over every step of `x` with weights W = `w`, U = `u` and bias `b`.
+fn unroll(x: &Var, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
+    let h = u.shape()[0];
+    let mut states: Vec<Var> = Vec::new();
+    let mut cell: Option<Var> = None;
+    for t in 0..steps(x, "lstm") {
+        let mut a = time_step(x, t).affine(w, b);
+        if let Some(prev) = states.last() {
+            a = a.add(&prev.matmul(u));
+        }
+        let block = |k: usize| a.slice(1, k * h..(k + 1) * h);
+        let (i, f, g, o) = (block(0).sigmoid(), block(1).sigmoid(), block(2).tanh(), block(3).sigmoid());
+        let c = match &cell {
+            Some(c) => f.mul(c).add(&i.mul(&g)),
+            None => i.mul(&g), // c_0 = 0: the forget term vanishes
+        };
+        states.push(o.mul(&c.tanh()));
+        cell = Some(c);
+    }
+    output(states, sequence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::{check, randn};
+
+    #[test]
+    fn lstm_passes_gradient_check_through_time() {
+        let xs = randn(5, &[&[2, 3, 3], &[3, 8], &[2, 8], &[8]]);
+        for sequence in [false, true] {
+            check(&xs, |v| unroll(&v[0], &v[1], &v[2], &v[3], sequence));
+        }
+    }
+
+    /// One step from zero state, by hand: c = σ(a_i)·tanh(a_g), h = σ(a_o)·tanh(c).
+    #[test]
+    fn first_step_equals_the_formulas_and_forget_bias_is_one() {
+        let mut rng = Rng::seed(2);
+        let lstm = Lstm::new(2, 3, false, &mut rng);
+        assert_eq!(&lstm.bias.value().data()[3..6], &[1.0; 3]);
+        let x = rng.normal_tensor(&[1, 1, 2], 1.0);
+        let h = lstm.forward(&Var::constant(x.clone()));
+        let a = x.reshape(&[1, 2]).matmul(lstm.weight_ih.value());
+        let a: Vec<f32> = a.data().iter().zip(lstm.bias.value().data()).map(|(a, b)| a + b).collect();
+        let sigma = |v: f32| 1.0 / (1.0 + (-v).exp());
+        for j in 0..3 {
+            let c = sigma(a[j]) * a[6 + j].tanh();
+            let want = sigma(a[9 + j]) * c.tanh();
+            assert!((h.value().data()[j] - want).abs() < 1e-6, "unit {j}");
+        }
+    }
+}

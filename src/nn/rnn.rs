@@ -1,0 +1,137 @@
+//! The lecture's recurrent layer (Elman): the hidden state carries the past into every step,
+//! h_t = tanh(x_t·W + h_{t−1}·U + b) with h_0 = 0. Backpropagation through time needs no code of
+//! its own: the forward pass unrolls the T steps into the graph, and backward runs through them.
+//!
+//! # Shapes
+//! - input x: m × T × F (T time steps of F features per sample)
+//! - W: F × H, U: H × H, b: H
+//! - output: the last state h_T, m × H; or, with `sequence`, every state, m × T × H (to stack
+//!   another recurrent layer on top)
+
+use super::{Init, Module};
+use crate::autodiff::{Param, Var};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
+
+/// A simple recurrent layer with tanh units.
+///
+/// ```
+/// use nabla::nn::{Module, Rnn};
+/// use nabla::{Tensor, Var, rng::Rng};
+/// let rnn = Rnn::new(3, 5, false, &mut Rng::seed(0));
+/// let h = rnn.forward(&Var::constant(Tensor::ones(&[2, 7, 3]))); // 2 sequences of 7 steps
+/// assert_eq!(h.shape(), &[2, 5]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Rnn {
+    /// W, F × H: input to hidden.
+    pub weight_ih: Param,
+    /// U, H × H: hidden to hidden, from one step to the next.
+    pub weight_hh: Param,
+    /// b, H.
+    pub bias: Param,
+    /// Return every step's state (m × T × H) rather than the last (m × H).
+    pub sequence: bool,
+}
+
+impl Rnn {
+    /// A layer from `inputs` features to `hidden` units, Xavier-initialised (tanh units), zero bias.
+    pub fn new(inputs: usize, hidden: usize, sequence: bool, rng: &mut Rng) -> Rnn {
+        Rnn {
+            weight_ih: Param::new(Init::Xavier.draw(rng, &[inputs, hidden], inputs, hidden)),
+            weight_hh: Param::new(Init::Xavier.draw(rng, &[hidden, hidden], hidden, hidden)),
+            bias: Param::new(Tensor::zeros(&[hidden])),
+            sequence,
+        }
+    }
+}
+
+impl Module for Rnn {
+    fn forward(&self, x: &Var) -> Var {
+        unroll(x, &self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var(), self.sequence)
+    }
+
+    fn params(&self) -> Vec<(String, &Param)> {
+        vec![("weight_ih".into(), &self.weight_ih), ("weight_hh".into(), &self.weight_hh), ("bias".into(), &self.bias)]
+    }
+
+    fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
+        vec![
+            ("weight_ih".into(), &mut self.weight_ih),
+            ("weight_hh".into(), &mut self.weight_hh),
+            ("bias".into(), &mut self.bias),
+        ]
+    }
+}
+
+/// The recurrence over every step of `x` with weights W = `w`, U = `u` and bias `b`.
+fn unroll(x: &Var, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
+    let mut states: Vec<Var> = Vec::new();
+    for t in 0..steps(x, "rnn") {
+        let mut pre = time_step(x, t).affine(w, b);
+        if let Some(h) = states.last() {
+            pre = pre.add(&h.matmul(u));
+        }
+        states.push(pre.tanh());
+    }
+    output(states, sequence)
+}
+
+/// T of an m × T × F input; panics naming `layer` for another shape.
+#[track_caller]
+pub(super) fn steps(x: &Var, layer: &str) -> usize {
+    assert!(x.shape().len() == 3, "{layer}: input shape {:?}, want m × T × F", x.shape());
+    x.shape()[1]
+}
+
+/// x_t, the m × F slice of step `t`. The input is sliced, not the products with W: a slice's
+/// backward writes a whole-sequence gradient, so slicing something that needs a gradient T times
+/// would cost T² (the data needs none; a lower recurrent layer's states pay it).
+pub(super) fn time_step(x: &Var, t: usize) -> Var {
+    let (m, f) = (x.shape()[0], x.shape()[2]);
+    x.slice(1, t..t + 1).reshape(&[m, f])
+}
+
+/// The last state, or all of them stacked along time (m × T × H).
+pub(super) fn output(states: Vec<Var>, sequence: bool) -> Var {
+    if !sequence {
+        return states.last().expect("at least one time step").clone();
+    }
+    let stacked: Vec<Var> = states.iter().map(|h| h.reshape(&[h.shape()[0], 1, h.shape()[1]])).collect();
+    Var::concat(&stacked, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::{check, randn};
+
+    /// Gradient check through time: input, W, U and b, every step's state.
+    #[test]
+    fn rnn_passes_gradient_check_through_time() {
+        let xs = randn(3, &[&[2, 4, 3], &[3, 5], &[5, 5], &[5]]);
+        for sequence in [false, true] {
+            check(&xs, |v| unroll(&v[0], &v[1], &v[2], &v[3], sequence));
+        }
+    }
+
+    /// The layer's forward equals the recurrence written out by hand for two steps.
+    #[test]
+    fn two_steps_equal_the_formula() {
+        let mut rng = Rng::seed(4);
+        let rnn = Rnn::new(2, 3, true, &mut rng);
+        let x = rng.normal_tensor(&[1, 2, 2], 1.0);
+        let out = rnn.forward(&Var::constant(x.clone()));
+        let (w, u) = (rnn.weight_ih.value(), rnn.weight_hh.value());
+        let x0 = x.slice(1, 0..1).reshape(&[1, 2]);
+        let x1 = x.slice(1, 1..2).reshape(&[1, 2]);
+        let h0: Vec<f32> = x0.matmul(w).data().iter().map(|v| v.tanh()).collect();
+        let h0 = Tensor::from_vec(h0, &[1, 3]);
+        let pre1 = x1.matmul(w).data().iter().zip(h0.matmul(u).data()).map(|(a, b)| (a + b).tanh()).collect::<Vec<_>>();
+        let want: Vec<f32> = h0.data().iter().chain(&pre1).copied().collect();
+        for (a, b) in out.value().data().iter().zip(&want) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        assert_eq!(out.shape(), &[1, 2, 3]);
+    }
+}
