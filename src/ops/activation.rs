@@ -1,6 +1,11 @@
 //! Activation functions f(u) and their derivatives f′(u), applied elementwise.
 //! Backward multiplies δ by f′(u), written in terms of the output y = f(u) where that is cheaper:
 //! sigmoid y(1−y), tanh 1−y², ReLU [y > 0].
+//!
+//! tanh and the sigmoid are computed by [`tanh_rational`], a rational function that the compiler
+//! vectorizes. The C library's `tanhf` and `expf`, one call per value, took about five times as
+//! long: on LeNet-5's 301,056 C1 outputs per batch of 64 they were the largest cost of a step, and
+//! they were 45% of an LSTM's training time.
 
 use crate::autodiff::Var;
 use crate::tensor::Tensor;
@@ -45,15 +50,30 @@ impl Activation {
     }
 }
 
-/// The logistic sigmoid, stable for large |u|.
+/// The logistic sigmoid σ(u) = ½(1 + tanh(u/2)): within 2·10⁻⁷ of the exact value, exactly 0
+/// and 1 for |u| beyond 15.8, and vectorizable.
+#[inline(always)]
 pub fn sigmoid(u: f32) -> f32 {
-    if u >= 0.0 {
-        1.0 / (1.0 + (-u).exp())
-    } else {
-        let e = u.exp();
-        e / (1.0 + e)
-    }
+    0.5 + 0.5 * tanh_rational(0.5 * u)
 }
+
+/// tanh(x) as the ratio of a degree-13 odd and a degree-6 even polynomial on [−7.9053, 7.9053]
+/// (the approximation of the Eigen library's `ptanh_float`), ±1 beyond; its largest error is
+/// 4·10⁻⁷ (tested against f64). No branches and no calls, so loops over it vectorize.
+#[inline(always)]
+pub fn tanh_rational(x: f32) -> f32 {
+    const LIMIT: f32 = 7.905_311;
+    let x = x.clamp(-LIMIT, LIMIT);
+    let x2 = x * x;
+    let p = x
+        * (4.893_524_6e-3
+            + x2 * (6.372_619_3e-4
+                + x2 * (1.485_722_4e-5
+                    + x2 * (5.122_297e-8 + x2 * (-8.604_672e-11 + x2 * (2.000_188e-13 + x2 * -2.760_768_5e-16))))));
+    let q = 4.893_525e-3 + x2 * (2.268_434_6e-3 + x2 * (1.185_347_1e-4 + x2 * 1.198_258_4e-6));
+    p / q
+}
+
 
 /// An elementwise op whose derivative is a function of its output: δ_in = δ ⊙ f′ where
 /// f′ = `dy(y)`. Generic rather than `fn` pointers, so that `f` and `dy` are inlined and the loops
@@ -79,7 +99,7 @@ impl Var {
 
     /// tanh(u); tanh′ = 1 − tanh².
     pub fn tanh(&self) -> Var {
-        unary_by_output(self, f32::tanh, |y| 1.0 - y * y)
+        unary_by_output(self, tanh_rational, |y| 1.0 - y * y)
     }
 
     /// max(0, u); its derivative is 1 where u > 0 and 0 elsewhere.
@@ -96,6 +116,7 @@ impl Var {
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::{check, randn};
+    use super::tanh_rational;
 
     #[test]
     fn activations_pass_gradient_checks() {
@@ -109,9 +130,25 @@ mod tests {
     }
 
     #[test]
+    fn tanh_rational_is_within_half_a_micro_of_tanh() {
+        let mut worst = 0.0f64;
+        for i in -200_000..=200_000 {
+            let x = i as f32 * 1e-4;
+            worst = worst.max((tanh_rational(x) as f64 - (x as f64).tanh()).abs());
+        }
+        assert!(worst < 5e-7, "largest error {worst}");
+        assert_eq!((tanh_rational(100.0), tanh_rational(-100.0), tanh_rational(0.0)), (1.0, -1.0, 0.0));
+    }
+
+    #[test]
     fn sigmoid_is_stable_for_large_inputs() {
         assert_eq!(super::sigmoid(-1000.0), 0.0);
         assert_eq!(super::sigmoid(1000.0), 1.0);
         assert!((super::sigmoid(0.0) - 0.5).abs() < 1e-7);
+        let worst = (-400..=400)
+            .map(|i| i as f64 * 0.05)
+            .map(|u| (super::sigmoid(u as f32) as f64 - 1.0 / (1.0 + (-u).exp())).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 2.5e-7, "largest error {worst}");
     }
 }

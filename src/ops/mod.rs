@@ -11,7 +11,7 @@ mod reduce;
 mod shape;
 mod softmax;
 
-pub use activation::{Activation, sigmoid};
+pub use activation::{Activation, sigmoid, tanh_rational};
 pub use conv::conv2d_naive;
 pub(crate) use softmax::{log_softmax_rows, softmax_rows};
 
