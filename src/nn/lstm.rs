@@ -5,7 +5,8 @@
 //! With a_t = x_t·W + h_{t−1}·U + b split into four blocks of H columns (i, f, g, o):
 //!   i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)  (input, forget, candidate, output)
 //!   c_t = f⊙c_{t−1} + i⊙g,   h_t = o⊙tanh(c_t),   h_0 = c_0 = 0.
-//! Backpropagation through time is the autodiff's backward over the unrolled steps.
+//! Each step is the fused [`Var::lstm_cell`]; backpropagation through time is the autodiff's
+//! backward over the unrolled steps.
 //!
 //! # Shapes
 //! - input x: m × T × F
@@ -76,7 +77,6 @@ impl Module for Lstm {
 
 /// The LSTM recurrence over every step of `x` with weights W = `w`, U = `u` and bias `b`.
 fn unroll(x: &Var, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
-    let h = u.shape()[0];
     let mut states: Vec<Var> = Vec::new();
     let mut cell: Option<Var> = None;
     for t in 0..steps(x, "lstm") {
@@ -84,14 +84,9 @@ fn unroll(x: &Var, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
         if let Some(prev) = states.last() {
             a = a.add(&prev.matmul(u));
         }
-        let block = |k: usize| a.slice(1, k * h..(k + 1) * h);
-        let (i, f, g, o) = (block(0).sigmoid(), block(1).sigmoid(), block(2).tanh(), block(3).sigmoid());
-        let c = match &cell {
-            Some(c) => f.mul(c).add(&i.mul(&g)),
-            None => i.mul(&g), // c_0 = 0: the forget term vanishes
-        };
-        states.push(o.mul(&c.tanh()));
-        cell = Some(c);
+        let (h_t, c_t) = a.lstm_cell(cell.as_ref());
+        states.push(h_t);
+        cell = Some(c_t);
     }
     output(states, sequence)
 }

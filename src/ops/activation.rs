@@ -74,7 +74,6 @@ pub fn tanh_rational(x: f32) -> f32 {
     p / q
 }
 
-
 /// An elementwise op whose derivative is a function of its output: δ_in = δ ⊙ f′ where
 /// f′ = `dy(y)`. Generic rather than `fn` pointers, so that `f` and `dy` are inlined and the loops
 /// vectorize (through a pointer, ReLU on LeNet's 301,056 C1 outputs took 6 times as long).
@@ -115,8 +114,8 @@ impl Var {
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::testing::{check, randn};
     use super::tanh_rational;
+    use crate::ops::testing::{check, randn};
 
     #[test]
     fn activations_pass_gradient_checks() {

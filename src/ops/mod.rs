@@ -5,6 +5,7 @@
 mod activation;
 mod arith;
 mod conv;
+mod lstm_cell;
 mod matmul;
 mod pool;
 mod reduce;
