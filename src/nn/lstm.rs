@@ -13,7 +13,7 @@
 //! - W: F × 4H, U: H × 4H, b: 4H (blocks in the order i, f, g, o)
 //! - output: h_T, m × H; or, with `sequence`, every h_t, m × T × H
 
-use super::rnn::{output, steps, time_step};
+use super::rnn::{named, output, steps, time_step};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
@@ -63,15 +63,11 @@ impl Module for Lstm {
     }
 
     fn params(&self) -> Vec<(String, &Param)> {
-        vec![("weight_ih".into(), &self.weight_ih), ("weight_hh".into(), &self.weight_hh), ("bias".into(), &self.bias)]
+        named([&self.weight_ih, &self.weight_hh, &self.bias])
     }
 
     fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
-        vec![
-            ("weight_ih".into(), &mut self.weight_ih),
-            ("weight_hh".into(), &mut self.weight_hh),
-            ("bias".into(), &mut self.bias),
-        ]
+        named([&mut self.weight_ih, &mut self.weight_hh, &mut self.bias])
     }
 }
 

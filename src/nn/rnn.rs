@@ -52,15 +52,11 @@ impl Module for Rnn {
     }
 
     fn params(&self) -> Vec<(String, &Param)> {
-        vec![("weight_ih".into(), &self.weight_ih), ("weight_hh".into(), &self.weight_hh), ("bias".into(), &self.bias)]
+        named([&self.weight_ih, &self.weight_hh, &self.bias])
     }
 
     fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
-        vec![
-            ("weight_ih".into(), &mut self.weight_ih),
-            ("weight_hh".into(), &mut self.weight_hh),
-            ("bias".into(), &mut self.bias),
-        ]
+        named([&mut self.weight_ih, &mut self.weight_hh, &mut self.bias])
     }
 }
 
@@ -75,6 +71,11 @@ fn unroll(x: &Var, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
         states.push(pre.tanh());
     }
     output(states, sequence)
+}
+
+/// A recurrent layer's parameters (W, U, b, shared or mutable) with their names.
+pub(super) fn named<P>(params: [P; 3]) -> Vec<(String, P)> {
+    ["weight_ih", "weight_hh", "bias"].into_iter().map(String::from).zip(params).collect()
 }
 
 /// T of an m × T × F input; panics naming `layer` for another shape.
