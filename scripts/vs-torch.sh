@@ -16,26 +16,31 @@ ratio() { python3 -c "print(f'{$1 / $2:.3f}')"; }
 
 # both sides of one figure, nabla first in odd rounds and PyTorch first in even ones, so that a
 # drift of the machine within a pair does not always favour the same side
-pair() { # round, nabla args, torch args, nabla field, torch field → "nabla torch"
+pair() { # round, nabla args, python script and args, nabla field, torch field → "nabla torch"
   local n t
   if (($1 % 2)); then
-    n=$($nabla $2 | field "$4"); t=$("$py" "$peers/torch_ref.py" $3 | field "$5")
+    n=$($nabla $2 | field "$4"); t=$("$py" $3 | field "$5")
   else
-    t=$("$py" "$peers/torch_ref.py" $3 | field "$5"); n=$($nabla $2 | field "$4")
+    t=$("$py" $3 | field "$5"); n=$($nabla $2 | field "$4")
   fi
   echo "$n $t"
 }
+ref="$peers/torch_ref.py"
+export PEERS="$peers" # for scripts/torch_lstm.py, which loads MNIST through torch_ref.py
 
 for r in $(seq "$rounds"); do
   echo "== round $r"
-  read -r n t <<<"$(pair "$r" "bench matmul" "matmul" 'str(gflops).replace(" ", "")' 'str(gflops).replace(" ", "")')"
+  read -r n t <<<"$(pair "$r" "bench matmul" "$ref matmul" 'str(gflops).replace(" ", "")' 'str(gflops).replace(" ", "")')"
   echo "matmul GFLOP/s   nabla $n   torch $t"
-  read -r n t <<<"$(pair "$r" "bench mlp" "mlp --epochs 1" median_seconds_per_epoch median_seconds_per_epoch)"
+  read -r n t <<<"$(pair "$r" "bench mlp" "$ref mlp --epochs 1" median_seconds_per_epoch median_seconds_per_epoch)"
   echo "mlp s/epoch      nabla $n   torch $t   ratio $(ratio "$n" "$t")"
   for b in 1 8; do
-    read -r n t <<<"$(pair "$r" "bench steps --batch $b" "steps --batch $b" us_per_step us_per_step)"
+    read -r n t <<<"$(pair "$r" "bench steps --batch $b" "$ref steps --batch $b" us_per_step us_per_step)"
     echo "steps b=$b µs/step nabla $n   torch $t   ratio $(ratio "$n" "$t")"
   done
-  read -r n t <<<"$(pair "$r" "bench lenet" "lenet --epochs 1" "models['lenet5-modern']['median_seconds_per_epoch']" median_seconds_per_epoch)"
+  read -r n t <<<"$(pair "$r" "bench lenet" "$ref lenet --epochs 1" "models['lenet5-modern']['median_seconds_per_epoch']" median_seconds_per_epoch)"
   echo "lenet s/epoch    nabla $n   torch $t   ratio $(ratio "$n" "$t")"
+  # torch_ref.py has no LSTM: its reference is ours, beside this script
+  read -r n t <<<"$(pair "$r" "bench lstm" scripts/torch_lstm.py "models['lstm-rows']['median_seconds_per_epoch']" median_seconds_per_epoch)"
+  echo "lstm s/epoch     nabla $n   torch $t   ratio $(ratio "$n" "$t")"
 done

@@ -9,7 +9,7 @@ use nabla::loss::Loss;
 use nabla::nn::{Model, ModelSpec};
 use nabla::ops::Activation;
 use nabla::optim::schedule::Constant;
-use nabla::optim::{Optimizer, Sgd};
+use nabla::optim::{self, Optimizer, Sgd};
 use nabla::rng::Rng;
 use nabla::train::{Quiet, Sets, TrainConfig, Trainer};
 use nabla::{Error, Result, Tensor, Var};
@@ -29,6 +29,9 @@ pub enum What {
     /// One training epoch of lenet5-modern (SGD η 0.05, momentum 0.9, batch 64, as torch_ref.py
     /// lenet) and of the faithful lenet5 (the same, η from its spec), in seconds and samples/s.
     Lenet,
+    /// One training epoch of lstm-rows (an LSTM over the 28 rows of each digit; Adam η 0.001,
+    /// batch 128, as scripts/torch_lstm.py), in seconds and samples/s.
+    Lstm,
 }
 
 #[derive(Args, Debug)]
@@ -39,10 +42,10 @@ pub struct BenchArgs {
     /// Matrix sizes for `matmul`.
     #[arg(long, default_value = "64,256,1024")]
     pub sizes: String,
-    /// Batch size for `mlp` (default 128), `steps` (default 1) and `lenet` (default 64).
+    /// Batch size for `mlp` and `lstm` (default 128), `steps` (default 1) and `lenet` (default 64).
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Epochs for `mlp` and `lenet`.
+    /// Epochs for `mlp`, `lenet` and `lstm`.
     #[arg(long, default_value_t = 1)]
     pub epochs: usize,
     /// Steps for `steps`.
@@ -57,6 +60,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         What::Steps => steps(args.batch.unwrap_or(1), args.steps)?,
         What::Conv => conv()?,
         What::Lenet => lenet(args.batch.unwrap_or(64), args.epochs)?,
+        What::Lstm => {
+            let batch = args.batch.unwrap_or(128);
+            let lstm = zoo_epochs("lstm-rows", optim::by_name("adam", 0.001, None, false)?, 0.001, batch, args.epochs)?;
+            serde_json::json!({ "what": "lstm", "batch": batch, "models": { "lstm-rows": lstm } })
+        }
     };
     println!("{out}");
     Ok(())
@@ -179,31 +187,35 @@ fn conv() -> Result<serde_json::Value> {
 /// SGD with momentum 0.9 at constant η: 0.05 for lenet5-modern (as torch_ref.py lenet), the
 /// spec's η for lenet5.
 fn lenet(batch: usize, epochs: usize) -> Result<serde_json::Value> {
-    let args = DataArgs { data: "mnist".into(), target: None, regression: false, test_split: 0.2 };
     let mut out = serde_json::Map::new();
     for name in ["lenet5-modern", "lenet5"] {
         let spec = ModelSpec::zoo(name).expect("a zoo model");
         let eta = if name == "lenet5-modern" { 0.05 } else { spec.train.as_ref().and_then(|t| t.lr).unwrap_or(0.01) };
-        let norm = spec.input_map.map(source::Normalization::from_input_map);
-        let data = source::load(&args, 0, norm.as_ref())?;
-        let model = Model::new(spec, &mut Rng::seed(0))?;
         let optimizer = Optimizer::new(Sgd { momentum: 0.9, nesterov: false }, eta);
-        let config = TrainConfig { epochs: epochs.max(1), batch_size: batch, seed: 0, ..Default::default() };
-        let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new(eta)), config);
-        let sets = Sets { train: &data.train, val: None, test: Some(&data.test) };
-        trainer.run(sets, &mut Quiet, &mut |_| Ok(()))?;
-        let reports = &trainer.history;
-        let seconds: Vec<f64> = reports.iter().map(|r| (r.seconds * 1000.0).round() / 1000.0).collect();
-        let med = median(seconds.clone());
-        out.insert(
-            name.into(),
-            serde_json::json!({
-                "lr": eta, "seconds_per_epoch": seconds, "median_seconds_per_epoch": med,
-                "samples_per_second": (data.train.len() as f64 / med).round(),
-                "train_loss": reports.iter().map(|r| json_f32(r.train_loss)).collect::<Vec<_>>(),
-                "test_accuracy": reports.iter().map(|r| r.test_accuracy.map(json_f32)).collect::<Vec<_>>(),
-            }),
-        );
+        out.insert(name.into(), zoo_epochs(name, optimizer, eta, batch, epochs)?);
     }
     Ok(serde_json::json!({ "what": "lenet", "batch": batch, "momentum": 0.9, "models": out }))
+}
+
+/// Training epochs of a zoo model on MNIST (with its own input mapping) at constant η: seconds
+/// and samples/s per epoch, losses and test accuracies.
+fn zoo_epochs(name: &str, optimizer: Optimizer, eta: f32, batch: usize, epochs: usize) -> Result<serde_json::Value> {
+    let args = DataArgs { data: "mnist".into(), target: None, regression: false, test_split: 0.2 };
+    let spec = ModelSpec::zoo(name).expect("a zoo model");
+    let norm = spec.input_map.map(source::Normalization::from_input_map);
+    let data = source::load(&args, 0, norm.as_ref())?;
+    let model = Model::new(spec, &mut Rng::seed(0))?;
+    let config = TrainConfig { epochs: epochs.max(1), batch_size: batch, seed: 0, ..Default::default() };
+    let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new(eta)), config);
+    let sets = Sets { train: &data.train, val: None, test: Some(&data.test) };
+    trainer.run(sets, &mut Quiet, &mut |_| Ok(()))?;
+    let reports = &trainer.history;
+    let seconds: Vec<f64> = reports.iter().map(|r| (r.seconds * 1000.0).round() / 1000.0).collect();
+    let med = median(seconds.clone());
+    Ok(serde_json::json!({
+        "lr": json_f32(eta), "seconds_per_epoch": seconds, "median_seconds_per_epoch": med,
+        "samples_per_second": (data.train.len() as f64 / med).round(),
+        "train_loss": reports.iter().map(|r| json_f32(r.train_loss)).collect::<Vec<_>>(),
+        "test_accuracy": reports.iter().map(|r| r.test_accuracy.map(json_f32)).collect::<Vec<_>>(),
+    }))
 }
