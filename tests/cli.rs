@@ -125,6 +125,20 @@ fn explain_prints_the_worked_example() {
     }
 }
 
+/// The benchmarks run and print the figures that scripts/vs-torch.sh reads (small sizes here:
+/// speed is never asserted in a test).
+#[test]
+fn bench_prints_its_figures() {
+    let s = Scratch::new("bench");
+    // each size does 2 GFLOP per timing: a large size keeps the call count, and the test, small
+    let m = last_json(&nabla_ok(&["bench", "matmul", "--sizes", "200,256"], &s.0));
+    assert!(m["gflops"]["200"].as_f64().unwrap() > 0.0 && m["gflops"]["256"].as_f64().unwrap() > 0.0, "{m}");
+    let st = last_json(&nabla_ok(&["bench", "steps", "--batch", "4", "--steps", "10"], &s.0));
+    assert!(st["us_per_step"].as_f64().unwrap() > 0.0, "{st}");
+    let bad = nabla(&["bench", "matmul", "--sizes", "256,x"], &s.0);
+    assert_clean_failure(&bad, &["--sizes", "'x'"]);
+}
+
 fn first_test_image() -> (Vec<u8>, u8) {
     let images = nabla::data::read_idx(&Path::new(&mnist()).join("t10k-images.idx3-ubyte.gz")).unwrap();
     let labels = nabla::data::read_idx(&Path::new(&mnist()).join("t10k-labels.idx1-ubyte.gz")).unwrap();
