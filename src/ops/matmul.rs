@@ -26,7 +26,7 @@ impl Var {
         )
     }
 
-    /// `self·w + 1·b`: an m×k input, a k×n weight and an n-vector bias (shape [n] or [1, n]).
+    /// `self·w + 1·b`: an m×k input, a k×n weight and an n-vector bias (shape `[n]` or `[1, n]`).
     #[track_caller]
     pub fn affine(&self, w: &Var, b: &Var) -> Var {
         let (m, k) = self.value().dims2("affine");

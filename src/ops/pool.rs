@@ -224,7 +224,7 @@ impl Var {
         scaled_sum_pool(self, "sum_pool2d", kernel, stride, false)
     }
 
-    /// x·scale[c] + bias[c] for an N×C×… value (N×C×H×W, N×C×L or N×C) and `scale`, `bias` of C
+    /// `x·scale[c] + bias[c]` for an N×C×… value (N×C×H×W, N×C×L or N×C) and `scale`, `bias` of C
     /// values each: one trainable weight and bias per channel, as in LeNet-5's sub-sampling layers.
     #[track_caller]
     pub fn channel_affine(&self, scale: &Var, bias: &Var) -> Var {
