@@ -110,17 +110,27 @@ fn mnist_mlp(batch: usize, epochs: usize, eta: f32, momentum: f32) -> Result<(Tr
 
 fn mlp(batch: usize, epochs: usize) -> Result<serde_json::Value> {
     let (mut trainer, data) = mnist_mlp(batch, epochs.max(1), 0.1, 0.0)?;
+    let mut out = run_epochs(&mut trainer, &data)?;
+    out.insert("what".into(), "mlp".into());
+    out.insert("batch".into(), batch.into());
+    Ok(out.into())
+}
+
+/// Runs the trainer's epochs on `data` and reports the figures that vs-torch.sh compares:
+/// seconds per epoch (training only) and their median, samples/s, losses and test accuracies.
+fn run_epochs(trainer: &mut Trainer, data: &source::Source) -> Result<serde_json::Map<String, serde_json::Value>> {
     let sets = Sets { train: &data.train, val: None, test: Some(&data.test) };
     trainer.run(sets, &mut Quiet, &mut |_| Ok(()))?;
     let reports = &trainer.history;
     let seconds: Vec<f64> = reports.iter().map(|r| (r.seconds * 1000.0).round() / 1000.0).collect();
     let med = median(seconds.clone());
-    Ok(serde_json::json!({
-        "what": "mlp", "batch": batch, "seconds_per_epoch": seconds, "median_seconds_per_epoch": med,
-        "samples_per_second": (data.train.len() as f64 / med).round(),
-        "train_loss": reports.iter().map(|r| json_f32(r.train_loss)).collect::<Vec<_>>(),
-        "test_accuracy": reports.iter().map(|r| r.test_accuracy.map(json_f32)).collect::<Vec<_>>(),
-    }))
+    Ok(serde_json::Map::from_iter([
+        ("seconds_per_epoch".to_string(), serde_json::json!(seconds)),
+        ("median_seconds_per_epoch".to_string(), serde_json::json!(med)),
+        ("samples_per_second".to_string(), serde_json::json!((data.train.len() as f64 / med).round())),
+        ("train_loss".to_string(), reports.iter().map(|r| json_f32(r.train_loss)).collect()),
+        ("test_accuracy".to_string(), reports.iter().map(|r| r.test_accuracy.map(json_f32)).collect()),
+    ]))
 }
 
 fn steps(batch: usize, steps: usize) -> Result<serde_json::Value> {
@@ -207,15 +217,7 @@ fn zoo_epochs(name: &str, optimizer: Optimizer, eta: f32, batch: usize, epochs: 
     let model = Model::new(spec, &mut Rng::seed(0))?;
     let config = TrainConfig { epochs: epochs.max(1), batch_size: batch, seed: 0, ..Default::default() };
     let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new(eta)), config);
-    let sets = Sets { train: &data.train, val: None, test: Some(&data.test) };
-    trainer.run(sets, &mut Quiet, &mut |_| Ok(()))?;
-    let reports = &trainer.history;
-    let seconds: Vec<f64> = reports.iter().map(|r| (r.seconds * 1000.0).round() / 1000.0).collect();
-    let med = median(seconds.clone());
-    Ok(serde_json::json!({
-        "lr": json_f32(eta), "seconds_per_epoch": seconds, "median_seconds_per_epoch": med,
-        "samples_per_second": (data.train.len() as f64 / med).round(),
-        "train_loss": reports.iter().map(|r| json_f32(r.train_loss)).collect::<Vec<_>>(),
-        "test_accuracy": reports.iter().map(|r| r.test_accuracy.map(json_f32)).collect::<Vec<_>>(),
-    }))
+    let mut out = run_epochs(&mut trainer, &data)?;
+    out.insert("lr".into(), json_f32(eta));
+    Ok(out.into())
 }
