@@ -3,10 +3,12 @@
 # in one run on this machine, printing each pair's ratio nabla / PyTorch (below 1: nabla is faster).
 #
 # usage: scripts/vs-torch.sh [rounds]      (PyTorch set-up: ../shared/peers/README.md)
-# env:   TORCH_PY (default /tmp/torch-ref/bin/python), PEERS (default ../shared/peers)
+# env:   TORCH_PY (default /tmp/torch-ref/bin/python), PEERS (default ../shared/peers),
+#        MM_PAIRS (GEMM pairs per round, default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
+mm_pairs=${MM_PAIRS:-5}
 py=${TORCH_PY:-/tmp/torch-ref/bin/python}
 peers=${PEERS:-../shared/peers}
 cargo build --release -q
@@ -30,9 +32,16 @@ export PEERS="$peers" # for scripts/torch_lstm.py, which loads MNIST through tor
 
 for r in $(seq "$rounds"); do
   echo "== round $r"
-  read -r n t <<<"$(pair "$r" "bench matmul" "$ref matmul" 'str(gflops).replace(" ", "")' 'str(gflops).replace(" ", "")')"
-  echo "matmul GFLOP/s   nabla $n   torch $t"
-  read -r n t <<<"$(pair "$r" "bench mlp" "$ref mlp --epochs 1" median_seconds_per_epoch median_seconds_per_epoch)"
+  # the GEMM figures swing by 1.5× within seconds here, so they get several pairs and a median
+  ratios=()
+  for p in $(seq "$mm_pairs"); do
+    read -r n t <<<"$(pair $((r + p)) "bench matmul" "$ref matmul" 'str(gflops).replace(" ", "")' 'str(gflops).replace(" ", "")')"
+    ratios+=("$(python3 -c "n, t = $n, $t; print(round(100 * n['1024'] / t['1024']))")")
+    echo "matmul GFLOP/s   nabla $n   torch $t   n=1024: ${ratios[-1]}% of torch"
+  done
+  echo "matmul n=1024    median $(printf '%s\n' "${ratios[@]}" | sort -n | sed -n "$(((mm_pairs + 1) / 2))p")% of torch over $mm_pairs pairs"
+  # three epochs each and their medians: the first epoch of either side runs partly on cold cores
+  read -r n t <<<"$(pair "$r" "bench mlp --epochs 3" "$ref mlp --epochs 3" median_seconds_per_epoch median_seconds_per_epoch)"
   echo "mlp s/epoch      nabla $n   torch $t   ratio $(ratio "$n" "$t")"
   for b in 1 8; do
     read -r n t <<<"$(pair "$r" "bench steps --batch $b" "$ref steps --batch $b" us_per_step us_per_step)"
