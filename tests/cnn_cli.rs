@@ -191,3 +191,21 @@ fn recurrent_nets_learn_digits_row_by_row() {
     let bad = nabla(&[&base[..], &["--model", "flat.toml"]].concat(), &s.0);
     assert_clean_failure(&bad, &["layer 0 (lstm)", "needs a sequence input T×F", "[784]"]);
 }
+
+/// GoogLeNet's design at MNIST's scale learns through its Inception modules and its auxiliary
+/// classifier, whose head is dropped from evaluation; `summary` lists the paper's GoogLeNet.
+#[test]
+fn googlenet_mnist_learns_and_googlenet_is_summarised() {
+    let s = Scratch::new("googlenet");
+    let data = mnist();
+    let args = ["train", "--data", &data, "--model", "googlenet-mnist", "--limit-train", "1000", "--epochs", "2"];
+    let j = last_json(&nabla_ok(&[&args[..], &["--out", "m.safetensors", "--json"]].concat(), &s.0));
+    let acc = j["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.25, "googlenet-mnist: {acc} after 2 epochs of 1,000 digits (chance is 0.1)");
+    let e = last_json(&nabla_ok(&["eval", "--weights", "m.safetensors", "--data", &data, "--json"], &s.0));
+    assert!((e["test_accuracy"].as_f64().unwrap() - acc).abs() < 1e-6, "eval {e} vs train {j}");
+    let text = stdout(&nabla(&["summary", "--model", "googlenet"], &s.0));
+    for row in ["inception_3a", "256×28×28", "inception_5b", "1024×7×7", "loss2", "conv2/3x3_reduce"] {
+        assert!(text.contains(row), "no {row} in\n{text}");
+    }
+}

@@ -10,7 +10,8 @@ use nabla::nn::ModelSpec;
 
 #[derive(Args, Debug)]
 pub struct SummaryArgs {
-    /// A zoo model (lenet5, lenet5-modern, mlp) or a spec file (TOML).
+    /// A zoo model (mlp, mlp-dropout, lenet5, lenet5-modern, lstm-rows, googlenet, googlenet-mnist)
+    /// or a spec file (TOML).
     #[arg(long, default_value = "lenet5-modern")]
     pub model: String,
     /// Print the summary as one JSON object instead of a table.
@@ -44,26 +45,16 @@ pub fn run(args: SummaryArgs) -> Result<()> {
     }
     let loss = serde_json::to_value(spec.loss).expect("a loss serializes");
     println!("{}: input {}, loss {}", s.model, shape(&s.input), loss.as_str().unwrap_or_default());
-    println!("{:>3}  {:<12} {:<12} {:<12} {:>12} {:>13}", "#", "layer", "type", "output", "parameters", "connections");
+    // the name column fits the longest name (GoogLeNet's are Caffe's, "conv2/3x3_reduce")
+    let w = s.layers.iter().map(|r| r.name.chars().count()).max().unwrap_or(0).max(12);
+    let row = |index: &str, name: &str, kind: &str, output: &str, parameters: &str, connections: &str| {
+        println!("{index:>3}  {name:<w$} {kind:<12} {output:<12} {parameters:>12} {connections:>13}");
+    };
+    row("#", "layer", "type", "output", "parameters", "connections");
     for r in &s.layers {
-        println!(
-            "{:>3}  {:<12} {:<12} {:<12} {:>12} {:>13}",
-            r.index,
-            r.name,
-            r.kind,
-            shape(&r.output),
-            thousands(r.parameters),
-            thousands(r.connections)
-        );
+        let (p, c) = (thousands(r.parameters), thousands(r.connections));
+        row(&r.index.to_string(), &r.name, &r.kind, &shape(&r.output), &p, &c);
     }
-    println!(
-        "{:>3}  {:<12} {:<12} {:<12} {:>12} {:>13}",
-        "",
-        "total",
-        "",
-        "",
-        thousands(s.parameters),
-        thousands(s.connections)
-    );
+    row("", "total", "", "", &thousands(s.parameters), &thousands(s.connections));
     Ok(())
 }

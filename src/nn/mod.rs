@@ -7,15 +7,19 @@
 //! Layers, one file each, each with a "Shapes" section: [`Linear`], [`Conv2d`] (optionally with
 //! a fixed connection table, as LeNet-5's C3), [`MaxPool2d`], [`AvgPool2d`], [`Subsample`]
 //! (LeNet-5's trainable sub-sampling), [`Pad`], [`Flatten`], [`Rbf`] (LeNet-5's Euclidean RBF
-//! output units), [`Scale`], [`ScaledTanh`], [`Dropout`], [`ActivationLayer`], and the
-//! recurrent [`Rnn`] and [`Lstm`], trained by backpropagation through time.
+//! output units), [`Scale`], [`ScaledTanh`], [`Dropout`], [`ActivationLayer`], the recurrent
+//! [`Rnn`] and [`Lstm`], trained by backpropagation through time, and GoogLeNet's [`Inception`]
+//! module, [`LocalResponseNorm`] and [`Auxiliary`] classifiers.
 
 mod activation;
+mod auxiliary;
 mod conv2d;
 mod dropout;
 mod flatten;
+mod inception;
 mod init;
 mod linear;
+mod lrn;
 mod lstm;
 mod model;
 mod pad;
@@ -30,11 +34,14 @@ mod summary;
 mod zoo;
 
 pub use activation::ActivationLayer;
+pub use auxiliary::Auxiliary;
 pub use conv2d::Conv2d;
 pub use dropout::{Dropout, DropoutRule};
 pub use flatten::Flatten;
+pub use inception::{Inception, InceptionSizes};
 pub use init::Init;
 pub use linear::Linear;
+pub use lrn::LocalResponseNorm;
 pub use lstm::Lstm;
 pub use model::Model;
 pub use pad::{Pad, pad2d};
@@ -63,6 +70,14 @@ pub trait Module: Send + Sync {
     /// The trainable parameters for writing, in the same order as [`Module::params`].
     fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
         Vec::new()
+    }
+
+    /// The forward pass of training, which also collects the side outputs of auxiliary
+    /// classifiers (GoogLeNet's) as (loss weight, output) pairs in `side`. The same as
+    /// [`Module::forward`] for every layer but containers and [`Auxiliary`].
+    fn forward_train(&self, x: &Var, side: &mut Vec<(f32, Var)>) -> Var {
+        let _ = side;
+        self.forward(x)
     }
 
     /// Switches between training and evaluation behaviour (dropout, for example). Layers that

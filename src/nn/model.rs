@@ -33,13 +33,27 @@ impl Model {
     /// The raw outputs (logits for the cross-entropy losses) for a batch of samples: N rows of
     /// flattened samples (N × 784) are first reshaped to N × the spec's input shape (N × 1 × 28 × 28).
     pub fn forward(&self, x: &Var) -> Var {
+        self.net.forward(&self.shaped(x))
+    }
+
+    /// The forward pass of a training step: the outputs, and the (loss weight, output) pairs of
+    /// the auxiliary classifiers (none unless the spec has `auxiliary` layers and the model is in
+    /// training mode).
+    pub fn forward_train(&self, x: &Var) -> (Var, Vec<(f32, Var)>) {
+        let mut side = Vec::new();
+        let u = self.net.forward_train(&self.shaped(x), &mut side);
+        (u, side)
+    }
+
+    /// `x` reshaped from flat rows to N × the spec's input shape.
+    fn shaped(&self, x: &Var) -> Var {
         let input = &self.spec.input;
         if x.shape().len() == 2 && input.len() > 1 {
             let mut shape = vec![x.shape()[0]];
             shape.extend_from_slice(input);
-            self.net.forward(&x.reshape(&shape))
+            x.reshape(&shape)
         } else {
-            self.net.forward(x)
+            x.clone()
         }
     }
 
@@ -55,6 +69,10 @@ impl Model {
 impl Module for Model {
     fn forward(&self, x: &Var) -> Var {
         Model::forward(self, x)
+    }
+
+    fn forward_train(&self, x: &Var, side: &mut Vec<(f32, Var)>) -> Var {
+        self.net.forward_train(&self.shaped(x), side)
     }
 
     fn params(&self) -> Vec<(String, &Param)> {

@@ -3,45 +3,59 @@
 //!
 //! # Shapes
 //! - input x: N × C × H × W
-//! - output y: N × C × OH × OW, OH = (H − KH)/SH + 1, OW likewise (no padding)
+//! - output y: N × C × OH × OW, OH = (H + 2·PH − KH)/SH + 1, OW likewise (padding PH, PW is 0
+//!   unless set; [`Subsample`] has none)
 //! - [`Subsample`] weight and bias: C each
 //!
 //! LeNet-5's S2 (LeCun et al. 1998, section II.B): S2ᵏ = f(w₁ᵏ·Σ(2×2 block of C1ᵏ) + w₂ᵏ) with
 //! f the squashing function. [`Subsample`] computes the argument of f; the activation follows as
 //! its own layer, so that the spec reads `subsample` then `scaled-tanh`.
 
-use super::Module;
+use super::{Module, pad2d};
 use crate::autodiff::{Param, Var};
 use crate::tensor::Tensor;
 
-/// Max pooling over KH×KW windows moved by a stride.
+/// Max pooling over KH×KW windows moved by a stride, optionally over a border of −∞ (which is
+/// never a window's maximum, as in PyTorch's padded max pooling; GoogLeNet's 3×3 pools keep or
+/// halve the size this way).
 #[derive(Clone, Copy, Debug)]
 pub struct MaxPool2d {
     /// (KH, KW).
     pub kernel: (usize, usize),
     /// (SH, SW).
     pub stride: (usize, usize),
+    /// (PH, PW) on each side, usually 0.
+    pub padding: (usize, usize),
 }
 
 impl Module for MaxPool2d {
     fn forward(&self, x: &Var) -> Var {
-        x.max_pool2d(self.kernel, self.stride)
+        padded(x, self.padding, f32::NEG_INFINITY).max_pool2d(self.kernel, self.stride)
     }
 }
 
-/// Average pooling over KH×KW windows moved by a stride.
+/// Average pooling over KH×KW windows moved by a stride, optionally over a border of zeros that
+/// counts in each average (PyTorch's `count_include_pad`).
 #[derive(Clone, Copy, Debug)]
 pub struct AvgPool2d {
     /// (KH, KW).
     pub kernel: (usize, usize),
     /// (SH, SW).
     pub stride: (usize, usize),
+    /// (PH, PW) on each side, usually 0.
+    pub padding: (usize, usize),
 }
 
 impl Module for AvgPool2d {
     fn forward(&self, x: &Var) -> Var {
-        x.avg_pool2d(self.kernel, self.stride)
+        padded(x, self.padding, 0.0).avg_pool2d(self.kernel, self.stride)
     }
+}
+
+/// `x` with a border of `value`, or `x` itself when there is no padding. The pad's backward
+/// crops δ, so the border gets no gradient.
+fn padded(x: &Var, padding: (usize, usize), value: f32) -> Var {
+    if padding == (0, 0) { x.clone() } else { pad2d(x, padding, value) }
 }
 
 /// LeNet-5's trainable sub-sampling: `y[n, c] = w₁[c]·(window sums of x[n, c]) + w₂[c]`, two
@@ -117,10 +131,32 @@ mod tests {
     #[test]
     fn pooling_layers_call_their_ops() {
         let x = Var::constant(Tensor::from_vec((0..16).map(|i| i as f32).collect(), &[1, 1, 4, 4]));
-        let max = MaxPool2d { kernel: (2, 2), stride: (2, 2) };
-        let avg = AvgPool2d { kernel: (2, 2), stride: (2, 2) };
+        let max = MaxPool2d { kernel: (2, 2), stride: (2, 2), padding: (0, 0) };
+        let avg = AvgPool2d { kernel: (2, 2), stride: (2, 2), padding: (0, 0) };
         assert_eq!(max.forward(&x).value().data(), &[5.0, 7.0, 13.0, 15.0]);
         assert_eq!(avg.forward(&x).value().data(), &[2.5, 4.5, 10.5, 12.5]);
         assert_eq!(max.num_parameters() + avg.num_parameters(), 0);
+    }
+
+    #[test]
+    fn padded_pooling_keeps_the_size_and_never_picks_the_border() {
+        // GoogLeNet's 3×3/1 pool with padding 1 keeps 4×4; on all-negative inputs a zero border
+        // would win every edge window, the −∞ border never does
+        let x = Var::constant(Tensor::from_vec((0..16).map(|i| -1.0 - i as f32).collect(), &[1, 1, 4, 4]));
+        let max = MaxPool2d { kernel: (3, 3), stride: (1, 1), padding: (1, 1) };
+        let y = max.forward(&x);
+        assert_eq!(y.shape(), &[1, 1, 4, 4]);
+        assert_eq!(&y.value().data()[..4], &[-1.0, -1.0, -2.0, -3.0]);
+        // 3×3/2 with padding 1 halves 4×4 to 2×2, as GoogLeNet's stride-2 pools halve 112 to 56
+        let half = MaxPool2d { kernel: (3, 3), stride: (2, 2), padding: (1, 1) };
+        assert_eq!(half.forward(&x).value().data(), &[-1.0, -2.0, -5.0, -6.0]);
+        // the zero border counts in the average: the corner window holds 4 pixels of 9
+        let avg = AvgPool2d { kernel: (3, 3), stride: (1, 1), padding: (1, 1) };
+        let corner = (-1.0 - 2.0 - 5.0 - 6.0) / 9.0;
+        assert!((avg.forward(&x).value().data()[0] - corner).abs() < 1e-6);
+        // the gradient reaches only real pixels, each window's maximum
+        let t = randn(51, &[&[2, 2, 5, 4]]);
+        let f = |v: &[Var]| max.forward(&v[0]);
+        assert!(GradCheck::default().run(&t, f).is_ok());
     }
 }

@@ -47,6 +47,10 @@ impl Module for Sequential {
         self.layers.iter().fold(x.clone(), |y, layer| layer.forward(&y))
     }
 
+    fn forward_train(&self, x: &Var, side: &mut Vec<(f32, Var)>) -> Var {
+        self.layers.iter().fold(x.clone(), |y, layer| layer.forward_train(&y, side))
+    }
+
     fn params(&self) -> Vec<(String, &Param)> {
         let mut out = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {

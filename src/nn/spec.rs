@@ -26,14 +26,17 @@
 //! | `linear`      | `out`, `init` (`he`, `xavier`, `lecun`, `uniform`)           | `[F]` → `[out]`           |
 //! | `conv2d`      | `out`, `kernel`, `stride` (1), `padding` (0), `init`,         | `[C,H,W]` → `[out,OH,OW]` |
 //! |               | `connections` (for each output map, the input maps it reads) |                         |
-//! | `maxpool2d`   | `kernel`, `stride` (= kernel)                                 | `[C,H,W]` → `[C,OH,OW]`   |
-//! | `avgpool2d`   | `kernel`, `stride` (= kernel)                                 | `[C,H,W]` → `[C,OH,OW]`   |
+//! | `maxpool2d`   | `kernel`, `stride` (= kernel), `padding` (0; −∞ border)        | `[C,H,W]` → `[C,OH,OW]`   |
+//! | `avgpool2d`   | `kernel`, `stride` (= kernel), `padding` (0; zero border)      | `[C,H,W]` → `[C,OH,OW]`   |
 //! | `subsample`   | `kernel`, `stride` (= kernel): LeNet's w₁·Σ(window) + w₂       | `[C,H,W]` → `[C,OH,OW]`   |
 //! | `pad`         | `padding`, `value` (0)                                        | `[C,H,W]` → `[C,H+2p,W+2p]` |
 //! | `flatten`     |                                                              | `[d₁,d₂,…]` → `[d₁·d₂·…]` |
 //! | `rbf`         | `out`, `init` (`random` ±1, or `digits`: 7×12 digit bitmaps)  | `[F]` → `[out]`           |
 //! | `rnn`         | `hidden`, `sequence` (false): h_t = tanh(x_t·W + h_{t−1}·U + b) | `[T,F]` → `[hidden]` or `[T,hidden]` |
 //! | `lstm`        | `hidden`, `sequence` (false): LSTM cells, forget bias 1       | `[T,F]` → `[hidden]` or `[T,hidden]` |
+//! | `lrn`         | `size` (5), `alpha` (1e-4), `beta` (0.75), `k` (1): local response normalisation | same shape |
+//! | `inception`   | `1x1`, `3x3_reduce`, `3x3`, `5x5_reduce`, `5x5`, `pool_proj`, `init` (GoogLeNet's module) | `[C,H,W]` → `[Σ,H,W]` |
+//! | `auxiliary`   | `weight`, `layers` (a head whose loss counts `weight` times in training) | same shape |
 //! | `dropout`     | `p`, `rule` (`inverted` or `weight-scaling`)                  | same shape              |
 //! | `scale`       | `factor`                                                     | same shape              |
 //! | `relu`, `sigmoid`, `tanh`, `scaled-tanh` (1.7159·tanh(2a/3)), `identity` |        | same shape              |
@@ -72,11 +75,11 @@
 //! [`ModelSpec::shapes`] checks it (before every build).
 
 use super::{
-    ActivationLayer, AvgPool2d, Conv2d, Dropout, DropoutRule, Flatten, Init, Linear, Lstm, MaxPool2d, Pad, Rbf,
-    RbfInit, Rnn, Scale, ScaledTanh, Sequential, Subsample,
+    ActivationLayer, Auxiliary, AvgPool2d, Conv2d, Dropout, DropoutRule, Flatten, Inception, InceptionSizes, Init,
+    Linear, LocalResponseNorm, Lstm, MaxPool2d, Pad, Rbf, RbfInit, Rnn, Scale, ScaledTanh, Sequential, Subsample,
 };
 use crate::loss::Loss;
-use crate::ops::Activation;
+use crate::ops::{Activation, Lrn};
 use crate::rng::Rng;
 use crate::{Error, Result};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -163,21 +166,27 @@ pub enum LayerSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         connections: Option<Vec<Vec<usize>>>,
     },
-    /// Max pooling.
+    /// Max pooling, over a border of −∞ when padded.
     MaxPool2d {
         /// (KH, KW).
         kernel: Size2,
         /// (SH, SW); the kernel size by default.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stride: Option<Size2>,
+        /// (PH, PW) on each side, 0 by default; at most half the kernel.
+        #[serde(default, skip_serializing_if = "Size2::is_zero")]
+        padding: Size2,
     },
-    /// Average pooling.
+    /// Average pooling, over a border of zeros (counted in the average) when padded.
     AvgPool2d {
         /// (KH, KW).
         kernel: Size2,
         /// (SH, SW); the kernel size by default.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stride: Option<Size2>,
+        /// (PH, PW) on each side, 0 by default; at most half the kernel.
+        #[serde(default, skip_serializing_if = "Size2::is_zero")]
+        padding: Size2,
     },
     /// LeNet-5's trainable sub-sampling: w₁·Σ(window) + w₂ per map.
     Subsample {
@@ -220,6 +229,55 @@ pub enum LayerSpec {
         /// Output every step's h (T × H) instead of the last (H).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         sequence: bool,
+    },
+    /// Local response normalisation across channels (see [`crate::ops::Lrn`]); the defaults are
+    /// GoogLeNet's.
+    Lrn {
+        /// n, the channels in each window (5).
+        #[serde(default = "lrn_default::size")]
+        size: usize,
+        /// α (10⁻⁴).
+        #[serde(default = "lrn_default::alpha")]
+        alpha: f32,
+        /// β (0.75).
+        #[serde(default = "lrn_default::beta")]
+        beta: f32,
+        /// k (1).
+        #[serde(default = "lrn_default::k")]
+        k: f32,
+    },
+    /// GoogLeNet's Inception module (see [`super::Inception`]), with the channel counts of the
+    /// paper's Table 1.
+    Inception {
+        /// #1×1.
+        #[serde(rename = "1x1")]
+        c1x1: usize,
+        /// #3×3 reduce.
+        #[serde(rename = "3x3_reduce")]
+        c3x3_reduce: usize,
+        /// #3×3.
+        #[serde(rename = "3x3")]
+        c3x3: usize,
+        /// #5×5 reduce.
+        #[serde(rename = "5x5_reduce")]
+        c5x5_reduce: usize,
+        /// #5×5.
+        #[serde(rename = "5x5")]
+        c5x5: usize,
+        /// pool proj.
+        pool_proj: usize,
+        /// Weight initialisation of its convolutions (He by default: each feeds a ReLU).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        init: Option<Init>,
+    },
+    /// An auxiliary classifier (see [`super::Auxiliary`]): `layers` form a head on this point of
+    /// the network whose loss, times `weight`, is added in training; the main path goes on
+    /// unchanged. The head must end in the model's output shape.
+    Auxiliary {
+        /// The factor of the head's loss (GoogLeNet: 0.3).
+        weight: f32,
+        /// The head, first layer to last.
+        layers: Vec<Layer>,
     },
     /// Dropout with drop probability `p` in training (see [`super::Dropout`]).
     Dropout {
@@ -271,6 +329,9 @@ impl LayerSpec {
             LayerSpec::Rbf { .. } => "rbf",
             LayerSpec::Rnn { .. } => "rnn",
             LayerSpec::Lstm { .. } => "lstm",
+            LayerSpec::Lrn { .. } => "lrn",
+            LayerSpec::Inception { .. } => "inception",
+            LayerSpec::Auxiliary { .. } => "auxiliary",
             LayerSpec::Dropout { .. } => "dropout",
             LayerSpec::Scale { .. } => "scale",
             LayerSpec::Relu {} => "relu",
@@ -278,6 +339,16 @@ impl LayerSpec {
             LayerSpec::Tanh {} => "tanh",
             LayerSpec::ScaledTanh {} => "scaled-tanh",
             LayerSpec::Identity {} => "identity",
+        }
+    }
+
+    /// The channel counts of an `inception` layer, `None` for other layers.
+    pub fn inception_sizes(&self) -> Option<InceptionSizes> {
+        match *self {
+            LayerSpec::Inception { c1x1, c3x3_reduce, c3x3, c5x5_reduce, c5x5, pool_proj, .. } => {
+                Some(InceptionSizes { c1x1, c3x3_reduce, c3x3, c5x5_reduce, c5x5, pool_proj })
+            }
+            _ => None,
         }
     }
 
@@ -325,8 +396,13 @@ impl LayerSpec {
                 }
                 Ok(vec![*out, oh, ow])
             }
-            LayerSpec::MaxPool2d { kernel, stride } | LayerSpec::AvgPool2d { kernel, stride } => {
-                let (c, oh, ow) = windows(*kernel, stride.unwrap_or(*kernel), Size2(0, 0))?;
+            LayerSpec::MaxPool2d { kernel, stride, padding } | LayerSpec::AvgPool2d { kernel, stride, padding } => {
+                if 2 * padding.0 > kernel.0 || 2 * padding.1 > kernel.1 {
+                    return Err(format!(
+                        "padding {padding} is more than half the kernel {kernel} (input shape {input:?})"
+                    ));
+                }
+                let (c, oh, ow) = windows(*kernel, stride.unwrap_or(*kernel), *padding)?;
                 Ok(vec![c, oh, ow])
             }
             LayerSpec::Subsample { kernel, stride } => {
@@ -361,6 +437,37 @@ impl LayerSpec {
                 }
                 Ok(if *sequence { vec![t, *hidden] } else { vec![*hidden] })
             }
+            LayerSpec::Lrn { size, alpha, beta, k } => {
+                if input.len() < 2 {
+                    return Err(format!("needs channels (N×C×…), got shape {input:?}"));
+                }
+                if *size == 0 || !(alpha.is_finite() && beta.is_finite() && k.is_finite() && *k > 0.0 && *alpha >= 0.0)
+                {
+                    return Err(format!(
+                        "size {size}, alpha {alpha}, beta {beta}, k {k}: want size ≥ 1, alpha ≥ 0, k > 0"
+                    ));
+                }
+                Ok(input.to_vec())
+            }
+            LayerSpec::Inception { .. } => {
+                let (_, h, w) = image()?;
+                let sizes = self.inception_sizes().expect("an inception layer");
+                if let Some((name, ..)) = sizes.convolutions(0).iter().find(|(_, _, out, _)| *out == 0) {
+                    return Err(format!("{name} = 0 (input shape {input:?})"));
+                }
+                Ok(vec![sizes.outputs(), h, w])
+            }
+            LayerSpec::Auxiliary { weight, layers } => {
+                if !weight.is_finite() || *weight < 0.0 {
+                    return Err(format!("weight {weight} must be a finite number ≥ 0"));
+                }
+                if layers.is_empty() {
+                    return Err("the head has no layers".into());
+                }
+                shapes_through(layers, input)
+                    .map_err(|(j, msg)| format!("head layer {j} ({}): {msg}", layers[j].describe()))?;
+                Ok(input.to_vec())
+            }
             LayerSpec::Dropout { p, .. } => {
                 if !(0.0..1.0).contains(p) {
                     return Err(format!("p = {p} must be in [0, 1)"));
@@ -380,6 +487,115 @@ impl LayerSpec {
             | LayerSpec::Identity {} => Ok(input.to_vec()),
         }
     }
+}
+
+/// Sets the `init` of every layer that draws weights, auxiliary heads included.
+fn set_init(layers: &mut [Layer], init: Init) {
+    for layer in layers {
+        match &mut layer.spec {
+            LayerSpec::Linear { init: i, .. }
+            | LayerSpec::Conv2d { init: i, .. }
+            | LayerSpec::Inception { init: i, .. } => *i = Some(init),
+            LayerSpec::Auxiliary { layers, .. } => set_init(layers, init),
+            _ => {}
+        }
+    }
+}
+
+/// The defaults of `lrn` layers: GoogLeNet's (and Caffe's) values.
+mod lrn_default {
+    use crate::ops::Lrn;
+    pub fn size() -> usize {
+        Lrn::GOOGLENET.size
+    }
+    pub fn alpha() -> f32 {
+        Lrn::GOOGLENET.alpha
+    }
+    pub fn beta() -> f32 {
+        Lrn::GOOGLENET.beta
+    }
+    pub fn k() -> f32 {
+        Lrn::GOOGLENET.k
+    }
+}
+
+/// The output shape of each of `layers` in turn from `input`, or the index of the first layer
+/// that does not fit and why.
+pub(super) fn shapes_through(
+    layers: &[Layer],
+    input: &[usize],
+) -> std::result::Result<Vec<Vec<usize>>, (usize, String)> {
+    let mut shape = input.to_vec();
+    let mut out = Vec::with_capacity(layers.len());
+    for (i, layer) in layers.iter().enumerate() {
+        shape = layer.spec.output_shape(&shape).map_err(|msg| (i, msg))?;
+        out.push(shape.clone());
+    }
+    Ok(out)
+}
+
+/// Builds `layers` (whose output shapes, from `input`, are `shapes`) into a chain.
+fn build_layers(layers: &[Layer], input: &[usize], shapes: &[Vec<usize>], rng: &mut Rng) -> Sequential {
+    let mut net = Sequential::new();
+    let mut input = input.to_vec();
+    for (i, layer) in layers.iter().enumerate() {
+        let default_init = match layers.get(i + 1).map(|l| &l.spec) {
+            Some(LayerSpec::Relu {}) => Init::He,
+            None | Some(LayerSpec::Identity {}) => Init::LeCun,
+            _ => Init::Xavier,
+        };
+        match &layer.spec {
+            LayerSpec::Linear { out, init } => {
+                net.push(Linear::new(input[0], *out, init.unwrap_or(default_init), rng));
+            }
+            LayerSpec::Conv2d { out, kernel, stride, padding, init, connections } => {
+                let init = init.unwrap_or(default_init);
+                let (k, s, p) = (kernel.pair(), stride.pair(), padding.pair());
+                net.push(match connections {
+                    Some(table) => Conv2d::with_table(input[0], table, k, s, p, init, rng),
+                    None => Conv2d::new(input[0], *out, k, s, p, init, rng),
+                });
+            }
+            LayerSpec::MaxPool2d { kernel, stride, padding } => net.push(MaxPool2d {
+                kernel: kernel.pair(),
+                stride: stride.unwrap_or(*kernel).pair(),
+                padding: padding.pair(),
+            }),
+            LayerSpec::AvgPool2d { kernel, stride, padding } => net.push(AvgPool2d {
+                kernel: kernel.pair(),
+                stride: stride.unwrap_or(*kernel).pair(),
+                padding: padding.pair(),
+            }),
+            LayerSpec::Subsample { kernel, stride } => {
+                net.push(Subsample::new(input[0], kernel.pair(), stride.unwrap_or(*kernel).pair()));
+            }
+            LayerSpec::Pad { padding, value } => net.push(Pad { padding: padding.pair(), value: *value }),
+            LayerSpec::Flatten {} => net.push(Flatten),
+            LayerSpec::Rbf { out, init } => net.push(Rbf::new(input[0], *out, *init, rng)),
+            LayerSpec::Rnn { hidden, sequence } => net.push(Rnn::new(input[1], *hidden, *sequence, rng)),
+            LayerSpec::Lstm { hidden, sequence } => net.push(Lstm::new(input[1], *hidden, *sequence, rng)),
+            LayerSpec::Lrn { size, alpha, beta, k } => {
+                net.push(LocalResponseNorm(Lrn { size: *size, alpha: *alpha, beta: *beta, k: *k }));
+            }
+            LayerSpec::Inception { init, .. } => {
+                let sizes = layer.spec.inception_sizes().expect("an inception layer");
+                net.push(Inception::new(input[0], sizes, init.unwrap_or(Init::He), rng));
+            }
+            LayerSpec::Auxiliary { weight, layers } => {
+                let head_shapes = shapes_through(layers, &input).expect("checked by ModelSpec::shapes");
+                net.push(Auxiliary::new(*weight, build_layers(layers, &input, &head_shapes, rng)));
+            }
+            LayerSpec::Dropout { p, rule } => net.push(Dropout::new(*p, *rule)),
+            LayerSpec::Scale { factor } => net.push(Scale(*factor)),
+            LayerSpec::Relu {} => net.push(ActivationLayer(Activation::Relu)),
+            LayerSpec::Sigmoid {} => net.push(ActivationLayer(Activation::Sigmoid)),
+            LayerSpec::Tanh {} => net.push(ActivationLayer(Activation::Tanh)),
+            LayerSpec::Identity {} => net.push(ActivationLayer(Activation::Identity)),
+            LayerSpec::ScaledTanh {} => net.push(ScaledTanh),
+        }
+        input = shapes[i].clone();
+    }
+    net
 }
 
 /// Checks a connection table: one non-empty list per output map, each naming distinct input maps
@@ -517,11 +733,7 @@ impl ModelSpec {
     /// The same model with every linear and convolutional layer initialised by `init`, in place
     /// of the per-layer choice (`nabla train --init`).
     pub fn with_init(mut self, init: Init) -> ModelSpec {
-        for layer in &mut self.layers {
-            if let LayerSpec::Linear { init: i, .. } | LayerSpec::Conv2d { init: i, .. } = &mut layer.spec {
-                *i = Some(init);
-            }
-        }
+        set_init(&mut self.layers, init);
         self
     }
 
@@ -544,15 +756,27 @@ impl ModelSpec {
                 self.name, map.zero, map.one
             )));
         }
-        let mut shape = self.input.clone();
-        let mut out = Vec::with_capacity(self.layers.len());
-        for (i, layer) in self.layers.iter().enumerate() {
-            shape = layer.spec.output_shape(&shape).map_err(|msg| {
-                Error::config(format!("model '{}': layer {i} ({}): {msg}", self.name, layer.describe()))
-            })?;
-            out.push(shape.clone());
+        let shapes = shapes_through(&self.layers, &self.input).map_err(|(i, msg)| {
+            Error::config(format!("model '{}': layer {i} ({}): {msg}", self.name, self.layers[i].describe()))
+        })?;
+        // an auxiliary head is trained against the same targets as the output
+        let output = shapes.last().cloned().unwrap_or_else(|| self.input.clone());
+        let mut input = &self.input;
+        for (i, (layer, shape)) in self.layers.iter().zip(&shapes).enumerate() {
+            if let LayerSpec::Auxiliary { layers, .. } = &layer.spec {
+                let head = shapes_through(layers, input).expect("checked above");
+                if head.last() != Some(&output) {
+                    return Err(Error::config(format!(
+                        "model '{}': layer {i} ({}): the head ends in shape {:?} but the model's output is {output:?}",
+                        self.name,
+                        layer.describe(),
+                        head.last().unwrap_or(input)
+                    )));
+                }
+            }
+            input = shape;
         }
-        Ok(out)
+        Ok(shapes)
     }
 
     /// The number of outputs per sample.
@@ -563,54 +787,7 @@ impl ModelSpec {
     /// Builds the network with weights drawn from `rng`, after checking the shapes.
     pub fn build(&self, rng: &mut Rng) -> Result<Sequential> {
         let shapes = self.shapes()?;
-        let mut net = Sequential::new();
-        let mut input = self.input.clone();
-        for (i, layer) in self.layers.iter().enumerate() {
-            // the scale that keeps activations' variance through what follows: He before a ReLU,
-            // LeCun (1/fan_in) before nothing (the output's logits) or the identity, Xavier
-            // before tanh and sigmoid
-            let default_init = match self.layers.get(i + 1).map(|l| &l.spec) {
-                Some(LayerSpec::Relu {}) => Init::He,
-                None | Some(LayerSpec::Identity {}) => Init::LeCun,
-                _ => Init::Xavier,
-            };
-            match &layer.spec {
-                LayerSpec::Linear { out, init } => {
-                    net.push(Linear::new(input[0], *out, init.unwrap_or(default_init), rng));
-                }
-                LayerSpec::Conv2d { out, kernel, stride, padding, init, connections } => {
-                    let init = init.unwrap_or(default_init);
-                    let (k, s, p) = (kernel.pair(), stride.pair(), padding.pair());
-                    net.push(match connections {
-                        Some(table) => Conv2d::with_table(input[0], table, k, s, p, init, rng),
-                        None => Conv2d::new(input[0], *out, k, s, p, init, rng),
-                    });
-                }
-                LayerSpec::MaxPool2d { kernel, stride } => {
-                    net.push(MaxPool2d { kernel: kernel.pair(), stride: stride.unwrap_or(*kernel).pair() });
-                }
-                LayerSpec::AvgPool2d { kernel, stride } => {
-                    net.push(AvgPool2d { kernel: kernel.pair(), stride: stride.unwrap_or(*kernel).pair() });
-                }
-                LayerSpec::Subsample { kernel, stride } => {
-                    net.push(Subsample::new(input[0], kernel.pair(), stride.unwrap_or(*kernel).pair()));
-                }
-                LayerSpec::Pad { padding, value } => net.push(Pad { padding: padding.pair(), value: *value }),
-                LayerSpec::Flatten {} => net.push(Flatten),
-                LayerSpec::Rbf { out, init } => net.push(Rbf::new(input[0], *out, *init, rng)),
-                LayerSpec::Rnn { hidden, sequence } => net.push(Rnn::new(input[1], *hidden, *sequence, rng)),
-                LayerSpec::Lstm { hidden, sequence } => net.push(Lstm::new(input[1], *hidden, *sequence, rng)),
-                LayerSpec::Dropout { p, rule } => net.push(Dropout::new(*p, *rule)),
-                LayerSpec::Scale { factor } => net.push(Scale(*factor)),
-                LayerSpec::Relu {} => net.push(ActivationLayer(Activation::Relu)),
-                LayerSpec::Sigmoid {} => net.push(ActivationLayer(Activation::Sigmoid)),
-                LayerSpec::Tanh {} => net.push(ActivationLayer(Activation::Tanh)),
-                LayerSpec::Identity {} => net.push(ActivationLayer(Activation::Identity)),
-                LayerSpec::ScaledTanh {} => net.push(ScaledTanh),
-            }
-            input = shapes[i].clone();
-        }
-        Ok(net)
+        Ok(build_layers(&self.layers, &self.input, &shapes, rng))
     }
 }
 
@@ -683,7 +860,7 @@ mod tests {
                     init: None,
                     connections: None,
                 },
-                LayerSpec::MaxPool2d { kernel: Size2(2, 2), stride: None },
+                LayerSpec::MaxPool2d { kernel: Size2(2, 2), stride: None, padding: Size2(0, 0) },
                 LayerSpec::Conv2d {
                     out: 4,
                     kernel: Size2(3, 2),
@@ -707,6 +884,38 @@ mod tests {
         assert_eq!(net.forward(&x).shape(), &[2, 7]);
     }
 
+    fn inception(c1x1: usize) -> LayerSpec {
+        LayerSpec::Inception { c1x1, c3x3_reduce: 2, c3x3: 3, c5x5_reduce: 1, c5x5: 2, pool_proj: 2, init: None }
+    }
+
+    #[test]
+    fn googlenet_layers_infer_their_shapes_and_build() {
+        let spec = spec_of(
+            &[3, 9, 9],
+            vec![
+                LayerSpec::MaxPool2d { kernel: Size2(3, 3), stride: Some(Size2(2, 2)), padding: Size2(1, 1) },
+                LayerSpec::Lrn { size: 5, alpha: 1e-4, beta: 0.75, k: 1.0 },
+                inception(4),
+                LayerSpec::Auxiliary {
+                    weight: 0.3,
+                    layers: vec![LayerSpec::Flatten {}.into(), LayerSpec::Linear { out: 5, init: None }.into()],
+                },
+                LayerSpec::AvgPool2d { kernel: Size2(5, 5), stride: None, padding: Size2(0, 0) },
+                LayerSpec::Flatten {},
+                LayerSpec::Linear { out: 5, init: None },
+            ],
+        );
+        let shapes = spec.shapes().unwrap();
+        assert_eq!(shapes[..4], [vec![3, 5, 5], vec![3, 5, 5], vec![11, 5, 5], vec![11, 5, 5]]);
+        let net = spec.build(&mut Rng::seed(0)).unwrap();
+        let names: Vec<String> = net.params().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names[0], "2.1x1.weight");
+        assert_eq!(names[12..], ["3.1.weight", "3.1.bias", "6.weight", "6.bias"]);
+        // lrn's defaults are GoogLeNet's
+        let lrn: Layer = toml::from_str("type = \"lrn\"").unwrap();
+        assert_eq!(lrn.spec, LayerSpec::Lrn { size: 5, alpha: 1e-4, beta: 0.75, k: 1.0 });
+    }
+
     #[test]
     fn shape_errors_name_the_layer_its_type_and_the_shapes() {
         let conv = |out, k| LayerSpec::Conv2d {
@@ -721,7 +930,11 @@ mod tests {
             (vec![4], vec![LayerSpec::Linear { out: 0, init: None }], "layer 0 (linear): out = 0 (input shape [4])"),
             (
                 vec![1, 8, 8],
-                vec![conv(2, 5), LayerSpec::MaxPool2d { kernel: Size2(2, 2), stride: None }, conv(3, 5)],
+                vec![
+                    conv(2, 5),
+                    LayerSpec::MaxPool2d { kernel: Size2(2, 2), stride: None, padding: Size2(0, 0) },
+                    conv(3, 5),
+                ],
                 "layer 2 (conv2d): kernel 5×5 does not fit input shape [2, 2, 2]",
             ),
             (
@@ -746,6 +959,32 @@ mod tests {
                 vec![1, 6, 6],
                 vec![LayerSpec::Flatten {}, LayerSpec::Rbf { out: 10, init: RbfInit::Digits }],
                 "layer 1 (rbf): init = \"digits\" needs 84 inputs",
+            ),
+            (
+                vec![1, 6, 6],
+                vec![LayerSpec::MaxPool2d { kernel: Size2(3, 3), stride: None, padding: Size2(2, 1) }],
+                "layer 0 (maxpool2d): padding 2×1 is more than half the kernel 3×3",
+            ),
+            (vec![1, 6, 6], vec![inception(0)], "layer 0 (inception): 1x1 = 0 (input shape [1, 6, 6])"),
+            (
+                vec![1, 6, 6],
+                vec![LayerSpec::Auxiliary {
+                    weight: 0.3,
+                    layers: vec![LayerSpec::Linear { out: 10, init: None }.into()],
+                }],
+                "layer 0 (auxiliary): head layer 0 (linear): needs a flat input",
+            ),
+            (
+                vec![1, 6, 6],
+                vec![
+                    LayerSpec::Auxiliary {
+                        weight: 0.3,
+                        layers: vec![LayerSpec::Flatten {}.into(), LayerSpec::Linear { out: 9, init: None }.into()],
+                    },
+                    LayerSpec::Flatten {},
+                    LayerSpec::Linear { out: 10, init: None },
+                ],
+                "layer 0 (auxiliary): the head ends in shape [9] but the model's output is [10]",
             ),
         ];
         for (input, layers, want) in cases {

@@ -12,13 +12,16 @@
 //! | `subsample` | 2·C                             | C·OH·OW·(KH·KW + 1)                          |
 //! | pooling     | 0                               | C·OH·OW·KH·KW (each output reads its window) |
 //! | `rbf`       | out·in                          | out·in                                       |
-//! | elementwise, `dropout`, `pad`, `flatten` | 0  | 0                                            |
+//! | `inception` | the sum over its six convolutions | theirs, plus its 3×3 pool's                |
+//! | `auxiliary` | the sum over its head's layers  | theirs (used in training only)               |
+//! | elementwise, `dropout`, `pad`, `flatten`, `lrn` | 0 | 0                                      |
 //!
 //! links_o is the number of input maps output map o reads (all C, or its row of the connection
 //! table). For LeNet-5 this gives the paper's figures: C1 156 parameters and 122,304 connections,
 //! S2 12 and 5,880, C3 1,516 and 151,600, S4 32 and 2,000, C5 48,120 and 48,120, F6 10,164 and
 //! 10,164, and 340,908 connections in all.
 
+use super::spec::shapes_through;
 use super::{LayerSpec, ModelSpec};
 use crate::Result;
 use serde::Serialize;
@@ -91,7 +94,26 @@ fn counts(layer: &LayerSpec, input: &[usize], output: &[usize]) -> (usize, usize
             let params = blocks * hidden * (input[1] + hidden + 1);
             (params, params * input[0])
         }
+        // six convolutions at the output's H×W, and the 3×3 pool before pool proj
+        LayerSpec::Inception { .. } => {
+            let sizes = layer.inception_sizes().expect("an inception layer");
+            let convs = sizes.convolutions(input[0]);
+            let params: usize = convs.iter().map(|&(_, c, o, k)| o * (c * k * k + 1)).sum();
+            (params, params * positions(output) + input.iter().product::<usize>() * 9)
+        }
+        LayerSpec::Auxiliary { layers, .. } => {
+            let shapes = shapes_through(layers, input).expect("checked by ModelSpec::shapes");
+            let mut totals = (0, 0);
+            let mut at = input;
+            for (layer, shape) in layers.iter().zip(&shapes) {
+                let (p, c) = counts(&layer.spec, at, shape);
+                totals = (totals.0 + p, totals.1 + c);
+                at = shape;
+            }
+            totals
+        }
         LayerSpec::Pad { .. }
+        | LayerSpec::Lrn { .. }
         | LayerSpec::Dropout { .. }
         | LayerSpec::Flatten {}
         | LayerSpec::Scale { .. }

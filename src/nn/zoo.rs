@@ -6,12 +6,14 @@ use crate::{Error, Result};
 use std::path::Path;
 
 /// The zoo: (name, TOML text) of each built-in model.
-pub const ZOO: [(&str, &str); 5] = [
+pub const ZOO: [(&str, &str); 7] = [
     ("mlp", include_str!("../../models/mlp.toml")),
     ("mlp-dropout", include_str!("../../models/mlp-dropout.toml")),
     ("lenet5", include_str!("../../models/lenet5.toml")),
     ("lenet5-modern", include_str!("../../models/lenet5-modern.toml")),
     ("lstm-rows", include_str!("../../models/lstm-rows.toml")),
+    ("googlenet", include_str!("../../models/googlenet.toml")),
+    ("googlenet-mnist", include_str!("../../models/googlenet-mnist.toml")),
 ];
 
 impl ModelSpec {
@@ -120,6 +122,84 @@ mod tests {
                 assert_eq!(table[c3_map].contains(&s2), mark == 'X', "S2 map {s2}, C3 map {c3_map}");
             }
         }
+    }
+
+    /// Table 1 of Szegedy et al. (2015): each stage's output size and multiply-adds ("ops"), which
+    /// the built model's weights reproduce. (The table's parameter column disagrees with its own
+    /// channel counts by up to 7% and is not used; its ops for 5a, 54M, is 51.1M by the same
+    /// counts, and its conv1 figures are misprints.)
+    #[test]
+    fn googlenet_is_table_one_of_the_paper() {
+        let spec = ModelSpec::zoo("googlenet").unwrap();
+        let shapes = spec.shapes().unwrap();
+        let net = spec.build(&mut crate::rng::Rng::seed(0)).unwrap();
+        let index = |name: &str| spec.layers.iter().position(|l| l.name.as_deref() == Some(name)).unwrap();
+        // multiply-adds of layer `i`: its weights (biases left out, as the paper counts) times
+        // the positions of its output
+        let macs = |i: usize| {
+            let weights: usize = crate::nn::Module::params(&net)
+                .iter()
+                .filter(|(n, _)| n.starts_with(&format!("{i}.")) && n.ends_with("weight"))
+                .map(|(_, p)| p.value().numel())
+                .sum();
+            weights * shapes[i][1] * shapes[i][2]
+        };
+        let table: [(&str, [usize; 3], usize); 14] = [
+            ("conv1/7x7_s2", [64, 112, 112], 0),
+            ("pool1/3x3_s2", [64, 56, 56], 0),
+            ("conv2/3x3", [192, 56, 56], 0),
+            ("pool2/3x3_s2", [192, 28, 28], 0),
+            ("inception_3a", [256, 28, 28], 128),
+            ("inception_3b", [480, 28, 28], 304),
+            ("pool3/3x3_s2", [480, 14, 14], 0),
+            ("inception_4a", [512, 14, 14], 73),
+            ("inception_4b", [512, 14, 14], 88),
+            ("inception_4c", [512, 14, 14], 100),
+            ("inception_4d", [528, 14, 14], 119),
+            ("inception_4e", [832, 14, 14], 170),
+            ("inception_5b", [1024, 7, 7], 71),
+            ("pool5/7x7_s1", [1024, 1, 1], 0),
+        ];
+        for (name, shape, ops) in table {
+            let i = index(name);
+            assert_eq!(shapes[i], shape, "{name}");
+            if ops > 0 {
+                let m = macs(i) as f64 / 1e6;
+                assert!((m - ops as f64).abs() <= 1.0, "{name}: {m:.1}M multiply-adds, the paper says {ops}M");
+            }
+        }
+        // conv2 is the 1×1 reduce and the 3×3 together in the table: 360M
+        let conv2 = (macs(index("conv2/3x3_reduce")) + macs(index("conv2/3x3"))) as f64 / 1e6;
+        assert!((conv2 - 360.0).abs() <= 1.0, "conv2: {conv2:.1}M");
+        assert_eq!(shapes.last().unwrap(), &[1000]);
+        // the two auxiliary heads sit on 4a's and 4d's outputs
+        assert_eq!(index("loss1"), index("inception_4a") + 1);
+        assert_eq!(index("loss2"), index("inception_4d") + 1);
+    }
+
+    #[test]
+    fn googlenet_trains_through_its_auxiliary_heads_and_drops_them_for_inference() {
+        use crate::autodiff::{Var, no_grad};
+        use crate::nn::{Model, Module};
+        let mut model = Model::new(ModelSpec::zoo("googlenet").unwrap(), &mut crate::rng::Rng::seed(1)).unwrap();
+        let x = Var::constant(crate::rng::Rng::seed(2).normal_tensor(&[1, 3, 224, 224], 1.0));
+        let (u, side) = model.forward_train(&x);
+        assert_eq!(u.shape(), &[1, 1000]);
+        let sides: Vec<(f32, Vec<usize>)> = side.iter().map(|(w, s)| (*w, s.shape().to_vec())).collect();
+        assert_eq!(sides, [(0.3, vec![1, 1000]), (0.3, vec![1, 1000])]);
+        let t = crate::tensor::Tensor::from_vec((0..1000).map(|i| f32::from(i == 7)).collect(), &[1, 1000]);
+        let loss = model.spec().loss;
+        let mut e = loss.apply(&u, &t);
+        for (w, s) in &side {
+            e = e.add(&loss.apply(s, &t).scale(*w));
+        }
+        let grads = e.backward();
+        let missing: Vec<String> =
+            model.params().into_iter().filter(|(_, p)| grads.get_param(p).is_none()).map(|(n, _)| n).collect();
+        assert!(missing.is_empty(), "no gradient for {missing:?}");
+        model.set_training(false);
+        let (_, side) = no_grad(|| model.forward_train(&x));
+        assert!(side.is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod activation;
 mod arith;
 mod conv;
+mod lrn;
 mod lstm_cell;
 mod matmul;
 mod pool;
@@ -14,6 +15,7 @@ mod softmax;
 
 pub use activation::{Activation, sigmoid, tanh_rational};
 pub use conv::conv2d_naive;
+pub use lrn::Lrn;
 pub(crate) use softmax::{log_softmax_rows, softmax_rows};
 
 #[cfg(test)]

@@ -279,8 +279,15 @@ impl Trainer {
         }
         let x = Var::constant(x);
         let t = data.targets.gather_rows(rows);
-        let e = self.model.spec().loss.apply(&self.model.forward(&x), &t);
+        let loss_fn = self.model.spec().loss;
+        let (u, side) = self.model.forward_train(&x);
+        let mut e = loss_fn.apply(&u, &t);
+        // the reported loss is the main output's; auxiliary classifiers add theirs, weighted,
+        // to what is minimised
         let loss = e.value().item();
+        for (weight, side_u) in side {
+            e = e.add(&loss_fn.apply(&side_u, &t).scale(weight));
+        }
         let mut grads = e.backward();
         // the graph holds the weights' buffers; dropping it lets the optimizer write them in place
         drop(e);
