@@ -104,3 +104,59 @@ fn input_map_and_init_reach_the_checkpoint_and_bad_values_are_clear_errors() {
         assert_clean_failure(&bad, &[flag, mention]);
     }
 }
+
+/// Greedy layer-wise pre-training runs before the supervised epochs, reports each hidden layer's
+/// reconstruction losses, changes the starting weights, repeats bit for bit, and is a clear error
+/// for a model without hidden linear layers.
+#[test]
+fn greedy_pretraining_reports_each_layer_and_repeats_exactly() {
+    let s = Scratch::new("pretrain");
+    let data = mnist();
+    let run = |name: &str, pretrain: &str| {
+        let args = [
+            "train",
+            "--data",
+            &data,
+            "--limit-train",
+            "300",
+            "--hidden",
+            "64,32",
+            "--activation",
+            "sigmoid",
+            "--epochs",
+            "1",
+            "--pretrain",
+            pretrain,
+            "--pretrain-samples",
+            "2000",
+            "--pretrain-noise",
+            "0.2",
+            "--name",
+            name,
+            "--out",
+            name,
+            "--json",
+        ];
+        let out = nabla_ok(&args, &s.0);
+        (last_json(&out), String::from_utf8_lossy(&out.stderr).into_owned(), std::fs::read(s.0.join(name)).unwrap())
+    };
+    let (j, log, weights) = run("a", "2");
+    let layers = j["pretrain"].as_array().unwrap();
+    assert_eq!(
+        layers.iter().map(|l| (l["layer"].as_u64(), l["units"].as_u64())).collect::<Vec<_>>(),
+        [(Some(0), Some(64)), (Some(2), Some(32))]
+    );
+    for l in layers {
+        let losses: Vec<f64> =
+            l["reconstruction_loss"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(losses.len() == 2 && losses[1] < losses[0], "{l}");
+    }
+    assert!(log.contains("on 2000 images") && log.contains("layer 2 (64 → 32)  epoch 2/2"), "{log}");
+    let (_, _, again) = run("b", "2");
+    assert!(weights == again, "the same seed gave different pre-trained weights");
+    let (plain, _, fresh) = run("c", "0");
+    assert!(plain["pretrain"].is_null() && fresh != weights);
+    let out =
+        nabla(&["train", "--data", &data, "--model", "lstm-rows", "--limit-train", "100", "--pretrain", "1"], &s.0);
+    assert_clean_failure(&out, &["pre-training", "lstm-rows", "no hidden linear layer"]);
+}

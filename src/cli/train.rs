@@ -17,7 +17,9 @@ use nabla::optim::schedule::Warmup;
 use nabla::optim::{self, load_optimizer, save_optimizer, schedule_by_name};
 use nabla::report::{MetricsRow, RunRecord, unique_run_dir};
 use nabla::rng::Rng;
-use nabla::train::{AugmentConfig, Regularization, Sets, TrainConfig, Trainer, TrainerState};
+use nabla::train::{
+    AugmentConfig, Pretrain, PretrainedLayer, Regularization, Sets, TrainConfig, Trainer, TrainerState, pretrain_greedy,
+};
 use nabla::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -147,6 +149,24 @@ pub struct TrainArgs {
     /// Train on the first N training samples only (quick runs).
     #[arg(long)]
     pub limit_train: Option<usize>,
+    /// Greedy layer-wise pre-training first: each hidden layer, bottom up, is trained for this
+    /// many epochs as the encoder of an autoencoder on the layer below's outputs (no labels).
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub pretrain: usize,
+    /// Pre-train on the first N training images (default: all of them, even with --limit-train:
+    /// pre-training uses no labels).
+    #[arg(long)]
+    #[serde(default)]
+    pub pretrain_samples: Option<usize>,
+    /// Pre-train denoising autoencoders: this fraction of each input is set to zero.
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub pretrain_noise: f32,
+    /// Adam's learning rate for pre-training.
+    #[arg(long, default_value_t = 0.001)]
+    #[serde(default = "default_pretrain_lr")]
+    pub pretrain_lr: f32,
     /// The run's name: its folder is runs/<name> (runs/<name>-2 … if taken).
     #[arg(long, default_value = "train")]
     pub name: String,
@@ -236,6 +256,12 @@ pub struct Run {
     pub data: Source,
     pub val: Option<nabla::data::Dataset>,
     pub record: RunRecord,
+    /// What greedy pre-training did, layer by layer (empty without --pretrain).
+    pub pretrained: Vec<PretrainedLayer>,
+}
+
+fn default_pretrain_lr() -> f32 {
+    0.001
 }
 
 fn inverted() -> String {
@@ -301,6 +327,9 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         None => spec.as_ref().and_then(|s| s.input_map),
     };
     let mut data = source::load(&args.data, args.seed, input_map.map(Normalization::from_input_map).as_ref())?;
+    // pre-training reads images only, so --limit-train (which limits the labelled samples) does
+    // not cut them
+    let images = data.train.inputs.clone();
     if let Some(n) = args.limit_train {
         data.train = data.train.take(n.min(data.train.len()));
     }
@@ -368,7 +397,9 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         None => spec,
     };
     spec.input_map = input_map;
-    let model = Model::new(spec, &mut Rng::seed(args.seed))?;
+    let mut model = Model::new(spec, &mut Rng::seed(args.seed))?;
+    let pretrained =
+        if args.pretrain > 0 && resume_dir.is_none() { pretrain(&args, &mut model, &images)? } else { Vec::new() };
     // "momentum" names the lecture's SGD with momentum, α = 0.9 unless --momentum says otherwise
     let (name, momentum) = match args.optimizer.as_deref().unwrap_or("sgd") {
         "momentum" => ("sgd", Some(args.momentum.unwrap_or(optim::DEFAULT_MOMENTUM))),
@@ -400,7 +431,30 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         }
         None => RunRecord::create(&unique_run_dir(&args.runs, &args.name), &args)?,
     };
-    Ok(Run { args, trainer, data, val, record })
+    Ok(Run { args, trainer, data, val, record, pretrained })
+}
+
+/// Greedy layer-wise pre-training of `model` on the first --pretrain-samples `images`, with one
+/// line per layer and epoch on stderr.
+fn pretrain(args: &TrainArgs, model: &mut Model, images: &nabla::Tensor) -> Result<Vec<PretrainedLayer>> {
+    let n = args.pretrain_samples.unwrap_or(images.shape()[0]).min(images.shape()[0]);
+    let images = if n == images.shape()[0] { images.clone() } else { images.slice(0, 0..n) };
+    let p = Pretrain {
+        epochs: args.pretrain,
+        batch_size: args.batch_size(),
+        eta: args.pretrain_lr,
+        noise: args.pretrain_noise,
+        seed: args.seed,
+    };
+    let kind =
+        if p.noise > 0.0 { format!("a denoising autoencoder (noise {})", p.noise) } else { "an autoencoder".into() };
+    eprintln!("greedy layer-wise pre-training on {n} images, each hidden layer as {kind}, {} epochs each", p.epochs);
+    pretrain_greedy(model, &images, &p, &mut |d| {
+        let epoch = d.losses.len();
+        let (n_in, units) = d.shape;
+        let loss = d.losses[epoch - 1];
+        eprintln!("  layer {} ({n_in} → {units})  epoch {epoch}/{}  reconstruction loss {loss:.4}", d.layer, p.epochs);
+    })
 }
 
 fn validate(args: &TrainArgs) -> Result<()> {
@@ -547,6 +601,11 @@ pub fn summary(run: &Run, weights: &Path) -> serde_json::Value {
         "weight_norm": json_f32(weight_norm(&t.model)),
         "run_dir": run.record.dir(),
         "weights": weights,
+        "pretrain": (!run.pretrained.is_empty()).then(|| run.pretrained.iter().map(|d| serde_json::json!({
+            "layer": d.layer,
+            "units": d.shape.1,
+            "reconstruction_loss": d.losses.iter().copied().map(json_f32).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>()),
     })
 }
 

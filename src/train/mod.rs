@@ -14,11 +14,13 @@
 
 mod ensemble;
 mod evaluate;
+mod pretrain;
 mod regularize;
 mod uncertainty;
 
 pub use ensemble::{EnsembleEvaluation, bootstrap, evaluate_ensemble};
 pub use evaluate::{Evaluation, evaluate};
+pub use pretrain::{Pretrain, PretrainedLayer, pretrain_greedy, pretrainable_layers};
 pub use regularize::Regularization;
 pub use uncertainty::{McEvaluation, McPrediction, mc_evaluate, mc_predict};
 
