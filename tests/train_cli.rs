@@ -159,4 +159,11 @@ fn greedy_pretraining_reports_each_layer_and_repeats_exactly() {
     let out =
         nabla(&["train", "--data", &data, "--model", "lstm-rows", "--limit-train", "100", "--pretrain", "1"], &s.0);
     assert_clean_failure(&out, &["pre-training", "lstm-rows", "no hidden linear layer"]);
+    // compare draws both on one plot
+    let args =
+        ["compare", "--data", &data, "--pretrain", "0,1", "--hidden", "32", "--limit-train", "200", "--epochs", "1"];
+    let j = last_json(&nabla_ok(&[&args[..], &["--json"]].concat(), &s.0));
+    let labels: Vec<&str> = j["runs"].as_array().unwrap().iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["no pre-training", "pre-trained 1 epoch"]);
+    assert!(s.0.join(j["plot"].as_str().unwrap()).is_file(), "{j}");
 }

@@ -2,7 +2,7 @@
 //! plot — the lecture's picture of how η, the optimizer or the schedule change learning.
 //!
 //! Each comma list (`--lr 0.5,0.1,0.02`, `--optimizer sgd,momentum,adam`, `--schedule
-//! constant,plateau`) is one axis; every combination is trained as its own run, in its own folder
+//! constant,plateau`, `--pretrain 0,5`) is one axis; every combination is trained as its own run, in its own folder
 //! under `runs/compare…/`, and `compare.png` beside them shows every run's training loss (solid)
 //! and test loss (dashed). Every run starts from the same weights (`--seed`, `--init`), so that
 //! only the compared setting differs.
@@ -24,6 +24,10 @@ pub struct CompareArgs {
     /// Schedules to compare, comma-separated (constant, plateau, step, exp, cosine).
     #[arg(long = "schedule", value_name = "LIST")]
     pub schedules: Option<String>,
+    /// Epochs of greedy layer-wise pre-training per hidden layer to compare, comma-separated
+    /// (0: none), as `nabla train --pretrain`; pre-training reads all training images.
+    #[arg(long = "pretrain", value_name = "LIST")]
+    pub pretrains: Option<String>,
     /// Everything else, as for `nabla train` (one value each).
     #[command(flatten)]
     pub base: BaseArgs,
@@ -80,7 +84,8 @@ fn list(text: &Option<String>) -> Vec<Option<String>> {
 
 pub fn run(args: CompareArgs) -> Result<()> {
     let (lrs, optimizers, schedules) = (list(&args.lrs), list(&args.optimizers), list(&args.schedules));
-    if lrs.len() * optimizers.len() * schedules.len() < 2 {
+    let pretrains = list(&args.pretrains);
+    if lrs.len() * optimizers.len() * schedules.len() * pretrains.len() < 2 {
         return Err(Error::config("compare needs at least two settings, e.g. --lr 0.5,0.1,0.02"));
     }
     let b = &args.base;
@@ -93,7 +98,13 @@ pub fn run(args: CompareArgs) -> Result<()> {
             None => None,
         };
         for optimizer in &optimizers {
-            for schedule in &schedules {
+            for (schedule, pretrain) in schedules.iter().flat_map(|s| pretrains.iter().map(move |p| (s, p))) {
+                let epochs = match pretrain {
+                    Some(t) => {
+                        t.parse::<usize>().map_err(|_| Error::config(format!("--pretrain: '{t}' is not a count")))?
+                    }
+                    None => 0,
+                };
                 let mut parts = Vec::new();
                 if args.optimizers.is_some() {
                     parts.push(optimizer.clone().unwrap_or_default());
@@ -104,12 +115,24 @@ pub fn run(args: CompareArgs) -> Result<()> {
                 if args.schedules.is_some() {
                     parts.push(schedule.clone().unwrap_or_default());
                 }
+                if args.pretrains.is_some() {
+                    parts.push(match epochs {
+                        0 => "no pre-training".into(),
+                        1 => "pre-trained 1 epoch".into(),
+                        _ => format!("pre-trained {epochs} epochs"),
+                    });
+                }
                 let label = parts.join(", ");
-                let folder = [optimizer.clone(), lr.as_ref().map(|l| format!("lr{l}")), schedule.clone()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join("-");
+                let folder = [
+                    optimizer.clone(),
+                    lr.as_ref().map(|l| format!("lr{l}")),
+                    schedule.clone(),
+                    pretrain.as_ref().map(|p| format!("pretrain{p}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("-");
                 let train_args = TrainArgs {
                     data: b.data.clone(),
                     model: None,
@@ -143,7 +166,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     seed: b.seed,
                     out: None,
                     limit_train: b.limit_train,
-                    pretrain: 0,
+                    pretrain: epochs,
                     pretrain_samples: None,
                     pretrain_noise: 0.0,
                     pretrain_lr: 0.001,
