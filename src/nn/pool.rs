@@ -30,7 +30,7 @@ pub struct MaxPool2d {
 
 impl Module for MaxPool2d {
     fn forward(&self, x: &Var) -> Var {
-        padded(x, self.padding, f32::NEG_INFINITY).max_pool2d(self.kernel, self.stride)
+        x.max_pool2d_padded(self.kernel, self.stride, self.padding)
     }
 }
 

@@ -34,6 +34,9 @@ struct Windows {
     sw: usize,
     oh: usize,
     ow: usize,
+    /// Padding (rows, columns) on each side: max pooling's border of −∞, never read.
+    ph: usize,
+    pw: usize,
 }
 
 impl Windows {
@@ -49,7 +52,30 @@ impl Windows {
             "{op}: kernel {kernel:?} with stride {stride:?} does not fit input {shape:?}"
         );
         let (oh, ow) = ((h - kernel.0) / stride.0 + 1, (w - kernel.1) / stride.1 + 1);
-        Windows { planes: n * c, h, w, kh: kernel.0, kw: kernel.1, sh: stride.0, sw: stride.1, oh, ow }
+        Windows { planes: n * c, h, w, kh: kernel.0, kw: kernel.1, sh: stride.0, sw: stride.1, oh, ow, ph: 0, pw: 0 }
+    }
+
+    /// [`Windows::new`] over the input padded by `padding` on each side, at most half the kernel
+    /// so that every window holds an input pixel.
+    #[track_caller]
+    fn padded(
+        op: &str,
+        shape: &[usize],
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+    ) -> Windows {
+        let &[n, c, h, w] = shape else {
+            panic!("{op}: input {shape:?} is not N×C×H×W (kernel {kernel:?}, stride {stride:?})");
+        };
+        let (ph, pw) = padding;
+        assert!(
+            2 * ph <= kernel.0 && 2 * pw <= kernel.1,
+            "{op}: padding {padding:?} is more than half the kernel {kernel:?} (input {shape:?})"
+        );
+        let mut win = Windows::new(op, &[n, c, h + 2 * ph, w + 2 * pw], kernel, stride);
+        (win.h, win.w, win.ph, win.pw) = (h, w, ph, pw);
+        win
     }
 
     /// The output shape N×C×OH×OW.
@@ -110,7 +136,7 @@ fn spread_blocks(delta: &[f32], win: &Windows, scale: f32) -> Vec<f32> {
 fn plane_maxima(plane: &[f32], win: &Windows, out: &mut [f32], argmax: &mut [u32]) {
     let w = win.w;
     let rows = out.chunks_exact_mut(win.ow).zip(argmax.chunks_exact_mut(win.ow)).enumerate();
-    if (win.kh, win.kw, win.sh, win.sw) == (2, 2, 2, 2) {
+    if (win.kh, win.kw, win.sh, win.sw, win.ph, win.pw) == (2, 2, 2, 2, 0, 0) {
         for (oy, (out_row, arg_row)) in rows {
             let top = 2 * oy * w;
             let (r0, r1) = (&plane[top..top + w], &plane[top + w..top + 2 * w]);
@@ -124,13 +150,21 @@ fn plane_maxima(plane: &[f32], win: &Windows, out: &mut [f32], argmax: &mut [u32
         }
         return;
     }
+    // A padded window reads only its rows and columns inside the plane: the −∞ border is never a
+    // maximum, and every window holds a pixel (padding ≤ kernel/2).
+    let clip = |o: usize, s: usize, p: usize, k: usize, len: usize| {
+        let first = (o * s).saturating_sub(p);
+        (first, (o * s + k).saturating_sub(p).min(len))
+    };
     for (oy, (out_row, arg_row)) in rows {
+        let (y0, y1) = clip(oy, win.sh, win.ph, win.kh, win.h);
         for (ox, (o, a)) in out_row.iter_mut().zip(arg_row.iter_mut()).enumerate() {
-            let corner = oy * win.sh * w + ox * win.sw;
+            let (x0, x1) = clip(ox, win.sw, win.pw, win.kw, w);
+            let corner = y0 * w + x0;
             let (mut best, mut at) = (plane[corner], corner);
-            for ki in 0..win.kh {
-                let start = corner + ki * w;
-                for (kj, &v) in plane[start..start + win.kw].iter().enumerate() {
+            for y in y0..y1 {
+                let start = y * w + x0;
+                for (kj, &v) in plane[start..start + (x1 - x0)].iter().enumerate() {
                     let better = v > best;
                     best = if better { v } else { best };
                     at = if better { start + kj } else { at };
@@ -180,7 +214,15 @@ impl Var {
     /// window's maximum, saved in the forward pass; ties go to the first in row-major order.
     #[track_caller]
     pub fn max_pool2d(&self, kernel: (usize, usize), stride: (usize, usize)) -> Var {
-        let win = Windows::new("max_pool2d", self.shape(), kernel, stride);
+        self.max_pool2d_padded(kernel, stride, (0, 0))
+    }
+
+    /// [`Var::max_pool2d`] over the input with a border of `padding` = (PH, PW) of −∞ on each
+    /// side (at most half the kernel), as PyTorch pads max pooling: OH = (H + 2·PH − KH)/SH + 1.
+    /// The border is never built; windows are clipped to the input.
+    #[track_caller]
+    pub fn max_pool2d_padded(&self, kernel: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Var {
+        let win = Windows::padded("max_pool2d", self.shape(), kernel, stride, padding);
         let (hw, ohw) = (win.h * win.w, win.oh * win.ow);
         assert!(hw <= u32::MAX as usize, "max_pool2d: planes of {hw} pixels are too large");
         let mut out = vec![0.0; win.planes * ohw];
@@ -310,6 +352,29 @@ mod tests {
     fn max_pool2d_passes_gradient_check() {
         for (seed, (shape, kernel, stride)) in CONFIGS.into_iter().enumerate() {
             check(&[distinct(seed as u64, shape)], |v| v[0].max_pool2d(kernel, stride));
+        }
+    }
+
+    /// Padded max pooling equals max pooling over an input padded with −∞, value and gradient,
+    /// and passes its own gradient check.
+    #[test]
+    fn padded_max_pool2d_equals_pooling_a_minus_infinity_border() {
+        let cases =
+            [((3, 3), (1, 1), (1, 1)), ((3, 3), (2, 2), (1, 1)), ((5, 4), (2, 3), (2, 1)), ((2, 2), (2, 2), (1, 0))];
+        for (seed, (kernel, stride, padding)) in cases.into_iter().enumerate() {
+            let x = distinct(40 + seed as u64, &[2, 3, 7, 6]);
+            check(std::slice::from_ref(&x), |v| v[0].max_pool2d_padded(kernel, stride, padding));
+            let (a, b) = (Var::leaf(x.clone()), Var::leaf(x));
+            let fast = a.max_pool2d_padded(kernel, stride, padding);
+            let slow = crate::nn::pad2d(&b, padding, f32::NEG_INFINITY).max_pool2d(kernel, stride);
+            assert_eq!(fast.shape(), slow.shape());
+            assert_eq!(fast.value().data(), slow.value().data());
+            let weights = Tensor::from_vec((0..fast.value().numel()).map(|i| i as f32).collect(), fast.shape());
+            let (ga, gb) = (
+                fast.mul(&Var::constant(weights.clone())).sum().backward(),
+                slow.mul(&Var::constant(weights)).sum().backward(),
+            );
+            assert_eq!(ga.get(&a).unwrap().data(), gb.get(&b).unwrap().data(), "{kernel:?} {stride:?} {padding:?}");
         }
     }
 
