@@ -12,7 +12,9 @@
 //!      is set to zero, and the clean row is the target.
 //!   3. The trained encoder's W_l and b_l are written back into the network.
 //!
-//! The output layer is not pre-trained: supervised training (fine-tuning) starts from the
+//! Only `linear` layers are pre-trained; layers of other kinds below them (the convolutions of a
+//! LeNet, for example) keep their initial weights and only shape what the linear layers see. The
+//! output layer is not pre-trained either: supervised training (fine-tuning) starts from the
 //! pre-trained hidden layers and a fresh output layer. Everything is drawn from streams of the
 //! seed, so the result is the same, bit for bit, on every run.
 
@@ -125,7 +127,9 @@ fn below(model: &Model, l: usize, inputs: &Tensor) -> Tensor {
     let rows = inputs.shape()[0];
     for start in (0..rows).step_by(1024) {
         let chunk: Vec<usize> = (start..(start + 1024).min(rows)).collect();
-        let x = Var::constant(inputs.gather_rows(&chunk));
+        // flat rows take the model's input shape (1×28×28 for a convolutional net)
+        let shape: Vec<usize> = [chunk.len()].into_iter().chain(model.spec().input.iter().copied()).collect();
+        let x = Var::constant(inputs.gather_rows(&chunk).reshape(&shape));
         let y = no_grad(|| layers.iter().fold(x, |y, layer| layer.forward(&y)));
         parts.push(y.value().clone());
     }
@@ -247,6 +251,21 @@ mod tests {
         pretrain_greedy(&mut again, &inputs, &p, &mut |_| {}).unwrap();
         let twice: Vec<Tensor> = again.params().iter().map(|(_, p)| p.value().clone()).collect();
         assert!(after.iter().zip(&twice).all(|(a, b)| a.data() == b.data()));
+    }
+
+    #[test]
+    fn the_linear_layers_above_a_convolution_see_its_outputs() {
+        let text = "name = \"c\"\ninput = [1, 6, 6]\nloss = \"softmax-cross-entropy\"\n\
+            [[layers]]\ntype = \"conv2d\"\nout = 2\nkernel = 3\n[[layers]]\ntype = \"relu\"\n\
+            [[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"linear\"\nout = 5\n\
+            [[layers]]\ntype = \"tanh\"\n[[layers]]\ntype = \"linear\"\nout = 2\n";
+        let spec = ModelSpec::from_toml(text, std::path::Path::new("c.toml")).unwrap();
+        assert_eq!(pretrainable_layers(&spec), [3]);
+        let mut model = Model::new(spec, &mut Rng::seed(0)).unwrap();
+        let inputs = Rng::seed(1).normal_tensor(&[40, 36], 1.0);
+        let p = Pretrain { epochs: 2, batch_size: 8, eta: 0.01, noise: 0.1, seed: 0 };
+        let done = pretrain_greedy(&mut model, &inputs, &p, &mut |_| {}).unwrap();
+        assert_eq!(done.iter().map(|d| (d.layer, d.shape)).collect::<Vec<_>>(), [(3, (32, 5))]);
     }
 
     #[test]
