@@ -281,18 +281,20 @@ impl Trainer {
         }
         let x = Var::constant(x);
         let t = data.targets.gather_rows(rows);
-        let loss_fn = self.model.spec().loss;
-        let (u, side) = self.model.forward_train(&x);
-        let mut e = loss_fn.apply(&u, &t);
-        // the reported loss is the main output's; auxiliary classifiers add theirs, weighted,
-        // to what is minimised
-        let loss = e.value().item();
-        for (weight, side_u) in side {
-            e = e.add(&loss_fn.apply(&side_u, &t).scale(weight));
-        }
-        let mut grads = e.backward();
-        // the graph holds the weights' buffers; dropping it lets the optimizer write them in place
-        drop(e);
+        let (loss, mut grads) = {
+            let loss_fn = self.model.spec().loss;
+            let (u, side) = self.model.forward_train(&x);
+            let mut e = loss_fn.apply(&u, &t);
+            // the reported loss is the main output's; auxiliary classifiers add theirs, weighted,
+            // to what is minimised
+            let loss = e.value().item();
+            for (weight, side_u) in side {
+                e = e.add(&loss_fn.apply(&side_u, &t).scale(weight));
+            }
+            (loss, e.backward())
+        };
+        // the graph (u, e and the side outputs, gone with the block above) holds the weights'
+        // buffers: had it lived on, the optimizer would have copied every weight before writing it
         let reg = self.config.regularization;
         let penalty = reg.add_penalty(&self.model, &mut grads);
         reg.clip_gradients(&self.model, &mut grads);
@@ -353,7 +355,34 @@ impl Trainer {
 
 #[cfg(test)]
 mod tests {
-    use super::balanced_batches;
+    use super::*;
+    use crate::loss::Loss;
+    use crate::nn::ModelSpec;
+    use crate::ops::Activation;
+    use crate::optim::{Sgd, schedule::Constant};
+
+    /// A step updates every weight in its own buffer: no part of the step's graph may outlive
+    /// it, or the optimizer's write would first copy the weight (as the main output's graph did
+    /// for a while, which cost a quarter of an MLP step).
+    #[test]
+    fn a_step_writes_the_weights_in_place() {
+        let spec = ModelSpec::mlp(6, &[5], 3, Activation::Relu, Loss::SoftmaxCrossEntropy);
+        let model = Model::new(spec, &mut Rng::seed(0)).unwrap();
+        let config = TrainConfig { epochs: 1, batch_size: 4, ..Default::default() };
+        let mut trainer =
+            Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new(0.1)), config);
+        let targets = Tensor::from_vec(
+            (0..8).flat_map(|i| [0.0, 1.0, 2.0].map(|c| f32::from(c == (i % 3) as f32))).collect(),
+            &[8, 3],
+        );
+        let data =
+            Dataset { inputs: Rng::seed(1).normal_tensor(&[8, 6], 1.0), targets, labels: None, image_shape: None };
+        let buffers = |t: &Trainer| t.model.params().iter().map(|(_, p)| p.value().data().as_ptr()).collect::<Vec<_>>();
+        let (before, values) = (buffers(&trainer), trainer.model.params()[0].1.value().data().to_vec());
+        trainer.step(&data, &[0, 1, 2, 3], 0);
+        assert_eq!(buffers(&trainer), before);
+        assert_ne!(trainer.model.params()[0].1.value().data(), &values[..], "the step changed nothing");
+    }
 
     #[test]
     fn batches_cover_every_sample_once_and_differ_by_at_most_one() {
