@@ -15,9 +15,9 @@ use super::{Module, pad2d};
 use crate::autodiff::{Param, Var};
 use crate::tensor::Tensor;
 
-/// Max pooling over KH×KW windows moved by a stride, optionally over a border of −∞ (which is
-/// never a window's maximum, as in PyTorch's padded max pooling; GoogLeNet's 3×3 pools keep or
-/// halve the size this way).
+/// Max pooling over KH×KW windows moved by a stride, optionally padded as PyTorch pads it: as if
+/// by a border of −∞, which is never a window's maximum (the op clips the windows instead of
+/// building the border). GoogLeNet's 3×3 pools keep or halve the size this way.
 #[derive(Clone, Copy, Debug)]
 pub struct MaxPool2d {
     /// (KH, KW).
@@ -48,14 +48,10 @@ pub struct AvgPool2d {
 
 impl Module for AvgPool2d {
     fn forward(&self, x: &Var) -> Var {
-        padded(x, self.padding, 0.0).avg_pool2d(self.kernel, self.stride)
+        // the pad's backward crops δ, so the border gets no gradient
+        let x = if self.padding == (0, 0) { x.clone() } else { pad2d(x, self.padding, 0.0) };
+        x.avg_pool2d(self.kernel, self.stride)
     }
-}
-
-/// `x` with a border of `value`, or `x` itself when there is no padding. The pad's backward
-/// crops δ, so the border gets no gradient.
-fn padded(x: &Var, padding: (usize, usize), value: f32) -> Var {
-    if padding == (0, 0) { x.clone() } else { pad2d(x, padding, value) }
 }
 
 /// LeNet-5's trainable sub-sampling: `y[n, c] = w₁[c]·(window sums of x[n, c]) + w₂[c]`, two
