@@ -3,6 +3,7 @@
 //! A naive triple loop stays beside it as the test oracle.
 
 use super::Tensor;
+use super::team::{self, Disjoint};
 use gemm::Parallelism;
 
 /// Whether an operand of [`gemm_into`] is read as stored or transposed.
@@ -91,36 +92,26 @@ unsafe fn gemm_ptr(
     let len = if split_rows { m } else { n };
     let align = if split_rows { 8 } else { 16 };
     let block = len.div_ceil(threads).next_multiple_of(align);
-    let (a_ptr, b_ptr, c_ptr) = (SendPtr(a.as_ptr() as *mut f32), SendPtr(b.as_ptr() as *mut f32), SendPtr(c));
-    rayon::scope(|scope| {
-        for start in (0..len).step_by(block) {
-            let size = block.min(len - start);
-            scope.spawn(move |_| {
-                let (a_ptr, b_ptr, c_ptr) = (a_ptr, b_ptr, c_ptr);
-                // SAFETY: the blocks are disjoint parts of `c`, and every offset stays inside the
-                // buffers checked above.
-                unsafe {
-                    if split_rows {
-                        let a0 = a_ptr.0.offset(start as isize * a_rs);
-                        let c0 = c_ptr.0.add(start * n);
-                        gemm_block(size, n, k, a0, (a_rs, a_cs), b_ptr.0, (b_rs, b_cs), c0, n, accumulate);
-                    } else {
-                        let b0 = b_ptr.0.offset(start as isize * b_cs);
-                        let c0 = c_ptr.0.add(start);
-                        gemm_block(m, size, k, a_ptr.0, (a_rs, a_cs), b0, (b_rs, b_cs), c0, n, accumulate);
-                    }
-                }
-            });
+    let (a_ptr, b_ptr, c_ptr) = (Disjoint(a.as_ptr() as *mut f32), Disjoint(b.as_ptr() as *mut f32), Disjoint(c));
+    let part = |i: usize| {
+        let start = i * block;
+        let size = block.min(len - start);
+        // SAFETY: the blocks are disjoint parts of `c`, and every offset stays inside the
+        // buffers checked above.
+        unsafe {
+            if split_rows {
+                let a0 = a_ptr.offset(start as isize * a_rs);
+                let c0 = c_ptr.offset((start * n) as isize);
+                gemm_block(size, n, k, a0, (a_rs, a_cs), b_ptr.offset(0), (b_rs, b_cs), c0, n, accumulate);
+            } else {
+                let b0 = b_ptr.offset(start as isize * b_cs);
+                let c0 = c_ptr.offset(start as isize);
+                gemm_block(m, size, k, a_ptr.offset(0), (a_rs, a_cs), b0, (b_rs, b_cs), c0, n, accumulate);
+            }
         }
-    });
+    };
+    team::run(len.div_ceil(block), &part);
 }
-
-/// A pointer that may cross to a worker thread; the blocks it reaches are disjoint.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: used only for disjoint output blocks and read-only inputs within one `rayon::scope`.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
 
 /// One single-threaded GEMM on raw parts: C (m×n, row stride `ldc`) = or += A·B, with A and B
 /// given by (row stride, column stride).
