@@ -4,11 +4,12 @@
 #
 # usage: scripts/vs-torch.sh [rounds]      (PyTorch set-up: ../shared/peers/README.md)
 # env:   TORCH_PY (default /tmp/torch-ref/bin/python), PEERS (default ../shared/peers),
-#        MM_PAIRS (GEMM pairs per round, default 5)
+#        MM_PAIRS (GEMM pairs per round, default 5), MLP_PAIRS (MLP epoch pairs per round, default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
 mm_pairs=${MM_PAIRS:-5}
+mlp_pairs=${MLP_PAIRS:-3}
 py=${TORCH_PY:-/tmp/torch-ref/bin/python}
 peers=${PEERS:-../shared/peers}
 cargo build --release -q
@@ -40,9 +41,15 @@ for r in $(seq "$rounds"); do
     echo "matmul GFLOP/s   nabla $n   torch $t   n=1024: ${ratios[-1]}% of torch"
   done
   echo "matmul n=1024    median $(printf '%s\n' "${ratios[@]}" | sort -n | sed -n "$(((mm_pairs + 1) / 2))p")% of torch over $mm_pairs pairs"
-  # three epochs each and their medians: the first epoch of either side runs partly on cold cores
-  read -r n t <<<"$(pair "$r" "bench mlp --epochs 3" "$ref mlp --epochs 3" median_seconds_per_epoch median_seconds_per_epoch)"
-  echo "mlp s/epoch      nabla $n   torch $t   ratio $(ratio "$n" "$t")"
+  # three epochs each and their medians (the first epoch of either side runs partly on cold
+  # cores), in several pairs, since the machine's speed drifts by 1.5× within minutes
+  ratios=()
+  for p in $(seq "$mlp_pairs"); do
+    read -r n t <<<"$(pair $((r + p)) "bench mlp --epochs 3" "$ref mlp --epochs 3" median_seconds_per_epoch median_seconds_per_epoch)"
+    ratios+=("$(ratio "$n" "$t")")
+    echo "mlp s/epoch      nabla $n   torch $t   ratio ${ratios[-1]}"
+  done
+  echo "mlp s/epoch      median ratio $(printf '%s\n' "${ratios[@]}" | sort -n | sed -n "$(((mlp_pairs + 1) / 2))p") over $mlp_pairs pairs"
   for b in 1 8; do
     read -r n t <<<"$(pair "$r" "bench steps --batch $b" "$ref steps --batch $b" us_per_step us_per_step)"
     echo "steps b=$b µs/step nabla $n   torch $t   ratio $(ratio "$n" "$t")"

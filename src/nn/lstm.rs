@@ -5,15 +5,15 @@
 //! With a_t = x_t·W + h_{t−1}·U + b split into four blocks of H columns (i, f, g, o):
 //!   i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)  (input, forget, candidate, output)
 //!   c_t = f⊙c_{t−1} + i⊙g,   h_t = o⊙tanh(c_t),   h_0 = c_0 = 0.
-//! Each step is the fused [`Var::lstm_cell`]; backpropagation through time is the autodiff's
-//! backward over the unrolled steps.
+//! The whole recurrence is one op, [`Var::lstm`], whose backward is backpropagation through time
+//! written out step by step.
 //!
 //! # Shapes
 //! - input x: m × T × F
 //! - W: F × 4H, U: H × 4H, b: 4H (blocks in the order i, f, g, o)
 //! - output: h_T, m × H; or, with `sequence`, every h_t, m × T × H
 
-use super::rnn::{named, output, steps, time_step};
+use super::rnn::named;
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
@@ -59,7 +59,7 @@ impl Lstm {
 
 impl Module for Lstm {
     fn forward(&self, x: &Var) -> Var {
-        unroll(x, &self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var(), self.sequence)
+        x.lstm(&self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var(), self.sequence)
     }
 
     fn params(&self) -> Vec<(String, &Param)> {
@@ -71,36 +71,10 @@ impl Module for Lstm {
     }
 }
 
-/// The LSTM recurrence over every step of `x` with weights W = `w`, U = `u` and bias `b`.
-fn unroll(x: &Var, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
-    let mut states: Vec<Var> = Vec::new();
-    let mut cell: Option<Var> = None;
-    for t in 0..steps(x, "lstm") {
-        let mut a = time_step(x, t).affine(w, b);
-        if let Some(prev) = states.last() {
-            a = a.add(&prev.matmul(u));
-        }
-        let (h_t, c_t) = a.lstm_cell(cell.as_ref());
-        states.push(h_t);
-        cell = Some(c_t);
-    }
-    output(states, sequence)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testing::{check, randn};
 
-    #[test]
-    fn lstm_passes_gradient_check_through_time() {
-        let xs = randn(5, &[&[2, 3, 3], &[3, 8], &[2, 8], &[8]]);
-        for sequence in [false, true] {
-            check(&xs, |v| unroll(&v[0], &v[1], &v[2], &v[3], sequence));
-        }
-    }
-
-    /// One step from zero state, by hand: c = σ(a_i)·tanh(a_g), h = σ(a_o)·tanh(c).
     #[test]
     fn first_step_equals_the_formulas_and_forget_bias_is_one() {
         let mut rng = Rng::seed(2);

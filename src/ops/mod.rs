@@ -6,7 +6,7 @@ mod activation;
 mod arith;
 mod conv;
 mod lrn;
-mod lstm_cell;
+mod lstm;
 mod matmul;
 mod pool;
 mod reduce;

@@ -11,6 +11,7 @@ mod elementwise;
 mod gemm;
 mod reduce;
 mod shape_ops;
+pub(crate) mod simd;
 pub(crate) mod team;
 
 pub use gemm::{Transpose, gemm_into};

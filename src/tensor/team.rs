@@ -133,6 +133,20 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
+/// Runs `f` on every item, each a disjoint piece of work (say the row blocks of a step's
+/// buffers), on the calling thread and the team.
+pub(crate) fn for_each<T: Send>(items: Vec<T>, f: impl Fn(T) + Sync) {
+    if items.len() <= 1 {
+        items.into_iter().for_each(f);
+        return;
+    }
+    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|item| Mutex::new(Some(item))).collect();
+    run(slots.len(), &|i| {
+        let item = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        f(item.expect("each part runs once"));
+    });
+}
+
 impl Team {
     /// Claims and runs parts of job `generation` until none is left.
     fn work(&self, generation: u64) {
