@@ -42,8 +42,8 @@
 //! [`conv2d_naive`] (plain loops, f64 sums) stays beside the fast kernel as its test oracle.
 
 use crate::autodiff::Var;
+use crate::tensor::team;
 use crate::tensor::{Tensor, Transpose, gemm_into};
-use rayon::prelude::*;
 use std::cell::Cell;
 
 /// The most floats that one chunk's `cols` may hold (2 MiB, about one core's L2 cache), unless a
@@ -384,7 +384,7 @@ fn conv2d_forward(geo: &Geometry, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Te
     let (k, p, q, o, chw) = (geo.k(), geo.p(), geo.q(), geo.o, geo.chw());
     let (ow, stride) = (geo.ow, geo.row_stride());
     let mut out = vec![0.0; geo.n * o * p];
-    out.par_chunks_mut(geo.chunk * o * p).enumerate().for_each(|(index, out)| {
+    team::for_each(out.chunks_mut(geo.chunk * o * p).enumerate().collect(), |(index, out)| {
         let (n0, g) = (index * geo.chunk, out.len() / (o * p));
         let x = &x[n0 * chw..(n0 + g) * chw];
         let pad = if geo.wide && geo.padded() { g * geo.padded_chw() } else { 0 };
@@ -427,13 +427,12 @@ struct ConvGrads {
 fn conv2d_backward(geo: &Geometry, x: &[f32], w: &[f32], delta: &[f32], need: [bool; 3]) -> ConvGrads {
     let (k, p, o, chw) = (geo.k(), geo.p(), geo.o, geo.chw());
     let db = need[2].then(|| {
-        (0..o)
-            .into_par_iter()
-            .map(|oc| {
-                let planes = (0..geo.n).map(|s| &delta[(s * o + oc) * p..][..p]);
-                planes.map(|plane| plane.iter().map(|&v| v as f64).sum::<f64>()).sum::<f64>() as f32
-            })
-            .collect()
+        let mut db = vec![0.0; o];
+        team::for_each(db.iter_mut().enumerate().collect(), |(oc, db)| {
+            let planes = (0..geo.n).map(|s| &delta[(s * o + oc) * p..][..p]);
+            *db = planes.map(|plane| plane.iter().map(|&v| v as f64).sum::<f64>()).sum::<f64>() as f32;
+        });
+        db
     });
     // one chunk: writes its part of δx (when given) and returns its part of ∂E/∂Wᵀ (when needed)
     let (q, ow, stride) = (geo.q(), geo.ow, geo.row_stride());
@@ -477,11 +476,15 @@ fn conv2d_backward(geo: &Geometry, x: &[f32], w: &[f32], delta: &[f32], need: [b
     };
     let chunks = geo.n.div_ceil(geo.chunk);
     let mut dx = need[0].then(|| vec![0.0; geo.n * chw]);
-    let parts: Vec<Option<Vec<f32>>> = match dx.as_mut() {
-        Some(dx) => dx.par_chunks_mut(geo.chunk * chw).enumerate().map(|(i, dx)| chunk(i, Some(dx))).collect(),
-        None if need[1] => (0..chunks).into_par_iter().map(|i| chunk(i, None)).collect(),
-        None => Vec::new(),
-    };
+    let mut parts: Vec<Option<Vec<f32>>> = vec![None; chunks];
+    match dx.as_mut() {
+        Some(dx) => {
+            let items = dx.chunks_mut(geo.chunk * chw).zip(parts.iter_mut()).enumerate().collect();
+            team::for_each(items, |(i, (dx, part))| *part = chunk(i, Some(dx)));
+        }
+        None if need[1] => team::for_each(parts.iter_mut().enumerate().collect(), |(i, part)| *part = chunk(i, None)),
+        None => {}
+    }
     let w = need[1].then(|| {
         let mut dw_t = vec![0.0; k * o];
         for part in parts.iter().flatten() {

@@ -130,7 +130,7 @@ fn forward(d: &Dims, xt: &[f32], w: &[f32], u: &[f32], b: &[f32]) -> Run {
         if t > 0 {
             gemm_into(m, h4, h, &done_h[(t - 1) * m * h..], Transpose::No, u, Transpose::No, a_t, true);
         }
-        let block = rows_per_part(m);
+        let block = team::block_len(m, ROWS_PER_PART);
         let tc_t = &mut tanh_c[t * m * h..(t + 1) * m * h];
         let parts: Vec<_> = a_t
             .chunks_mut(block * h4)
@@ -175,7 +175,7 @@ fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> Vec<f32> {
     let mut da = vec![0.0; d.steps * m * h4];
     let mut dh_next = vec![0.0; m * h]; // ∂E/∂h_t through step t+1
     let mut dc = vec![0.0; m * h]; // ∂E/∂c_t through step t+1
-    let block = rows_per_part(m);
+    let block = team::block_len(m, ROWS_PER_PART);
     let c_0 = vec![0.0; m * h];
     for t in (0..d.steps).rev() {
         let step = |v, width| rows(v, t * m, (t + 1) * m, width);
@@ -237,12 +237,6 @@ simd_kernel! {
             }
         }
     }
-}
-
-/// Rows per part of a step's elementwise work: the m rows split over the threads, but no part
-/// smaller than [`ROWS_PER_PART`].
-fn rows_per_part(m: usize) -> usize {
-    m.div_ceil(rayon::current_num_threads().max(1)).max(ROWS_PER_PART).min(m.max(1))
 }
 
 /// Rows r0..r1 of a row-major buffer `width` wide.

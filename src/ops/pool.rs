@@ -20,7 +20,7 @@
 
 use crate::autodiff::Var;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
+use crate::tensor::team;
 
 /// The sizes of one pooling: planes N·C, each H×W, windows KH×KW moved by (SH, SW), OH×OW of them.
 #[derive(Clone, Copy, Debug)]
@@ -94,15 +94,19 @@ const PLANES_PER_TASK: usize = 16;
 fn block_sums(x: &[f32], win: &Windows, scale: f32) -> Vec<f32> {
     let (hw, ohw) = (win.h * win.w, win.oh * win.ow);
     let mut out = vec![0.0; win.planes * ohw];
-    out.par_chunks_mut(ohw).zip(x.par_chunks(hw)).with_min_len(PLANES_PER_TASK).for_each(|(out, plane)| {
-        for (oy, out_row) in out.chunks_exact_mut(win.ow).enumerate() {
-            for row in plane[oy * win.sh * win.w..].chunks(win.w).take(win.kh) {
-                for (ox, o) in out_row.iter_mut().enumerate() {
-                    *o += row[ox * win.sw..][..win.kw].iter().sum::<f32>();
+    let block = team::block_len(win.planes, PLANES_PER_TASK);
+    let blocks = out.chunks_mut(block * ohw).zip(x.chunks(block * hw)).collect();
+    team::for_each(blocks, |(out, x)| {
+        for (out, plane) in out.chunks_exact_mut(ohw).zip(x.chunks_exact(hw)) {
+            for (oy, out_row) in out.chunks_exact_mut(win.ow).enumerate() {
+                for row in plane[oy * win.sh * win.w..].chunks(win.w).take(win.kh) {
+                    for (ox, o) in out_row.iter_mut().enumerate() {
+                        *o += row[ox * win.sw..][..win.kw].iter().sum::<f32>();
+                    }
                 }
-            }
-            if scale != 1.0 {
-                out_row.iter_mut().for_each(|o| *o *= scale);
+                if scale != 1.0 {
+                    out_row.iter_mut().for_each(|o| *o *= scale);
+                }
             }
         }
     });
@@ -113,12 +117,16 @@ fn block_sums(x: &[f32], win: &Windows, scale: f32) -> Vec<f32> {
 fn spread_blocks(delta: &[f32], win: &Windows, scale: f32) -> Vec<f32> {
     let (hw, ohw) = (win.h * win.w, win.oh * win.ow);
     let mut dx = vec![0.0; win.planes * hw];
-    dx.par_chunks_mut(hw).zip(delta.par_chunks(ohw)).with_min_len(PLANES_PER_TASK).for_each(|(plane, delta)| {
-        for (oy, delta_row) in delta.chunks_exact(win.ow).enumerate() {
-            for row in plane[oy * win.sh * win.w..].chunks_mut(win.w).take(win.kh) {
-                for (ox, &d) in delta_row.iter().enumerate() {
-                    for p in &mut row[ox * win.sw..][..win.kw] {
-                        *p += scale * d;
+    let block = team::block_len(win.planes, PLANES_PER_TASK);
+    let blocks = dx.chunks_mut(block * hw).zip(delta.chunks(block * ohw)).collect();
+    team::for_each(blocks, |(dx, delta)| {
+        for (plane, delta) in dx.chunks_exact_mut(hw).zip(delta.chunks_exact(ohw)) {
+            for (oy, delta_row) in delta.chunks_exact(win.ow).enumerate() {
+                for row in plane[oy * win.sh * win.w..].chunks_mut(win.w).take(win.kh) {
+                    for (ox, &d) in delta_row.iter().enumerate() {
+                        for p in &mut row[ox * win.sw..][..win.kw] {
+                            *p += scale * d;
+                        }
                     }
                 }
             }
@@ -227,25 +235,29 @@ impl Var {
         assert!(hw <= u32::MAX as usize, "max_pool2d: planes of {hw} pixels are too large");
         let mut out = vec![0.0; win.planes * ohw];
         let mut argmax = vec![0u32; win.planes * ohw];
-        out.par_chunks_mut(ohw)
-            .zip(argmax.par_chunks_mut(ohw))
-            .zip(self.value().data().par_chunks(hw))
-            .with_min_len(PLANES_PER_TASK)
-            .for_each(|((out, argmax), plane)| plane_maxima(plane, &win, out, argmax));
+        let block = team::block_len(win.planes, PLANES_PER_TASK);
+        let blocks =
+            out.chunks_mut(block * ohw).zip(argmax.chunks_mut(block * ohw)).zip(self.value().data().chunks(block * hw));
+        team::for_each(blocks.collect(), |((out, argmax), x)| {
+            let planes = out.chunks_exact_mut(ohw).zip(argmax.chunks_exact_mut(ohw)).zip(x.chunks_exact(hw));
+            planes.for_each(|((out, argmax), plane)| plane_maxima(plane, &win, out, argmax));
+        });
         Var::from_op(
             Tensor::from_vec(out, &win.out_shape(self.shape())),
             vec![self.clone()],
             Box::new(move |delta, p| {
                 let mut dx = vec![0.0; win.planes * hw];
-                dx.par_chunks_mut(hw)
-                    .zip(delta.data().par_chunks(ohw))
-                    .zip(argmax.par_chunks(ohw))
-                    .with_min_len(PLANES_PER_TASK)
-                    .for_each(|((plane, delta), argmax)| {
+                let block = team::block_len(win.planes, PLANES_PER_TASK);
+                let blocks =
+                    dx.chunks_mut(block * hw).zip(delta.data().chunks(block * ohw)).zip(argmax.chunks(block * ohw));
+                team::for_each(blocks.collect(), |((dx, delta), argmax)| {
+                    let planes = dx.chunks_exact_mut(hw).zip(delta.chunks_exact(ohw)).zip(argmax.chunks_exact(ohw));
+                    for ((plane, delta), argmax) in planes {
                         for (&d, &a) in delta.iter().zip(argmax) {
                             plane[a as usize] += d;
                         }
-                    });
+                    }
+                });
                 vec![Some(Tensor::from_vec(dx, p[0].shape()))]
             }),
         )
