@@ -15,10 +15,11 @@ pub enum Transpose {
     Yes,
 }
 
-/// Below this many multiply-adds a second thread costs more than it saves: measured on the
-/// 2-core development machine, two threads lose below ~2M multiply-adds (the hand-off alone costs
-/// 5–8 µs), break even around 2–4M and win clearly from ~7M (see ARCHITECTURE.md).
-const PARALLEL_MIN_MACS: usize = 1 << 22;
+/// Below this many multiply-adds a second thread costs more than it saves. Handed to the spinning
+/// team (team.rs), two threads already win at 0.26M on the 2-core development machine (64×64×64:
+/// 5.1 → 3.8 µs; the MLP's 128×10×512: 33.7 → 19.2 µs; 1×512×512ᵀ at batch 1: 18 → 8 µs); with
+/// rayon's sleeping workers they had lost below ~2M.
+const PARALLEL_MIN_MACS: usize = 1 << 18;
 
 /// `C = op(A)·op(B)`, or `C += op(A)·op(B)` when `accumulate`, with row-major buffers.
 ///
@@ -233,7 +234,7 @@ mod tests {
     #[test]
     fn gemm_matches_naive_in_all_orientations_and_sizes() {
         let mut rng = crate::rng::Rng::seed(3);
-        // the last three are above PARALLEL_MIN_MACS: split by rows, by columns, by rows with few columns
+        // from (128, 100, 70) on above PARALLEL_MIN_MACS: split by rows, by columns, by rows with few columns
         for &(m, k, n) in &[
             (1, 1, 1),
             (3, 5, 7),
