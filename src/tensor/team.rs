@@ -24,6 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// The claim index of a closed generation, above any part count.
+const CLOSED: u64 = 0xffff_ffff;
+
 /// How long an idle team thread spins before it sleeps: longer than the serial stretches of a
 /// training step (tens of µs), short enough that an idle program frees its cores at once.
 const SPIN: Duration = Duration::from_micros(500);
@@ -56,7 +59,9 @@ struct Team {
     /// Taken by the one caller whose job the team runs.
     held: AtomicBool,
     /// The job's generation (high 32 bits) and its next unclaimed part (low 32 bits), in one word,
-    /// so that a thread can only claim a part of the job whose generation it saw.
+    /// so that a thread can only claim a part of the job whose generation it saw. Each job takes
+    /// two generations: a closed one (index [`CLOSED`]) while `job` and `parts` are rewritten,
+    /// then an open one.
     claim: AtomicU64,
     parts: AtomicUsize,
     done: AtomicUsize,
@@ -114,6 +119,7 @@ pub(crate) fn block_len(n: usize, min: usize) -> usize {
 /// Runs `f(0)`, …, `f(parts − 1)` on the calling thread and the team, and returns when all are
 /// done. A panic in a part is resumed here, after the other parts have finished.
 pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    assert!((parts as u64) < CLOSED, "team: {parts} parts are too many");
     if parts <= 1 || IN_PART.get() {
         (0..parts).for_each(f);
         return;
@@ -123,12 +129,18 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         (0..parts).into_par_iter().for_each(|i| as_part(f, i));
         return;
     }
+    // Close the finished job before touching `parts`: a thread that read the old claim word and
+    // then saw the new `parts` could otherwise claim a part of the new job under the old
+    // generation, and that part would run twice. Once the word holds a closed generation (index
+    // CLOSED) every such claim fails.
+    let closed = (team.claim.load(Relaxed) >> 32) + 1;
+    team.claim.store(closed << 32 | CLOSED, SeqCst);
     // SAFETY: only the lifetime is erased; this function returns (or unwinds) only once `done`
     // counts every part, so no thread calls `f` after it is gone.
     unsafe { *team.job.get() = std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const Job>(f) };
     team.parts.store(parts, Relaxed);
     team.done.store(0, Relaxed);
-    let generation = (team.claim.load(Relaxed) >> 32) + 1;
+    let generation = closed + 1;
     team.claim.store(generation << 32, SeqCst);
     // paired with the SeqCst in `serve`: either this load sees the sleeper or the sleeper sees
     // the new generation
@@ -232,7 +244,7 @@ mod tests {
 
     #[test]
     fn every_part_runs_exactly_once_and_the_team_takes_some() {
-        for round in 0..1000 {
+        for round in 0..200_000 {
             counts_each_part_once(round % 9);
         }
         // a machine with one core has no team; with more, a spinning team thread claims parts,
