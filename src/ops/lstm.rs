@@ -45,10 +45,10 @@ impl Var {
         );
         assert!(steps > 0, "lstm: input {s:?} has no time steps");
         let dims = Dims { m, steps, f, h };
-        let xt = time_major(self.value().data(), m, steps, f);
+        let xt = swap_leading_axes(self.value().data(), m, steps, f);
         let run = forward(&dims, &xt, w.value().data(), u.value().data(), b.value().data());
         let out = if sequence {
-            Tensor::from_vec(batch_major(&run.h, steps, m, h), &[m, steps, h])
+            Tensor::from_vec(swap_leading_axes(&run.h, steps, m, h), &[m, steps, h])
         } else {
             Tensor::from_vec(run.h[(steps - 1) * m * h..].to_vec(), &[m, h])
         };
@@ -58,18 +58,19 @@ impl Var {
             Box::new(move |delta, p| {
                 let d = &dims;
                 // ∂E/∂h_t from the output, time-major
-                let mut dh_out = vec![0.0; steps * m * h];
-                if sequence {
-                    dh_out = time_major(delta.data(), m, steps, h);
+                let dh_out = if sequence {
+                    swap_leading_axes(delta.data(), m, steps, h)
                 } else {
-                    dh_out[(steps - 1) * m * h..].copy_from_slice(delta.data());
-                }
+                    let mut last_only = vec![0.0; steps * m * h];
+                    last_only[(steps - 1) * m * h..].copy_from_slice(delta.data());
+                    last_only
+                };
                 let da = backward(d, &run, &dh_out, p[2].value().data());
                 let (w, tm) = (p[1].value().data(), steps * m);
                 let dx = p[0].requires_grad().then(|| {
                     let mut dxt = vec![0.0; tm * f];
                     gemm_into(tm, f, h4, &da, Transpose::No, w, Transpose::Yes, &mut dxt, false);
-                    Tensor::from_vec(batch_major(&dxt, steps, m, f), &[m, steps, f])
+                    Tensor::from_vec(swap_leading_axes(&dxt, steps, m, f), &[m, steps, f])
                 });
                 let dw = p[1].requires_grad().then(|| {
                     let mut dw = vec![0.0; f * h4];
@@ -244,23 +245,12 @@ fn rows(v: &[f32], r0: usize, r1: usize, width: usize) -> &[f32] {
     &v[r0 * width..r1 * width]
 }
 
-/// m × T × w (batch-major) → T × m × w.
-fn time_major(x: &[f32], m: usize, steps: usize, w: usize) -> Vec<f32> {
+/// A × B × w → B × A × w: batch-major (m × T × ·) to time-major (T × m × ·) and back.
+fn swap_leading_axes(x: &[f32], a: usize, b: usize, w: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(x.len());
-    for t in 0..steps {
-        for i in 0..m {
-            out.extend_from_slice(&x[(i * steps + t) * w..(i * steps + t + 1) * w]);
-        }
-    }
-    out
-}
-
-/// T × m × w (time-major) → m × T × w.
-fn batch_major(x: &[f32], steps: usize, m: usize, w: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(x.len());
-    for i in 0..m {
-        for t in 0..steps {
-            out.extend_from_slice(&x[(t * m + i) * w..(t * m + i + 1) * w]);
+    for j in 0..b {
+        for i in 0..a {
+            out.extend_from_slice(&x[(i * b + j) * w..(i * b + j + 1) * w]);
         }
     }
     out
