@@ -37,7 +37,7 @@ pub use state::{OptimizerState, load_optimizer, save_optimizer};
 
 use crate::autodiff::Gradients;
 use crate::nn::Module;
-use crate::tensor::team::{self, Disjoint};
+use crate::tensor::team;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -122,7 +122,7 @@ impl Optimizer {
 /// scheduling, small enough that a 512×512 weight splits over the cores.
 const UPDATE_CHUNK: usize = 1 << 15;
 
-/// Applies `rule` to `w` in chunks on the thread team ([`team::run`]). Every rule is elementwise, so each chunk
+/// Applies `rule` to `w` in chunks on the thread team. Every rule is elementwise, so each chunk
 /// of w, g and of every state buffer is updated on its own and the result does not depend on
 /// the split; an update reads and writes several buffers per weight and is bound by memory
 /// bandwidth, which two cores double.
@@ -131,22 +131,14 @@ fn update_in_chunks(rule: &dyn UpdateRule, w: &mut [f32], g: &[f32], state: &mut
         rule.update(w, g, state, eta, t);
         return;
     }
-    let n = w.len();
-    assert!(g.len() == n && state.iter().all(|b| b.len() == n), "update_in_chunks: buffers of unequal length");
-    let w_ptr = Disjoint(w.as_mut_ptr());
-    let s_ptrs: Vec<Disjoint> = state.iter_mut().map(|b| Disjoint(b.as_mut_ptr())).collect();
-    let part = |i: usize| {
-        let start = i * UPDATE_CHUNK;
-        let len = UPDATE_CHUNK.min(n - start);
-        // SAFETY: the chunks are disjoint ranges of w and of each state buffer, all n long (asserted)
-        unsafe {
-            let w = std::slice::from_raw_parts_mut(w_ptr.offset(start as isize), len);
-            let mut s: Vec<&mut [f32]> =
-                s_ptrs.iter().map(|p| std::slice::from_raw_parts_mut(p.offset(start as isize), len)).collect();
-            rule.update(w, &g[start..start + len], &mut s, eta, t);
+    let mut chunks: Vec<Vec<&mut [f32]>> = (0..w.len().div_ceil(UPDATE_CHUNK)).map(|_| Vec::new()).collect();
+    for buffer in state.iter_mut() {
+        for (c, part) in chunks.iter_mut().zip(buffer.chunks_mut(UPDATE_CHUNK)) {
+            c.push(part);
         }
-    };
-    team::run(n.div_ceil(UPDATE_CHUNK), &part);
+    }
+    let items = w.chunks_mut(UPDATE_CHUNK).zip(g.chunks(UPDATE_CHUNK)).zip(chunks).collect();
+    team::for_each(items, |((w, g), mut s)| rule.update(w, g, &mut s, eta, t));
 }
 
 /// The names that [`by_name`] accepts.

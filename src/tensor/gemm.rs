@@ -3,7 +3,7 @@
 //! A naive triple loop stays beside it as the test oracle.
 
 use super::Tensor;
-use super::team::{self, Disjoint};
+use super::team;
 use gemm::Parallelism;
 
 /// Whether an operand of [`gemm_into`] is read as stored or transposed.
@@ -112,6 +112,26 @@ unsafe fn gemm_ptr(
         }
     };
     team::run(len.div_ceil(block), &part);
+}
+
+/// A pointer into a buffer whose disjoint blocks are written by different threads of one
+/// [`team::run`].
+#[derive(Clone, Copy)]
+struct Disjoint(*mut f32);
+// SAFETY: shared only within one `run` (or rayon scope), whose parts touch disjoint elements.
+unsafe impl Send for Disjoint {}
+unsafe impl Sync for Disjoint {}
+
+impl Disjoint {
+    /// The pointer `count` elements further on (a method, so that closures capture the whole
+    /// `Disjoint` and not its raw field).
+    ///
+    /// # Safety
+    /// As for [`pointer::offset`]: the result must stay inside the buffer.
+    unsafe fn offset(self, count: isize) -> *mut f32 {
+        // SAFETY: the caller keeps the result inside the buffer
+        unsafe { self.0.offset(count) }
+    }
 }
 
 /// One single-threaded GEMM on raw parts: C (m×n, row stride `ldc`) = or += A·B, with A and B

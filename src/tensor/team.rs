@@ -34,25 +34,6 @@ const SPIN: Duration = Duration::from_micros(500);
 /// A job with its lifetime erased; [`run`] keeps the real closure alive until every part is done.
 type Job = dyn Fn(usize) + Sync + 'static;
 
-/// A pointer into a buffer whose disjoint parts are written by different threads of one [`run`].
-#[derive(Clone, Copy)]
-pub(crate) struct Disjoint(pub(crate) *mut f32);
-// SAFETY: shared only within one `run` (or rayon scope), whose parts touch disjoint elements.
-unsafe impl Send for Disjoint {}
-unsafe impl Sync for Disjoint {}
-
-impl Disjoint {
-    /// The pointer `count` elements further on (a method, so that closures capture the whole
-    /// `Disjoint` and not its raw field).
-    ///
-    /// # Safety
-    /// As for [`pointer::offset`]: the result must stay inside the buffer.
-    pub(crate) unsafe fn offset(self, count: isize) -> *mut f32 {
-        // SAFETY: the caller keeps the result inside the buffer
-        unsafe { self.0.offset(count) }
-    }
-}
-
 struct Team {
     /// Team threads plus the caller.
     threads: usize,
