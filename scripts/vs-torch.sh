@@ -4,7 +4,8 @@
 #
 # usage: scripts/vs-torch.sh [rounds]      (PyTorch set-up: ../shared/peers/README.md)
 # env:   TORCH_PY (default /tmp/torch-ref/bin/python), PEERS (default ../shared/peers),
-#        MM_PAIRS (GEMM pairs per round, default 5), MLP_PAIRS (MLP epoch pairs per round, default 3)
+#        MM_PAIRS (GEMM pairs per round, default 5), MLP_PAIRS (MLP epoch pairs per round, default 3),
+#        NABLA (a nabla binary to measure instead of building target/release/nabla)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
@@ -12,8 +13,8 @@ mm_pairs=${MM_PAIRS:-5}
 mlp_pairs=${MLP_PAIRS:-3}
 py=${TORCH_PY:-/tmp/torch-ref/bin/python}
 peers=${PEERS:-../shared/peers}
-cargo build --release -q
-nabla=target/release/nabla
+nabla=${NABLA:-target/release/nabla}
+[ -n "${NABLA:-}" ] || cargo build --release -q
 field() { python3 -c "import json,sys; d=json.loads(sys.stdin.readlines()[-1]); print(eval(sys.argv[1], {}, d))" "$1"; }
 ratio() { python3 -c "print(f'{$1 / $2:.3f}')"; }
 

@@ -14,7 +14,7 @@
 //! the last KW − 1 of them unused. Then row (c, u, v) of one sample is a single contiguous run of
 //! the (padded) input plane, starting at u·WP + v, instead of OH runs of OW values each: im2col is
 //! one long copy per row and sample and col2im one long vector add, where the short runs spent most
-//! of their time on loop overhead (im2col was 30% of a LeNet training step). The unused columns
+//! of their time on loop overhead. The unused columns
 //! cost (KW − 1)/WP more GEMM work (13% for LeNet's C1, 29% for C3, 3% for 3×3 on 56×56); they
 //! hold finite input values (or zeros) and meet zero δ in backward, so they change nothing. Padded
 //! inputs are first copied into a zero-bordered buffer. With a kernel as large as the unpadded

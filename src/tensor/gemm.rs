@@ -15,10 +15,9 @@ pub enum Transpose {
     Yes,
 }
 
-/// Below this many multiply-adds a second thread costs more than it saves. Handed to the spinning
-/// team (team.rs), two threads already win at 0.26M on the 2-core development machine (64×64×64:
-/// 5.1 → 3.8 µs; the MLP's 128×10×512: 33.7 → 19.2 µs; 1×512×512ᵀ at batch 1: 18 → 8 µs); with
-/// rayon's sleeping workers they had lost below ~2M.
+/// Below this many multiply-adds a second thread costs more than it saves. The spinning team
+/// (team.rs) hands a part over in about a microsecond, so two threads already win at 0.26M
+/// multiply-adds (BENCHMARKS.md has the measurement).
 const PARALLEL_MIN_MACS: usize = 1 << 18;
 
 /// `C = op(A)·op(B)`, or `C += op(A)·op(B)` when `accumulate`, with row-major buffers.

@@ -3,13 +3,10 @@
 //!
 //! A training step alternates short parallel sections (each large GEMM split in two, each weight
 //! update in chunks, a convolution's batch chunks, pooling's planes) with short serial ones
-//! (activations, softmax, the loss). Between two sections
-//! rayon's idle worker yields a few times and then sleeps, and waking it costs 7–30 µs on the
-//! 2-core development VM, several times per step. The team's threads spin for [`SPIN`] after each
-//! section before they sleep, so the next section starts within a microsecond. Against rayon, in
-//! five alternating runs each (medians), MLP 784-512-512-10 steps took 11% less time at batch
-//! 128, 19% less at batch 1 and 5% less at batch 8, and an MLP epoch 8% less; with convolution
-//! and pooling on the team as well, LeNet-5 epochs took 14–30% less than with them on rayon.
+//! (activations, softmax, the loss). Between two sections rayon's idle worker yields a few times
+//! and then sleeps, and waking it costs several microseconds, several times per step. The team's
+//! threads spin for [`SPIN`] after each section before they sleep, so the next section starts
+//! within a microsecond (what that gains is in BENCHMARKS.md).
 //!
 //! [`run`] hands `parts` independent jobs to the calling thread and the team. When the team is
 //! already held (another thread's training, parallel tests) or the caller is itself a rayon worker
