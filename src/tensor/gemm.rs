@@ -1,10 +1,10 @@
-//! Matrix multiplication through the `gemm` crate (SIMD micro-kernels, AVX-512 where the CPU has
+//! Matrix multiplication through the `gemm-f32` crate (SIMD micro-kernels, AVX-512 where the CPU has
 //! it, chosen at run time). Transposed operands cost nothing: they are passed as strides.
 //! A naive triple loop stays beside it as the test oracle.
 
 use super::Tensor;
 use super::team;
-use gemm::Parallelism;
+use gemm_common::Parallelism;
 
 /// Whether an operand of [`gemm_into`] is read as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +135,9 @@ impl Disjoint {
 
 /// One single-threaded GEMM on raw parts: C (m×n, row stride `ldc`) = or += A·B, with A and B
 /// given by (row stride, column stride).
+///
+/// The `gemm-f32` kernels prefer a column-major destination, so a row-major C is computed as
+/// Cᵀ = Bᵀ·Aᵀ (the swap that the `gemm` umbrella crate makes before it dispatches on the type).
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_block(
     m: usize,
@@ -148,29 +151,20 @@ unsafe fn gemm_block(
     ldc: usize,
     accumulate: bool,
 ) {
+    let kernel = gemm_f32::gemm::f32::get_gemm_fn();
+    let (alpha, beta) = (1.0, 1.0); // alpha scales the old C, beta the product
+    let (conj_dst, conj_lhs, conj_rhs) = (false, false, false);
     // SAFETY: the caller guarantees the extents.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c,
-            1,
-            ldc as isize,
-            accumulate,
-            a,
-            a_cs,
-            a_rs,
-            b,
-            b_cs,
-            b_rs,
-            1.0, // the gemm crate's alpha scales the old C
-            1.0, // and its beta scales the product
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
+        if ldc > 1 {
+            #[rustfmt::skip]
+            kernel(n, m, k, c, ldc as isize, 1, accumulate, b, b_rs, b_cs, a, a_rs, a_cs,
+                alpha, beta, conj_dst, conj_lhs, conj_rhs, Parallelism::None);
+        } else {
+            #[rustfmt::skip]
+            kernel(m, n, k, c, 1, ldc as isize, accumulate, a, a_cs, a_rs, b, b_cs, b_rs,
+                alpha, beta, conj_dst, conj_lhs, conj_rhs, Parallelism::None);
+        }
     }
 }
 
