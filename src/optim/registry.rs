@@ -98,9 +98,10 @@ pub const DEFAULT_MOMENTUM: f32 = 0.9;
 
 /// The entry of the optimizer `name`; an unknown name is an error listing the valid ones.
 pub fn kind(name: &str) -> Result<&'static OptimizerKind> {
-    OPTIMIZER_KINDS.iter().find(|k| k.name == name).ok_or_else(|| {
-        Error::config(format!("unknown optimizer '{name}': expected one of {}", OPTIMIZERS.join(", ")))
-    })
+    OPTIMIZER_KINDS
+        .iter()
+        .find(|k| k.name == name)
+        .ok_or_else(|| Error::config(format!("unknown optimizer '{name}': expected one of {}", OPTIMIZERS.join(", "))))
 }
 
 /// The default learning rate η of an optimizer named as in [`by_name`] (see [`OPTIMIZER_KINDS`]).

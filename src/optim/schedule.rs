@@ -559,12 +559,17 @@ pub struct ScheduleKind {
     /// the list of [`schedule_by_name`]).
     pub about: &'static str,
     /// Builds it from η0 (checked), the run's epochs, P and F.
-    build: fn(f32, usize, usize, f32) -> Result<Box<dyn Schedule>>,
+    build: BuildSchedule,
 }
+
+/// How a [`ScheduleKind`] builds its schedule from η0, the run's epochs, P and F.
+type BuildSchedule = fn(f32, usize, usize, f32) -> Result<Box<dyn Schedule>>;
 
 /// Every schedule, in the order that error messages and `--help` list them.
 pub const SCHEDULE_KINDS: [ScheduleKind; 5] = [
-    ScheduleKind { name: "constant", about: "η0 throughout", build: |eta0, _, _, _| Ok(Box::new(Constant::new(eta0))) },
+    ScheduleKind {
+        name: "constant", about: "η0 throughout", build: |eta0, _, _, _| Ok(Box::new(Constant::new(eta0)))
+    },
     ScheduleKind {
         name: "plateau",
         about: "η ÷ F after P epochs in a row without improvement",
@@ -635,9 +640,10 @@ pub fn schedule_by_name(
     factor: f32,
 ) -> Result<Box<dyn Schedule>> {
     positive("learning rate η", eta0)?;
-    let kind = SCHEDULE_KINDS.iter().find(|k| k.name == name).ok_or_else(|| {
-        Error::config(format!("unknown schedule '{name}': expected one of {}", SCHEDULES.join(", ")))
-    })?;
+    let kind = SCHEDULE_KINDS
+        .iter()
+        .find(|k| k.name == name)
+        .ok_or_else(|| Error::config(format!("unknown schedule '{name}': expected one of {}", SCHEDULES.join(", "))))?;
     (kind.build)(eta0, epochs, patience, factor)
 }
 

@@ -1,44 +1,25 @@
-//! `nabla train`: build a model, train it, and keep a run folder (config, metrics, loss plot,
-//! checkpoints) that `--resume` continues from.
-//!
-//! Run folder (`runs/<name>/`): `config.json` (the arguments), `metrics.csv`, `loss.png`,
-//! `model.safetensors` (the weights after the last epoch; the best epoch's after early stopping),
-//! `optimizer.safetensors`, `trainer.json` (epoch, history, schedule), and with early stopping
-//! `best.safetensors`.
+//! The flags of `nabla train` (also the configuration that `config.json` records and `--resume`
+//! reads back), how missing ones are settled from the model's spec, and their checks.
 
-use super::progress::Progress;
-use super::source::{self, DataArgs, NORMALIZATION_KEY, Normalization, Source};
+use crate::cli::shared::augment_flags::AugmentArgs;
+use crate::cli::shared::help;
+use crate::cli::shared::source::DataArgs;
 use clap::Args;
-use nabla::io::{load_checkpoint, save_checkpoint};
-use nabla::loss::Loss;
-use nabla::nn::{DropoutRule, Init, InputMap, LayerSpec, Model, ModelSpec, Module};
-use nabla::ops::Activation;
-use nabla::optim::schedule::Warmup;
-use nabla::optim::{self, load_optimizer, save_optimizer, schedule_by_name};
-use nabla::report::{MetricsRow, RunRecord, unique_run_dir};
-use nabla::rng::Rng;
-use nabla::train::{
-    AugmentConfig, Pretrain, PretrainedLayer, Regularization, Sets, TrainConfig, Trainer, TrainerState, pretrain_greedy,
-};
+use nabla::nn::{DropoutRule, InputMap, ModelSpec};
 use nabla::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const MODEL_FILE: &str = "model.safetensors";
-const BEST_FILE: &str = "best.safetensors";
-const OPTIMIZER_FILE: &str = "optimizer.safetensors";
-const TRAINER_FILE: &str = "trainer.json";
+/// The `--optimizer` value that names the lecture's SGD with momentum (α = 0.9 unless --momentum
+/// says otherwise).
+pub const MOMENTUM_ALIAS: &str = "momentum";
 
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// The model: a zoo name (lenet5-modern, lenet5, mlp, mlp-dropout, lstm-rows; see `nabla
-    /// summary`) or a spec file (TOML, format in models/*.toml). Without --model and --hidden:
-    /// lenet5-modern for MNIST, an MLP 512,512 for a CSV file. A spec's [train] table sets
-    /// defaults that flags override.
-    #[arg(long, conflicts_with = "hidden")]
+    // the help lists the zoo from `nabla::nn::ZOO`
+    #[arg(long, conflicts_with = "hidden", help = help::train_model())]
     #[serde(default)]
     pub model: Option<String>,
     /// Hidden layer widths of an MLP, comma-separated (empty for none) [default for a CSV file:
@@ -70,9 +51,8 @@ pub struct TrainArgs {
     /// else 128].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Optimizer: sgd, momentum (sgd with α = 0.9), adagrad, adadelta, adadelta-window, rmsprop,
-    /// adam or adamw [default: the model's, else sgd].
-    #[arg(long)]
+    // the help lists the optimizers from `nabla::optim::OPTIMIZERS`
+    #[arg(long, help = help::train_optimizer(MOMENTUM_ALIAS))]
     pub optimizer: Option<String>,
     /// Learning rate η (default: 0.1 for sgd, the optimizer's usual value otherwise).
     #[arg(long)]
@@ -83,10 +63,8 @@ pub struct TrainArgs {
     /// Nesterov momentum (sgd).
     #[arg(long)]
     pub nesterov: bool,
-    /// Learning-rate schedule: constant, plateau (the lecture's: divide η by --factor when the
-    /// loss has flattened for --patience epochs), step, exp or cosine [default: the model's, else
-    /// constant].
-    #[arg(long)]
+    // the help lists the schedules from `nabla::optim::schedule::SCHEDULES`
+    #[arg(long, help = help::train_schedule())]
     pub schedule: Option<String>,
     /// Epochs without improvement before plateau divides η (also step's interval).
     #[arg(long, default_value_t = 3)]
@@ -131,7 +109,7 @@ pub struct TrainArgs {
     /// Distort training images on the fly (images only).
     #[command(flatten)]
     #[serde(default)]
-    pub augment: super::augment::AugmentArgs,
+    pub augment: AugmentArgs,
     /// Train K members on seeds seed, seed + 1, … and evaluate their averaged probabilities.
     #[arg(long)]
     #[serde(default)]
@@ -184,16 +162,17 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn epochs(&self) -> usize {
+    /// The number of epochs (5 unless given).
+    pub fn epochs(&self) -> usize {
         self.epochs.unwrap_or(5)
     }
 
-    /// The batch size (settled by [`prepare`]).
+    /// The batch size (settled by [`TrainArgs::settle_model`]).
     pub fn batch_size(&self) -> usize {
         self.batch_size.unwrap_or(128)
     }
 
-    /// The L2 penalty λ₂ (settled by [`prepare`]).
+    /// The L2 penalty λ₂ (settled by [`TrainArgs::settle_model`]).
     pub fn l2(&self) -> f32 {
         self.l2.unwrap_or(0.0)
     }
@@ -203,7 +182,7 @@ impl TrainArgs {
     /// optimizer, η, momentum, schedule and L2 penalty from the spec's [train] table where no flag gave them
     /// (η and momentum only if the optimizer is the spec's), else the defaults. The settled
     /// values are what config.json records, so that --resume rebuilds the same run.
-    fn settle_model(&mut self) -> Result<Option<ModelSpec>> {
+    pub fn settle_model(&mut self) -> Result<Option<ModelSpec>> {
         let images = self.data.data == "mnist" || Path::new(&self.data.data).is_dir();
         if self.model.is_none() && self.hidden.is_none() {
             if images {
@@ -226,6 +205,83 @@ impl TrainArgs {
         self.schedule = Some(self.schedule.take().or(defaults.schedule).unwrap_or_else(|| "constant".into()));
         Ok(spec)
     }
+
+    /// Checks the settled numbers: positive batch size and epochs, a validation split in [0, 1)
+    /// (and one for early stopping), non-negative penalties, positive max-norm and clip.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size() == 0 || self.epochs() == 0 {
+            return Err(Error::config("--batch-size and --epochs must be positive"));
+        }
+        if !(0.0..1.0).contains(&self.val_split) {
+            return Err(Error::config(format!("--val-split {} must be in [0, 1)", self.val_split)));
+        }
+        if self.early_stop.is_some() && self.val_split == 0.0 {
+            return Err(Error::config("--early-stop needs a validation set: add --val-split (for example 0.1)"));
+        }
+        for (flag, v) in [("--l1", self.l1), ("--l2", self.l2())] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(Error::config(format!("{flag} {v} must be a non-negative number")));
+            }
+        }
+        for (flag, v) in [("--max-norm", self.max_norm), ("--clip", self.clip)] {
+            if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                return Err(Error::config(format!("{flag} must be a positive number")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The config this run continues: with `--resume DIR`, `DIR/config.json`'s, with --epochs,
+    /// --json and --out from these flags; otherwise these flags. Also returns DIR.
+    pub fn resumed(self) -> Result<(TrainArgs, Option<PathBuf>)> {
+        let Some(dir) = self.resume.clone() else { return Ok((self, None)) };
+        let path = dir.join(nabla::report::CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let mut saved: TrainArgs =
+            serde_json::from_str(&text).map_err(|e| Error::format(&path, "config", e.to_string()))?;
+        saved.epochs = self.epochs.or(saved.epochs);
+        saved.json = self.json;
+        saved.out = self.out.clone().or(saved.out);
+        Ok((saved, Some(dir)))
+    }
+
+    /// The ensemble's size K with `--ensemble K` (at least 2), else `None`.
+    pub fn ensemble_members(&self) -> Result<Option<usize>> {
+        match self.ensemble {
+            Some(k) if k < 2 => Err(Error::config("--ensemble needs at least 2 members")),
+            k => Ok(k),
+        }
+    }
+
+    /// The input map of --input-map, else the spec's.
+    pub fn input_map(&self, spec: Option<&ModelSpec>) -> Result<Option<InputMap>> {
+        match &self.input_map {
+            Some(text) => parse_input_map(text).map(Some),
+            None => Ok(spec.and_then(|s| s.input_map)),
+        }
+    }
+
+    /// The MLP's hidden widths from --hidden.
+    pub fn hidden_widths(&self) -> Result<Vec<usize>> {
+        parse_hidden(self.hidden.as_deref().unwrap_or_default())
+    }
+
+    /// Dropout's test-time rule from --dropout-rule.
+    pub fn dropout_rule(&self) -> Result<DropoutRule> {
+        match self.dropout_rule.as_str() {
+            "inverted" => Ok(DropoutRule::Inverted),
+            "weight-scaling" => Ok(DropoutRule::WeightScaling),
+            other => Err(Error::config(format!("--dropout-rule {other}: expected inverted or weight-scaling"))),
+        }
+    }
+}
+
+fn default_pretrain_lr() -> f32 {
+    0.001
+}
+
+fn inverted() -> String {
+    "inverted".into()
 }
 
 fn parse_input_map(text: &str) -> Result<InputMap> {
@@ -247,405 +303,4 @@ fn parse_hidden(text: &str) -> Result<Vec<usize>> {
             _ => Err(Error::config(format!("--hidden: '{s}' is not a positive layer width (example: 512,512)"))),
         })
         .collect()
-}
-
-/// A run ready to train: the trainer, its data and its folder.
-pub struct Run {
-    pub args: TrainArgs,
-    pub trainer: Trainer,
-    pub data: Source,
-    pub val: Option<nabla::data::Dataset>,
-    pub record: RunRecord,
-    /// What greedy pre-training did, layer by layer (empty without --pretrain).
-    pub pretrained: Vec<PretrainedLayer>,
-}
-
-fn default_pretrain_lr() -> f32 {
-    0.001
-}
-
-fn inverted() -> String {
-    "inverted".into()
-}
-
-/// An MLP spec with dropout p_in on its inputs and p on each hidden layer's output (after its
-/// activation), where the lecture puts it.
-fn with_dropout(mut spec: ModelSpec, p_in: f32, p: f32, rule: DropoutRule) -> ModelSpec {
-    let mut layers = Vec::new();
-    if p_in > 0.0 {
-        layers.push(LayerSpec::Dropout { p: p_in, rule }.into());
-    }
-    let last = spec.layers.len() - 1;
-    for (i, layer) in spec.layers.into_iter().enumerate() {
-        let is_activation = !matches!(layer.spec, LayerSpec::Linear { .. });
-        layers.push(layer);
-        if p > 0.0 && is_activation && i < last {
-            layers.push(LayerSpec::Dropout { p, rule }.into());
-        }
-    }
-    spec.layers = layers;
-    spec
-}
-
-/// The trainer's augmentation settings, when flags ask for any: images only.
-fn augment_config(args: &TrainArgs, model: &Model, norm: &Normalization) -> Result<Option<AugmentConfig>> {
-    let augmentation = args.augment.to_augmentation()?;
-    if augmentation.is_off() {
-        return Ok(None);
-    }
-    let input = &model.spec().input;
-    let hw = match input[..] {
-        [_, h, w] => (h, w),
-        [784] => (28, 28),
-        _ => return Err(Error::config(format!("augmentation needs images; the model's input is {input:?}"))),
-    };
-    // a blank pixel (0) after normalisation: what shifted-in borders are filled with
-    let background = (0.0 - norm.mean[0]) / norm.std[0];
-    Ok(Some(AugmentConfig { augmentation, hw, background }))
-}
-
-/// Loads the data and builds a fresh run (or, with `--resume`, the saved one).
-pub fn prepare(args: TrainArgs) -> Result<Run> {
-    let (args, resume_dir) = match &args.resume {
-        Some(dir) => {
-            let path = dir.join(nabla::report::CONFIG_FILE);
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            let mut saved: TrainArgs =
-                serde_json::from_str(&text).map_err(|e| Error::format(&path, "config", e.to_string()))?;
-            saved.epochs = args.epochs.or(saved.epochs);
-            saved.json = args.json;
-            saved.out = args.out.clone().or(saved.out);
-            (saved, Some(dir.clone()))
-        }
-        None => (args, None),
-    };
-    let mut args = args;
-    let spec = args.settle_model()?;
-    validate(&args)?;
-    let input_map = match &args.input_map {
-        Some(text) => Some(parse_input_map(text)?),
-        None => spec.as_ref().and_then(|s| s.input_map),
-    };
-    let mut data = source::load(&args.data, args.seed, input_map.map(Normalization::from_input_map).as_ref())?;
-    // pre-training reads images only, so --limit-train (which limits the labelled samples) does
-    // not cut them
-    let images = data.train.inputs.clone();
-    if let Some(n) = args.limit_train {
-        data.train = data.train.take(n.min(data.train.len()));
-    }
-    let val = if args.val_split > 0.0 {
-        let (train, val) = data.train.split(args.val_split, args.seed);
-        data.train = train;
-        Some(val)
-    } else {
-        None
-    };
-    if data.train.is_empty() {
-        return Err(Error::config("the training set is empty"));
-    }
-    let loss = match &args.loss {
-        Some(name) => Loss::parse(name)?,
-        None if data.train.labels.is_some() => Loss::SoftmaxCrossEntropy,
-        None => Loss::LeastSquares,
-    };
-    let (inputs, outputs) = (data.train.inputs.shape()[1], data.train.targets.shape()[1]);
-    let spec = match spec {
-        Some(mut spec) => {
-            if args.loss.is_some() {
-                spec.loss = loss;
-            }
-            if spec.input_size() != inputs || spec.output_size()? != outputs {
-                return Err(Error::config(format!(
-                    "--model {}: the model takes {} inputs (shape {:?}) and gives {} outputs, but --data {} has {} \
-                     inputs and {} targets",
-                    args.model.as_deref().unwrap_or_default(),
-                    spec.input_size(),
-                    spec.input,
-                    spec.output_size()?,
-                    args.data.data,
-                    inputs,
-                    outputs
-                )));
-            }
-            spec
-        }
-        None => {
-            let hidden = parse_hidden(args.hidden.as_deref().unwrap_or_default())?;
-            let activation = Activation::parse(&args.activation)?;
-            let rule = match args.dropout_rule.as_str() {
-                "inverted" => DropoutRule::Inverted,
-                "weight-scaling" => DropoutRule::WeightScaling,
-                other => {
-                    return Err(Error::config(format!("--dropout-rule {other}: expected inverted or weight-scaling")));
-                }
-            };
-            with_dropout(
-                ModelSpec::mlp(inputs, &hidden, outputs, activation, loss),
-                args.input_dropout,
-                args.dropout,
-                rule,
-            )
-        }
-    };
-    if (args.dropout > 0.0 || args.input_dropout > 0.0) && args.model.is_some() {
-        return Err(Error::config(
-            "--dropout and --input-dropout apply to MLPs (--hidden); put dropout layers in the spec file",
-        ));
-    }
-    let mut spec = match &args.init {
-        Some(name) => spec.with_init(Init::parse(name)?),
-        None => spec,
-    };
-    spec.input_map = input_map;
-    let mut model = Model::new(spec, &mut Rng::seed(args.seed))?;
-    let pretrained =
-        if args.pretrain > 0 && resume_dir.is_none() { pretrain(&args, &mut model, &images)? } else { Vec::new() };
-    // "momentum" names the lecture's SGD with momentum, α = 0.9 unless --momentum says otherwise
-    let (name, momentum) = match args.optimizer.as_deref().unwrap_or("sgd") {
-        "momentum" => ("sgd", Some(args.momentum.unwrap_or(optim::DEFAULT_MOMENTUM))),
-        other => (other, args.momentum),
-    };
-    let lr = match args.lr {
-        Some(lr) => lr,
-        None => optim::default_lr(name)?,
-    };
-    let optimizer = optim::by_name(name, lr, momentum, args.nesterov)?;
-    let schedule_name = args.schedule.as_deref().unwrap_or("constant");
-    let mut schedule = schedule_by_name(schedule_name, lr, args.epochs(), args.patience, args.factor)?;
-    if args.warmup > 0 {
-        schedule = Box::new(Warmup::new(schedule, args.warmup));
-    }
-    let config = TrainConfig {
-        epochs: args.epochs(),
-        batch_size: args.batch_size(),
-        seed: args.seed,
-        regularization: Regularization { l1: args.l1, l2: args.l2(), max_norm: args.max_norm, clip: args.clip },
-        early_stop: args.early_stop,
-        augment: augment_config(&args, &model, &data.normalization)?,
-    };
-    let mut trainer = Trainer::new(model, optimizer, schedule, config);
-    let record = match resume_dir {
-        Some(dir) => {
-            restore(&mut trainer, &dir)?;
-            RunRecord::resume(&dir)?
-        }
-        None => RunRecord::create(&unique_run_dir(&args.runs, &args.name), &args)?,
-    };
-    Ok(Run { args, trainer, data, val, record, pretrained })
-}
-
-/// Greedy layer-wise pre-training of `model` on the first --pretrain-samples `images`, with one
-/// line per layer and epoch on stderr.
-fn pretrain(args: &TrainArgs, model: &mut Model, images: &nabla::Tensor) -> Result<Vec<PretrainedLayer>> {
-    let n = args.pretrain_samples.unwrap_or(images.shape()[0]).min(images.shape()[0]);
-    let images = if n == images.shape()[0] { images.clone() } else { images.slice(0, 0..n) };
-    let p = Pretrain {
-        epochs: args.pretrain,
-        batch_size: args.batch_size(),
-        eta: args.pretrain_lr,
-        noise: args.pretrain_noise,
-        seed: args.seed,
-    };
-    let kind =
-        if p.noise > 0.0 { format!("a denoising autoencoder (noise {})", p.noise) } else { "an autoencoder".into() };
-    eprintln!("greedy layer-wise pre-training on {n} images, each hidden layer as {kind}, {} epochs each", p.epochs);
-    pretrain_greedy(model, &images, &p, &mut |d| {
-        let epoch = d.losses.len();
-        let (n_in, units) = d.shape;
-        let loss = d.losses[epoch - 1];
-        eprintln!("  layer {} ({n_in} → {units})  epoch {epoch}/{}  reconstruction loss {loss:.4}", d.layer, p.epochs);
-    })
-}
-
-fn validate(args: &TrainArgs) -> Result<()> {
-    if args.batch_size() == 0 || args.epochs() == 0 {
-        return Err(Error::config("--batch-size and --epochs must be positive"));
-    }
-    if !(0.0..1.0).contains(&args.val_split) {
-        return Err(Error::config(format!("--val-split {} must be in [0, 1)", args.val_split)));
-    }
-    if args.early_stop.is_some() && args.val_split == 0.0 {
-        return Err(Error::config("--early-stop needs a validation set: add --val-split (for example 0.1)"));
-    }
-    for (flag, v) in [("--l1", args.l1), ("--l2", args.l2())] {
-        if !(v >= 0.0 && v.is_finite()) {
-            return Err(Error::config(format!("{flag} {v} must be a non-negative number")));
-        }
-    }
-    for (flag, v) in [("--max-norm", args.max_norm), ("--clip", args.clip)] {
-        if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
-            return Err(Error::config(format!("{flag} must be a positive number")));
-        }
-    }
-    Ok(())
-}
-
-/// Puts the trainer back where the run in `dir` stopped.
-fn restore(trainer: &mut Trainer, dir: &Path) -> Result<()> {
-    let state_path = dir.join(TRAINER_FILE);
-    let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
-    let state: TrainerState =
-        serde_json::from_str(&text).map_err(|e| Error::format(&state_path, "trainer state", e.to_string()))?;
-    let model_path = dir.join(MODEL_FILE);
-    let (model, _) = load_checkpoint(&model_path)?;
-    if model.spec() != trainer.model.spec() {
-        return Err(Error::format(&model_path, "metadata 'nabla.spec'", "does not match the run's config.json"));
-    }
-    trainer.model = model;
-    load_optimizer(&dir.join(OPTIMIZER_FILE), &mut trainer.optimizer, &trainer.model)?;
-    let best = if trainer.config.early_stop.is_some() && state.best.is_some() {
-        let (best, _) = load_checkpoint(&dir.join(BEST_FILE))?;
-        Some(best.params().into_iter().map(|(_, p)| p.value().clone()).collect())
-    } else {
-        None
-    };
-    trainer.restore(state, best)
-}
-
-/// Saves everything `--resume` needs after an epoch, and the epoch's metrics and plot.
-fn save_epoch(trainer: &Trainer, record: &mut RunRecord, meta: &HashMap<String, String>) -> Result<()> {
-    let dir = record.dir().to_path_buf();
-    save_checkpoint(&dir.join(MODEL_FILE), &trainer.model, meta)?;
-    save_optimizer(&dir.join(OPTIMIZER_FILE), &trainer.optimizer)?;
-    if let Some(weights) = trainer.best_weights() {
-        let mut best = Model::new(trainer.model.spec().clone(), &mut Rng::seed(0))?;
-        for ((_, p), w) in best.params_mut().into_iter().zip(weights) {
-            *p.value_mut() = w.clone();
-        }
-        save_checkpoint(&dir.join(BEST_FILE), &best, meta)?;
-    }
-    let json = serde_json::to_vec_pretty(&trainer.state()).expect("the state serializes");
-    nabla::io::atomic_write(&dir.join(TRAINER_FILE), &json)?;
-    let r = trainer.history.last().expect("an epoch just ended");
-    record.push(MetricsRow::from(r))
-}
-
-/// Trains a prepared run to its end; returns it with its history.
-pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
-    let meta = HashMap::from([(
-        NORMALIZATION_KEY.to_string(),
-        serde_json::to_string(&run.data.normalization).expect("numbers always serialize"),
-    )]);
-    let t = &run.trainer;
-    eprintln!(
-        "training {} ({} parameters) on {} samples{}, testing on {}: {}, {}, m = {}; run folder {}",
-        describe(t.model.spec()),
-        t.model.num_parameters(),
-        run.data.train.len(),
-        run.val.as_ref().map(|v| format!(", validating on {}", v.len())).unwrap_or_default(),
-        run.data.test.len(),
-        t.optimizer.name(),
-        t.schedule.describe(),
-        run.args.batch_size(),
-        run.record.dir().display()
-    );
-    let sets = Sets { train: &run.data.train, val: run.val.as_ref(), test: Some(&run.data.test) };
-    let mut progress = Progress::new(run.args.epochs(), quiet);
-    let record = &mut run.record;
-    run.trainer.run(sets, &mut progress, &mut |t| save_epoch(t, record, &meta))?;
-    if let Some(best) = run.trainer.best_epoch().filter(|_| run.trainer.config.early_stop.is_some()) {
-        let why = if run.trainer.stopped_early() { "stopped early" } else { "finished" };
-        eprintln!("{why}; restored the weights of epoch {best}, the lowest validation loss");
-        save_checkpoint(&run.record.dir().join(MODEL_FILE), &run.trainer.model, &meta)?;
-    }
-    if let Some(out) = &run.args.out {
-        save_checkpoint(out, &run.trainer.model, &meta)?;
-    }
-    Ok(run)
-}
-
-pub fn run(args: TrainArgs) -> Result<()> {
-    if let Some(k) = args.ensemble {
-        if k < 2 {
-            return Err(Error::config("--ensemble needs at least 2 members"));
-        }
-        return super::ensemble::run(args, k);
-    }
-    let json = args.json;
-    let run = execute(prepare(args)?, false)?;
-    let weights = run.args.out.clone().unwrap_or_else(|| run.record.dir().join(MODEL_FILE));
-    eprintln!("saved weights to {}; metrics and loss plot in {}", weights.display(), run.record.dir().display());
-    if json {
-        println!("{}", summary(&run, &weights));
-    }
-    Ok(())
-}
-
-/// The JSON summary of a finished run.
-pub fn summary(run: &Run, weights: &Path) -> serde_json::Value {
-    let t = &run.trainer;
-    let last = t.history.last().expect("at least one epoch");
-    let seconds: Vec<f64> = t.history.iter().map(|r| r.seconds).collect();
-    let total: f64 = seconds.iter().sum();
-    // after early stopping the reported figures are the restored best epoch's
-    let shown = t.best_epoch().filter(|_| t.config.early_stop.is_some()).map_or(last, |e| &t.history[e - 1]);
-    serde_json::json!({
-        "model": describe(t.model.spec()),
-        "epochs": t.history.len(),
-        "batch_size": run.args.batch_size(),
-        "lr": json_f32(t.history[0].lr),
-        "optimizer": t.optimizer.name(),
-        "schedule": t.schedule.describe(),
-        "seed": run.args.seed,
-        "train_samples": run.data.train.len(),
-        "train_loss": json_f32(shown.train_loss),
-        "penalty": json_f32(shown.penalty),
-        "val_loss": shown.val_loss.map(json_f32),
-        "val_accuracy": shown.val_accuracy.map(json_f32),
-        "test_loss": shown.test_loss.map(json_f32),
-        "test_accuracy": shown.test_accuracy.map(json_f32),
-        "best_epoch": t.best_epoch(),
-        "seconds_per_epoch": seconds,
-        "samples_per_second": (run.data.train.len() * t.history.len()) as f64 / total,
-        "parameters": t.model.num_parameters(),
-        "weight_norm": json_f32(weight_norm(&t.model)),
-        "run_dir": run.record.dir(),
-        "weights": weights,
-        "pretrain": (!run.pretrained.is_empty()).then(|| run.pretrained.iter().map(|d| serde_json::json!({
-            "layer": d.layer,
-            "units": d.shape.1,
-            "reconstruction_loss": d.losses.iter().copied().map(json_f32).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>()),
-    })
-}
-
-/// √(Σ w²) over the weights (not the biases).
-fn weight_norm(model: &Model) -> f32 {
-    let sq: f64 = model
-        .params()
-        .iter()
-        .filter(|(n, _)| n.ends_with("weight"))
-        .map(|(_, p)| p.value().data().iter().map(|&w| (w * w) as f64).sum::<f64>())
-        .sum();
-    sq.sqrt() as f32
-}
-
-/// "mlp 784-512-512-10 relu" for an MLP; for other models the input shape, the layer types and
-/// the outputs: "lenet5-modern 1×28×28 conv2d relu maxpool2d … linear → 10".
-pub fn describe(spec: &ModelSpec) -> String {
-    let mut widths = vec![spec.input_size().to_string()];
-    let mut act = "";
-    let mut kinds = Vec::new();
-    let mut plain = spec.input.len() == 1;
-    for layer in &spec.layers {
-        kinds.push(layer.spec.kind());
-        match &layer.spec {
-            LayerSpec::Linear { out, .. } => widths.push(out.to_string()),
-            LayerSpec::Relu {} | LayerSpec::Tanh {} | LayerSpec::Sigmoid {} | LayerSpec::Identity {} => {
-                act = layer.spec.kind();
-            }
-            _ => plain = false,
-        }
-    }
-    if plain {
-        return format!("{} {} {}", spec.name, widths.join("-"), act).trim_end().to_string();
-    }
-    let input: Vec<String> = spec.input.iter().map(usize::to_string).collect();
-    let outputs = spec.output_size().map_or_else(|_| "?".to_string(), |n| n.to_string());
-    format!("{} {} {} → {outputs}", spec.name, input.join("×"), kinds.join(" "))
-}
-
-/// An f32 as the JSON number that prints like it (0.1, not 0.10000000149011612).
-pub fn json_f32(x: f32) -> serde_json::Value {
-    x.to_string().parse::<f64>().map_or(serde_json::Value::Null, serde_json::Value::from)
 }
