@@ -2,8 +2,8 @@
 //! (`../shared/peers/torch_ref.py`), measured the same way: GEMM GFLOP/s, one MLP training epoch
 //! in samples/s, and per-step throughput at tiny batches where framework overhead dominates.
 
-use super::source::{self, DataArgs};
-use super::train::json_f32;
+use super::shared::json::json_f32;
+use super::shared::source::{self, DataArgs};
 use clap::{Args, ValueEnum};
 use nabla::loss::Loss;
 use nabla::nn::{Model, ModelSpec};

@@ -7,7 +7,10 @@
 //! and test loss (dashed). Every run starts from the same weights (`--seed`, `--init`), so that
 //! only the compared setting differs.
 
-use super::train::{self, TrainArgs, json_f32};
+use super::shared::help;
+use super::shared::json::json_f32;
+use super::shared::source::DataArgs;
+use super::training::{self, TrainArgs};
 use clap::Args;
 use nabla::report::{METRICS_FILE, Series, plot_losses, read_metrics, unique_run_dir};
 use nabla::{Error, Result};
@@ -18,11 +21,11 @@ pub struct CompareArgs {
     /// Learning rates η to compare, comma-separated.
     #[arg(long = "lr", value_name = "LIST")]
     pub lrs: Option<String>,
-    /// Optimizers to compare, comma-separated (sgd, momentum, adagrad, adadelta, …).
-    #[arg(long = "optimizer", value_name = "LIST")]
+    // the help lists the optimizers from `nabla::optim::OPTIMIZERS`
+    #[arg(long = "optimizer", value_name = "LIST", help = help::compare_optimizers(training::MOMENTUM_ALIAS))]
     pub optimizers: Option<String>,
-    /// Schedules to compare, comma-separated (constant, plateau, step, exp, cosine).
-    #[arg(long = "schedule", value_name = "LIST")]
+    // the help lists the schedules from `nabla::optim::schedule::SCHEDULES`
+    #[arg(long = "schedule", value_name = "LIST", help = help::compare_schedules())]
     pub schedules: Option<String>,
     /// Epochs of greedy layer-wise pre-training per hidden layer to compare, comma-separated
     /// (0: none), as `nabla train --pretrain`; pre-training reads all training images.
@@ -37,7 +40,7 @@ pub struct CompareArgs {
 #[derive(Args, Debug)]
 pub struct BaseArgs {
     #[command(flatten)]
-    pub data: super::source::DataArgs,
+    pub data: DataArgs,
     /// Hidden layer widths, comma-separated.
     #[arg(long, default_value = "512,512")]
     pub hidden: String,
@@ -176,10 +179,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     json: false,
                 };
                 eprintln!("── {label}");
-                let run = train::prepare(train_args)?;
+                let run = training::prepare(train_args)?;
                 let dir = run.record.dir().to_path_buf();
                 // a diverged setting is part of the picture: keep the epochs its folder recorded
-                let label = match train::execute(run, true) {
+                let label = match training::execute(run, true) {
                     Ok(_) => label,
                     Err(e) => {
                         eprintln!("{label}: {e}");

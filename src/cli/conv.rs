@@ -13,7 +13,7 @@
 //!
 //!    Both are written atomically (a crash never leaves half a PNG).
 
-use super::predict::read_gray_png;
+use super::shared::png::read_gray_png;
 use clap::Args;
 use nabla::{Error, Result, Tensor, Var};
 use std::path::{Path, PathBuf};

@@ -2,15 +2,14 @@
 //! (several `--weights`: their probabilities are averaged), or with Monte-Carlo dropout
 //! (`--mc-samples K`: how uncertainty relates to error).
 
-use super::source::{self, DataArgs, NORMALIZATION_KEY, Normalization};
-use super::train::json_f32;
+use super::shared::json::json_f32;
+use super::shared::source::{self, DataArgs, Normalization};
 use clap::Args;
 use nabla::io::load_checkpoint;
 use nabla::nn::Model;
 use nabla::train::{evaluate, evaluate_ensemble, mc_evaluate};
 use nabla::{Error, Result};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -30,22 +29,13 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-/// The input normalisation stored in a checkpoint's metadata.
-pub fn normalization(path: &Path, meta: &HashMap<String, String>) -> Result<Normalization> {
-    let text = meta
-        .get(NORMALIZATION_KEY)
-        .ok_or_else(|| Error::format(path, "metadata", format!("no '{NORMALIZATION_KEY}' entry")))?;
-    serde_json::from_str(text)
-        .map_err(|e| Error::format(path, format!("metadata '{NORMALIZATION_KEY}'"), e.to_string()))
-}
-
 /// Loads each checkpoint; all must share the first one's input normalisation and shapes.
 pub fn load_models(paths: &[PathBuf]) -> Result<(Vec<Model>, Normalization)> {
     let mut models = Vec::new();
     let mut first: Option<(Normalization, String)> = None;
     for path in paths {
         let (model, meta) = load_checkpoint(path)?;
-        let norm = normalization(path, &meta)?;
+        let norm = Normalization::from_checkpoint(path, &meta)?;
         let key = serde_json::to_string(&norm).unwrap_or_default();
         match &first {
             None => first = Some((norm, key)),

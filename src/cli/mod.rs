@@ -1,17 +1,24 @@
-//! Command-line interface: one file per subcommand, all sharing the data loading of `source.rs`.
+//! Command-line interface: one module per subcommand, over two modules that they share.
+//!
+//! Imports run one way, commands → `training` → `shared`:
+//! - commands: `train` (with its `ensemble`), `compare`, `eval`, `predict`, `explain`, `bench`,
+//!   `summary`, `conv`, `augment`; none imports another;
+//! - `training`: the training pipeline that `train` and `compare` share (the train flags, preparing,
+//!   running and summarising a run, its run folder);
+//! - `shared`: helpers of several commands (the `--data` flags and input normalisation, the
+//!   augmentation flags, JSON numbers, PNG reading, help texts built from the library's tables).
 
 mod augment;
 mod bench;
 mod compare;
 mod conv;
-mod ensemble;
 mod eval;
 mod explain;
 mod predict;
-mod progress;
-mod source;
+mod shared;
 mod summary;
 mod train;
+mod training;
 
 use clap::{Parser, Subcommand};
 use nabla::Result;
@@ -27,7 +34,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train a model (by default lenet5-modern on the bundled MNIST) and save its weights.
-    Train(Box<train::TrainArgs>),
+    Train(Box<training::TrainArgs>),
     /// Train under several settings (--lr 0.5,0.1,0.02 …) and plot their loss curves together.
     Compare(compare::CompareArgs),
     /// Evaluate saved weights on a test set.

@@ -4,15 +4,15 @@
 //! connections show what shared weights buy: LeNet-5's C1 has 156 parameters but 122,304
 //! connections.
 
+use super::shared::help;
 use clap::Args;
 use nabla::Result;
 use nabla::nn::ModelSpec;
 
 #[derive(Args, Debug)]
 pub struct SummaryArgs {
-    /// A zoo model (mlp, mlp-dropout, lenet5, lenet5-modern, lstm-rows, googlenet, googlenet-mnist)
-    /// or a spec file (TOML).
-    #[arg(long, default_value = "lenet5-modern")]
+    // the help lists the zoo from `nabla::nn::ZOO`
+    #[arg(long, default_value = "lenet5-modern", help = help::summary_model())]
     pub model: String,
     /// Print the summary as one JSON object instead of a table.
     #[arg(long)]

@@ -11,9 +11,12 @@
 //! | `adagrad`         | [`AdaGrad`]        | G ← G + g², w ← w − η/√(G + ε)·g                               | 0.01      |
 //! | `adadelta-window` | [`AdaDeltaWindow`] | S = Σ of g² over the last `window` steps, w ← w − η/√(S + ε)·g | 0.01      |
 //! | `adadelta`        | [`AdaDelta`]       | Zeiler: Δw = −√(E\[Δw²\] + ε)/√(E\[g²\] + ε)·g, w ← w + ηΔw    | 1.0       |
-//! | `rmsprop`         | [`RmsProp`]        | v ← αv + (1 − α)g², w ← w − ηg/(√v + ε)                        | 0.01      |
+//! | `rmsprop`         | [`RmsProp`]        | v ← αv + (1 − α)g², w ← w − ηg/(√v + ε)                        | 0.001     |
 //! | `adam`            | [`Adam`]           | bias-corrected moments m̂, v̂: w ← w − ηm̂/(√v̂ + ε)           | 0.001     |
 //! | `adamw`           | [`AdamW`]          | w ← w − ηλw, then the Adam step                                | 0.001     |
+//!
+//! The names, updates and default η come from one table, [`OPTIMIZER_KINDS`], which a test holds
+//! this one to.
 //!
 //! [`Optimizer::state_dict`] and [`Optimizer::load_state_dict`] capture and restore η, t and every
 //! state buffer, and [`save_optimizer`] / [`load_optimizer`] keep them in a safetensors file, so a
@@ -22,6 +25,7 @@
 mod adadelta;
 mod adagrad;
 mod adam;
+mod registry;
 mod rmsprop;
 pub mod schedule;
 mod sgd;
@@ -30,6 +34,7 @@ mod state;
 pub use adadelta::{AdaDelta, AdaDeltaWindow};
 pub use adagrad::AdaGrad;
 pub use adam::{Adam, AdamW};
+pub use registry::{DEFAULT_MOMENTUM, OPTIMIZER_KINDS, OPTIMIZERS, OptimizerKind, by_name, default_lr};
 pub use rmsprop::RmsProp;
 pub use schedule::{Schedule, ScheduleState, schedule_by_name};
 pub use sgd::Sgd;
@@ -38,7 +43,6 @@ pub use state::{OptimizerState, load_optimizer, save_optimizer};
 use crate::autodiff::Gradients;
 use crate::nn::Module;
 use crate::tensor::team;
-use crate::{Error, Result};
 use std::collections::BTreeMap;
 
 /// The per-parameter update of one optimizer: w ← rule(w, ∂E/∂w, state, η, t).
@@ -141,69 +145,6 @@ fn update_in_chunks(rule: &dyn UpdateRule, w: &mut [f32], g: &[f32], state: &mut
     team::for_each(items, |((w, g), mut s)| rule.update(w, g, &mut s, eta, t));
 }
 
-/// The names that [`by_name`] accepts.
-pub const OPTIMIZERS: [&str; 7] = ["sgd", "adagrad", "adadelta", "adadelta-window", "rmsprop", "adam", "adamw"];
-
-/// The momentum α that [`by_name`] uses when Nesterov momentum is asked for without a value.
-pub const DEFAULT_MOMENTUM: f32 = 0.9;
-
-fn unknown(name: &str) -> Error {
-    Error::config(format!("unknown optimizer '{name}': expected one of {}", OPTIMIZERS.join(", ")))
-}
-
-/// The default learning rate η of an optimizer named as in [`by_name`]:
-/// sgd 0.1 (the lecture's MLP on MNIST; take about 0.01 with momentum 0.9), adagrad 0.01 and
-/// adadelta-window 0.01 (PyTorch's AdaGrad default), adadelta 1.0 (Zeiler's form needs no learning
-/// rate; η only scales Δw, as in PyTorch), rmsprop 0.001 (Keras, Hinton's lecture), adam and adamw
-/// 0.001 (the Adam paper, PyTorch). An unknown name is an error listing the valid ones.
-pub fn default_lr(name: &str) -> Result<f32> {
-    match name {
-        "sgd" => Ok(0.1),
-        "adagrad" | "adadelta-window" => Ok(0.01),
-        "adadelta" => Ok(1.0),
-        // RMSProp as Keras and Hinton's lecture set it: PyTorch's 0.01 left an MNIST MLP at 90.0%
-        // after 2 epochs on 10,000 samples, 0.001 reached 93.7%
-        "rmsprop" | "adam" | "adamw" => Ok(0.001),
-        _ => Err(unknown(name)),
-    }
-}
-
-/// Builds the optimizer `name` (one of [`OPTIMIZERS`]) with learning rate `eta` and each rule's
-/// default hyper-parameters (see each rule's `Default`).
-///
-/// `momentum` (α, 0 ≤ α < 1) and `nesterov` apply to `sgd` only: `Some(α)` gives the lecture's
-/// momentum, and `nesterov` Nesterov's, with α = [`DEFAULT_MOMENTUM`] when `momentum` is `None`.
-/// An unknown name, a non-positive η, an α outside [0, 1), Nesterov with α = 0, or momentum asked
-/// of another optimizer are configuration errors.
-pub fn by_name(name: &str, eta: f32, momentum: Option<f32>, nesterov: bool) -> Result<Optimizer> {
-    default_lr(name)?;
-    if !(eta > 0.0 && eta.is_finite()) {
-        return Err(Error::config(format!("learning rate η = {eta}: must be a positive number")));
-    }
-    if name != "sgd" && (momentum.is_some() || nesterov) {
-        return Err(Error::config(format!("momentum and Nesterov apply to sgd only, not to '{name}'")));
-    }
-    Ok(match name {
-        "sgd" => {
-            let alpha = momentum.unwrap_or(if nesterov { DEFAULT_MOMENTUM } else { 0.0 });
-            if !(0.0..1.0).contains(&alpha) {
-                return Err(Error::config(format!("momentum α = {alpha}: must lie in [0, 1)")));
-            }
-            if nesterov && alpha == 0.0 {
-                return Err(Error::config("Nesterov momentum needs a momentum α > 0"));
-            }
-            Optimizer::new(Sgd { momentum: alpha, nesterov }, eta)
-        }
-        "adagrad" => Optimizer::new(AdaGrad::default(), eta),
-        "adadelta" => Optimizer::new(AdaDelta::default(), eta),
-        "adadelta-window" => Optimizer::new(AdaDeltaWindow::default(), eta),
-        "rmsprop" => Optimizer::new(RmsProp::default(), eta),
-        "adam" => Optimizer::new(Adam::default(), eta),
-        "adamw" => Optimizer::new(AdamW::default(), eta),
-        _ => return Err(unknown(name)),
-    })
-}
-
 /// Small problems that the optimizers' tests share.
 #[cfg(test)]
 pub(crate) mod testing {
@@ -289,6 +230,15 @@ pub(crate) mod testing {
         }
     }
 
+    /// The data rows of the first markdown table in the `//!` docs of a module's `source`, each as
+    /// its trimmed cells (for tests that hold a doc table to the code's).
+    pub fn doc_table_rows(source: &str) -> Vec<Vec<String>> {
+        let lines = source.lines().map_while(|l| l.strip_prefix("//!")).map(str::trim);
+        let table = lines.skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|'));
+        let cells = |l: &str| l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect::<Vec<_>>();
+        table.skip(2).map(cells).collect()
+    }
+
     /// Runs `optimizer` for 200 steps on [`Quadratic::ill_conditioned`] and asserts that the loss
     /// fell at least a thousandfold.
     #[track_caller]
@@ -330,42 +280,6 @@ mod tests {
         let mut model = Quadratic::ill_conditioned();
         let mut optimizer = Optimizer::new(Sgd::default(), 0.1);
         optimizer.step(&mut model, &Gradients::default());
-    }
-
-    #[test]
-    fn by_name_builds_every_optimizer_with_its_default_lr() {
-        for name in OPTIMIZERS {
-            let eta = default_lr(name).unwrap();
-            assert_eq!(by_name(name, eta, None, false).unwrap().lr(), eta);
-            // the default η suit networks, not this bowl of curvature up to 100: take a small one
-            let mut optimizer = by_name(name, 0.001, None, false).unwrap();
-            assert!(optimizer.name().starts_with(name.split('-').next().unwrap()), "{name}: {}", optimizer.name());
-            let mut model = Quadratic::ill_conditioned();
-            let before = model.loss();
-            model.step(&mut optimizer);
-            assert!(model.loss() < before, "{name}: one step did not lower the loss");
-            assert_eq!(optimizer.steps(), 1);
-        }
-        assert_eq!(by_name("sgd", 0.1, Some(0.5), false).unwrap().name(), "sgd(momentum 0.5)");
-        assert_eq!(by_name("sgd", 0.1, None, true).unwrap().name(), "sgd(nesterov 0.9)");
-    }
-
-    #[test]
-    fn by_name_rejects_bad_names_and_settings() {
-        let err = by_name("adamax", 0.1, None, false).err().unwrap().to_string();
-        assert!(err.contains("'adamax'") && err.contains("adadelta-window") && err.contains("adamw"), "{err}");
-        assert!(default_lr("adamax").is_err());
-        for (name, eta, momentum, nesterov) in [
-            ("sgd", 0.0, None, false),
-            ("sgd", f32::NAN, None, false),
-            ("sgd", 0.1, Some(1.0), false),
-            ("sgd", 0.1, Some(-0.1), false),
-            ("sgd", 0.1, Some(0.0), true),
-            ("adam", 0.1, Some(0.9), false),
-            ("rmsprop", 0.1, None, true),
-        ] {
-            assert!(by_name(name, eta, momentum, nesterov).is_err(), "{name} η {eta} α {momentum:?} {nesterov}");
-        }
     }
 
     #[test]

@@ -90,9 +90,6 @@ pub struct PlateauState {
     pub cooldown_left: usize,
 }
 
-/// The names that [`schedule_by_name`] accepts.
-pub const SCHEDULES: [&str; 5] = ["constant", "plateau", "step", "exp", "cosine"];
-
 /// The divisor of η in the lecture's recipe, [`Plateau::lecture`]: η ← η / 5.
 pub const LECTURE_FACTOR: f32 = 5.0;
 
@@ -553,6 +550,76 @@ impl Schedule for Warmup {
     }
 }
 
+/// One schedule that [`schedule_by_name`] builds.
+#[derive(Clone, Copy, Debug)]
+pub struct ScheduleKind {
+    /// The name that [`schedule_by_name`] takes.
+    pub name: &'static str,
+    /// What it does with η0 and the settings P (`patience`) and F (`factor`), in one line (as in
+    /// the list of [`schedule_by_name`]).
+    pub about: &'static str,
+    /// Builds it from η0 (checked), the run's epochs, P and F.
+    build: BuildSchedule,
+}
+
+/// How a [`ScheduleKind`] builds its schedule from η0, the run's epochs, P and F.
+type BuildSchedule = fn(f32, usize, usize, f32) -> Result<Box<dyn Schedule>>;
+
+/// Every schedule, in the order that error messages and `--help` list them.
+pub const SCHEDULE_KINDS: [ScheduleKind; 5] = [
+    ScheduleKind {
+        name: "constant", about: "η0 throughout", build: |eta0, _, _, _| Ok(Box::new(Constant::new(eta0)))
+    },
+    ScheduleKind {
+        name: "plateau",
+        about: "η ÷ F after P epochs in a row without improvement",
+        build: |eta0, _, patience, factor| {
+            falling(patience, factor)?;
+            Ok(Box::new(Plateau::new(eta0, patience, factor)))
+        },
+    },
+    ScheduleKind {
+        name: "step",
+        about: "η ÷ F after every P epochs, η0 · F^−⌊k / P⌋",
+        build: |eta0, _, patience, factor| {
+            falling(patience, factor)?;
+            Ok(Box::new(Step::new(eta0, patience, 1.0 / factor)))
+        },
+    },
+    ScheduleKind {
+        name: "exp",
+        about: "the smooth form of `step`, η0 · F^(−k/P)",
+        build: |eta0, _, patience, factor| {
+            falling(patience, factor)?;
+            Ok(Box::new(Exponential::new(eta0, (factor as f64).powf(-1.0 / patience as f64) as f32)))
+        },
+    },
+    ScheduleKind {
+        name: "cosine",
+        about: "from η0 down to 0 over T = `epochs`",
+        build: |eta0, epochs, _, _| {
+            at_least_one("epochs", epochs)?;
+            Ok(Box::new(Cosine::new(eta0, 0.0, epochs)))
+        },
+    },
+];
+
+/// The names that [`schedule_by_name`] accepts, in [`SCHEDULE_KINDS`]' order.
+pub const SCHEDULES: [&str; SCHEDULE_KINDS.len()] = {
+    let mut names = [""; SCHEDULE_KINDS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = SCHEDULE_KINDS[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// The settings of a schedule whose η falls: P ≥ 1 and F > 1.
+fn falling(patience: usize, factor: f32) -> Result<()> {
+    at_least_one("patience", patience).and(divisor(factor))
+}
+
 /// Builds the schedule `name` (one of [`SCHEDULES`]) for a run of `epochs` epochs from η0 = `eta0`;
 /// `patience` (P) and `factor` (F) set how fast η falls:
 ///
@@ -573,27 +640,11 @@ pub fn schedule_by_name(
     factor: f32,
 ) -> Result<Box<dyn Schedule>> {
     positive("learning rate η", eta0)?;
-    let falling = || at_least_one("patience", patience).and(divisor(factor));
-    Ok(match name {
-        "constant" => Box::new(Constant::new(eta0)),
-        "plateau" => {
-            falling()?;
-            Box::new(Plateau::new(eta0, patience, factor))
-        }
-        "step" => {
-            falling()?;
-            Box::new(Step::new(eta0, patience, 1.0 / factor))
-        }
-        "exp" => {
-            falling()?;
-            Box::new(Exponential::new(eta0, (factor as f64).powf(-1.0 / patience as f64) as f32))
-        }
-        "cosine" => {
-            at_least_one("epochs", epochs)?;
-            Box::new(Cosine::new(eta0, 0.0, epochs))
-        }
-        _ => return Err(Error::config(format!("unknown schedule '{name}': expected one of {}", SCHEDULES.join(", ")))),
-    })
+    let kind = SCHEDULE_KINDS
+        .iter()
+        .find(|k| k.name == name)
+        .ok_or_else(|| Error::config(format!("unknown schedule '{name}': expected one of {}", SCHEDULES.join(", "))))?;
+    (kind.build)(eta0, epochs, patience, factor)
 }
 
 #[cfg(test)]
@@ -797,5 +848,21 @@ mod tests {
         // settings a schedule does not use are not checked
         assert!(schedule_by_name("constant", 0.1, 0, 0, 0.0).is_ok());
         assert!(schedule_by_name("cosine", 0.1, 10, 0, 1.0).is_ok());
+    }
+
+    /// The list in the docs of [`schedule_by_name`] says what each kind does.
+    #[test]
+    fn the_doc_list_agrees_with_the_kinds() {
+        let source = include_str!("schedule.rs");
+        for kind in SCHEDULE_KINDS {
+            let line = format!("/// - `{}`: {} (", kind.name, kind.about);
+            assert!(source.contains(&line), "schedule_by_name's docs lack `{line}`");
+        }
+        let listed = source.lines().filter(|l| l.starts_with("/// - `")).count();
+        assert_eq!(listed, SCHEDULE_KINDS.len());
+        // and the module's table names each kind, in order
+        let rows = crate::optim::testing::doc_table_rows(source);
+        let named: Vec<&str> = rows.iter().map(|cells| cells[0].trim_matches('`')).filter(|n| !n.is_empty()).collect();
+        assert_eq!(named, SCHEDULES);
     }
 }

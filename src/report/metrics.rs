@@ -1,7 +1,9 @@
 //! `metrics.csv`: one row of figures per epoch, written whole after every epoch and read back for
-//! resuming and comparing runs.
+//! resuming and comparing runs. A row is the trainer's [`EpochReport`] less its regularization
+//! penalty, which the file does not record: rows read back carry a penalty of 0.
 
 use crate::io::atomic_write;
+use crate::train::EpochReport;
 use crate::{Error, Result};
 use std::path::Path;
 use std::str::FromStr;
@@ -9,45 +11,9 @@ use std::str::FromStr;
 /// The header line of `metrics.csv`, without its newline.
 pub const METRICS_HEADER: &str = "epoch,lr,train_loss,val_loss,val_accuracy,test_loss,test_accuracy,seconds";
 
-/// The figures of one epoch, as one line of `metrics.csv`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MetricsRow {
-    /// 1 for the first epoch.
-    pub epoch: usize,
-    /// The learning rate η used in this epoch.
-    pub lr: f32,
-    /// The mean loss over the epoch's mini-batches.
-    pub train_loss: f32,
-    /// The loss on the validation set after the epoch, if there is one.
-    pub val_loss: Option<f32>,
-    /// The fraction of the validation set classified correctly (classification only).
-    pub val_accuracy: Option<f32>,
-    /// The loss on the test set after the epoch, if there is one.
-    pub test_loss: Option<f32>,
-    /// The fraction of the test set classified correctly (classification only).
-    pub test_accuracy: Option<f32>,
-    /// Seconds of training in the epoch, evaluation excluded.
-    pub seconds: f64,
-}
-
-impl From<&crate::train::EpochReport> for MetricsRow {
-    fn from(r: &crate::train::EpochReport) -> MetricsRow {
-        MetricsRow {
-            epoch: r.epoch,
-            lr: r.lr,
-            train_loss: r.train_loss,
-            val_loss: r.val_loss,
-            val_accuracy: r.val_accuracy,
-            test_loss: r.test_loss,
-            test_accuracy: r.test_accuracy,
-            seconds: r.seconds,
-        }
-    }
-}
-
 /// The text of `metrics.csv` for `rows`: the header, then one line per row. Numbers are written in
 /// their shortest form that reads back to the same value; an absent value is an empty cell.
-pub fn metrics_csv(rows: &[MetricsRow]) -> String {
+pub fn metrics_csv(rows: &[EpochReport]) -> String {
     fn cell(value: Option<f32>) -> String {
         value.map(|v| v.to_string()).unwrap_or_default()
     }
@@ -69,13 +35,13 @@ pub fn metrics_csv(rows: &[MetricsRow]) -> String {
 }
 
 /// Writes `rows` to `path` as `metrics.csv`, atomically (temporary file and rename).
-pub fn write_metrics(path: &Path, rows: &[MetricsRow]) -> Result<()> {
+pub fn write_metrics(path: &Path, rows: &[EpochReport]) -> Result<()> {
     atomic_write(path, metrics_csv(rows).as_bytes())
 }
 
 /// Reads a `metrics.csv` written by [`write_metrics`]. Errors name the file and the line (and the
 /// column, for a cell that is not a number).
-pub fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>> {
+pub fn read_metrics(path: &Path) -> Result<Vec<EpochReport>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut lines = text.lines().enumerate();
     match lines.next() {
@@ -103,7 +69,7 @@ pub fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>> {
 }
 
 /// One data line of `metrics.csv`, or what is wrong with it.
-fn parse_row(line: &str) -> std::result::Result<MetricsRow, String> {
+fn parse_row(line: &str) -> std::result::Result<EpochReport, String> {
     let cells: Vec<&str> = line.split(',').map(str::trim).collect();
     let columns: Vec<&str> = METRICS_HEADER.split(',').collect();
     if cells.len() != columns.len() {
@@ -112,11 +78,12 @@ fn parse_row(line: &str) -> std::result::Result<MetricsRow, String> {
     let optional = |i: usize| parse_optional::<f32>(cells[i], columns[i]);
     let required =
         |i: usize| optional(i)?.ok_or_else(|| format!("column `{}` is empty, expected a number", columns[i]));
-    Ok(MetricsRow {
+    Ok(EpochReport {
         epoch: parse_optional::<usize>(cells[0], columns[0])?
             .ok_or_else(|| "column `epoch` is empty, expected a whole number".to_string())?,
         lr: required(1)?,
         train_loss: required(2)?,
+        penalty: 0.0,
         val_loss: optional(3)?,
         val_accuracy: optional(4)?,
         test_loss: optional(5)?,
@@ -139,11 +106,12 @@ mod tests {
     use super::*;
     use crate::report::test_dir::TempDir;
 
-    fn row(epoch: usize, with_eval: bool) -> MetricsRow {
-        MetricsRow {
+    fn row(epoch: usize, with_eval: bool) -> EpochReport {
+        EpochReport {
             epoch,
             lr: 0.1,
             train_loss: 1.0 / (epoch as f32 + 0.3),
+            penalty: 0.0,
             val_loss: with_eval.then_some(0.123_456_79),
             val_accuracy: with_eval.then_some(0.875),
             test_loss: with_eval.then_some(2.5e-7),

@@ -17,6 +17,6 @@ mod record;
 #[cfg(test)]
 mod test_dir;
 
-pub use metrics::{METRICS_HEADER, MetricsRow, metrics_csv, read_metrics, write_metrics};
+pub use metrics::{METRICS_HEADER, metrics_csv, read_metrics, write_metrics};
 pub use plot::{Series, loss_series, plot_losses};
 pub use record::{CONFIG_FILE, LOSS_PLOT_FILE, METRICS_FILE, RunRecord, unique_run_dir};

@@ -4,7 +4,7 @@
 //! plotters' `ab_glyph` renderer, so a plot needs no system fonts and no network.
 
 use crate::io::atomic_write;
-use crate::report::metrics::MetricsRow;
+use crate::train::EpochReport;
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
@@ -52,9 +52,9 @@ pub struct Series {
 /// The curves of one run: its train loss (solid), and its validation and test losses (dashed)
 /// where the rows have them. Labels are `train`, `val`, `test`, after `prefix` and a space when
 /// `prefix` is not empty (`η = 0.1 train`).
-pub fn loss_series(rows: &[MetricsRow], prefix: &str) -> Vec<Series> {
+pub fn loss_series(rows: &[EpochReport], prefix: &str) -> Vec<Series> {
     let label = |name: &str| if prefix.is_empty() { name.to_string() } else { format!("{prefix} {name}") };
-    let curve = |name: &str, dashed: bool, loss: fn(&MetricsRow) -> Option<f32>| Series {
+    let curve = |name: &str, dashed: bool, loss: fn(&EpochReport) -> Option<f32>| Series {
         label: label(name),
         points: rows.iter().filter_map(|r| loss(r).map(|l| (r.epoch as f32, l))).collect(),
         dashed,
@@ -293,11 +293,12 @@ mod tests {
 
     #[test]
     fn loss_series_of_rows() {
-        let rows: Vec<MetricsRow> = (1..=3)
-            .map(|epoch| MetricsRow {
+        let rows: Vec<EpochReport> = (1..=3)
+            .map(|epoch| EpochReport {
                 epoch,
                 lr: 0.1,
                 train_loss: 1.0,
+                penalty: 0.0,
                 val_loss: None,
                 val_accuracy: None,
                 test_loss: (epoch > 1).then_some(2.0),

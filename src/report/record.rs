@@ -2,8 +2,9 @@
 //! loss plot.
 
 use crate::io::atomic_write;
-use crate::report::metrics::{MetricsRow, read_metrics, write_metrics};
+use crate::report::metrics::{read_metrics, write_metrics};
 use crate::report::plot::{loss_series, plot_losses};
+use crate::train::EpochReport;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,7 @@ pub fn unique_run_dir(root: &Path, name: &str) -> PathBuf {
 #[derive(Debug)]
 pub struct RunRecord {
     dir: PathBuf,
-    rows: Vec<MetricsRow>,
+    rows: Vec<EpochReport>,
 }
 
 impl RunRecord {
@@ -60,14 +61,14 @@ impl RunRecord {
     }
 
     /// The epochs recorded so far, in order.
-    pub fn rows(&self) -> &[MetricsRow] {
+    pub fn rows(&self) -> &[EpochReport] {
         &self.rows
     }
 
     /// Records one epoch and rewrites `metrics.csv` and `loss.png`. Rows of this epoch and later
     /// ones are dropped first, so that a run resumed from an earlier checkpoint overwrites the
     /// epochs after it.
-    pub fn push(&mut self, row: MetricsRow) -> Result<()> {
+    pub fn push(&mut self, row: EpochReport) -> Result<()> {
         self.rows.retain(|r| r.epoch < row.epoch);
         self.rows.push(row);
         write_metrics(&self.dir.join(METRICS_FILE), &self.rows)?;
@@ -81,11 +82,12 @@ mod tests {
     use super::*;
     use crate::report::test_dir::TempDir;
 
-    fn row(epoch: usize) -> MetricsRow {
-        MetricsRow {
+    fn row(epoch: usize) -> EpochReport {
+        EpochReport {
             epoch,
             lr: 0.5,
             train_loss: 2.0 / epoch as f32,
+            penalty: 0.0,
             val_loss: None,
             val_accuracy: None,
             test_loss: Some(2.5 / epoch as f32),
@@ -121,7 +123,7 @@ mod tests {
         // resuming from the checkpoint of epoch 1 overwrites epochs 2 and 3
         let mut resumed = RunRecord::resume(&dir).unwrap();
         assert_eq!(resumed.rows().len(), 3);
-        resumed.push(MetricsRow { lr: 0.1, ..row(2) }).unwrap();
+        resumed.push(EpochReport { lr: 0.1, ..row(2) }).unwrap();
         let rows = read_metrics(&dir.join(METRICS_FILE)).unwrap();
         assert_eq!(rows.iter().map(|r| (r.epoch, r.lr)).collect::<Vec<_>>(), [(1, 0.5), (2, 0.1)]);
     }

@@ -63,7 +63,8 @@ pub struct AugmentConfig {
     pub background: f32,
 }
 
-/// The figures of one epoch.
+/// The figures of one epoch; also one line of a run's `metrics.csv` (see `crate::report`), which
+/// keeps all but the penalty.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochReport {
     /// 1 for the first epoch.

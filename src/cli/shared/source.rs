@@ -2,8 +2,9 @@
 //! checkpoint carries so that eval and predict see inputs exactly as training did.
 
 use nabla::data::{CsvOptions, Dataset, Task, load_csv, load_mnist, parse_target};
-use nabla::{Error, Result};
+use nabla::{Error, Result, Tensor};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// MNIST's pixel mean and standard deviation (after scaling to [0, 1]), as PyTorch's examples use.
@@ -12,7 +13,7 @@ pub const MNIST_MEAN: f32 = 0.1307;
 pub const MNIST_STD: f32 = 0.3081;
 
 /// The checkpoint metadata key of [`Normalization`].
-pub const NORMALIZATION_KEY: &str = "nabla.normalization";
+const NORMALIZATION_KEY: &str = "nabla.normalization";
 
 /// x ← (x − mean)/std, with one mean and std for all inputs or one per input column.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -30,12 +31,44 @@ impl Normalization {
         Normalization { mean: vec![mean], std: vec![std] }
     }
 
+    /// Normalises the inputs of `data`.
     pub fn apply(&self, data: &mut Dataset) {
-        if self.mean.len() == 1 {
-            data.normalize(self.mean[0], self.std[0]);
-        } else {
-            data.apply_column_stats(&self.mean, &self.std);
+        self.apply_inputs(&mut data.inputs);
+    }
+
+    /// Normalises input rows `x` (n, d): x ← (x − mean)/std, with the one mean and std, or with
+    /// column j's. Panics if there are per-column statistics for other than d columns.
+    pub fn apply_inputs(&self, x: &mut Tensor) {
+        let (_, d) = x.dims2("normalization");
+        let per_column = self.mean.len() != 1;
+        assert!(
+            !per_column || (self.mean.len() == d && self.std.len() == d),
+            "normalization: {} means and {} stds for {d} columns",
+            self.mean.len(),
+            self.std.len()
+        );
+        for row in x.data_mut().chunks_exact_mut(d.max(1)) {
+            for (j, v) in row.iter_mut().enumerate() {
+                let c = if per_column { j } else { 0 };
+                *v = (*v - self.mean[c]) / self.std[c];
+            }
         }
+    }
+
+    /// The normalisation stored in a checkpoint's metadata `meta`; `path` names the checkpoint in
+    /// errors.
+    pub fn from_checkpoint(path: &Path, meta: &HashMap<String, String>) -> Result<Normalization> {
+        let text = meta
+            .get(NORMALIZATION_KEY)
+            .ok_or_else(|| Error::format(path, "metadata", format!("no '{NORMALIZATION_KEY}' entry")))?;
+        serde_json::from_str(text)
+            .map_err(|e| Error::format(path, format!("metadata '{NORMALIZATION_KEY}'"), e.to_string()))
+    }
+
+    /// The checkpoint metadata that [`Normalization::from_checkpoint`] reads back.
+    pub fn checkpoint_meta(&self) -> HashMap<String, String> {
+        let json = serde_json::to_string(self).expect("numbers always serialize");
+        HashMap::from([(NORMALIZATION_KEY.to_string(), json)])
     }
 }
 

@@ -3,7 +3,8 @@
 //! its own bootstrap resample of the training set. The test set is then scored by the average of
 //! the members' probabilities, beside each member's own accuracy.
 
-use super::train::{self, TrainArgs, json_f32};
+use crate::cli::shared::json::json_f32;
+use crate::cli::training::{self, MODEL_FILE, TrainArgs};
 use nabla::Result;
 use nabla::nn::Model;
 use nabla::report::unique_run_dir;
@@ -21,14 +22,14 @@ pub fn run(args: TrainArgs, members: usize) -> Result<()> {
         member.name = format!("member-{}", k + 1);
         member.out = None;
         member.json = false;
-        let mut run = train::prepare(member)?;
+        let mut run = training::prepare(member)?;
         if args.bagging {
             let rows = bootstrap(run.data.train.len(), run.args.seed);
             run.data.train = run.data.train.subset(&rows);
         }
         eprintln!("── member {}/{members}{}", k + 1, if args.bagging { " (bootstrap resample)" } else { "" });
-        let run = train::execute(run, false)?;
-        let summary = train::summary(&run, &run.record.dir().join("model.safetensors"));
+        let run = training::execute(run, false)?;
+        let summary = training::summary(&run, &run.record.dir().join(MODEL_FILE));
         models.push(run.trainer.model);
         if k + 1 < members {
             continue;
@@ -49,9 +50,8 @@ pub fn run(args: TrainArgs, members: usize) -> Result<()> {
             out["test_accuracy"] = json_f32(e.accuracy);
             out["test_loss"] = json_f32(e.loss);
             out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
-            out["members_weights"] = (1..=members)
-                .map(|k| serde_json::json!(root.join(format!("member-{k}")).join("model.safetensors")))
-                .collect();
+            out["members_weights"] =
+                (1..=members).map(|k| serde_json::json!(root.join(format!("member-{k}")).join(MODEL_FILE))).collect();
             println!("{out}");
         }
     }

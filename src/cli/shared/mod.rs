@@ -1,0 +1,8 @@
+//! Helpers that several commands share. Nothing here imports a command module or the training
+//! pipeline (`super::training`): the imports of `cli` run one way, commands → training → shared.
+
+pub mod augment_flags;
+pub mod help;
+pub mod json;
+pub mod png;
+pub mod source;

@@ -1,0 +1,24 @@
+//! `nabla train`: build a model, train it, and keep a run folder (config, metrics, loss plot,
+//! checkpoints) that `--resume` continues from; with `--ensemble K`, K of them ([`ensemble`]).
+//! The flags and the pipeline live in `super::training`.
+
+mod ensemble;
+
+use super::training::{self, MODEL_FILE, TrainArgs};
+use nabla::Result;
+
+/// Trains one run (or hands an ensemble to [`ensemble::run`]), reports where its files went, and
+/// with `--json` prints its summary.
+pub fn run(args: TrainArgs) -> Result<()> {
+    if let Some(k) = args.ensemble_members()? {
+        return ensemble::run(args, k);
+    }
+    let json = args.json;
+    let run = training::execute(training::prepare(args)?, false)?;
+    let weights = run.args.out.clone().unwrap_or_else(|| run.record.dir().join(MODEL_FILE));
+    eprintln!("saved weights to {}; metrics and loss plot in {}", weights.display(), run.record.dir().display());
+    if json {
+        println!("{}", training::summary(&run, &weights));
+    }
+    Ok(())
+}

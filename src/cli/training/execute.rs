@@ -1,0 +1,42 @@
+//! Training a prepared run to its end, with a progress display and the run folder saved after
+//! every epoch.
+
+use super::model::describe;
+use super::prepare::Run;
+use super::progress::Progress;
+use super::run_folder;
+use nabla::Result;
+use nabla::io::save_checkpoint;
+use nabla::nn::Module;
+use nabla::train::Sets;
+
+/// Trains a prepared run to its end; returns it with its history.
+pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
+    let meta = run.data.normalization.checkpoint_meta();
+    let t = &run.trainer;
+    eprintln!(
+        "training {} ({} parameters) on {} samples{}, testing on {}: {}, {}, m = {}; run folder {}",
+        describe(t.model.spec()),
+        t.model.num_parameters(),
+        run.data.train.len(),
+        run.val.as_ref().map(|v| format!(", validating on {}", v.len())).unwrap_or_default(),
+        run.data.test.len(),
+        t.optimizer.name(),
+        t.schedule.describe(),
+        run.args.batch_size(),
+        run.record.dir().display()
+    );
+    let sets = Sets { train: &run.data.train, val: run.val.as_ref(), test: Some(&run.data.test) };
+    let mut progress = Progress::new(run.args.epochs(), quiet);
+    let record = &mut run.record;
+    run.trainer.run(sets, &mut progress, &mut |t| run_folder::save_epoch(t, record, &meta))?;
+    if let Some(best) = run.trainer.best_epoch().filter(|_| run.trainer.config.early_stop.is_some()) {
+        let why = if run.trainer.stopped_early() { "stopped early" } else { "finished" };
+        eprintln!("{why}; restored the weights of epoch {best}, the lowest validation loss");
+        save_checkpoint(&run.record.dir().join(run_folder::MODEL_FILE), &run.trainer.model, &meta)?;
+    }
+    if let Some(out) = &run.args.out {
+        save_checkpoint(out, &run.trainer.model, &meta)?;
+    }
+    Ok(run)
+}

@@ -1,0 +1,306 @@
+//! The flags of `nabla train` (also the configuration that `config.json` records and `--resume`
+//! reads back), how missing ones are settled from the model's spec, and their checks.
+
+use crate::cli::shared::augment_flags::AugmentArgs;
+use crate::cli::shared::help;
+use crate::cli::shared::source::DataArgs;
+use clap::Args;
+use nabla::nn::{DropoutRule, InputMap, ModelSpec};
+use nabla::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The `--optimizer` value that names the lecture's SGD with momentum (α = 0.9 unless --momentum
+/// says otherwise).
+pub const MOMENTUM_ALIAS: &str = "momentum";
+
+#[derive(Args, Debug, Clone, Serialize, Deserialize)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    // the help lists the zoo from `nabla::nn::ZOO`
+    #[arg(long, conflicts_with = "hidden", help = help::train_model())]
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Hidden layer widths of an MLP, comma-separated (empty for none) [default for a CSV file:
+    /// 512,512].
+    #[arg(long)]
+    pub hidden: Option<String>,
+    /// Hidden activation: relu, tanh, sigmoid or identity.
+    #[arg(long, default_value = "relu")]
+    pub activation: String,
+    /// Weight initialisation of every linear and conv layer: he, xavier, lecun or uniform
+    /// (U(±1/√fan_in), PyTorch's default) [default: He before a ReLU, LeCun for the last layer,
+    /// Xavier otherwise].
+    #[arg(long)]
+    #[serde(default)]
+    pub init: Option<String>,
+    /// Map image inputs x ∈ [0, 1] to ZERO + (ONE − ZERO)·x instead of standardising them (mean
+    /// 0, std 1). `0,1` keeps the background at 0, so that input dropout drops a pixel to
+    /// background rather than to the mean grey [default: the model's input_map, else standardise].
+    #[arg(long, value_name = "ZERO,ONE")]
+    #[serde(default)]
+    pub input_map: Option<String>,
+    /// Loss: softmax-ce, sigmoid-ce or mse (default: softmax-ce for classes, mse for regression).
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// Passes over the training set [default: 5].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Mini-batch size m (1: plain SGD; the training set size: full batch) [default: the model's,
+    /// else 128].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    // the help lists the optimizers from `nabla::optim::OPTIMIZERS`
+    #[arg(long, help = help::train_optimizer(MOMENTUM_ALIAS))]
+    pub optimizer: Option<String>,
+    /// Learning rate η (default: 0.1 for sgd, the optimizer's usual value otherwise).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Momentum α for sgd, in the lecture's form (0.9 if --nesterov is given alone).
+    #[arg(long)]
+    pub momentum: Option<f32>,
+    /// Nesterov momentum (sgd).
+    #[arg(long)]
+    pub nesterov: bool,
+    // the help lists the schedules from `nabla::optim::schedule::SCHEDULES`
+    #[arg(long, help = help::train_schedule())]
+    pub schedule: Option<String>,
+    /// Epochs without improvement before plateau divides η (also step's interval).
+    #[arg(long, default_value_t = 3)]
+    pub patience: usize,
+    /// What plateau (and step, exp) divide η by.
+    #[arg(long, default_value_t = 5.0)]
+    pub factor: f32,
+    /// Epochs of linear learning-rate warm-up before the schedule.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: usize,
+    /// L1 penalty λ₁ on weights.
+    #[arg(long, default_value_t = 0.0)]
+    pub l1: f32,
+    /// L2 penalty λ₂ on weights [default: the model's, else 0].
+    #[arg(long)]
+    pub l2: Option<f32>,
+    /// Max-norm c on each unit's incoming weight vector [default: the model's, else none].
+    #[arg(long)]
+    pub max_norm: Option<f32>,
+    /// Clip gradients to this global norm.
+    #[arg(long)]
+    pub clip: Option<f32>,
+    /// Fraction of the training set held out for validation.
+    #[arg(long, default_value_t = 0.0)]
+    pub val_split: f32,
+    /// Stop after this many epochs without a lower validation loss and keep the best weights.
+    #[arg(long)]
+    pub early_stop: Option<usize>,
+    /// Dropout probability p on every hidden layer of an MLP (the lecture's 0.5).
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub dropout: f32,
+    /// Dropout probability on the inputs of an MLP (0.2 is usual).
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub input_dropout: f32,
+    /// Dropout's test-time rule: inverted (scale by 1/q in training) or weight-scaling (the
+    /// lecture's: multiply the outgoing weights by q at test time).
+    #[arg(long, default_value = "inverted")]
+    #[serde(default = "inverted")]
+    pub dropout_rule: String,
+    /// Distort training images on the fly (images only).
+    #[command(flatten)]
+    #[serde(default)]
+    pub augment: AugmentArgs,
+    /// Train K members on seeds seed, seed + 1, … and evaluate their averaged probabilities.
+    #[arg(long)]
+    #[serde(default)]
+    pub ensemble: Option<usize>,
+    /// With --ensemble: each member learns from its own bootstrap resample of the training set.
+    #[arg(long, requires = "ensemble")]
+    #[serde(default)]
+    pub bagging: bool,
+    /// Seed of initialisation and shuffling: the same seed gives the same weights, bit for bit.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also save the final weights here (safetensors).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Train on the first N training samples only (quick runs).
+    #[arg(long)]
+    pub limit_train: Option<usize>,
+    /// Greedy layer-wise pre-training first: each hidden layer, bottom up, is trained for this
+    /// many epochs as the encoder of an autoencoder on the layer below's outputs (no labels).
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub pretrain: usize,
+    /// Pre-train on the first N training images (default: all of them, even with --limit-train:
+    /// pre-training uses no labels).
+    #[arg(long)]
+    #[serde(default)]
+    pub pretrain_samples: Option<usize>,
+    /// Pre-train denoising autoencoders: this fraction of each input is set to zero.
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub pretrain_noise: f32,
+    /// Adam's learning rate for pre-training.
+    #[arg(long, default_value_t = 0.001)]
+    #[serde(default = "default_pretrain_lr")]
+    pub pretrain_lr: f32,
+    /// The run's name: its folder is runs/<name> (runs/<name>-2 … if taken).
+    #[arg(long, default_value = "train")]
+    pub name: String,
+    /// Where run folders go.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Continue the run in this folder from its last completed epoch (to --epochs, if given).
+    #[arg(long)]
+    #[serde(skip)]
+    pub resume: Option<PathBuf>,
+    /// Print a JSON summary as the last line of stdout.
+    #[arg(long)]
+    #[serde(skip)]
+    pub json: bool,
+}
+
+impl TrainArgs {
+    /// The number of epochs (5 unless given).
+    pub fn epochs(&self) -> usize {
+        self.epochs.unwrap_or(5)
+    }
+
+    /// The batch size (settled by [`TrainArgs::settle_model`]).
+    pub fn batch_size(&self) -> usize {
+        self.batch_size.unwrap_or(128)
+    }
+
+    /// The L2 penalty λ₂ (settled by [`TrainArgs::settle_model`]).
+    pub fn l2(&self) -> f32 {
+        self.l2.unwrap_or(0.0)
+    }
+
+    /// Settles the model and the settings left to it: --model, or the default model (lenet5-modern
+    /// for an MNIST folder, else an MLP, whose widths --hidden gives); then the batch size, epochs,
+    /// optimizer, η, momentum, schedule and L2 penalty from the spec's [train] table where no flag gave them
+    /// (η and momentum only if the optimizer is the spec's), else the defaults. The settled
+    /// values are what config.json records, so that --resume rebuilds the same run.
+    pub fn settle_model(&mut self) -> Result<Option<ModelSpec>> {
+        let images = self.data.data == "mnist" || Path::new(&self.data.data).is_dir();
+        if self.model.is_none() && self.hidden.is_none() {
+            if images {
+                self.model = Some("lenet5-modern".into());
+            } else {
+                self.hidden = Some("512,512".into());
+            }
+        }
+        let spec = self.model.as_deref().map(ModelSpec::load).transpose()?;
+        let defaults = spec.as_ref().and_then(|s| s.train.clone()).unwrap_or_default();
+        self.batch_size = Some(self.batch_size.or(defaults.batch_size).unwrap_or(128));
+        self.epochs = self.epochs.or(defaults.epochs);
+        self.l2 = Some(self.l2.or(defaults.l2).unwrap_or(0.0));
+        self.max_norm = self.max_norm.or(defaults.max_norm);
+        if self.optimizer.is_none() || self.optimizer == defaults.optimizer {
+            self.lr = self.lr.or(defaults.lr);
+            self.momentum = self.momentum.or(defaults.momentum);
+        }
+        self.optimizer = Some(self.optimizer.take().or(defaults.optimizer).unwrap_or_else(|| "sgd".into()));
+        self.schedule = Some(self.schedule.take().or(defaults.schedule).unwrap_or_else(|| "constant".into()));
+        Ok(spec)
+    }
+
+    /// Checks the settled numbers: positive batch size and epochs, a validation split in [0, 1)
+    /// (and one for early stopping), non-negative penalties, positive max-norm and clip.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size() == 0 || self.epochs() == 0 {
+            return Err(Error::config("--batch-size and --epochs must be positive"));
+        }
+        if !(0.0..1.0).contains(&self.val_split) {
+            return Err(Error::config(format!("--val-split {} must be in [0, 1)", self.val_split)));
+        }
+        if self.early_stop.is_some() && self.val_split == 0.0 {
+            return Err(Error::config("--early-stop needs a validation set: add --val-split (for example 0.1)"));
+        }
+        for (flag, v) in [("--l1", self.l1), ("--l2", self.l2())] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(Error::config(format!("{flag} {v} must be a non-negative number")));
+            }
+        }
+        for (flag, v) in [("--max-norm", self.max_norm), ("--clip", self.clip)] {
+            if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                return Err(Error::config(format!("{flag} must be a positive number")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The config this run continues: with `--resume DIR`, `DIR/config.json`'s, with --epochs,
+    /// --json and --out from these flags; otherwise these flags. Also returns DIR.
+    pub fn resumed(self) -> Result<(TrainArgs, Option<PathBuf>)> {
+        let Some(dir) = self.resume.clone() else { return Ok((self, None)) };
+        let path = dir.join(nabla::report::CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let mut saved: TrainArgs =
+            serde_json::from_str(&text).map_err(|e| Error::format(&path, "config", e.to_string()))?;
+        saved.epochs = self.epochs.or(saved.epochs);
+        saved.json = self.json;
+        saved.out = self.out.clone().or(saved.out);
+        Ok((saved, Some(dir)))
+    }
+
+    /// The ensemble's size K with `--ensemble K` (at least 2), else `None`.
+    pub fn ensemble_members(&self) -> Result<Option<usize>> {
+        match self.ensemble {
+            Some(k) if k < 2 => Err(Error::config("--ensemble needs at least 2 members")),
+            k => Ok(k),
+        }
+    }
+
+    /// The input map of --input-map, else the spec's.
+    pub fn input_map(&self, spec: Option<&ModelSpec>) -> Result<Option<InputMap>> {
+        match &self.input_map {
+            Some(text) => parse_input_map(text).map(Some),
+            None => Ok(spec.and_then(|s| s.input_map)),
+        }
+    }
+
+    /// The MLP's hidden widths from --hidden.
+    pub fn hidden_widths(&self) -> Result<Vec<usize>> {
+        parse_hidden(self.hidden.as_deref().unwrap_or_default())
+    }
+
+    /// Dropout's test-time rule from --dropout-rule.
+    pub fn dropout_rule(&self) -> Result<DropoutRule> {
+        match self.dropout_rule.as_str() {
+            "inverted" => Ok(DropoutRule::Inverted),
+            "weight-scaling" => Ok(DropoutRule::WeightScaling),
+            other => Err(Error::config(format!("--dropout-rule {other}: expected inverted or weight-scaling"))),
+        }
+    }
+}
+
+fn default_pretrain_lr() -> f32 {
+    0.001
+}
+
+fn inverted() -> String {
+    "inverted".into()
+}
+
+fn parse_input_map(text: &str) -> Result<InputMap> {
+    let values: Option<Vec<f32>> = text.split(',').map(|s| s.trim().parse().ok()).collect();
+    match values.as_deref().unwrap_or_default() {
+        &[zero, one] if zero.is_finite() && one.is_finite() && zero != one => Ok(InputMap { zero, one }),
+        _ => Err(Error::config(format!(
+            "--input-map {text}: expected two different finite numbers ZERO,ONE (example: 0,1)"
+        ))),
+    }
+}
+
+fn parse_hidden(text: &str) -> Result<Vec<usize>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(Error::config(format!("--hidden: '{s}' is not a positive layer width (example: 512,512)"))),
+        })
+        .collect()
+}

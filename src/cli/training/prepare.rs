@@ -1,0 +1,138 @@
+//! A training run made ready from the flags: data loaded and split, model built (and pre-trained),
+//! optimizer, schedule and trainer set up, the run folder created or, with `--resume`, read back.
+
+use super::flags::{MOMENTUM_ALIAS, TrainArgs};
+use super::model::model_spec;
+use super::run_folder;
+use crate::cli::shared::source::{self, Normalization, Source};
+use nabla::loss::Loss;
+use nabla::nn::Model;
+use nabla::optim::schedule::{Schedule, Warmup};
+use nabla::optim::{self, Optimizer, schedule_by_name};
+use nabla::report::{RunRecord, unique_run_dir};
+use nabla::rng::Rng;
+use nabla::train::{AugmentConfig, Pretrain, PretrainedLayer, Regularization, TrainConfig, Trainer, pretrain_greedy};
+use nabla::{Error, Result};
+
+/// A run ready to train: the trainer, its data and its folder.
+pub struct Run {
+    pub args: TrainArgs,
+    pub trainer: Trainer,
+    pub data: Source,
+    pub val: Option<nabla::data::Dataset>,
+    pub record: RunRecord,
+    /// What greedy pre-training did, layer by layer (empty without --pretrain).
+    pub pretrained: Vec<PretrainedLayer>,
+}
+
+/// Loads the data and builds a fresh run (or, with `--resume`, the saved one).
+pub fn prepare(args: TrainArgs) -> Result<Run> {
+    let (mut args, resume_dir) = args.resumed()?;
+    let spec = args.settle_model()?;
+    args.validate()?;
+    let input_map = args.input_map(spec.as_ref())?;
+    let mut data = source::load(&args.data, args.seed, input_map.map(Normalization::from_input_map).as_ref())?;
+    // pre-training reads images only, so --limit-train (which limits the labelled samples) does
+    // not cut them
+    let images = data.train.inputs.clone();
+    if let Some(n) = args.limit_train {
+        data.train = data.train.take(n.min(data.train.len()));
+    }
+    let val = if args.val_split > 0.0 {
+        let (train, val) = data.train.split(args.val_split, args.seed);
+        data.train = train;
+        Some(val)
+    } else {
+        None
+    };
+    if data.train.is_empty() {
+        return Err(Error::config("the training set is empty"));
+    }
+    let loss = match &args.loss {
+        Some(name) => Loss::parse(name)?,
+        None if data.train.labels.is_some() => Loss::SoftmaxCrossEntropy,
+        None => Loss::LeastSquares,
+    };
+    let (inputs, outputs) = (data.train.inputs.shape()[1], data.train.targets.shape()[1]);
+    let spec = model_spec(&args, spec, loss, (inputs, outputs), input_map)?;
+    let mut model = Model::new(spec, &mut Rng::seed(args.seed))?;
+    let pretrained =
+        if args.pretrain > 0 && resume_dir.is_none() { pretrain(&args, &mut model, &images)? } else { Vec::new() };
+    let (optimizer, schedule) = optimizer_and_schedule(&args)?;
+    let config = TrainConfig {
+        epochs: args.epochs(),
+        batch_size: args.batch_size(),
+        seed: args.seed,
+        regularization: Regularization { l1: args.l1, l2: args.l2(), max_norm: args.max_norm, clip: args.clip },
+        early_stop: args.early_stop,
+        augment: augment_config(&args, &model, &data.normalization)?,
+    };
+    let mut trainer = Trainer::new(model, optimizer, schedule, config);
+    let record = match resume_dir {
+        Some(dir) => {
+            run_folder::restore(&mut trainer, &dir)?;
+            RunRecord::resume(&dir)?
+        }
+        None => RunRecord::create(&unique_run_dir(&args.runs, &args.name), &args)?,
+    };
+    Ok(Run { args, trainer, data, val, record, pretrained })
+}
+
+/// The optimizer and the learning-rate schedule (with its warm-up) that the settled flags ask for.
+fn optimizer_and_schedule(args: &TrainArgs) -> Result<(Optimizer, Box<dyn Schedule>)> {
+    let (name, momentum) = match args.optimizer.as_deref().unwrap_or("sgd") {
+        MOMENTUM_ALIAS => ("sgd", Some(args.momentum.unwrap_or(optim::DEFAULT_MOMENTUM))),
+        other => (other, args.momentum),
+    };
+    let lr = match args.lr {
+        Some(lr) => lr,
+        None => optim::default_lr(name)?,
+    };
+    let optimizer = optim::by_name(name, lr, momentum, args.nesterov)?;
+    let schedule_name = args.schedule.as_deref().unwrap_or("constant");
+    let mut schedule = schedule_by_name(schedule_name, lr, args.epochs(), args.patience, args.factor)?;
+    if args.warmup > 0 {
+        schedule = Box::new(Warmup::new(schedule, args.warmup));
+    }
+    Ok((optimizer, schedule))
+}
+
+/// The trainer's augmentation settings, when flags ask for any: images only.
+fn augment_config(args: &TrainArgs, model: &Model, norm: &Normalization) -> Result<Option<AugmentConfig>> {
+    let augmentation = args.augment.to_augmentation()?;
+    if augmentation.is_off() {
+        return Ok(None);
+    }
+    let input = &model.spec().input;
+    let hw = match input[..] {
+        [_, h, w] => (h, w),
+        [784] => (28, 28),
+        _ => return Err(Error::config(format!("augmentation needs images; the model's input is {input:?}"))),
+    };
+    // a blank pixel (0) after normalisation: what shifted-in borders are filled with
+    let background = (0.0 - norm.mean[0]) / norm.std[0];
+    Ok(Some(AugmentConfig { augmentation, hw, background }))
+}
+
+/// Greedy layer-wise pre-training of `model` on the first --pretrain-samples `images`, with one
+/// line per layer and epoch on stderr.
+fn pretrain(args: &TrainArgs, model: &mut Model, images: &nabla::Tensor) -> Result<Vec<PretrainedLayer>> {
+    let n = args.pretrain_samples.unwrap_or(images.shape()[0]).min(images.shape()[0]);
+    let images = if n == images.shape()[0] { images.clone() } else { images.slice(0, 0..n) };
+    let p = Pretrain {
+        epochs: args.pretrain,
+        batch_size: args.batch_size(),
+        eta: args.pretrain_lr,
+        noise: args.pretrain_noise,
+        seed: args.seed,
+    };
+    let kind =
+        if p.noise > 0.0 { format!("a denoising autoencoder (noise {})", p.noise) } else { "an autoencoder".into() };
+    eprintln!("greedy layer-wise pre-training on {n} images, each hidden layer as {kind}, {} epochs each", p.epochs);
+    pretrain_greedy(model, &images, &p, &mut |d| {
+        let epoch = d.losses.len();
+        let (n_in, units) = d.shape;
+        let loss = d.losses[epoch - 1];
+        eprintln!("  layer {} ({n_in} → {units})  epoch {epoch}/{}  reconstruction loss {loss:.4}", d.layer, p.epochs);
+    })
+}
