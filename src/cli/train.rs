@@ -11,7 +11,7 @@ use super::source::{self, DataArgs, NORMALIZATION_KEY, Normalization, Source};
 use clap::Args;
 use nabla::io::{load_checkpoint, save_checkpoint};
 use nabla::loss::Loss;
-use nabla::nn::{DropoutRule, Init, InputMap, LayerSpec, Model, ModelSpec, Module};
+use nabla::nn::{DropoutRule, DropoutSpec, Init, InputMap, LayerSpec, Model, ModelSpec, Module};
 use nabla::ops::Activation;
 use nabla::optim::schedule::Warmup;
 use nabla::optim::{self, load_optimizer, save_optimizer, schedule_by_name};
@@ -273,14 +273,14 @@ fn inverted() -> String {
 fn with_dropout(mut spec: ModelSpec, p_in: f32, p: f32, rule: DropoutRule) -> ModelSpec {
     let mut layers = Vec::new();
     if p_in > 0.0 {
-        layers.push(LayerSpec::Dropout { p: p_in, rule }.into());
+        layers.push(LayerSpec::Dropout(DropoutSpec { p: p_in, rule }).into());
     }
     let last = spec.layers.len() - 1;
     for (i, layer) in spec.layers.into_iter().enumerate() {
         let is_activation = !matches!(layer.spec, LayerSpec::Linear { .. });
         layers.push(layer);
         if p > 0.0 && is_activation && i < last {
-            layers.push(LayerSpec::Dropout { p, rule }.into());
+            layers.push(LayerSpec::Dropout(DropoutSpec { p, rule }).into());
         }
     }
     spec.layers = layers;
@@ -629,12 +629,12 @@ pub fn describe(spec: &ModelSpec) -> String {
     let mut plain = spec.input.len() == 1;
     for layer in &spec.layers {
         kinds.push(layer.spec.kind());
-        match &layer.spec {
-            LayerSpec::Linear { out, .. } => widths.push(out.to_string()),
-            LayerSpec::Relu {} | LayerSpec::Tanh {} | LayerSpec::Sigmoid {} | LayerSpec::Identity {} => {
-                act = layer.spec.kind();
-            }
-            _ => plain = false,
+        if let LayerSpec::Linear(linear) = &layer.spec {
+            widths.push(linear.out.to_string());
+        } else if layer.spec.as_activation().is_some() {
+            act = layer.spec.kind();
+        } else {
+            plain = false;
         }
     }
     if plain {
