@@ -126,7 +126,7 @@ pub fn erf_rational(x: f32) -> f32 {
     let x2 = x * x;
     let p = x
         * (-1.609_603_3e-2
-            + x2 * (-2.954_599_8e-3
+            + x2 * (-2.954_6e-3
                 + x2 * (-7.349_906_3e-4
                     + x2 * (-5.692_506_4e-5 + x2 * (-2.101_024e-6 + x2 * (2.770_681_4e-8 + x2 * -2.726_142_3e-10))))));
     let q =
@@ -143,8 +143,9 @@ pub fn exp_rational(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.3, 88.7);
     let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
-    // ln 2 in two parts, so that n·ln 2 is subtracted exactly
-    let r = x - n * 0.693_359_375 - n * -2.121_944_4e-4;
+    // ln 2 in two parts (the first is 0.693359375, exact in f32), so that n·ln 2 is subtracted
+    // exactly
+    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
     let p = 1.987_569_1e-4;
     let p = p * r + 1.398_2e-3;
     let p = p * r + 8.333_452e-3;
@@ -326,10 +327,10 @@ mod tests {
     #[test]
     fn gelu_has_the_known_values() {
         let u = [1.0f32, -1.0, 0.5, 0.0, 2.0, -3.0, 6.0, -10.0];
-        let want = [0.841_344_75, -0.158_655_25, 0.345_731_23, 0.0, 1.954_499_7, -0.004_049_694, 6.0, 0.0];
+        let want: [f64; 8] = [0.841_344_75, -0.158_655_25, 0.345_731_23, 0.0, 1.954_499_7, -0.004_049_694, 6.0, 0.0];
         let y = Var::constant(Tensor::from_vec(u.to_vec(), &[8])).gelu();
         for ((&u, &got), &want) in u.iter().zip(y.value().data()).zip(&want) {
-            assert!((got - want).abs() < 1e-6 * u.abs().max(1.0), "GELU({u}) = {got}, want {want}");
+            assert!((got as f64 - want).abs() < 1e-6 * u.abs().max(1.0) as f64, "GELU({u}) = {got}, want {want}");
         }
     }
 
