@@ -167,3 +167,10 @@ fn greedy_pretraining_reports_each_layer_and_repeats_exactly() {
     assert_eq!(labels, ["no pre-training", "pre-trained 1 epoch"]);
     assert!(s.0.join(j["plot"].as_str().unwrap()).is_file(), "{j}");
 }
+
+#[test]
+fn gelu_trains_from_the_activation_flag() {
+    let s = Scratch::new("gelu");
+    let out = train(&s.0, "2000", &["--activation", "gelu", "--epochs", "1"]);
+    assert!(out["test_accuracy"].as_f64().unwrap() > 0.5, "{out}");
+}

@@ -8,8 +8,13 @@
 //! - input x: any; output: x itself
 //! - side output (training only): the head's output, shaped like the model's output
 
+use super::kind::LayerKind;
+use super::spec::{build_layers, shapes_through};
+use super::{Init, Layer};
 use super::{Module, Sequential};
 use crate::autodiff::{Param, Var};
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
 
 /// A classifier head beside the main path; see the module docs.
 pub struct Auxiliary {
@@ -58,6 +63,63 @@ impl Module for Auxiliary {
 
     fn num_parameters(&self) -> usize {
         self.head.num_parameters()
+    }
+}
+
+/// An auxiliary classifier in a spec (`type = "auxiliary"`): `layers` form a head on this point of
+/// the network whose loss, times `weight`, is added in training; the main path goes on
+/// unchanged. The head must end in the model's output shape ([`super::ModelSpec::shapes`] checks
+/// it, as only the whole model knows that shape).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuxiliarySpec {
+    /// The factor of the head's loss (GoogLeNet: 0.3).
+    pub weight: f32,
+    /// The head, first layer to last.
+    pub layers: Vec<Layer>,
+}
+
+impl LayerKind for AuxiliarySpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let (weight, layers) = (self.weight, &self.layers);
+        if !weight.is_finite() || weight < 0.0 {
+            return Err(format!("weight {weight} must be a finite number ≥ 0"));
+        }
+        if layers.is_empty() {
+            return Err("the head has no layers".into());
+        }
+        shapes_through(layers, input)
+            .map_err(|(j, msg)| format!("head layer {j} ({}): {msg}", layers[j].describe()))?;
+        Ok(input.to_vec())
+    }
+
+    fn build(&self, input: &[usize], _default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
+        let shapes = shapes_through(&self.layers, input).expect("checked by ModelSpec::shapes");
+        Box::new(Auxiliary::new(self.weight, build_layers(&self.layers, input, &shapes, rng)))
+    }
+
+    /// The sums over its head's layers (used in training only).
+    fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
+        let shapes = shapes_through(&self.layers, input).expect("checked by ModelSpec::shapes");
+        let mut totals = (0, 0);
+        let mut at = input;
+        for (layer, shape) in self.layers.iter().zip(&shapes) {
+            let (p, c) = layer.spec.as_kind().counts(at, shape);
+            totals = (totals.0 + p, totals.1 + c);
+            at = shape;
+        }
+        totals
+    }
+
+    /// Sets the init of the head's layers.
+    fn set_init(&mut self, init: Init) {
+        for layer in &mut self.layers {
+            layer.spec.set_init(init);
+        }
+    }
+
+    fn gpu(&self) -> bool {
+        false
     }
 }
 

@@ -16,10 +16,13 @@
 //! zero under every optimizer (and weight decay, and max-norm). Only the unmasked weights count as
 //! parameters.
 
+use super::Size2;
+use super::kind::{LayerKind, units, windows};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
 
 /// A 2-D convolutional layer.
 ///
@@ -140,6 +143,89 @@ impl Module for Conv2d {
         };
         weights + self.bias.value().numel()
     }
+}
+
+/// A 2-D convolution with `out` maps of `kernel`-sized kernels in a spec (`type = "conv2d"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conv2dSpec {
+    /// Number of output maps O.
+    pub out: usize,
+    /// (KH, KW).
+    pub kernel: Size2,
+    /// (SH, SW), 1 by default.
+    #[serde(default = "Size2::one", skip_serializing_if = "Size2::is_one")]
+    pub stride: Size2,
+    /// Zero padding on each side, 0 by default.
+    #[serde(default, skip_serializing_if = "Size2::is_zero")]
+    pub padding: Size2,
+    /// Weight initialisation; by default He before a ReLU, LeCun last, Xavier otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// For each output map, the input maps it reads (all of them when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<Vec<Vec<usize>>>,
+}
+
+impl LayerKind for Conv2dSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        units("out", self.out, input)?;
+        let (c, oh, ow) = windows(input, self.kernel, self.stride, self.padding)?;
+        if let Some(table) = &self.connections {
+            check_table(table, self.out, c).map_err(|e| format!("{e} (input shape {input:?})"))?;
+        }
+        Ok(vec![self.out, oh, ow])
+    }
+
+    fn build(&self, input: &[usize], default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
+        let init = self.init.unwrap_or(default_init);
+        let (k, s, p) = (self.kernel.pair(), self.stride.pair(), self.padding.pair());
+        Box::new(match &self.connections {
+            Some(table) => Conv2d::with_table(input[0], table, k, s, p, init, rng),
+            None => Conv2d::new(input[0], self.out, k, s, p, init, rng),
+        })
+    }
+
+    /// Σ_o (links_o·KH·KW + 1) parameters, where links_o is the number of input maps output map
+    /// o reads; each used at every one of the OH·OW output positions.
+    fn counts(&self, input: &[usize], output: &[usize]) -> (usize, usize) {
+        let links: usize = match &self.connections {
+            Some(table) => table.iter().map(Vec::len).sum(),
+            None => self.out * input[0],
+        };
+        let params = links * self.kernel.0 * self.kernel.1 + self.out;
+        (params, params * output[1..].iter().product::<usize>())
+    }
+
+    fn set_init(&mut self, init: Init) {
+        self.init = Some(init);
+    }
+
+    fn gpu(&self) -> bool {
+        false
+    }
+}
+
+/// Checks a connection table: one non-empty list per output map, each naming distinct input maps
+/// below `inputs`.
+fn check_table(table: &[Vec<usize>], outputs: usize, inputs: usize) -> Result<(), String> {
+    if table.len() != outputs {
+        return Err(format!("connections has {} entries but out = {outputs} (one list per output map)", table.len()));
+    }
+    for (o, sources) in table.iter().enumerate() {
+        if sources.is_empty() {
+            return Err(format!("connections[{o}] is empty: output map {o} would read no input map"));
+        }
+        if let Some(&c) = sources.iter().find(|&&c| c >= inputs) {
+            return Err(format!("connections[{o}] names input map {c}, but there are {inputs} (0 to {})", inputs - 1));
+        }
+        let mut sorted = sources.clone();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            return Err(format!("connections[{o}] names an input map twice: {sources:?}"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@
 //! # Shapes
 //! Any input; the output has the same shape.
 
+use super::Init;
 use super::Module;
+use super::kind::LayerKind;
 use crate::autodiff::Var;
 use crate::rng::Rng;
 use crate::tensor::Tensor;
@@ -77,6 +79,40 @@ impl Module for Dropout {
 
     fn reseed(&mut self, rng: &mut Rng) {
         *self.rng.get_mut().unwrap_or_else(|e| e.into_inner()) = rng.fork();
+    }
+}
+
+/// Dropout with drop probability `p` in training, in a spec (`type = "dropout"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropoutSpec {
+    /// The probability of dropping a unit, in [0, 1).
+    pub p: f32,
+    /// `inverted` (default) or `weight-scaling`.
+    #[serde(default)]
+    pub rule: DropoutRule,
+}
+
+impl LayerKind for DropoutSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        if !(0.0..1.0).contains(&self.p) {
+            return Err(format!("p = {} must be in [0, 1)", self.p));
+        }
+        Ok(input.to_vec())
+    }
+
+    fn build(&self, _input: &[usize], _default_init: Init, _rng: &mut Rng) -> Box<dyn Module> {
+        Box::new(Dropout::new(self.p, self.rule))
+    }
+
+    fn counts(&self, _input: &[usize], _output: &[usize]) -> (usize, usize) {
+        (0, 0)
+    }
+
+    fn set_init(&mut self, _init: Init) {}
+
+    fn gpu(&self) -> bool {
+        false
     }
 }
 

@@ -5,8 +5,12 @@
 //! - input x: N × d₁ × d₂ × …
 //! - output y: N × (d₁·d₂·…)
 
+use super::Init;
 use super::Module;
+use super::kind::LayerKind;
 use crate::autodiff::Var;
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
 
 /// Reshapes N×… to N×(everything else).
 #[derive(Clone, Copy, Debug, Default)]
@@ -17,6 +21,31 @@ impl Module for Flatten {
         let n = x.shape().first().copied().unwrap_or(1);
         let rest: usize = x.shape().iter().skip(1).product();
         x.reshape(&[n, rest])
+    }
+}
+
+/// Each sample as one flat vector, in a spec (`type = "flatten"`, no fields).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlattenSpec {}
+
+impl LayerKind for FlattenSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        Ok(vec![input.iter().product()])
+    }
+
+    fn build(&self, _input: &[usize], _default_init: Init, _rng: &mut Rng) -> Box<dyn Module> {
+        Box::new(Flatten)
+    }
+
+    fn counts(&self, _input: &[usize], _output: &[usize]) -> (usize, usize) {
+        (0, 0)
+    }
+
+    fn set_init(&mut self, _init: Init) {}
+
+    fn gpu(&self) -> bool {
+        false
     }
 }
 

@@ -22,9 +22,11 @@
 //! - input x: N × C × H × W
 //! - output y: N × (#1×1 + #3×3 + #5×5 + pool proj) × H × W
 
+use super::kind::{LayerKind, image, units};
 use super::{Conv2d, Init, MaxPool2d, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
 
 /// The channel counts of an Inception module, the columns of the paper's Table 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,10 +122,78 @@ impl Module for Inception {
     }
 }
 
+/// GoogLeNet's Inception module in a spec (`type = "inception"`), with the channel counts of the
+/// paper's Table 1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InceptionSpec {
+    /// #1×1.
+    #[serde(rename = "1x1")]
+    pub c1x1: usize,
+    /// #3×3 reduce.
+    #[serde(rename = "3x3_reduce")]
+    pub c3x3_reduce: usize,
+    /// #3×3.
+    #[serde(rename = "3x3")]
+    pub c3x3: usize,
+    /// #5×5 reduce.
+    #[serde(rename = "5x5_reduce")]
+    pub c5x5_reduce: usize,
+    /// #5×5.
+    #[serde(rename = "5x5")]
+    pub c5x5: usize,
+    /// pool proj.
+    pub pool_proj: usize,
+    /// Weight initialisation of its convolutions (He by default: each feeds a ReLU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+}
+
+impl InceptionSpec {
+    /// The channel counts.
+    pub fn sizes(&self) -> InceptionSizes {
+        let InceptionSpec { c1x1, c3x3_reduce, c3x3, c5x5_reduce, c5x5, pool_proj, .. } = *self;
+        InceptionSizes { c1x1, c3x3_reduce, c3x3, c5x5_reduce, c5x5, pool_proj }
+    }
+}
+
+impl LayerKind for InceptionSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let (_, h, w) = image(input)?;
+        let sizes = self.sizes();
+        for (name, _, out, _) in sizes.convolutions(0) {
+            units(name, out, input)?;
+        }
+        Ok(vec![sizes.outputs(), h, w])
+    }
+
+    /// Its convolutions feed ReLUs: He unless the spec says otherwise, whatever follows.
+    fn build(&self, input: &[usize], _default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
+        Box::new(Inception::new(input[0], self.sizes(), self.init.unwrap_or(Init::He), rng))
+    }
+
+    /// Its six convolutions at the output's H×W, and the 3×3 pool before pool proj.
+    fn counts(&self, input: &[usize], output: &[usize]) -> (usize, usize) {
+        let convs = self.sizes().convolutions(input[0]);
+        let params: usize = convs.iter().map(|&(_, c, o, k)| o * (c * k * k + 1)).sum();
+        (params, params * output[1..].iter().product::<usize>() + input.iter().product::<usize>() * 9)
+    }
+
+    fn set_init(&mut self, init: Init) {
+        self.init = Some(init);
+    }
+
+    fn gpu(&self) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::autodiff::GradCheck;
+    use crate::nn::spec::tests::spec_of;
+    use crate::nn::{Layer, LayerSpec, LrnSpec};
     use crate::ops::testing::randn;
 
     fn small() -> InceptionSizes {
@@ -184,5 +254,25 @@ mod tests {
         let vars: Vec<Var> = inputs.iter().cloned().map(Var::constant).collect();
         let y = module.forward(&vars[0]);
         assert_eq!(y.value().data(), module_fn(Var::relu)(&vars).value().data());
+    }
+
+    #[test]
+    fn googlenet_layers_infer_their_shapes_and_build() {
+        let spec = spec_of(
+            &[3, 9, 9],
+            r#"[{"type":"maxpool2d","kernel":3,"stride":2,"padding":1},{"type":"lrn"},
+            {"type":"inception","1x1":4,"3x3_reduce":2,"3x3":3,"5x5_reduce":1,"5x5":2,"pool_proj":2},
+            {"type":"auxiliary","weight":0.3,"layers":[{"type":"flatten"},{"type":"linear","out":5}]},
+            {"type":"avgpool2d","kernel":5},{"type":"flatten"},{"type":"linear","out":5}]"#,
+        );
+        let shapes = spec.shapes().unwrap();
+        assert_eq!(shapes[..4], [vec![3, 5, 5], vec![3, 5, 5], vec![11, 5, 5], vec![11, 5, 5]]);
+        let net = spec.build(&mut Rng::seed(0)).unwrap();
+        let names: Vec<String> = net.params().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names[0], "2.1x1.weight");
+        assert_eq!(names[12..], ["3.1.weight", "3.1.bias", "6.weight", "6.bias"]);
+        // lrn's defaults are GoogLeNet's
+        let lrn: Layer = toml::from_str("type = \"lrn\"").unwrap();
+        assert_eq!(lrn.spec, LayerSpec::Lrn(LrnSpec { size: 5, alpha: 1e-4, beta: 0.75, k: 1.0 }));
     }
 }

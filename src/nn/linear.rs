@@ -5,11 +5,56 @@
 //! - weight W: n_{l−1} × n_l (w_ij connects unit i of layer l−1 to unit j of layer l)
 //! - bias b: n_l
 //! - output U: m × n_l
+//!
+//! In a spec: `type = "linear"`, `out`, `init`; it is the layer that greedy pre-training trains.
 
+use super::kind::{LayerKind, flat, units};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// A fully connected layer with `out` units in a spec; its inputs are the previous layer's outputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearSpec {
+    /// Number of output units n_l.
+    pub out: usize,
+    /// Weight initialisation; by default He before a ReLU, LeCun last, Xavier otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+}
+
+impl LayerKind for LinearSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        units("out", self.out, input)?;
+        flat(input)?;
+        Ok(vec![self.out])
+    }
+
+    fn build(&self, input: &[usize], default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
+        Box::new(Linear::new(input[0], self.out, self.init.unwrap_or(default_init), rng))
+    }
+
+    /// out·(in + 1) parameters, each one connection.
+    fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
+        let n = self.out * (input[0] + 1);
+        (n, n)
+    }
+
+    fn set_init(&mut self, init: Init) {
+        self.init = Some(init);
+    }
+
+    fn gpu(&self) -> bool {
+        false
+    }
+
+    fn pretrain_units(&self) -> Option<usize> {
+        Some(self.out)
+    }
+}
 
 /// A fully connected layer.
 ///
@@ -49,5 +94,30 @@ impl Module for Linear {
 
     fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
         vec![("weight".into(), &mut self.weight), ("bias".into(), &mut self.bias)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::Loss;
+    use crate::nn::{LayerSpec, ModelSpec};
+    use crate::ops::Activation;
+
+    #[test]
+    fn with_init_sets_every_linear_layer_and_draws_smaller_weights() {
+        let spec = ModelSpec::mlp(400, &[300], 10, Activation::Relu, Loss::SoftmaxCrossEntropy);
+        let uniform = spec.clone().with_init(Init::Uniform);
+        let inits: Vec<_> = uniform
+            .layers
+            .iter()
+            .filter_map(|l| if let LayerSpec::Linear(linear) = &l.spec { Some(linear.init) } else { None })
+            .collect();
+        assert_eq!(inits, [Some(Init::Uniform), Some(Init::Uniform)]);
+        let first_weight = |s: &ModelSpec| s.build(&mut Rng::seed(0)).unwrap().params()[0].1.value().clone();
+        let var = |t: &Tensor| t.data().iter().map(|x| x * x).sum::<f32>() / t.numel() as f32;
+        // He draws 2/400, uniform 1/(3·400): six times smaller
+        let ratio = var(&first_weight(&spec)) / var(&first_weight(&uniform));
+        assert!((ratio - 6.0).abs() < 0.3, "He / uniform variance ratio {ratio}");
     }
 }

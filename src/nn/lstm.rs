@@ -13,11 +13,14 @@
 //! - W: F × 4H, U: H × 4H, b: 4H (blocks in the order i, f, g, o)
 //! - output: h_T, m × H; or, with `sequence`, every h_t, m × T × H
 
+use super::kind::LayerKind;
 use super::rnn::named;
+use super::rnn::{recurrent_counts, recurrent_shape};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
 
 /// An LSTM layer.
 ///
@@ -68,6 +71,38 @@ impl Module for Lstm {
 
     fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
         named([&mut self.weight_ih, &mut self.weight_hh, &mut self.bias])
+    }
+}
+
+/// An LSTM layer of `hidden` cells over an input T × F, in a spec (`type = "lstm"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LstmSpec {
+    /// H, the number of cells.
+    pub hidden: usize,
+    /// Output every step's h (T × H) instead of the last (H).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sequence: bool,
+}
+
+impl LayerKind for LstmSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        recurrent_shape(input, self.hidden, self.sequence)
+    }
+
+    fn build(&self, input: &[usize], _default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
+        Box::new(Lstm::new(input[1], self.hidden, self.sequence, rng))
+    }
+
+    fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
+        recurrent_counts(4, self.hidden, input)
+    }
+
+    /// The LSTM draws Xavier weights per gate block, whatever `--init` says.
+    fn set_init(&mut self, _init: Init) {}
+
+    fn gpu(&self) -> bool {
+        false
     }
 }
 

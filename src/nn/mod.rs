@@ -7,9 +7,19 @@
 //! Layers, one file each, each with a "Shapes" section: [`Linear`], [`Conv2d`] (optionally with
 //! a fixed connection table, as LeNet-5's C3), [`MaxPool2d`], [`AvgPool2d`], [`Subsample`]
 //! (LeNet-5's trainable sub-sampling), [`Pad`], [`Flatten`], [`Rbf`] (LeNet-5's Euclidean RBF
-//! output units), [`Scale`], [`ScaledTanh`], [`Dropout`], [`ActivationLayer`], the recurrent
-//! [`Rnn`] and [`Lstm`], trained by backpropagation through time, and GoogLeNet's [`Inception`]
-//! module, [`LocalResponseNorm`] and [`Auxiliary`] classifiers.
+//! output units), [`Scale`], [`Dropout`], [`ActivationLayer`] (every [`crate::ops::Activation`]:
+//! ReLU, GELU, sigmoid, tanh, LeNet-5's scaled tanh, identity), the recurrent [`Rnn`] and
+//! [`Lstm`], trained by backpropagation through time, and GoogLeNet's [`Inception`] module,
+//! [`LocalResponseNorm`] and [`Auxiliary`] classifiers.
+//!
+//! # One place per layer kind
+//! Each file also holds its layer's kind in specs: a spec struct (`LinearSpec`, `Conv2dSpec`, …)
+//! with the fields and defaults of its TOML table, implementing [`LayerKind`] (shape rule, build,
+//! parameter and connection counts, init override, the init it asks of the layer before it,
+//! pre-training and GPU capabilities). [`spec`] lists the kinds once, in a registry that generates
+//! [`LayerSpec`] and its exhaustive dispatch. Adding a kind is its file plus one registry row;
+//! adding an activation is a row of the table in `ops/activation.rs` (with its forward and
+//! backward) plus one registry row.
 
 mod activation;
 mod auxiliary;
@@ -18,6 +28,7 @@ mod dropout;
 mod flatten;
 mod inception;
 mod init;
+mod kind;
 mod linear;
 mod lrn;
 mod lstm;
@@ -27,31 +38,32 @@ mod pool;
 mod rbf;
 mod rnn;
 mod scale;
-mod scaled_tanh;
 mod sequential;
+mod size;
 pub mod spec;
 mod summary;
 mod zoo;
 
-pub use activation::ActivationLayer;
-pub use auxiliary::Auxiliary;
-pub use conv2d::Conv2d;
-pub use dropout::{Dropout, DropoutRule};
-pub use flatten::Flatten;
-pub use inception::{Inception, InceptionSizes};
+pub use activation::{ActivationLayer, NoFields};
+pub use auxiliary::{Auxiliary, AuxiliarySpec};
+pub use conv2d::{Conv2d, Conv2dSpec};
+pub use dropout::{Dropout, DropoutRule, DropoutSpec};
+pub use flatten::{Flatten, FlattenSpec};
+pub use inception::{Inception, InceptionSizes, InceptionSpec};
 pub use init::Init;
-pub use linear::Linear;
-pub use lrn::LocalResponseNorm;
-pub use lstm::Lstm;
+pub use kind::LayerKind;
+pub use linear::{Linear, LinearSpec};
+pub use lrn::{LocalResponseNorm, LrnSpec};
+pub use lstm::{Lstm, LstmSpec};
 pub use model::Model;
-pub use pad::{Pad, pad2d};
-pub use pool::{AvgPool2d, MaxPool2d, Subsample};
-pub use rbf::{DIGITS, Rbf, RbfInit, rbf};
-pub use rnn::Rnn;
-pub use scale::Scale;
-pub use scaled_tanh::{SCALED_TANH_A, SCALED_TANH_S, ScaledTanh, scaled_tanh};
+pub use pad::{Pad, PadSpec, pad2d};
+pub use pool::{AvgPool2d, AvgPool2dSpec, MaxPool2d, MaxPool2dSpec, Subsample, SubsampleSpec};
+pub use rbf::{DIGITS, Rbf, RbfInit, RbfSpec, rbf};
+pub use rnn::{Rnn, RnnSpec};
+pub use scale::{Scale, ScaleSpec};
 pub use sequential::Sequential;
-pub use spec::{InputMap, Layer, LayerSpec, ModelSpec, Size2, TrainDefaults};
+pub use size::Size2;
+pub use spec::{InputMap, Layer, LayerSpec, ModelSpec, TrainDefaults};
 pub use summary::{LayerRow, Summary};
 pub use zoo::ZOO;
 

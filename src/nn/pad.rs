@@ -9,8 +9,12 @@
 //! Backward crops δ back to the input's window: the border is a constant and gets no gradient.
 
 use super::Module;
+use super::kind::{LayerKind, image};
+use super::{Init, Size2};
 use crate::autodiff::Var;
+use crate::rng::Rng;
 use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
 
 /// Pads the last two axes of an N×C×H×W value by `padding` = (PH, PW) on each side with `value`.
 /// Panics naming the shape if the input is not 4-D.
@@ -54,6 +58,41 @@ pub struct Pad {
 impl Module for Pad {
     fn forward(&self, x: &Var) -> Var {
         pad2d(x, self.padding, self.value)
+    }
+}
+
+/// A border of a constant value around each map in a spec (`type = "pad"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PadSpec {
+    /// (PH, PW) on each side.
+    pub padding: Size2,
+    /// The border's value (0 by default).
+    #[serde(default)]
+    pub value: f32,
+}
+
+impl LayerKind for PadSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let (c, h, w) = image(input)?;
+        if !self.value.is_finite() {
+            return Err(format!("value {} is not a finite number", self.value));
+        }
+        Ok(vec![c, h + 2 * self.padding.0, w + 2 * self.padding.1])
+    }
+
+    fn build(&self, _input: &[usize], _default_init: Init, _rng: &mut Rng) -> Box<dyn Module> {
+        Box::new(Pad { padding: self.padding.pair(), value: self.value })
+    }
+
+    fn counts(&self, _input: &[usize], _output: &[usize]) -> (usize, usize) {
+        (0, 0)
+    }
+
+    fn set_init(&mut self, _init: Init) {}
+
+    fn gpu(&self) -> bool {
+        false
     }
 }
 

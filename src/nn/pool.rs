@@ -11,9 +11,13 @@
 //! f the squashing function. [`Subsample`] computes the argument of f; the activation follows as
 //! its own layer, so that the spec reads `subsample` then `scaled-tanh`.
 
+use super::kind::{LayerKind, windows};
+use super::{Init, Size2};
 use super::{Module, pad2d};
 use crate::autodiff::{Param, Var};
+use crate::rng::Rng;
 use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
 
 /// Max pooling over KH×KW windows moved by a stride, optionally padded as PyTorch pads it: as if
 /// by a border of −∞, which is never a window's maximum (the op clips the windows instead of
@@ -105,11 +109,131 @@ impl Module for Subsample {
     }
 }
 
+/// Max pooling in a spec (`type = "maxpool2d"`), over a border of −∞ when padded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxPool2dSpec {
+    /// (KH, KW).
+    pub kernel: Size2,
+    /// (SH, SW); the kernel size by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<Size2>,
+    /// (PH, PW) on each side, 0 by default; at most half the kernel.
+    #[serde(default, skip_serializing_if = "Size2::is_zero")]
+    pub padding: Size2,
+}
+
+/// Average pooling in a spec (`type = "avgpool2d"`), over a border of zeros (counted in the
+/// average) when padded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvgPool2dSpec {
+    /// (KH, KW).
+    pub kernel: Size2,
+    /// (SH, SW); the kernel size by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<Size2>,
+    /// (PH, PW) on each side, 0 by default; at most half the kernel.
+    #[serde(default, skip_serializing_if = "Size2::is_zero")]
+    pub padding: Size2,
+}
+
+/// The output shape of a padded pooling layer: the padding may be at most half the kernel.
+fn pooled_shape(input: &[usize], kernel: Size2, stride: Option<Size2>, padding: Size2) -> Result<Vec<usize>, String> {
+    if 2 * padding.0 > kernel.0 || 2 * padding.1 > kernel.1 {
+        return Err(format!("padding {padding} is more than half the kernel {kernel} (input shape {input:?})"));
+    }
+    let (c, oh, ow) = windows(input, kernel, stride.unwrap_or(kernel), padding)?;
+    Ok(vec![c, oh, ow])
+}
+
+/// No parameters; each output reads its KH·KW window.
+fn pool_counts(kernel: Size2, output: &[usize]) -> (usize, usize) {
+    (0, output.iter().product::<usize>() * kernel.0 * kernel.1)
+}
+
+impl LayerKind for MaxPool2dSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        pooled_shape(input, self.kernel, self.stride, self.padding)
+    }
+
+    fn build(&self, _input: &[usize], _default_init: Init, _rng: &mut Rng) -> Box<dyn Module> {
+        let (kernel, padding) = (self.kernel.pair(), self.padding.pair());
+        Box::new(MaxPool2d { kernel, stride: self.stride.unwrap_or(self.kernel).pair(), padding })
+    }
+
+    fn counts(&self, _input: &[usize], output: &[usize]) -> (usize, usize) {
+        pool_counts(self.kernel, output)
+    }
+
+    fn set_init(&mut self, _init: Init) {}
+
+    fn gpu(&self) -> bool {
+        false
+    }
+}
+
+impl LayerKind for AvgPool2dSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        pooled_shape(input, self.kernel, self.stride, self.padding)
+    }
+
+    fn build(&self, _input: &[usize], _default_init: Init, _rng: &mut Rng) -> Box<dyn Module> {
+        let (kernel, padding) = (self.kernel.pair(), self.padding.pair());
+        Box::new(AvgPool2d { kernel, stride: self.stride.unwrap_or(self.kernel).pair(), padding })
+    }
+
+    fn counts(&self, _input: &[usize], output: &[usize]) -> (usize, usize) {
+        pool_counts(self.kernel, output)
+    }
+
+    fn set_init(&mut self, _init: Init) {}
+
+    fn gpu(&self) -> bool {
+        false
+    }
+}
+
+/// LeNet-5's trainable sub-sampling in a spec (`type = "subsample"`): w₁·Σ(window) + w₂ per map.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubsampleSpec {
+    /// (KH, KW).
+    pub kernel: Size2,
+    /// (SH, SW); the kernel size by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<Size2>,
+}
+
+impl LayerKind for SubsampleSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let (c, oh, ow) = windows(input, self.kernel, self.stride.unwrap_or(self.kernel), Size2(0, 0))?;
+        Ok(vec![c, oh, ow])
+    }
+
+    fn build(&self, input: &[usize], _default_init: Init, _rng: &mut Rng) -> Box<dyn Module> {
+        Box::new(Subsample::new(input[0], self.kernel.pair(), self.stride.unwrap_or(self.kernel).pair()))
+    }
+
+    /// 2 parameters per map; each output unit has KH·KW + 1 connections.
+    fn counts(&self, input: &[usize], output: &[usize]) -> (usize, usize) {
+        (2 * input[0], output.iter().product::<usize>() * (self.kernel.0 * self.kernel.1 + 1))
+    }
+
+    fn set_init(&mut self, _init: Init) {}
+
+    fn gpu(&self) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::autodiff::GradCheck;
+    use crate::nn::spec::tests::spec_of;
     use crate::ops::testing::randn;
+    use crate::rng::Rng;
 
     #[test]
     fn subsample_layer_passes_gradient_check() {
@@ -154,5 +278,23 @@ mod tests {
         let t = randn(51, &[&[2, 2, 5, 4]]);
         let f = |v: &[Var]| max.forward(&v[0]);
         assert!(GradCheck::default().run(&t, f).is_ok());
+    }
+
+    #[test]
+    fn shapes_are_inferred_through_convolutions_and_pooling() {
+        let spec = spec_of(
+            &[1, 28, 28],
+            r#"[{"type":"pad","padding":2,"value":-0.1},{"type":"conv2d","out":6,"kernel":5},
+            {"type":"maxpool2d","kernel":2},{"type":"conv2d","out":4,"kernel":[3,2],"stride":[2,1],"padding":[1,0]},
+            {"type":"subsample","kernel":2,"stride":1},{"type":"flatten"},{"type":"linear","out":7}]"#,
+        );
+        let shapes = spec.shapes().unwrap();
+        // 14×14 → conv 3×2, stride (2, 1), padding (1, 0): (14 + 2 − 3)/2 + 1 = 7, (14 − 2)/1 + 1 = 13
+        let want: Vec<Vec<usize>> =
+            vec![vec![1, 32, 32], vec![6, 28, 28], vec![6, 14, 14], vec![4, 7, 13], vec![4, 6, 12], vec![288], vec![7]];
+        assert_eq!(shapes, want);
+        let net = spec.build(&mut Rng::seed(1)).unwrap();
+        let x = Var::constant(Tensor::zeros(&[2, 1, 28, 28]));
+        assert_eq!(net.forward(&x).shape(), &[2, 7]);
     }
 }

@@ -29,7 +29,9 @@
 //! (see the zoo's `lenet5.toml`) the centres cannot collapse onto one point, because that would
 //! make every class equally likely.
 
+use super::Init;
 use super::Module;
+use super::kind::{LayerKind, flat, units};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
@@ -190,6 +192,48 @@ impl Module for Rbf {
 
     fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
         vec![("weight".into(), &mut self.weight)]
+    }
+}
+
+/// Euclidean RBF units y_i = Σ_j (x_j − w_ij)² in a spec (`type = "rbf"`; LeNet-5's output layer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RbfSpec {
+    /// Number of units K.
+    pub out: usize,
+    /// The centres: random ±1 (default) or the digit bitmaps.
+    #[serde(default)]
+    pub init: RbfInit,
+}
+
+impl LayerKind for RbfSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let out = self.out;
+        units("out", out, input)?;
+        let f = flat(input)?;
+        if self.init == RbfInit::Digits && (f != 84 || out != 10) {
+            return Err(format!(
+                "init = \"digits\" needs 84 inputs (7×12 bitmaps) and out = 10, got input shape {input:?} \
+                 and out = {out}; use init = \"random\""
+            ));
+        }
+        Ok(vec![out])
+    }
+
+    fn build(&self, input: &[usize], _default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
+        Box::new(Rbf::new(input[0], self.out, self.init, rng))
+    }
+
+    /// out·in centre coordinates, each one connection.
+    fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
+        (self.out * input[0], self.out * input[0])
+    }
+
+    /// The centres are drawn by [`RbfInit`], not by an [`Init`]: unchanged.
+    fn set_init(&mut self, _init: Init) {}
+
+    fn gpu(&self) -> bool {
+        false
     }
 }
 

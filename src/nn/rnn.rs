@@ -8,10 +8,12 @@
 //! - output: the last state h_T, m × H; or, with `sequence`, every state, m × T × H (to stack
 //!   another recurrent layer on top)
 
+use super::kind::LayerKind;
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
 
 /// A simple recurrent layer with tanh units.
 ///
@@ -100,6 +102,58 @@ pub(super) fn output(states: Vec<Var>, sequence: bool) -> Var {
     }
     let stacked: Vec<Var> = states.iter().map(|h| h.reshape(&[h.shape()[0], 1, h.shape()[1]])).collect();
     Var::concat(&stacked, 1)
+}
+
+/// A simple recurrent layer of `hidden` tanh units over an input T × F, in a spec (`type = "rnn"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RnnSpec {
+    /// H, the number of units.
+    pub hidden: usize,
+    /// Output every step's state (T × H) instead of the last (H).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sequence: bool,
+}
+
+impl LayerKind for RnnSpec {
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        recurrent_shape(input, self.hidden, self.sequence)
+    }
+
+    fn build(&self, input: &[usize], _default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
+        Box::new(Rnn::new(input[1], self.hidden, self.sequence, rng))
+    }
+
+    fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
+        recurrent_counts(1, self.hidden, input)
+    }
+
+    /// Recurrent layers draw Xavier weights (tanh units), whatever `--init` says.
+    fn set_init(&mut self, _init: Init) {}
+
+    fn gpu(&self) -> bool {
+        false
+    }
+}
+
+/// The output shape of a recurrent layer of `hidden` units over a T × F input: H, or T × H with
+/// `sequence`.
+pub(super) fn recurrent_shape(input: &[usize], hidden: usize, sequence: bool) -> Result<Vec<usize>, String> {
+    let &[t, _] = input else {
+        return Err(format!("needs a sequence input T×F, got shape {input:?}"));
+    };
+    if hidden == 0 {
+        return Err(format!("hidden = 0 (input shape {input:?})"));
+    }
+    Ok(if sequence { vec![t, hidden] } else { vec![hidden] })
+}
+
+/// (parameters, connections) of a recurrent layer with `blocks` blocks of `hidden` units (4 for
+/// the LSTM's gates): one weight per input and per recurrent link into each unit, and a bias,
+/// used once per time step.
+pub(super) fn recurrent_counts(blocks: usize, hidden: usize, input: &[usize]) -> (usize, usize) {
+    let params = blocks * hidden * (input[1] + hidden + 1);
+    (params, params * input[0])
 }
 
 #[cfg(test)]

@@ -16,13 +16,15 @@
 //! | `auxiliary` | the sum over its head's layers  | theirs (used in training only)               |
 //! | elementwise, `dropout`, `pad`, `flatten`, `lrn` | 0 | 0                                      |
 //!
+//! Each kind counts itself ([`super::LayerKind::counts`], beside its layer); this table sums
+//! their rules up.
+//!
 //! links_o is the number of input maps output map o reads (all C, or its row of the connection
 //! table). For LeNet-5 this gives the paper's figures: C1 156 parameters and 122,304 connections,
 //! S2 12 and 5,880, C3 1,516 and 151,600, S4 32 and 2,000, C5 48,120 and 48,120, F6 10,164 and
 //! 10,164, and 340,908 connections in all.
 
-use super::spec::shapes_through;
-use super::{LayerSpec, ModelSpec};
+use super::ModelSpec;
 use crate::Result;
 use serde::Serialize;
 
@@ -65,66 +67,6 @@ impl Summary {
     }
 }
 
-/// (parameters, connections) of one layer from its input and output shapes (checked already).
-fn counts(layer: &LayerSpec, input: &[usize], output: &[usize]) -> (usize, usize) {
-    let positions = |shape: &[usize]| shape[1..].iter().product::<usize>();
-    match layer {
-        LayerSpec::Linear { out, .. } => (out * (input[0] + 1), out * (input[0] + 1)),
-        LayerSpec::Conv2d { out, kernel, connections, .. } => {
-            let area = kernel.0 * kernel.1;
-            let links: usize = match connections {
-                Some(table) => table.iter().map(Vec::len).sum(),
-                None => out * input[0],
-            };
-            let params = links * area + out;
-            (params, params * positions(output))
-        }
-        LayerSpec::Subsample { kernel, .. } => {
-            let units = output.iter().product::<usize>();
-            (2 * input[0], units * (kernel.0 * kernel.1 + 1))
-        }
-        LayerSpec::MaxPool2d { kernel, .. } | LayerSpec::AvgPool2d { kernel, .. } => {
-            (0, output.iter().product::<usize>() * kernel.0 * kernel.1)
-        }
-        LayerSpec::Rbf { out, .. } => (out * input[0], out * input[0]),
-        // one weight per input and per recurrent link into each unit (four gate blocks for the
-        // LSTM), used once per time step
-        LayerSpec::Rnn { hidden, .. } | LayerSpec::Lstm { hidden, .. } => {
-            let blocks = if matches!(layer, LayerSpec::Lstm { .. }) { 4 } else { 1 };
-            let params = blocks * hidden * (input[1] + hidden + 1);
-            (params, params * input[0])
-        }
-        // six convolutions at the output's H×W, and the 3×3 pool before pool proj
-        LayerSpec::Inception { .. } => {
-            let sizes = layer.inception_sizes().expect("an inception layer");
-            let convs = sizes.convolutions(input[0]);
-            let params: usize = convs.iter().map(|&(_, c, o, k)| o * (c * k * k + 1)).sum();
-            (params, params * positions(output) + input.iter().product::<usize>() * 9)
-        }
-        LayerSpec::Auxiliary { layers, .. } => {
-            let shapes = shapes_through(layers, input).expect("checked by ModelSpec::shapes");
-            let mut totals = (0, 0);
-            let mut at = input;
-            for (layer, shape) in layers.iter().zip(&shapes) {
-                let (p, c) = counts(&layer.spec, at, shape);
-                totals = (totals.0 + p, totals.1 + c);
-                at = shape;
-            }
-            totals
-        }
-        LayerSpec::Pad { .. }
-        | LayerSpec::Lrn { .. }
-        | LayerSpec::Dropout { .. }
-        | LayerSpec::Flatten {}
-        | LayerSpec::Scale { .. }
-        | LayerSpec::Relu {}
-        | LayerSpec::Sigmoid {}
-        | LayerSpec::Tanh {}
-        | LayerSpec::ScaledTanh {}
-        | LayerSpec::Identity {} => (0, 0),
-    }
-}
-
 impl ModelSpec {
     /// The summary of the model: shapes, parameters and connections of every layer. Fails as
     /// [`ModelSpec::shapes`] does.
@@ -133,7 +75,7 @@ impl ModelSpec {
         let mut input = self.input.clone();
         let mut layers = Vec::with_capacity(self.layers.len());
         for (index, (layer, output)) in self.layers.iter().zip(shapes).enumerate() {
-            let (parameters, connections) = counts(&layer.spec, &input, &output);
+            let (parameters, connections) = layer.spec.as_kind().counts(&input, &output);
             layers.push(LayerRow {
                 index,
                 name: layer.name.clone().unwrap_or_else(|| layer.spec.kind().to_string()),

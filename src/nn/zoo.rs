@@ -79,7 +79,7 @@ impl ModelSpec {
 mod tests {
     use super::*;
     use crate::loss::Loss;
-    use crate::nn::{LayerSpec, Size2};
+    use crate::nn::{Conv2dSpec, LayerSpec, Size2};
     use crate::ops::Activation;
 
     #[test]
@@ -105,7 +105,7 @@ mod tests {
     fn lenet5_c3_is_table_one_of_the_paper() {
         let spec = ModelSpec::zoo("lenet5").unwrap();
         let c3 = spec.layers.iter().find(|l| l.name.as_deref() == Some("C3")).unwrap();
-        let LayerSpec::Conv2d { connections: Some(table), kernel: Size2(5, 5), .. } = &c3.spec else {
+        let LayerSpec::Conv2d(Conv2dSpec { connections: Some(table), kernel: Size2(5, 5), .. }) = &c3.spec else {
             panic!("C3 is not a partially connected 5×5 convolution: {c3:?}")
         };
         // Table I, row by row: which C3 maps each S2 map feeds ('X' in the paper)

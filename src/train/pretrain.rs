@@ -20,7 +20,8 @@
 
 use crate::autodiff::{Var, no_grad};
 use crate::loss::{Loss, least_squares};
-use crate::nn::{LayerSpec, Model, ModelSpec, Module};
+use crate::nn::{LayerSpec, LinearSpec, Model, ModelSpec, Module};
+use crate::ops::Activation;
 use crate::optim::{Adam, Optimizer};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
@@ -52,31 +53,19 @@ pub struct PretrainedLayer {
     pub losses: Vec<f32>,
 }
 
-/// The spec indices of the layers that greedy pre-training trains: every `linear` layer that an
-/// activation follows, except the last `linear` layer (the output).
+/// The spec indices of the layers that greedy pre-training trains: every layer with
+/// [`LayerSpec::pretrain_units`] (`linear`) that an activation follows, except the last of them
+/// (the output).
 pub fn pretrainable_layers(spec: &ModelSpec) -> Vec<usize> {
-    let linear: Vec<usize> = spec
-        .layers
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| matches!(l.spec, LayerSpec::Linear { .. }))
-        .map(|(i, _)| i)
-        .collect();
+    let linear: Vec<usize> =
+        spec.layers.iter().enumerate().filter(|(_, l)| l.spec.pretrain_units().is_some()).map(|(i, _)| i).collect();
     let hidden = &linear[..linear.len().saturating_sub(1)];
     hidden.iter().copied().filter(|&i| activation_after(spec, i).is_some()).collect()
 }
 
-fn activation_after(spec: &ModelSpec, i: usize) -> Option<LayerSpec> {
-    let next = spec.layers.get(i + 1)?.spec.clone();
-    matches!(
-        next,
-        LayerSpec::Relu {}
-            | LayerSpec::Sigmoid {}
-            | LayerSpec::Tanh {}
-            | LayerSpec::ScaledTanh {}
-            | LayerSpec::Identity {}
-    )
-    .then_some(next)
+/// The activation of the layer after layer `i`, if that layer is an activation.
+fn activation_after(spec: &ModelSpec, i: usize) -> Option<Activation> {
+    spec.layers.get(i + 1)?.spec.as_activation()
 }
 
 /// Pre-trains the hidden layers of `model` on `inputs` (one flat sample per row; labels are not
@@ -148,9 +137,7 @@ fn pretrain_layer(
 ) -> Result<PretrainedLayer> {
     let spec = model.spec();
     let (rows, n_in) = h.dims2("pretrain");
-    let LayerSpec::Linear { out: units, .. } = spec.layers[l].spec else {
-        unreachable!("a pretrainable layer is linear")
-    };
+    let units = spec.layers[l].spec.pretrain_units().expect("a pretrainable layer has units");
     let activation = activation_after(spec, l).expect("a pretrainable layer has an activation");
     let ae_spec = ModelSpec {
         name: format!("autoencoder of layer {l}"),
@@ -159,9 +146,9 @@ fn pretrain_layer(
         loss: Loss::LeastSquares,
         train: None,
         layers: vec![
-            LayerSpec::Linear { out: units, init: None }.into(),
-            activation.into(),
-            LayerSpec::Linear { out: n_in, init: None }.into(),
+            LayerSpec::Linear(LinearSpec { out: units, init: None }).into(),
+            LayerSpec::activation(activation).into(),
+            LayerSpec::Linear(LinearSpec { out: n_in, init: None }).into(),
         ],
     };
     let mut ae = Model::new(ae_spec, &mut rng)?;
@@ -214,7 +201,6 @@ fn copy_params(from: &Model, from_prefix: &str, to: &mut Model, to_prefix: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::Activation;
 
     fn deep_sigmoid() -> ModelSpec {
         ModelSpec::mlp(6, &[4, 3], 2, Activation::Sigmoid, Loss::SoftmaxCrossEntropy)

@@ -1,6 +1,7 @@
 //! Help texts that list what the library offers, built from its tables (the model zoo, the
-//! optimizers, the schedules) so that `--help` names every entry and no other.
+//! activations, the optimizers, the schedules) so that `--help` names every entry and no other.
 
+use nabla::ops::Activation;
 use nabla::optim::OPTIMIZERS;
 use nabla::optim::schedule::SCHEDULES;
 
@@ -26,6 +27,12 @@ pub fn train_model() -> String {
          defaults that flags override",
         zoo_names()
     )
+}
+
+/// `nabla train --activation`.
+pub fn activation() -> String {
+    let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+    format!("Hidden activation of an MLP: {}", or_list(&names))
 }
 
 /// `nabla summary --model`.
@@ -70,6 +77,9 @@ mod tests {
     fn help_texts_name_every_zoo_model_optimizer_and_schedule() {
         for (name, _) in nabla::nn::ZOO {
             assert!(train_model().contains(name) && summary_model().contains(name), "{name}");
+        }
+        for a in Activation::ALL {
+            assert!(activation().contains(a.name()), "{a:?}");
         }
         for name in OPTIMIZERS {
             assert!(train_optimizer("momentum").contains(name) && compare_optimizers("momentum").contains(name));

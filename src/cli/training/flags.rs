@@ -26,11 +26,11 @@ pub struct TrainArgs {
     /// 512,512].
     #[arg(long)]
     pub hidden: Option<String>,
-    /// Hidden activation: relu, tanh, sigmoid or identity.
-    #[arg(long, default_value = "relu")]
+    // the help lists the activations from `nabla::ops::Activation::ALL`
+    #[arg(long, default_value = "relu", help = help::activation())]
     pub activation: String,
     /// Weight initialisation of every linear and conv layer: he, xavier, lecun or uniform
-    /// (U(±1/√fan_in), PyTorch's default) [default: He before a ReLU, LeCun for the last layer,
+    /// (U(±1/√fan_in), PyTorch's default) [default: He before ReLU or GELU, LeCun for the last layer,
     /// Xavier otherwise].
     #[arg(long)]
     #[serde(default)]

@@ -2,7 +2,7 @@
 
 use super::flags::TrainArgs;
 use nabla::loss::Loss;
-use nabla::nn::{DropoutRule, Init, InputMap, LayerSpec, ModelSpec};
+use nabla::nn::{DropoutRule, DropoutSpec, Init, InputMap, LayerSpec, ModelSpec};
 use nabla::ops::Activation;
 use nabla::{Error, Result};
 
@@ -67,14 +67,14 @@ pub fn model_spec(
 fn with_dropout(mut spec: ModelSpec, p_in: f32, p: f32, rule: DropoutRule) -> ModelSpec {
     let mut layers = Vec::new();
     if p_in > 0.0 {
-        layers.push(LayerSpec::Dropout { p: p_in, rule }.into());
+        layers.push(LayerSpec::Dropout(DropoutSpec { p: p_in, rule }).into());
     }
     let last = spec.layers.len() - 1;
     for (i, layer) in spec.layers.into_iter().enumerate() {
-        let is_activation = !matches!(layer.spec, LayerSpec::Linear { .. });
+        let is_activation = layer.spec.as_activation().is_some();
         layers.push(layer);
         if p > 0.0 && is_activation && i < last {
-            layers.push(LayerSpec::Dropout { p, rule }.into());
+            layers.push(LayerSpec::Dropout(DropoutSpec { p, rule }).into());
         }
     }
     spec.layers = layers;
@@ -90,12 +90,12 @@ pub fn describe(spec: &ModelSpec) -> String {
     let mut plain = spec.input.len() == 1;
     for layer in &spec.layers {
         kinds.push(layer.spec.kind());
-        match &layer.spec {
-            LayerSpec::Linear { out, .. } => widths.push(out.to_string()),
-            LayerSpec::Relu {} | LayerSpec::Tanh {} | LayerSpec::Sigmoid {} | LayerSpec::Identity {} => {
-                act = layer.spec.kind();
-            }
-            _ => plain = false,
+        if let LayerSpec::Linear(linear) = &layer.spec {
+            widths.push(linear.out.to_string());
+        } else if layer.spec.as_activation().is_some() {
+            act = layer.spec.kind();
+        } else {
+            plain = false;
         }
     }
     if plain {

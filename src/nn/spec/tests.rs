@@ -1,0 +1,170 @@
+//! Tests of parsing, checking and building whole specs; each kind's own rules are tested in its
+//! file.
+
+use super::*;
+use crate::nn::{DropoutRule, Module, RbfInit, Size2};
+
+/// A model of `layers`, written as the JSON array a checkpoint stores, over `input`.
+pub(crate) fn spec_of(input: &[usize], layers: &str) -> ModelSpec {
+    let json = format!(r#"{{"name":"t","input":{input:?},"loss":"softmax-cross-entropy","layers":{layers}}}"#);
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+}
+
+#[test]
+fn mlp_spec_round_trips_through_json_and_builds() {
+    let spec = ModelSpec::mlp(784, &[512, 512], 10, Activation::Relu, Loss::SoftmaxCrossEntropy);
+    let json = serde_json::to_string(&spec).unwrap();
+    assert!(json.contains(r#"{"type":"linear","out":512},{"type":"relu"}"#), "{json}");
+    let back: ModelSpec = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, spec);
+    let net = spec.build(&mut Rng::seed(0)).unwrap();
+    assert_eq!(net.num_parameters(), 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10);
+    let names: Vec<String> = net.params().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]);
+}
+
+/// The JSON of a checkpoint written before convolutions existed still loads.
+#[test]
+fn an_mlp_spec_of_the_first_format_still_parses() {
+    let old = r#"{"name":"mlp","input":[784],"layers":[{"type":"linear","out":64},{"type":"relu"},
+        {"type":"linear","out":10}],"loss":"softmax-cross-entropy"}"#;
+    let spec: ModelSpec = serde_json::from_str(old).unwrap();
+    assert_eq!(spec, ModelSpec::mlp(784, &[64], 10, Activation::Relu, Loss::SoftmaxCrossEntropy));
+}
+
+/// Every kind writes the JSON it reads, with its defaults left out.
+#[test]
+fn every_kind_round_trips_through_json() {
+    let layers = r#"[{"type":"pad","padding":2,"value":-0.1},{"type":"conv2d","out":4,"kernel":[3,2],"init":"he"},
+        {"type":"maxpool2d","kernel":2,"padding":1},{"type":"avgpool2d","kernel":2,"stride":1},
+        {"type":"subsample","kernel":2},{"type":"lrn","size":3},{"type":"dropout","p":0.5},
+        {"type":"scale","factor":-1.0},{"type":"inception","1x1":1,"3x3_reduce":1,"3x3":1,"5x5_reduce":1,
+        "5x5":1,"pool_proj":1},{"type":"auxiliary","weight":0.3,"layers":[{"type":"flatten"}]},
+        {"type":"flatten","name":"F"},{"type":"rbf","out":10,"init":"digits"},{"type":"rnn","hidden":3},
+        {"type":"lstm","hidden":3,"sequence":true},{"type":"linear","out":2},{"type":"relu"},{"type":"gelu"},
+        {"type":"sigmoid"},{"type":"tanh"},{"type":"scaled-tanh"},{"type":"identity"}]"#;
+    let spec = spec_of(&[1, 8, 8], layers);
+    let json = serde_json::to_string(&spec).unwrap();
+    assert!(json.contains(r#"{"type":"lrn","size":3,"alpha":0.0001,"beta":0.75,"k":1.0}"#), "{json}");
+    assert!(json.contains(r#"{"name":"F","type":"flatten"}"#), "{json}");
+    assert_eq!(serde_json::from_str::<ModelSpec>(&json).unwrap(), spec);
+    for &a in Activation::ALL {
+        let layer = LayerSpec::activation(a);
+        assert_eq!((layer.kind(), layer.as_activation()), (a.name(), Some(a)));
+        assert_eq!(layer.as_kind().init_before(), Some(a.init_before()));
+    }
+    assert!(spec.layers.iter().all(|l| !l.spec.as_kind().gpu()), "no kind runs on the GPU yet");
+}
+
+#[test]
+fn the_default_init_is_the_one_the_next_layer_asks_for() {
+    let var = |layers: &str| {
+        let w = spec_of(&[400], layers).build(&mut Rng::seed(0)).unwrap().params()[0].1.value().clone();
+        w.data().iter().map(|x| x * x).sum::<f32>() / w.numel() as f32
+    };
+    // He draws 2/400, LeCun 1/400, Xavier 2/(400 + 300)
+    let next =
+        |act: &str| var(&format!(r#"[{{"type":"linear","out":300}},{{"type":"{act}"}},{{"type":"linear","out":2}}]"#));
+    for (act, want) in [("relu", 2.0 / 400.0), ("gelu", 2.0 / 400.0), ("identity", 1.0 / 400.0), ("tanh", 2.0 / 700.0)]
+    {
+        let got = next(act);
+        assert!((got / want - 1.0).abs() < 0.05, "before {act}: variance {got}, want {want}");
+    }
+    let last = var(r#"[{"type":"linear","out":300}]"#);
+    assert!((last * 400.0 - 1.0).abs() < 0.05, "last layer: LeCun, got variance {last}");
+}
+
+#[test]
+fn shape_errors_name_the_layer_its_type_and_the_shapes() {
+    let conv = |out: usize, k: usize| format!(r#"{{"type":"conv2d","out":{out},"kernel":{k}}}"#);
+    let cases: Vec<(Vec<usize>, String, &str)> = vec![
+        (vec![4], r#"[{"type":"linear","out":0}]"#.into(), "layer 0 (linear): out = 0 (input shape [4])"),
+        (
+            vec![1, 8, 8],
+            format!(r#"[{},{{"type":"maxpool2d","kernel":2}},{}]"#, conv(2, 5), conv(3, 5)),
+            "layer 2 (conv2d): kernel 5×5 does not fit input shape [2, 2, 2]",
+        ),
+        (
+            vec![1, 8, 8],
+            format!(r#"[{},{{"type":"linear","out":3}}]"#, conv(2, 3)),
+            "layer 1 (linear): needs a flat input (add a flatten layer before it), got shape [2, 6, 6]",
+        ),
+        (vec![784], format!("[{}]", conv(2, 3)), "layer 0 (conv2d): needs an image input C×H×W, got shape [784]"),
+        (
+            vec![2, 8, 8],
+            r#"[{"type":"conv2d","out":2,"kernel":3,"connections":[[0],[1,2]]}]"#.into(),
+            "layer 0 (conv2d): connections[1] names input map 2, but there are 2 (0 to 1) (input shape [2, 8, 8])",
+        ),
+        (
+            vec![1, 6, 6],
+            r#"[{"type":"flatten"},{"type":"rbf","out":10,"init":"digits"}]"#.into(),
+            "layer 1 (rbf): init = \"digits\" needs 84 inputs",
+        ),
+        (
+            vec![1, 6, 6],
+            r#"[{"type":"maxpool2d","kernel":3,"padding":[2,1]}]"#.into(),
+            "layer 0 (maxpool2d): padding 2×1 is more than half the kernel 3×3",
+        ),
+        (
+            vec![1, 6, 6],
+            r#"[{"type":"inception","1x1":0,"3x3_reduce":2,"3x3":3,"5x5_reduce":1,"5x5":2,"pool_proj":2}]"#.into(),
+            "layer 0 (inception): 1x1 = 0 (input shape [1, 6, 6])",
+        ),
+        (
+            vec![1, 6, 6],
+            r#"[{"type":"auxiliary","weight":0.3,"layers":[{"type":"linear","out":10}]}]"#.into(),
+            "layer 0 (auxiliary): head layer 0 (linear): needs a flat input",
+        ),
+        (
+            vec![1, 6, 6],
+            r#"[{"type":"auxiliary","weight":0.3,"layers":[{"type":"flatten"},{"type":"linear","out":9}]},
+                {"type":"flatten"},{"type":"linear","out":10}]"#
+                .into(),
+            "layer 0 (auxiliary): the head ends in shape [9] but the model's output is [10]",
+        ),
+        (vec![4], r#"[{"type":"dropout","p":1.0}]"#.into(), "layer 0 (dropout): p = 1 must be in [0, 1)"),
+    ];
+    for (input, layers, want) in cases {
+        let err = spec_of(&input, &layers).shapes().unwrap_err().to_string();
+        assert!(err.contains(want), "{err}\n  does not contain\n{want}");
+    }
+    let named = spec_of(&[3], r#"[{"type":"linear","out":0,"name":"F6"}]"#);
+    let err = named.shapes().unwrap_err().to_string();
+    assert!(err.contains("layer 0 (linear 'F6')"), "{err}");
+}
+
+#[test]
+fn unknown_layers_and_fields_are_rejected() {
+    let parse = |layer: &str| {
+        serde_json::from_str::<ModelSpec>(&format!(
+            r#"{{"name":"x","input":[4],"loss":"least-squares","layers":[{layer}]}}"#
+        ))
+    };
+    assert!(parse(r#"{"type":"conv9"}"#).is_err());
+    assert!(parse(r#"{"type":"relu","out":3}"#).is_err(), "a field on a layer without fields");
+    assert!(parse(r#"{"type":"gelu","approximate":"tanh"}"#).is_err(), "a field on an activation");
+    assert!(parse(r#"{"type":"flatten","dims":1}"#).is_err(), "a field on flatten");
+    assert!(parse(r#"{"type":"linear"}"#).is_err(), "a missing field");
+    assert!(parse(r#"{"type":"linear","out":3,"bias":false}"#).is_err(), "an unknown field");
+    assert!(parse(r#"{"type":"conv2d","out":3,"kernel":[3,2,1]}"#).is_err(), "a size of three numbers");
+    let ok = parse(r#"{"type":"conv2d","out":3,"kernel":[3,2],"name":"C1"}"#).unwrap();
+    assert_eq!(ok.layers[0].name.as_deref(), Some("C1"));
+    let LayerSpec::Conv2d(conv) = &ok.layers[0].spec else { panic!("{:?}", ok.layers[0]) };
+    assert_eq!((conv.kernel, conv.stride), (Size2(3, 2), Size2(1, 1)));
+}
+
+#[test]
+fn dropout_and_rbf_fields_parse_with_their_defaults() {
+    let spec = spec_of(&[4], r#"[{"type":"dropout","p":0.5,"rule":"weight-scaling"},{"type":"rbf","out":3}]"#);
+    assert_eq!(spec.layers[0].spec, LayerSpec::Dropout(DropoutSpec { p: 0.5, rule: DropoutRule::WeightScaling }));
+    assert_eq!(spec.layers[1].spec, LayerSpec::Rbf(crate::nn::RbfSpec { out: 3, init: RbfInit::Random }));
+    assert_eq!(spec.build(&mut Rng::seed(0)).unwrap().len(), 2);
+}
+
+#[test]
+fn input_map_is_a_normalisation() {
+    let (mean, std) = InputMap { zero: -0.1, one: 1.175 }.mean_std();
+    for (x, want) in [(0.0f32, -0.1f32), (1.0, 1.175), (0.5, 0.5375)] {
+        assert!(((x - mean) / std - want).abs() < 1e-6);
+    }
+}
