@@ -25,8 +25,8 @@
 
 use nabla::data::{Dataset, load_mnist};
 use nabla::loss::Loss;
+use nabla::nn::Activation;
 use nabla::nn::{Model, ModelSpec, Module};
-use nabla::ops::Activation;
 use nabla::optim::schedule::Constant;
 use nabla::optim::{Optimizer, Sgd};
 use nabla::rng::Rng;

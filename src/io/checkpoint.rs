@@ -90,7 +90,7 @@ pub fn load_checkpoint(path: &Path) -> Result<(Model, HashMap<String, String>)> 
 mod tests {
     use super::*;
     use crate::loss::Loss;
-    use crate::ops::Activation;
+    use crate::nn::Activation;
 
     #[test]
     fn a_checkpoint_round_trips_weights_spec_and_metadata() {

@@ -1,8 +1,8 @@
-//! An activation function as a layer without parameters: Y = f(U), elementwise. Every row of the
-//! [`Activation`] table (in `ops/activation.rs`, beside its forward and backward) is a layer kind
-//! of its own in specs (`type = "relu"`, `"gelu"`, …, without fields); this file holds what they
-//! share as layer kinds: same shape out, no parameters, and the init each asks of the layer that
-//! feeds it.
+//! Activation functions as layers without parameters: Y = f(U), elementwise. The [`Activation`]
+//! table below has one row per function: its name in spec files (`type = "relu"`, `"gelu"`, …,
+//! without fields) and for `nabla train --activation`, the init it asks of the layer that feeds
+//! it, and its op (forward and backward in `ops/activation.rs`). Every row is a layer kind of its
+//! own; this file holds what they share as kinds: same shape out, no parameters.
 //!
 //! # Shapes
 //! - input U: any; output Y: the same
@@ -10,9 +10,77 @@
 use super::kind::LayerKind;
 use super::{Init, Module};
 use crate::autodiff::Var;
-use crate::ops::Activation;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
+
+/// Declares the activation table: each row is a variant, its name (in spec files and for
+/// `--activation`), the init it asks of the layer that feeds it and the op that applies it.
+macro_rules! activations {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal, init before: $init:ident, $apply:path;)*) => {
+        /// The activation functions, by name (the table at the end of this file's macro call).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum Activation {
+            $($(#[$doc])* #[serde(rename = $name)] $variant,)*
+        }
+
+        impl Activation {
+            /// Every activation, in the table's order.
+            pub const ALL: &[Activation] = &[$(Activation::$variant),*];
+
+            /// Its name in spec files (the layer's `type`) and for `--activation`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Activation::$variant => $name,)*
+                }
+            }
+
+            /// The init of the layer that feeds it, where that layer's spec gives none: He
+            /// before ReLU-like functions (half their inputs are cut), LeCun before the identity
+            /// (as for the last layer), Xavier before the sigmoid and tanh kinds.
+            pub fn init_before(self) -> Init {
+                match self {
+                    $(Activation::$variant => Init::$init,)*
+                }
+            }
+
+            /// Applies the activation to a value.
+            pub fn apply(self, u: &Var) -> Var {
+                match self {
+                    $(Activation::$variant => $apply(u),)*
+                }
+            }
+        }
+    };
+}
+
+activations! {
+    /// f(u) = u.
+    Identity = "identity", init before: LeCun, Var::identity;
+    /// f(u) = 1 / (1 + e^(−u)).
+    Sigmoid = "sigmoid", init before: Xavier, Var::sigmoid;
+    /// f(u) = tanh(u).
+    Tanh = "tanh", init before: Xavier, Var::tanh;
+    /// f(u) = max(0, u).
+    Relu = "relu", init before: He, Var::relu;
+    /// LeNet-5's f(u) = 1.7159·tanh(2u/3).
+    ScaledTanh = "scaled-tanh", init before: Xavier, Var::scaled_tanh;
+    /// f(u) = u·Φ(u), Φ the standard normal CDF (the exact form, PyTorch's default).
+    Gelu = "gelu", init before: He, Var::gelu;
+}
+
+impl Activation {
+    /// Parses a name from the table (`linear` is also the identity).
+    pub fn parse(name: &str) -> crate::Result<Activation> {
+        if name == "linear" {
+            return Ok(Activation::Identity);
+        }
+        Activation::ALL.iter().copied().find(|a| a.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+            let (last, rest) = names.split_last().expect("the table has rows");
+            crate::Error::config(format!("unknown activation '{name}': expected {} or {last}", rest.join(", ")))
+        })
+    }
+}
 
 /// Applies an [`Activation`] elementwise.
 #[derive(Clone, Copy, Debug)]
@@ -54,5 +122,29 @@ impl LayerKind for Activation {
 
     fn activation(&self) -> Option<Activation> {
         Some(*self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Tensor;
+
+    #[test]
+    fn every_activation_applies_its_op_and_parses_by_its_name() {
+        let u = Var::constant(Tensor::from_vec(vec![-2.0, -0.5, 0.0, 0.7, 3.0], &[5]));
+        for &a in Activation::ALL {
+            assert_eq!(Activation::parse(a.name()).unwrap(), a);
+            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{}\"", a.name()));
+            assert_eq!(a.apply(&u).shape(), u.shape());
+        }
+        assert_eq!(Activation::parse("linear").unwrap(), Activation::Identity);
+        let err = Activation::parse("swish").unwrap_err().to_string();
+        assert!(
+            err.contains("unknown activation 'swish': expected identity, sigmoid, tanh, relu, scaled-tanh or gelu"),
+            "{err}"
+        );
+        assert_eq!(Activation::Gelu.init_before(), Init::He);
+        assert_eq!(Activation::Relu.init_before(), Init::He);
     }
 }

@@ -9,8 +9,8 @@
 //! what a new kind lacks. The defaults cover what only a few kinds are: activations, and the
 //! layers that greedy pre-training trains.
 
+use super::Activation;
 use super::{Init, Module, Size2};
-use crate::ops::Activation;
 use crate::rng::Rng;
 
 /// One layer kind of a spec: its rules, next to the layer it builds.

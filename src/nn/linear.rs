@@ -101,8 +101,8 @@ impl Module for Linear {
 mod tests {
     use super::*;
     use crate::loss::Loss;
+    use crate::nn::Activation;
     use crate::nn::{LayerSpec, ModelSpec};
-    use crate::ops::Activation;
 
     #[test]
     fn with_init_sets_every_linear_layer_and_draws_smaller_weights() {

@@ -7,7 +7,7 @@
 //! Layers, one file each, each with a "Shapes" section: [`Linear`], [`Conv2d`] (optionally with
 //! a fixed connection table, as LeNet-5's C3), [`MaxPool2d`], [`AvgPool2d`], [`Subsample`]
 //! (LeNet-5's trainable sub-sampling), [`Pad`], [`Flatten`], [`Rbf`] (LeNet-5's Euclidean RBF
-//! output units), [`Scale`], [`Dropout`], [`ActivationLayer`] (every [`crate::ops::Activation`]:
+//! output units), [`Scale`], [`Dropout`], [`ActivationLayer`] (every [`Activation`]:
 //! ReLU, GELU, sigmoid, tanh, LeNet-5's scaled tanh, identity), the recurrent [`Rnn`] and
 //! [`Lstm`], trained by backpropagation through time, and GoogLeNet's [`Inception`] module,
 //! [`LocalResponseNorm`] and [`Auxiliary`] classifiers.
@@ -18,8 +18,8 @@
 //! parameter and connection counts, init override, the init it asks of the layer before it,
 //! pre-training and GPU capabilities). [`spec`] lists the kinds once, in a registry that generates
 //! [`LayerSpec`] and its exhaustive dispatch. Adding a kind is its file plus one registry row;
-//! adding an activation is a row of the table in `ops/activation.rs` (with its forward and
-//! backward) plus one registry row.
+//! adding an activation is its op (forward and backward, in `ops/activation.rs`), a row of the
+//! [`Activation`] table and one registry row.
 
 mod activation;
 mod auxiliary;
@@ -44,7 +44,7 @@ pub mod spec;
 mod summary;
 mod zoo;
 
-pub use activation::{ActivationLayer, NoFields};
+pub use activation::{Activation, ActivationLayer, NoFields};
 pub use auxiliary::{Auxiliary, AuxiliarySpec};
 pub use conv2d::{Conv2d, Conv2dSpec};
 pub use dropout::{Dropout, DropoutRule, DropoutSpec};

@@ -81,6 +81,7 @@
 //! below, which generates [`LayerSpec`] and its exhaustive dispatch, and otherwise only parses and
 //! checks whole models.
 
+use super::Activation;
 use super::activation::NoFields;
 use super::kind::LayerKind;
 use super::{
@@ -88,7 +89,6 @@ use super::{
     LstmSpec, MaxPool2dSpec, PadSpec, RbfSpec, RnnSpec, ScaleSpec, Sequential, SubsampleSpec,
 };
 use crate::loss::Loss;
-use crate::ops::Activation;
 use crate::rng::Rng;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};

@@ -79,8 +79,8 @@ impl ModelSpec {
 mod tests {
     use super::*;
     use crate::loss::Loss;
+    use crate::nn::Activation;
     use crate::nn::{Conv2dSpec, LayerSpec, Size2};
-    use crate::ops::Activation;
 
     #[test]
     fn zoo_specs_round_trip_through_toml_and_json() {

@@ -1,6 +1,6 @@
-//! Activation functions f(u) and their derivatives f′(u), applied elementwise, and the table of
-//! activations ([`Activation`]): one row per function, with its name in spec files and for
-//! `nabla train --activation`, the init it asks of the layer that feeds it, and its op.
+//! Activation functions f(u) and their derivatives f′(u), applied elementwise, as ops on [`Var`]
+//! (`relu`, `gelu`, `sigmoid`, `tanh`, `scaled_tanh`, `identity`). The table that names them for
+//! spec files and flags is `nn::Activation`.
 //!
 //! Backward multiplies δ by f′(u), written in terms of the output y = f(u) where that is cheaper:
 //! sigmoid y(1−y), tanh 1−y², ReLU [y > 0], scaled tanh S·(A − y²/A). GELU's needs the input:
@@ -13,78 +13,7 @@
 //! approximation is tested against f64. The loops run in blocks on the team (see [`unary`]).
 
 use crate::autodiff::Var;
-use crate::nn::Init;
 use crate::tensor::{Tensor, team};
-use serde::{Deserialize, Serialize};
-
-/// Declares the activation table: each row is a variant, its name (in spec files and for
-/// `--activation`), the init it asks of the layer that feeds it and the op that applies it.
-macro_rules! activations {
-    ($($(#[$doc:meta])* $variant:ident = $name:literal, init before: $init:ident, $apply:path;)*) => {
-        /// The activation functions, by name (the table at the end of this file's macro call).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum Activation {
-            $($(#[$doc])* #[serde(rename = $name)] $variant,)*
-        }
-
-        impl Activation {
-            /// Every activation, in the table's order.
-            pub const ALL: &[Activation] = &[$(Activation::$variant),*];
-
-            /// Its name in spec files (the layer's `type`) and for `--activation`.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(Activation::$variant => $name,)*
-                }
-            }
-
-            /// The init of the layer that feeds it, where that layer's spec gives none: He
-            /// before ReLU-like functions (half their inputs are cut), LeCun before the identity
-            /// (as for the last layer), Xavier before the sigmoid and tanh kinds.
-            pub fn init_before(self) -> Init {
-                match self {
-                    $(Activation::$variant => Init::$init,)*
-                }
-            }
-
-            /// Applies the activation to a value.
-            pub fn apply(self, u: &Var) -> Var {
-                match self {
-                    $(Activation::$variant => $apply(u),)*
-                }
-            }
-        }
-    };
-}
-
-activations! {
-    /// f(u) = u.
-    Identity = "identity", init before: LeCun, Var::identity;
-    /// f(u) = 1 / (1 + e^(−u)).
-    Sigmoid = "sigmoid", init before: Xavier, Var::sigmoid;
-    /// f(u) = tanh(u).
-    Tanh = "tanh", init before: Xavier, Var::tanh;
-    /// f(u) = max(0, u).
-    Relu = "relu", init before: He, Var::relu;
-    /// LeNet-5's f(u) = 1.7159·tanh(2u/3).
-    ScaledTanh = "scaled-tanh", init before: Xavier, Var::scaled_tanh;
-    /// f(u) = u·Φ(u), Φ the standard normal CDF (the exact form, PyTorch's default).
-    Gelu = "gelu", init before: He, Var::gelu;
-}
-
-impl Activation {
-    /// Parses a name from the table (`linear` is also the identity).
-    pub fn parse(name: &str) -> crate::Result<Activation> {
-        if name == "linear" {
-            return Ok(Activation::Identity);
-        }
-        Activation::ALL.iter().copied().find(|a| a.name() == name).ok_or_else(|| {
-            let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
-            let (last, rest) = names.split_last().expect("the table has rows");
-            crate::Error::config(format!("unknown activation '{name}': expected {} or {last}", rest.join(", ")))
-        })
-    }
-}
 
 /// The logistic sigmoid σ(u) = ½(1 + tanh(u/2)): within 2·10⁻⁷ of the exact value, exactly 0
 /// and 1 for |u| beyond 15.8, and vectorizable.
@@ -261,24 +190,6 @@ mod tests {
         check(&xs, |v| v[0].gelu());
         // GELU's tails, where Φ and φ come from the ends of the approximations
         check(&[xs[0].scale(4.0)], |v| v[0].gelu());
-    }
-
-    #[test]
-    fn every_activation_applies_its_op_and_parses_by_its_name() {
-        let u = Var::constant(Tensor::from_vec(vec![-2.0, -0.5, 0.0, 0.7, 3.0], &[5]));
-        for &a in Activation::ALL {
-            assert_eq!(Activation::parse(a.name()).unwrap(), a);
-            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{}\"", a.name()));
-            assert_eq!(a.apply(&u).shape(), u.shape());
-        }
-        assert_eq!(Activation::parse("linear").unwrap(), Activation::Identity);
-        let err = Activation::parse("swish").unwrap_err().to_string();
-        assert!(
-            err.contains("unknown activation 'swish': expected identity, sigmoid, tanh, relu, scaled-tanh or gelu"),
-            "{err}"
-        );
-        assert_eq!(Activation::Gelu.init_before(), Init::He);
-        assert_eq!(Activation::Relu.init_before(), Init::He);
     }
 
     #[test]

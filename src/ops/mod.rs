@@ -13,7 +13,7 @@ mod reduce;
 mod shape;
 mod softmax;
 
-pub use activation::{Activation, SCALED_TANH_A, SCALED_TANH_S, erf_rational, exp_rational, sigmoid, tanh_rational};
+pub use activation::{SCALED_TANH_A, SCALED_TANH_S, erf_rational, exp_rational, sigmoid, tanh_rational};
 pub use conv::conv2d_naive;
 pub use lrn::Lrn;
 pub(crate) use softmax::{log_softmax_rows, softmax_rows};

@@ -358,8 +358,8 @@ impl Trainer {
 mod tests {
     use super::*;
     use crate::loss::Loss;
+    use crate::nn::Activation;
     use crate::nn::ModelSpec;
-    use crate::ops::Activation;
     use crate::optim::{Sgd, schedule::Constant};
 
     /// A step updates every weight in its own buffer: no part of the step's graph may outlive

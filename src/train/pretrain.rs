@@ -20,8 +20,8 @@
 
 use crate::autodiff::{Var, no_grad};
 use crate::loss::{Loss, least_squares};
+use crate::nn::Activation;
 use crate::nn::{LayerSpec, LinearSpec, Model, ModelSpec, Module};
-use crate::ops::Activation;
 use crate::optim::{Adam, Optimizer};
 use crate::rng::Rng;
 use crate::tensor::Tensor;

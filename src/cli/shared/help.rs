@@ -1,7 +1,7 @@
 //! Help texts that list what the library offers, built from its tables (the model zoo, the
 //! activations, the optimizers, the schedules) so that `--help` names every entry and no other.
 
-use nabla::ops::Activation;
+use nabla::nn::Activation;
 use nabla::optim::OPTIMIZERS;
 use nabla::optim::schedule::SCHEDULES;
 

@@ -26,7 +26,7 @@ pub struct TrainArgs {
     /// 512,512].
     #[arg(long)]
     pub hidden: Option<String>,
-    // the help lists the activations from `nabla::ops::Activation::ALL`
+    // the help lists the activations from `nabla::nn::Activation::ALL`
     #[arg(long, default_value = "relu", help = help::activation())]
     pub activation: String,
     /// Weight initialisation of every linear and conv layer: he, xavier, lecun or uniform

@@ -2,8 +2,8 @@
 
 use super::flags::TrainArgs;
 use nabla::loss::Loss;
+use nabla::nn::Activation;
 use nabla::nn::{DropoutRule, DropoutSpec, Init, InputMap, LayerSpec, ModelSpec};
-use nabla::ops::Activation;
 use nabla::{Error, Result};
 
 /// The spec of the model to train on data of `inputs` inputs and `outputs` targets: the settled
