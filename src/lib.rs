@@ -16,6 +16,8 @@
 //! assert_eq!(grads.get(&w).unwrap().data(), &[-1.5, -3.0]);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod autodiff;
 pub mod data;
 pub mod error;

@@ -25,7 +25,7 @@ pub trait LayerKind {
     fn build(&self, input: &[usize], default_init: Init, rng: &mut Rng) -> Box<dyn Module>;
 
     /// (parameters, connections) for an input and an output shape that fit (see
-    /// [`super::summary`] for how connections are counted).
+    /// [`super::Summary`] for how connections are counted).
     fn counts(&self, input: &[usize], output: &[usize]) -> (usize, usize);
 
     /// Overrides how the layer's weights are drawn (`nabla train --init`); kinds that draw no
