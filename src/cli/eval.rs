@@ -35,7 +35,7 @@ pub fn load_models(paths: &[PathBuf]) -> Result<(Vec<Model>, Normalization)> {
     let mut first: Option<(Normalization, String)> = None;
     for path in paths {
         let (model, meta) = load_checkpoint(path)?;
-        let norm = Normalization::from_checkpoint(path, &meta)?;
+        let norm = Normalization::from_checkpoint(path, &meta, model.spec().input_size())?;
         let key = serde_json::to_string(&norm).unwrap_or_default();
         match &first {
             None => first = Some((norm, key)),
@@ -61,18 +61,26 @@ pub fn load_models(paths: &[PathBuf]) -> Result<(Vec<Model>, Normalization)> {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let (mut models, norm) = load_models(&args.weights)?;
-    let data = source::load(&args.data, args.seed, Some(&norm))?;
     let spec = models[0].spec();
     let (inputs, outputs) = (spec.input_size(), spec.output_size()?);
-    if data.test.inputs.shape()[1] != inputs || data.test.targets.shape()[1] != outputs {
+    // the widths first: the checkpoint's per-column normalisation only fits the model's width
+    let raw = source::read(&args.data, args.seed)?;
+    let (columns, targets) = (raw.test.inputs.shape()[1], raw.test.targets.shape()[1]);
+    if columns != inputs || targets != outputs {
         return Err(Error::config(format!(
-            "{}: the model takes {inputs} inputs and gives {outputs} outputs, but --data {} has {} inputs and {} targets",
+            "{}: the model takes {inputs} inputs and gives {outputs} outputs, but --data {} has {columns} inputs and \
+             {targets} targets",
             args.weights[0].display(),
             args.data.data,
-            data.test.inputs.shape()[1],
-            data.test.targets.shape()[1]
         )));
     }
+    if raw.test.is_empty() {
+        return Err(Error::config(format!(
+            "--data {}: the test set is empty; nothing to evaluate (a CSV file's test part is --test-split {} of its rows)",
+            args.data.data, args.data.test_split
+        )));
+    }
+    let data = raw.normalize(Some(&norm))?;
     let mut out = serde_json::json!({
         "model": spec.name,
         "weights": args.weights,
