@@ -34,24 +34,29 @@ pub fn run(args: TrainArgs, members: usize) -> Result<()> {
         if k + 1 < members {
             continue;
         }
+        let mut out = summary;
+        out["ensemble"] = members.into();
+        out["bagging"] = args.bagging.into();
+        out["run_dir"] = serde_json::json!(root);
+        out["members_weights"] =
+            (1..=members).map(|k| serde_json::json!(root.join(format!("member-{k}")).join(MODEL_FILE))).collect();
         let test = &run.data.test;
-        let e = evaluate_ensemble(&mut models, test)
-            .ok_or_else(|| nabla::Error::config("--ensemble needs class labels"))?;
-        let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
-        for (i, a) in e.members.iter().enumerate() {
-            println!("member {}: test acc {:.2}%", i + 1, 100.0 * a);
-        }
-        println!("ensemble of {members}: test acc {:.2}% (mean member {:.2}%)", 100.0 * e.accuracy, 100.0 * mean);
-        if args.json {
-            let mut out = summary;
-            out["ensemble"] = members.into();
-            out["bagging"] = args.bagging.into();
-            out["run_dir"] = serde_json::json!(root);
+        if test.is_empty() {
+            // no test figures: the summary's test_loss and test_accuracy stay null
+            eprintln!("no test set: the ensemble is not evaluated");
+        } else {
+            let e = evaluate_ensemble(&mut models, test)
+                .ok_or_else(|| nabla::Error::config("--ensemble needs class labels"))?;
+            let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
+            for (i, a) in e.members.iter().enumerate() {
+                println!("member {}: test acc {:.2}%", i + 1, 100.0 * a);
+            }
+            println!("ensemble of {members}: test acc {:.2}% (mean member {:.2}%)", 100.0 * e.accuracy, 100.0 * mean);
             out["test_accuracy"] = json_f32(e.accuracy);
             out["test_loss"] = json_f32(e.loss);
             out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
-            out["members_weights"] =
-                (1..=members).map(|k| serde_json::json!(root.join(format!("member-{k}")).join(MODEL_FILE))).collect();
+        }
+        if args.json {
             println!("{out}");
         }
     }

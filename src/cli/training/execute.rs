@@ -15,12 +15,15 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
     let meta = run.data.normalization.checkpoint_meta();
     let t = &run.trainer;
     eprintln!(
-        "training {} ({} parameters) on {} samples{}, testing on {}: {}, {}, m = {}; run folder {}",
+        "training {} ({} parameters) on {} samples{}, {}: {}, {}, m = {}; run folder {}",
         describe(t.model.spec()),
         t.model.num_parameters(),
         run.data.train.len(),
         run.val.as_ref().map(|v| format!(", validating on {}", v.len())).unwrap_or_default(),
-        run.data.test.len(),
+        match run.data.test.len() {
+            0 => "no test set (no test figures)".to_string(),
+            n => format!("testing on {n}"),
+        },
         t.optimizer.name(),
         t.schedule.describe(),
         run.args.batch_size(),

@@ -40,6 +40,13 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
     }
     let val = if args.val_split > 0.0 {
         let (train, val) = data.train.split(args.val_split, args.seed);
+        if val.is_empty() {
+            return Err(Error::config(format!(
+                "--val-split {} of {} training samples holds out none; give a larger fraction",
+                args.val_split,
+                data.train.len()
+            )));
+        }
         data.train = train;
         Some(val)
     } else {
