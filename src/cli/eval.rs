@@ -60,6 +60,9 @@ pub fn load_models(paths: &[PathBuf]) -> Result<(Vec<Model>, Normalization)> {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    if args.mc_samples == Some(0) {
+        return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
+    }
     let (mut models, norm) = load_models(&args.weights)?;
     let spec = models[0].spec();
     let (inputs, outputs) = (spec.input_size(), spec.output_size()?);
@@ -112,9 +115,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
         out["test_accuracy"] = e.accuracy.map(json_f32).unwrap_or_default();
     }
     if let Some(k) = args.mc_samples {
-        if k == 0 {
-            return Err(Error::config("--mc-samples must be at least 1"));
-        }
         let mc = mc_evaluate(&mut models[0], &data.test, k, args.seed)
             .ok_or_else(|| Error::config("MC dropout is evaluated on classes; --data has none"))?;
         println!(

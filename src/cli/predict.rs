@@ -33,6 +33,9 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<()> {
+    if args.mc_samples == Some(0) {
+        return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
+    }
     let (mut model, meta) = load_checkpoint(&args.weights)?;
     let norm = Normalization::from_checkpoint(&args.weights, &meta, model.spec().input_size())?;
     if norm.mean.len() > 1 {
@@ -67,7 +70,6 @@ pub fn run(args: PredictArgs) -> Result<()> {
         )
     })?;
     let (probs, spread) = match args.mc_samples {
-        Some(0) => return Err(Error::config("--mc-samples must be at least 1")),
         Some(k) => {
             let mc = mc_predict(&mut model, &x, k, args.seed);
             (mc.mean, Some((mc.std, mc.entropy[0])))

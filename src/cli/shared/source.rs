@@ -180,6 +180,9 @@ pub fn load(args: &DataArgs, seed: u64, given: Option<&Normalization>) -> Result
 /// Loads `--data` and splits a CSV into train and test with `seed`, as [`load`] does, without
 /// normalising.
 pub fn read(args: &DataArgs, seed: u64) -> Result<RawSource> {
+    if !(0.0..1.0).contains(&args.test_split) {
+        return Err(Error::config(format!("--test-split {} must be in [0, 1)", args.test_split)));
+    }
     let path = if args.data == "mnist" { bundled_mnist() } else { PathBuf::from(&args.data) };
     if path.is_dir() {
         let (train, test) = load_mnist(&path)?;
@@ -192,9 +195,6 @@ pub fn read(args: &DataArgs, seed: u64) -> Result<RawSource> {
         let task = if args.regression { Task::Regression } else { Task::Classification };
         let options = CsvOptions { target: parse_target(target), task, header: None };
         let table = load_csv(&path, &options)?;
-        if !(0.0..1.0).contains(&args.test_split) {
-            return Err(Error::config(format!("--test-split {} must be in [0, 1)", args.test_split)));
-        }
         let (train, test) = table.split(args.test_split, seed);
         // statistics of the training part only: the test set must not leak into training
         let (mean, std) = train.clone().standardize_columns();
