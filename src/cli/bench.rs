@@ -3,6 +3,7 @@
 //! in samples/s, and per-step throughput at tiny batches where framework overhead dominates.
 
 use super::shared::json::json_f32;
+use super::shared::print::outln;
 use super::shared::source::{self, DataArgs};
 use clap::{Args, ValueEnum};
 use nabla::loss::Loss;
@@ -70,7 +71,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             serde_json::json!({ "what": "lstm", "batch": batch, "models": { "lstm-rows": lstm } })
         }
     };
-    println!("{out}");
+    outln!("{out}");
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! (`--mc-samples K`: how uncertainty relates to error).
 
 use super::shared::json::json_f32;
+use super::shared::print::outln;
 use super::shared::source::{self, DataArgs, Normalization};
 use clap::Args;
 use nabla::io::load_checkpoint;
@@ -93,23 +94,18 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let e = evaluate_ensemble(&mut models, &data.test)
             .ok_or_else(|| Error::config("an ensemble is evaluated on classes; --data has none"))?;
         for (path, acc) in args.weights.iter().zip(&e.members) {
-            println!("member {}: test acc {:.2}%", path.display(), 100.0 * acc);
+            outln!("member {}: test acc {:.2}%", path.display(), 100.0 * acc);
         }
         let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
-        println!(
-            "ensemble of {}: test acc {:.2}% (mean member {:.2}%)",
-            models.len(),
-            100.0 * e.accuracy,
-            100.0 * mean
-        );
+        outln!("ensemble of {}: test acc {:.2}% (mean member {:.2}%)", models.len(), 100.0 * e.accuracy, 100.0 * mean);
         out["test_accuracy"] = json_f32(e.accuracy);
         out["test_loss"] = json_f32(e.loss);
         out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
     } else {
         let e = evaluate(&mut models[0], &data.test, 1000);
         match e.accuracy {
-            Some(a) => println!("test loss {:.4}  test acc {:.2}%  ({} samples)", e.loss, 100.0 * a, data.test.len()),
-            None => println!("test loss {:.4}  ({} samples)", e.loss, data.test.len()),
+            Some(a) => outln!("test loss {:.4}  test acc {:.2}%  ({} samples)", e.loss, 100.0 * a, data.test.len()),
+            None => outln!("test loss {:.4}  ({} samples)", e.loss, data.test.len()),
         }
         out["test_loss"] = json_f32(e.loss);
         out["test_accuracy"] = e.accuracy.map(json_f32).unwrap_or_default();
@@ -117,7 +113,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if let Some(k) = args.mc_samples {
         let mc = mc_evaluate(&mut models[0], &data.test, k, args.seed)
             .ok_or_else(|| Error::config("MC dropout is evaluated on classes; --data has none"))?;
-        println!(
+        outln!(
             "MC dropout, {k} passes: test acc {:.2}%, error on the most uncertain half {:.2}%, on the most certain half {:.2}%",
             100.0 * mc.accuracy,
             100.0 * mc.uncertain_half_error,
@@ -130,7 +126,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         out["mean_entropy"] = json_f32(mc.mean_entropy);
     }
     if args.json {
-        println!("{out}");
+        outln!("{out}");
     }
     Ok(())
 }

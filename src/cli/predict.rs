@@ -2,6 +2,7 @@
 
 use super::shared::json::json_f32;
 use super::shared::png::read_gray_png;
+use super::shared::print::outln;
 use super::shared::source::Normalization;
 use clap::Args;
 use nabla::io::load_checkpoint;
@@ -83,17 +84,17 @@ pub fn run(args: PredictArgs) -> Result<()> {
             out["std"] = std.data().into();
             out["entropy"] = json_f32(*entropy);
         }
-        println!("{out}");
+        outln!("{out}");
     } else {
-        println!("class {class}");
+        outln!("class {class}");
         for (k, p) in probs.data().iter().enumerate() {
             match &spread {
-                Some((std, _)) => println!("  {k}: {p:.4} ± {:.4}", std.data()[k]),
-                None => println!("  {k}: {p:.4}"),
+                Some((std, _)) => outln!("  {k}: {p:.4} ± {:.4}", std.data()[k]),
+                None => outln!("  {k}: {p:.4}"),
             }
         }
         if let Some((_, entropy)) = spread {
-            println!("predictive entropy {entropy:.4} nats (0: certain, ln 10 = 2.30: uniform)");
+            outln!("predictive entropy {entropy:.4} nats (0: certain, ln 10 = 2.30: uniform)");
         }
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! the members' probabilities, beside each member's own accuracy.
 
 use crate::cli::shared::json::json_f32;
+use crate::cli::shared::print::{errln, outln};
 use crate::cli::training::{self, MODEL_FILE, TrainArgs};
 use nabla::Result;
 use nabla::nn::Model;
@@ -27,7 +28,7 @@ pub fn run(args: TrainArgs, members: usize) -> Result<()> {
             let rows = bootstrap(run.data.train.len(), run.args.seed);
             run.data.train = run.data.train.subset(&rows);
         }
-        eprintln!("── member {}/{members}{}", k + 1, if args.bagging { " (bootstrap resample)" } else { "" });
+        errln!("── member {}/{members}{}", k + 1, if args.bagging { " (bootstrap resample)" } else { "" });
         let run = training::execute(run, false)?;
         let summary = training::summary(&run, &run.record.dir().join(MODEL_FILE));
         models.push(run.trainer.model);
@@ -43,21 +44,21 @@ pub fn run(args: TrainArgs, members: usize) -> Result<()> {
         let test = &run.data.test;
         if test.is_empty() {
             // no test figures: the summary's test_loss and test_accuracy stay null
-            eprintln!("no test set: the ensemble is not evaluated");
+            errln!("no test set: the ensemble is not evaluated");
         } else {
             let e = evaluate_ensemble(&mut models, test)
                 .ok_or_else(|| nabla::Error::config("--ensemble needs class labels"))?;
             let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
             for (i, a) in e.members.iter().enumerate() {
-                println!("member {}: test acc {:.2}%", i + 1, 100.0 * a);
+                outln!("member {}: test acc {:.2}%", i + 1, 100.0 * a);
             }
-            println!("ensemble of {members}: test acc {:.2}% (mean member {:.2}%)", 100.0 * e.accuracy, 100.0 * mean);
+            outln!("ensemble of {members}: test acc {:.2}% (mean member {:.2}%)", 100.0 * e.accuracy, 100.0 * mean);
             out["test_accuracy"] = json_f32(e.accuracy);
             out["test_loss"] = json_f32(e.loss);
             out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
         }
         if args.json {
-            println!("{out}");
+            outln!("{out}");
         }
     }
     Ok(())
