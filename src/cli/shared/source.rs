@@ -238,3 +238,37 @@ impl RawSource {
         Ok(Source { train, test, normalization })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(mean: &[f32], std: &[f32]) -> Normalization {
+        Normalization { mean: mean.to_vec(), std: std.to_vec() }
+    }
+
+    #[test]
+    fn check_accepts_one_or_per_column_statistics_and_refuses_the_rest() {
+        assert!(norm(&[0.1], &[0.3]).check(784).is_ok());
+        assert!(norm(&[0.0, 1.0], &[1.0, 2.0]).check(2).is_ok());
+        // an --input-map 1,0 inverts the images: its one std is negative
+        assert!(norm(&[1.0], &[-1.0]).check(784).is_ok());
+        assert!(norm(&[0.0, 1.0], &[1.0, -2.0]).check(2).unwrap_err().contains("std 1 is -2"));
+        assert!(norm(&[0.0, 1.0], &[1.0, 2.0]).check(3).unwrap_err().contains("2 means and 2 stds for 3 inputs"));
+        assert!(norm(&[0.0], &[]).check(1).is_err());
+        assert!(norm(&[f32::NAN], &[1.0]).check(1).unwrap_err().contains("mean 0 is NaN"));
+        assert!(norm(&[0.0], &[0.0]).check(1).unwrap_err().contains("std 0 is 0"));
+        assert!(norm(&[0.0], &[f32::INFINITY]).check(1).is_err());
+    }
+
+    #[test]
+    fn apply_inputs_stops_at_a_value_out_of_range() {
+        let mut x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 3e38], &[2, 2]);
+        let outlier = norm(&[1.0, 0.0], &[2.0, 1.0]).apply_inputs(&mut x).unwrap_err();
+        assert_eq!((outlier.column, outlier.value), (1, 3e38));
+        assert!(outlier.to_string().contains("3e38 becomes 3e38"), "{outlier}");
+        let mut x = Tensor::from_vec(vec![1.0, 2.0], &[1, 2]);
+        norm(&[1.0], &[2.0]).apply_inputs(&mut x).unwrap();
+        assert_eq!(x.data(), &[0.0, 0.5]);
+    }
+}
