@@ -100,7 +100,7 @@ impl Normalization {
                 let c = if per_column { column } else { 0 };
                 let (value, mean, std) = (*v, self.mean[c], self.std[c]);
                 *v = (value - mean) / std;
-                if !(v.abs() <= MAX_STANDARDISED) {
+                if !v.is_finite() || v.abs() > MAX_STANDARDISED {
                     return Err(Outlier { column, value, mean, std, normalised: *v });
                 }
             }
