@@ -3,6 +3,7 @@
 mod cli;
 
 use clap::Parser;
+use std::io::Write;
 
 /// Training allocates fresh gradient and activation buffers of a few megabytes every step. glibc's
 /// malloc hands such blocks back to the kernel when they are freed and page-faults them in again
@@ -13,7 +14,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
-        eprintln!("error: {e}");
+        // as the CLI's errln!: nothing to do when stderr itself is gone
+        let _ = writeln!(std::io::stderr(), "error: {e}");
         std::process::exit(1);
     }
 }

@@ -5,6 +5,7 @@
 //! given is off; here they default to a visible but mild `--translate 2 --rotate 10 --scale 0.1`.
 
 use super::shared::augment_flags::AugmentArgs;
+use super::shared::print::outln;
 use super::shared::source::{MNIST_MEAN, MNIST_STD, bundled_mnist};
 use clap::Args;
 use nabla::data::{augment_batch, load_mnist};
@@ -86,6 +87,6 @@ pub fn run(args: ShowArgs) -> Result<()> {
     let encoded = encoder.write_header().and_then(|mut writer| writer.write_image_data(&gray));
     encoded.map_err(|e| Error::config(format!("{}: encoding the PNG failed: {e}", args.out.display())))?;
     atomic_write(&args.out, &bytes)?;
-    println!("{}", args.out.display());
+    outln!("{}", args.out.display());
     Ok(())
 }

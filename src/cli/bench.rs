@@ -3,6 +3,7 @@
 //! in samples/s, and per-step throughput at tiny batches where framework overhead dominates.
 
 use super::shared::json::json_f32;
+use super::shared::print::outln;
 use super::shared::source::{self, DataArgs};
 use clap::{Args, ValueEnum};
 use nabla::loss::Loss;
@@ -54,6 +55,10 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    let counts = [("--batch", args.batch.unwrap_or(1)), ("--epochs", args.epochs), ("--steps", args.steps)];
+    if let Some((flag, _)) = counts.iter().find(|(_, n)| *n == 0) {
+        return Err(Error::config(format!("{flag} 0: expected at least 1")));
+    }
     let out = match args.what {
         What::Matmul => matmul(&args.sizes)?,
         What::Mlp => mlp(args.batch.unwrap_or(128), args.epochs)?,
@@ -66,7 +71,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             serde_json::json!({ "what": "lstm", "batch": batch, "models": { "lstm-rows": lstm } })
         }
     };
-    println!("{out}");
+    outln!("{out}");
     Ok(())
 }
 
@@ -79,7 +84,10 @@ fn matmul(sizes: &str) -> Result<serde_json::Value> {
     let mut out = serde_json::Map::new();
     let mut rng = Rng::seed(0);
     for s in sizes.split(',') {
-        let n: usize = s.trim().parse().map_err(|_| Error::config(format!("--sizes: '{s}' is not a number")))?;
+        let n: usize = match s.trim().parse() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(Error::config(format!("--sizes: '{s}' is not a positive matrix size"))),
+        };
         let (a, b) = (rng.normal_tensor(&[n, n], 1.0), rng.normal_tensor(&[n, n], 1.0));
         let flops = 2.0 * (n as f64).powi(3);
         let reps = (2e9 / flops).max(1.0) as usize;
@@ -116,7 +124,7 @@ fn mnist_mlp(batch: usize, epochs: usize, eta: f32, momentum: f32) -> Result<(Tr
 }
 
 fn mlp(batch: usize, epochs: usize) -> Result<serde_json::Value> {
-    let (mut trainer, data) = mnist_mlp(batch, epochs.max(1), 0.1, 0.0)?;
+    let (mut trainer, data) = mnist_mlp(batch, epochs, 0.1, 0.0)?;
     let mut out = run_epochs(&mut trainer, &data)?;
     out.insert("what".into(), "mlp".into());
     out.insert("batch".into(), batch.into());
@@ -143,6 +151,12 @@ fn run_epochs(trainer: &mut Trainer, data: &source::Source) -> Result<serde_json
 fn steps(batch: usize, steps: usize) -> Result<serde_json::Value> {
     // as torch_ref.py: SGD η 0.05 with momentum 0.9 on consecutive slices of the training set
     let (mut trainer, data) = mnist_mlp(batch, 1, 0.05, 0.9)?;
+    if batch >= data.train.len() {
+        return Err(Error::config(format!(
+            "--batch {batch}: expected fewer than the {} training images",
+            data.train.len()
+        )));
+    }
     let n = data.train.len() - batch;
     let mut step = |k: usize| {
         let start = (k * batch) % n;
@@ -222,7 +236,7 @@ fn zoo_epochs(name: &str, optimizer: Optimizer, eta: f32, batch: usize, epochs: 
     let norm = spec.input_map.map(source::Normalization::from_input_map);
     let data = source::load(&args, 0, norm.as_ref())?;
     let model = Model::new(spec, &mut Rng::seed(0))?;
-    let config = TrainConfig { epochs: epochs.max(1), batch_size: batch, seed: 0, ..Default::default() };
+    let config = TrainConfig { epochs, batch_size: batch, seed: 0, ..Default::default() };
     let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new(eta)), config);
     let mut out = run_epochs(&mut trainer, &data)?;
     out.insert("lr".into(), json_f32(eta));

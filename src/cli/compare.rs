@@ -9,6 +9,7 @@
 
 use super::shared::help;
 use super::shared::json::json_f32;
+use super::shared::print::{errln, outln};
 use super::shared::source::DataArgs;
 use super::training::{self, TrainArgs};
 use clap::Args;
@@ -178,14 +179,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     resume: None,
                     json: false,
                 };
-                eprintln!("── {label}");
+                errln!("── {label}");
                 let run = training::prepare(train_args)?;
                 let dir = run.record.dir().to_path_buf();
                 // a diverged setting is part of the picture: keep the epochs its folder recorded
                 let label = match training::execute(run, true) {
                     Ok(_) => label,
                     Err(e) => {
-                        eprintln!("{label}: {e}");
+                        errln!("{label}: {e}");
                         format!("{label} (diverged)")
                     }
                 };
@@ -213,9 +214,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let plot = root.join("compare.png");
     let title = format!("{} epochs, m = {}: training loss (solid), test loss (dashed)", b.epochs, b.batch_size);
     plot_losses(&plot, &title, &series)?;
-    println!("{}", plot.display());
+    outln!("{}", plot.display());
     if b.json {
-        println!("{}", serde_json::json!({ "plot": plot, "runs": results }));
+        outln!("{}", serde_json::json!({ "plot": plot, "runs": results }));
     }
     Ok(())
 }

@@ -14,6 +14,7 @@
 //!    Both are written atomically (a crash never leaves half a PNG).
 
 use super::shared::png::read_gray_png;
+use super::shared::print::outln;
 use clap::Args;
 use nabla::{Error, Result, Tensor, Var};
 use std::path::{Path, PathBuf};
@@ -127,16 +128,16 @@ pub fn run(args: ConvArgs) -> Result<()> {
         _ => Vec::new(),
     };
     if args.json {
-        println!("{}", serde_json::json!({ "a": a, "b": b, "product": product, "images": written }));
+        outln!("{}", serde_json::json!({ "a": a, "b": b, "product": product, "images": written }));
         return Ok(());
     }
-    println!("({}) · ({}) = {}", polynomial(&a), polynomial(&b), polynomial(&product));
-    println!(
+    outln!("({}) · ({}) = {}", polynomial(&a), polynomial(&b), polynomial(&product));
+    outln!(
         "{a:?} * {b:?} = {product:?}  (conv1d of {b:?} with the flipped kernel {flipped:?}, padding {})",
         a.len() - 1
     );
     for path in written {
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! (`--mc-samples K`: how uncertainty relates to error).
 
 use super::shared::json::json_f32;
+use super::shared::print::outln;
 use super::shared::source::{self, DataArgs, Normalization};
 use clap::Args;
 use nabla::io::load_checkpoint;
@@ -35,7 +36,7 @@ pub fn load_models(paths: &[PathBuf]) -> Result<(Vec<Model>, Normalization)> {
     let mut first: Option<(Normalization, String)> = None;
     for path in paths {
         let (model, meta) = load_checkpoint(path)?;
-        let norm = Normalization::from_checkpoint(path, &meta)?;
+        let norm = Normalization::from_checkpoint(path, &meta, model.spec().input_size())?;
         let key = serde_json::to_string(&norm).unwrap_or_default();
         match &first {
             None => first = Some((norm, key)),
@@ -60,19 +61,30 @@ pub fn load_models(paths: &[PathBuf]) -> Result<(Vec<Model>, Normalization)> {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    if args.mc_samples == Some(0) {
+        return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
+    }
     let (mut models, norm) = load_models(&args.weights)?;
-    let data = source::load(&args.data, args.seed, Some(&norm))?;
     let spec = models[0].spec();
     let (inputs, outputs) = (spec.input_size(), spec.output_size()?);
-    if data.test.inputs.shape()[1] != inputs || data.test.targets.shape()[1] != outputs {
+    // the widths first: the checkpoint's per-column normalisation only fits the model's width
+    let raw = source::read(&args.data, args.seed)?;
+    let (columns, targets) = (raw.test.inputs.shape()[1], raw.test.targets.shape()[1]);
+    if columns != inputs || targets != outputs {
         return Err(Error::config(format!(
-            "{}: the model takes {inputs} inputs and gives {outputs} outputs, but --data {} has {} inputs and {} targets",
+            "{}: the model takes {inputs} inputs and gives {outputs} outputs, but --data {} has {columns} inputs and \
+             {targets} targets",
             args.weights[0].display(),
             args.data.data,
-            data.test.inputs.shape()[1],
-            data.test.targets.shape()[1]
         )));
     }
+    if raw.test.is_empty() {
+        return Err(Error::config(format!(
+            "--data {}: the test set is empty; nothing to evaluate (a CSV file's test part is --test-split {} of its rows)",
+            args.data.data, args.data.test_split
+        )));
+    }
+    let data = raw.normalize(Some(&norm))?;
     let mut out = serde_json::json!({
         "model": spec.name,
         "weights": args.weights,
@@ -82,34 +94,26 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let e = evaluate_ensemble(&mut models, &data.test)
             .ok_or_else(|| Error::config("an ensemble is evaluated on classes; --data has none"))?;
         for (path, acc) in args.weights.iter().zip(&e.members) {
-            println!("member {}: test acc {:.2}%", path.display(), 100.0 * acc);
+            outln!("member {}: test acc {:.2}%", path.display(), 100.0 * acc);
         }
         let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
-        println!(
-            "ensemble of {}: test acc {:.2}% (mean member {:.2}%)",
-            models.len(),
-            100.0 * e.accuracy,
-            100.0 * mean
-        );
+        outln!("ensemble of {}: test acc {:.2}% (mean member {:.2}%)", models.len(), 100.0 * e.accuracy, 100.0 * mean);
         out["test_accuracy"] = json_f32(e.accuracy);
         out["test_loss"] = json_f32(e.loss);
         out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
     } else {
         let e = evaluate(&mut models[0], &data.test, 1000);
         match e.accuracy {
-            Some(a) => println!("test loss {:.4}  test acc {:.2}%  ({} samples)", e.loss, 100.0 * a, data.test.len()),
-            None => println!("test loss {:.4}  ({} samples)", e.loss, data.test.len()),
+            Some(a) => outln!("test loss {:.4}  test acc {:.2}%  ({} samples)", e.loss, 100.0 * a, data.test.len()),
+            None => outln!("test loss {:.4}  ({} samples)", e.loss, data.test.len()),
         }
         out["test_loss"] = json_f32(e.loss);
         out["test_accuracy"] = e.accuracy.map(json_f32).unwrap_or_default();
     }
     if let Some(k) = args.mc_samples {
-        if k == 0 {
-            return Err(Error::config("--mc-samples must be at least 1"));
-        }
         let mc = mc_evaluate(&mut models[0], &data.test, k, args.seed)
             .ok_or_else(|| Error::config("MC dropout is evaluated on classes; --data has none"))?;
-        println!(
+        outln!(
             "MC dropout, {k} passes: test acc {:.2}%, error on the most uncertain half {:.2}%, on the most certain half {:.2}%",
             100.0 * mc.accuracy,
             100.0 * mc.uncertain_half_error,
@@ -122,7 +126,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         out["mean_entropy"] = json_f32(mc.mean_entropy);
     }
     if args.json {
-        println!("{out}");
+        outln!("{out}");
     }
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! `nabla explain`: the lecture's worked backpropagation example, computed by the library.
 
+use crate::cli::shared::print::out;
 use nabla::Result;
 use nabla::lecture::worked_example;
 
 pub fn run() -> Result<()> {
-    print!("{}", worked_example());
+    out!("{}", worked_example());
     Ok(())
 }

@@ -6,7 +6,9 @@
 //! - `training`: the training pipeline that `train` and `compare` share (the train flags, preparing,
 //!   running and summarising a run, its run folder);
 //! - `shared`: helpers of several commands (the `--data` flags and input normalisation, the
-//!   augmentation flags, JSON numbers, PNG reading, help texts built from the library's tables).
+//!   augmentation flags, JSON numbers, PNG reading, help texts built from the library's tables,
+//!   and `outln!`/`errln!`, through which every line is printed so that a closed stdout ends the
+//!   process quietly instead of panicking).
 
 mod augment;
 mod bench;

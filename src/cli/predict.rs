@@ -2,6 +2,7 @@
 
 use super::shared::json::json_f32;
 use super::shared::png::read_gray_png;
+use super::shared::print::outln;
 use super::shared::source::Normalization;
 use clap::Args;
 use nabla::io::load_checkpoint;
@@ -33,24 +34,43 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<()> {
+    if args.mc_samples == Some(0) {
+        return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
+    }
     let (mut model, meta) = load_checkpoint(&args.weights)?;
-    let norm = Normalization::from_checkpoint(&args.weights, &meta)?;
+    let norm = Normalization::from_checkpoint(&args.weights, &meta, model.spec().input_size())?;
+    if norm.mean.len() > 1 {
+        return Err(Error::config(format!(
+            "{}: the model was trained on a table of {} columns (it normalises each column), not on images; \
+             predict reads one image (use eval with a CSV file)",
+            args.weights.display(),
+            norm.mean.len()
+        )));
+    }
+    let (height, width) = image_size(&model.spec().input).map_err(|message| {
+        Error::config(format!("{}: {message}; predict reads one grayscale image", args.weights.display()))
+    })?;
     let (mut pixels, w, h) = read_gray_png(&args.image)?;
-    let want = model.spec().input_size();
-    if w * h != want {
+    if (w, h) != (width, height) {
         return Err(Error::format(
             &args.image,
             "PNG size",
-            format!("{w}×{h} pixels, but the model takes {want} inputs (28×28 for MNIST)"),
+            format!("{w}×{h} pixels, expected {width}×{height}, the size of the model's input images"),
         ));
     }
     if args.invert {
         pixels.iter_mut().for_each(|p| *p = 1.0 - *p);
     }
-    let mut x = Tensor::from_vec(pixels, &[1, want]);
-    norm.apply_inputs(&mut x);
+    let mut x = Tensor::from_vec(pixels, &[1, width * height]);
+    norm.apply_inputs(&mut x).map_err(|outlier| {
+        let (x, y) = (outlier.column % width, outlier.column / width);
+        Error::format(
+            &args.weights,
+            "metadata 'nabla.normalization'",
+            format!("pixel ({x}, {y}) of the image: {outlier}"),
+        )
+    })?;
     let (probs, spread) = match args.mc_samples {
-        Some(0) => return Err(Error::config("--mc-samples must be at least 1")),
         Some(k) => {
             let mc = mc_predict(&mut model, &x, k, args.seed);
             (mc.mean, Some((mc.std, mc.entropy[0])))
@@ -64,18 +84,45 @@ pub fn run(args: PredictArgs) -> Result<()> {
             out["std"] = std.data().into();
             out["entropy"] = json_f32(*entropy);
         }
-        println!("{out}");
+        outln!("{out}");
     } else {
-        println!("class {class}");
+        outln!("class {class}");
         for (k, p) in probs.data().iter().enumerate() {
             match &spread {
-                Some((std, _)) => println!("  {k}: {p:.4} ± {:.4}", std.data()[k]),
-                None => println!("  {k}: {p:.4}"),
+                Some((std, _)) => outln!("  {k}: {p:.4} ± {:.4}", std.data()[k]),
+                None => outln!("  {k}: {p:.4}"),
             }
         }
         if let Some((_, entropy)) = spread {
-            println!("predictive entropy {entropy:.4} nats (0: certain, ln 10 = 2.30: uniform)");
+            outln!("predictive entropy {entropy:.4} nats (0: certain, ln 10 = 2.30: uniform)");
         }
     }
     Ok(())
+}
+
+/// The (height, width) of the images that a model with input shape `input` takes: [1, H, W] or
+/// [H, W] (an LSTM over the rows), or [N] with N a square (an MLP on flattened N = K×K images,
+/// 784 for MNIST's 28×28); an error for other shapes.
+fn image_size(input: &[usize]) -> std::result::Result<(usize, usize), String> {
+    match *input {
+        [1, h, w] | [h, w] => Ok((h, w)),
+        [c, _, _] => Err(format!("the model takes images of {c} channels ({input:?})")),
+        [n] if n.isqrt() * n.isqrt() == n && n > 0 => Ok((n.isqrt(), n.isqrt())),
+        _ => Err(format!("the model's input {input:?} is not a square image nor one channel of one")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_size;
+
+    #[test]
+    fn image_size_follows_the_models_input_shape() {
+        assert_eq!(image_size(&[784]), Ok((28, 28)));
+        assert_eq!(image_size(&[1, 28, 28]), Ok((28, 28)));
+        assert_eq!(image_size(&[28, 14]), Ok((28, 14)));
+        assert!(image_size(&[3, 224, 224]).unwrap_err().contains("3 channels"));
+        assert!(image_size(&[5]).unwrap_err().contains("[5]"));
+        assert!(image_size(&[0]).is_err());
+    }
 }

@@ -5,6 +5,7 @@
 //! connections.
 
 use super::shared::help;
+use super::shared::print::outln;
 use clap::Args;
 use nabla::Result;
 use nabla::nn::ModelSpec;
@@ -40,15 +41,15 @@ pub fn run(args: SummaryArgs) -> Result<()> {
     let spec = ModelSpec::load(&args.model)?;
     let s = spec.summary()?;
     if args.json {
-        println!("{}", serde_json::to_string(&s).expect("a summary serializes"));
+        outln!("{}", serde_json::to_string(&s).expect("a summary serializes"));
         return Ok(());
     }
     let loss = serde_json::to_value(spec.loss).expect("a loss serializes");
-    println!("{}: input {}, loss {}", s.model, shape(&s.input), loss.as_str().unwrap_or_default());
+    outln!("{}: input {}, loss {}", s.model, shape(&s.input), loss.as_str().unwrap_or_default());
     // the name column fits the longest name (GoogLeNet's are Caffe's, "conv2/3x3_reduce")
     let w = s.layers.iter().map(|r| r.name.chars().count()).max().unwrap_or(0).max(12);
     let row = |index: &str, name: &str, kind: &str, output: &str, parameters: &str, connections: &str| {
-        println!("{index:>3}  {name:<w$} {kind:<12} {output:<12} {parameters:>12} {connections:>13}");
+        outln!("{index:>3}  {name:<w$} {kind:<12} {output:<12} {parameters:>12} {connections:>13}");
     };
     row("#", "layer", "type", "output", "parameters", "connections");
     for r in &s.layers {

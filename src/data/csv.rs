@@ -44,6 +44,11 @@ pub struct CsvOptions {
 /// classes) would allocate gigabytes; more classes than this is an error with a hint instead.
 const MAX_CLASSES: usize = 1 << 16;
 
+/// Regression targets beyond ±this are an error: the least-squares loss squares the error, and
+/// squares beyond 3.4·10³⁸ overflow f32 to infinity (then NaN), so a stray 3e38 would turn the loss
+/// into NaN far from its cause. 10¹⁵ leaves room for a batch's sum of squares.
+const MAX_TARGET: f32 = 1e15;
+
 /// Reads a `--target` flag: a number is a column index, anything else a column name.
 pub fn parse_target(s: &str) -> TargetColumn {
     let s = s.trim();
@@ -109,6 +114,15 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
     let inputs = Tensor::from_vec(inputs, &[rows, width - 1]);
     match options.task {
         Task::Regression => {
+            if let Some(bad) = targets.iter().position(|v| v.abs() > MAX_TARGET) {
+                let line = data_line(text, has_header, bad);
+                let message = format!(
+                    "found {}, expected a regression target within ±{MAX_TARGET:e} (its square in the least-squares \
+                     loss would overflow); rescale the column",
+                    targets[bad]
+                );
+                return Err(Error::format(path, format!("line {line}, {}", column(target)), message));
+            }
             let targets = Tensor::from_vec(targets, &[rows, 1]);
             Ok(Dataset { inputs, targets, labels: None, image_shape: None })
         }
@@ -118,6 +132,33 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
             Ok(Dataset::classification(inputs, labels, classes, None))
         }
     }
+}
+
+/// The file line (1-based) of data row `row`. Only for errors: finding it again is cheaper than
+/// carrying line numbers for every row through the fast path.
+fn data_line(text: &str, has_header: bool, row: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .nth(row + has_header as usize)
+        .map_or(0, |(i, _)| i + 1)
+}
+
+/// The names of the input columns of a CSV file, in the order of [`load_csv`]'s input columns:
+/// `column 'name'` from the header, else `column j` (its 0-based index in the file). For errors
+/// about an input column found after loading (a value that overflows once standardised).
+pub fn input_column_names(path: &Path, options: &CsvOptions) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let first = cells(text.lines().find(|line| !line.trim().is_empty()).unwrap_or_default());
+    let has_header = options.header.unwrap_or_else(|| first.iter().any(|c| number(c).is_none()));
+    let names = has_header.then(|| first.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+    let target = target_index(path, &options.target, names.as_deref(), first.len())?;
+    let name = |j: usize| match &names {
+        Some(names) => format!("column '{}'", names[j]),
+        None => format!("column {j}"),
+    };
+    Ok((0..first.len()).filter(|&j| j != target).map(name).collect())
 }
 
 /// The trimmed, unquoted cells of one line.
@@ -163,14 +204,7 @@ fn class_labels(path: &Path, text: &str, has_header: bool, values: &[f32], colum
     let Some(bad) = values.iter().position(|&v| !valid(v)) else {
         return Ok(values.iter().map(|&v| v as usize).collect());
     };
-    // Only on error: find the file line of data row `bad` again, rather than carry line numbers for
-    // every row through the fast path.
-    let line = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .nth(bad + has_header as usize)
-        .map_or(0, |(i, _)| i + 1);
+    let line = data_line(text, has_header, bad);
     let message = format!(
         "found {}, expected a class label: an integer 0–{} (use regression for real-valued targets)",
         values[bad],
@@ -277,5 +311,23 @@ mod tests {
         assert!(text.contains("line 2, column 'y': found -1"), "{text}");
         let text = error(&dir, "h.csv", "x,y\n1,1e9\n", &opts);
         assert!(text.contains("found 1000000000"), "{text}");
+    }
+
+    #[test]
+    fn huge_regression_targets_name_the_line() {
+        let dir = Scratch::new("csv_huge_target");
+        let text = error(&dir, "t.csv", "x,y\n1,2\n\n3,3e38\n", &options("y", Task::Regression));
+        assert!(text.contains("line 4, column 'y': found 300000000000000000000000000000000000000"), "{text}");
+        assert!(text.contains("least-squares"), "{text}");
+    }
+
+    #[test]
+    fn input_column_names_skip_the_target() {
+        let dir = Scratch::new("csv_names");
+        let named = dir.write("n.csv", "\u{feff}a,y,b\n1,2,3\n".as_bytes());
+        let names = input_column_names(&named, &options("y", Task::Regression)).unwrap();
+        assert_eq!(names, ["column 'a'", "column 'b'"]);
+        let bare = dir.write("b.csv", b"\n1,2,3\n");
+        assert_eq!(input_column_names(&bare, &options("0", Task::Regression)).unwrap(), ["column 1", "column 2"]);
     }
 }

@@ -11,7 +11,7 @@ mod idx;
 mod mnist;
 
 pub use augment::{Augmentation, Elastic, augment_batch};
-pub use csv::{CsvOptions, TargetColumn, Task, load_csv, parse_target};
+pub use csv::{CsvOptions, TargetColumn, Task, input_column_names, load_csv, parse_target};
 pub use idx::{Idx, read_idx};
 pub use mnist::load_mnist;
 

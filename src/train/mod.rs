@@ -107,9 +107,11 @@ impl Observer for Quiet {}
 pub struct Sets<'a> {
     /// The training set.
     pub train: &'a Dataset,
-    /// The validation set (for early stopping and the plateau schedule), if any.
+    /// The validation set (for early stopping and the plateau schedule), if any; an empty one
+    /// counts as none.
     pub val: Option<&'a Dataset>,
-    /// The test set, reported each epoch, never used for a decision.
+    /// The test set, reported each epoch, never used for a decision; an empty one counts as none
+    /// (the reports' test figures are then `None`).
     pub test: Option<&'a Dataset>,
 }
 
@@ -210,7 +212,7 @@ impl Trainer {
         if self.config.batch_size == 0 {
             return Err(Error::config("the batch size must be positive"));
         }
-        if self.config.early_stop.is_some() && sets.val.is_none() {
+        if self.config.early_stop.is_some() && sets.val.is_none_or(|d| d.is_empty()) {
             return Err(Error::config("early stopping needs a validation set (--val-split)"));
         }
         while self.epoch() < self.config.epochs && !self.stopped {
@@ -251,8 +253,9 @@ impl Trainer {
         }
         let seconds = start.elapsed().as_secs_f64();
         let n = sets.train.len().max(1) as f64;
-        let val = sets.val.map(|d| evaluate(&mut self.model, d, 1000));
-        let test = sets.test.map(|d| evaluate(&mut self.model, d, 1000));
+        // an empty set has no figures (None), not a loss and accuracy of 0
+        let val = sets.val.filter(|d| !d.is_empty()).map(|d| evaluate(&mut self.model, d, 1000));
+        let test = sets.test.filter(|d| !d.is_empty()).map(|d| evaluate(&mut self.model, d, 1000));
         let report = EpochReport {
             epoch,
             lr,

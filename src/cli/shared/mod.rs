@@ -5,4 +5,5 @@ pub mod augment_flags;
 pub mod help;
 pub mod json;
 pub mod png;
+pub mod print;
 pub mod source;

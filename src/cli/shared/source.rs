@@ -1,7 +1,7 @@
 //! Where training and test data come from (`--data`), and the input normalisation that a
 //! checkpoint carries so that eval and predict see inputs exactly as training did.
 
-use nabla::data::{CsvOptions, Dataset, Task, load_csv, load_mnist, parse_target};
+use nabla::data::{CsvOptions, Dataset, Task, input_column_names, load_csv, load_mnist, parse_target};
 use nabla::{Error, Result, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -11,6 +11,35 @@ use std::path::{Path, PathBuf};
 pub const MNIST_MEAN: f32 = 0.1307;
 /// See [`MNIST_MEAN`].
 pub const MNIST_STD: f32 = 0.3081;
+
+/// The largest magnitude of a normalised input. Standardised training data stays within ±√N; a
+/// value a million standard deviations from the training mean (a stray 3e38 in a CSV, a std of
+/// 1e-40 in a checkpoint) is a typo or a missing-value marker, and once it reaches the network
+/// its activations and loss overflow (a test loss of 3·10³⁶, or NaN) instead of saying why.
+pub const MAX_STANDARDISED: f32 = 1e6;
+
+/// An input that [`Normalization::apply_inputs`] refused: where it is and what it became.
+#[derive(Clone, Copy, Debug)]
+pub struct Outlier {
+    /// Its column (the index into a row).
+    pub column: usize,
+    pub value: f32,
+    pub mean: f32,
+    pub std: f32,
+    pub normalised: f32,
+}
+
+impl std::fmt::Display for Outlier {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "the value {:e} becomes {:e} once normalised with mean {} and std {}; expected values within \
+             ±{MAX_STANDARDISED:e} standard deviations of the training data's mean (is it a typo or a \
+             missing-value marker?)",
+            self.value, self.normalised, self.mean, self.std
+        )
+    }
+}
 
 /// The checkpoint metadata key of [`Normalization`].
 const NORMALIZATION_KEY: &str = "nabla.normalization";
@@ -31,14 +60,33 @@ impl Normalization {
         Normalization { mean: vec![mean], std: vec![std] }
     }
 
-    /// Normalises the inputs of `data`.
-    pub fn apply(&self, data: &mut Dataset) {
-        self.apply_inputs(&mut data.inputs);
+    /// Checks the statistics against a model or data with `inputs` input columns: one mean and one
+    /// std, or one of each per column; finite means; finite stds other than 0. A std is negative
+    /// only as the single std of an --input-map whose ONE is below its ZERO (it inverts the
+    /// images); per-column stds, computed from data, are positive.
+    pub fn check(&self, inputs: usize) -> std::result::Result<(), String> {
+        let (means, stds) = (self.mean.len(), self.std.len());
+        if means != stds || !(means == 1 || means == inputs) {
+            return Err(format!(
+                "{means} means and {stds} stds for {inputs} inputs; expected one of each, or one of each per input"
+            ));
+        }
+        if let Some((j, m)) = self.mean.iter().enumerate().find(|(_, m)| !m.is_finite()) {
+            return Err(format!("mean {j} is {m}; expected a finite number"));
+        }
+        let valid = |s: f32| s.is_finite() && (s > 0.0 || (s < 0.0 && stds == 1));
+        if let Some((j, s)) = self.std.iter().enumerate().find(|(_, s)| !valid(**s)) {
+            return Err(format!(
+                "std {j} is {s}; expected a positive finite number (inputs are divided by it: 0 makes them infinite)"
+            ));
+        }
+        Ok(())
     }
 
     /// Normalises input rows `x` (n, d): x ← (x − mean)/std, with the one mean and std, or with
-    /// column j's. Panics if there are per-column statistics for other than d columns.
-    pub fn apply_inputs(&self, x: &mut Tensor) {
+    /// column j's; stops at the first value that is not finite once normalised, or beyond
+    /// ±[`MAX_STANDARDISED`], and returns it. Panics unless [`Normalization::check`] accepts d.
+    pub fn apply_inputs(&self, x: &mut Tensor) -> std::result::Result<(), Outlier> {
         let (_, d) = x.dims2("normalization");
         let per_column = self.mean.len() != 1;
         assert!(
@@ -47,22 +95,30 @@ impl Normalization {
             self.mean.len(),
             self.std.len()
         );
-        for row in x.data_mut().chunks_exact_mut(d.max(1)) {
-            for (j, v) in row.iter_mut().enumerate() {
-                let c = if per_column { j } else { 0 };
-                *v = (*v - self.mean[c]) / self.std[c];
+        for values in x.data_mut().chunks_exact_mut(d.max(1)) {
+            for (column, v) in values.iter_mut().enumerate() {
+                let c = if per_column { column } else { 0 };
+                let (value, mean, std) = (*v, self.mean[c], self.std[c]);
+                *v = (value - mean) / std;
+                if !v.is_finite() || v.abs() > MAX_STANDARDISED {
+                    return Err(Outlier { column, value, mean, std, normalised: *v });
+                }
             }
         }
+        Ok(())
     }
 
-    /// The normalisation stored in a checkpoint's metadata `meta`; `path` names the checkpoint in
-    /// errors.
-    pub fn from_checkpoint(path: &Path, meta: &HashMap<String, String>) -> Result<Normalization> {
+    /// The normalisation stored in a checkpoint's metadata `meta`, checked against the model's
+    /// `inputs`; `path` names the checkpoint in errors.
+    pub fn from_checkpoint(path: &Path, meta: &HashMap<String, String>, inputs: usize) -> Result<Normalization> {
+        let place = format!("metadata '{NORMALIZATION_KEY}'");
         let text = meta
             .get(NORMALIZATION_KEY)
             .ok_or_else(|| Error::format(path, "metadata", format!("no '{NORMALIZATION_KEY}' entry")))?;
-        serde_json::from_str(text)
-            .map_err(|e| Error::format(path, format!("metadata '{NORMALIZATION_KEY}'"), e.to_string()))
+        let norm: Normalization =
+            serde_json::from_str(text).map_err(|e| Error::format(path, place.clone(), e.to_string()))?;
+        norm.check(inputs).map_err(|message| Error::format(path, place, message))?;
+        Ok(norm)
     }
 
     /// The checkpoint metadata that [`Normalization::from_checkpoint`] reads back.
@@ -79,6 +135,18 @@ pub struct Source {
     pub normalization: Normalization,
 }
 
+/// Training and test data as read and split, before normalisation, with the statistics that
+/// normalise them by default (MNIST's, or those of a CSV file's training part). Commands that
+/// check the data against a model (eval) do so here, before [`RawSource::normalize`].
+pub struct RawSource {
+    pub train: Dataset,
+    pub test: Dataset,
+    pub own: Normalization,
+    /// The CSV file and how it was read, to name columns in errors (None for MNIST).
+    csv: Option<(PathBuf, CsvOptions)>,
+    /// `--data` as given.
+    data: String,
+}
 /// Options of `--data` shared by train and eval.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct DataArgs {
@@ -106,31 +174,101 @@ pub(crate) fn bundled_mnist() -> PathBuf {
 /// statistics of the training part (MNIST: mean 0.1307, std 0.3081), or with `given`: a
 /// checkpoint's when evaluating it, a model spec's input map when training.
 pub fn load(args: &DataArgs, seed: u64, given: Option<&Normalization>) -> Result<Source> {
+    read(args, seed)?.normalize(given)
+}
+
+/// Loads `--data` and splits a CSV into train and test with `seed`, as [`load`] does, without
+/// normalising.
+pub fn read(args: &DataArgs, seed: u64) -> Result<RawSource> {
+    if !(0.0..1.0).contains(&args.test_split) {
+        return Err(Error::config(format!("--test-split {} must be in [0, 1)", args.test_split)));
+    }
     let path = if args.data == "mnist" { bundled_mnist() } else { PathBuf::from(&args.data) };
-    let (mut train, mut test, normalization) = if path.is_dir() {
+    if path.is_dir() {
         let (train, test) = load_mnist(&path)?;
-        (train, test, Normalization { mean: vec![MNIST_MEAN], std: vec![MNIST_STD] })
+        let own = Normalization { mean: vec![MNIST_MEAN], std: vec![MNIST_STD] };
+        Ok(RawSource { train, test, own, csv: None, data: args.data.clone() })
     } else if path.is_file() {
         let target = args.target.as_deref().ok_or_else(|| {
             Error::config(format!("{}: a CSV file needs --target COLUMN (a name or a 0-based index)", path.display()))
         })?;
         let task = if args.regression { Task::Regression } else { Task::Classification };
-        let table = load_csv(&path, &CsvOptions { target: parse_target(target), task, header: None })?;
-        if !(0.0..1.0).contains(&args.test_split) {
-            return Err(Error::config(format!("--test-split {} must be in [0, 1)", args.test_split)));
-        }
+        let options = CsvOptions { target: parse_target(target), task, header: None };
+        let table = load_csv(&path, &options)?;
         let (train, test) = table.split(args.test_split, seed);
         // statistics of the training part only: the test set must not leak into training
         let (mean, std) = train.clone().standardize_columns();
-        (train, test, Normalization { mean, std })
+        let own = Normalization { mean, std };
+        Ok(RawSource { train, test, own, csv: Some((path, options)), data: args.data.clone() })
     } else {
-        return Err(Error::config(format!(
+        Err(Error::config(format!(
             "--data {}: no such file or folder (expected mnist, a folder of IDX files, or a CSV file)",
             args.data
-        )));
-    };
-    let normalization = given.cloned().unwrap_or(normalization);
-    normalization.apply(&mut train);
-    normalization.apply(&mut test);
-    Ok(Source { train, test, normalization })
+        )))
+    }
+}
+
+impl RawSource {
+    /// The data normalised with `given` (else with its own statistics). An error names the data
+    /// when `given` does not fit its columns, and the file, column and value when an input is not
+    /// finite, or far out of range, once normalised.
+    pub fn normalize(self, given: Option<&Normalization>) -> Result<Source> {
+        let RawSource { mut train, mut test, own, csv, data } = self;
+        let normalization = given.cloned().unwrap_or(own);
+        let columns = train.inputs.shape()[1];
+        normalization.check(columns).map_err(|message| {
+            Error::config(format!("--data {data}: the input normalisation does not fit: {message}"))
+        })?;
+        for set in [&mut train, &mut test] {
+            if let Err(outlier) = normalization.apply_inputs(&mut set.inputs) {
+                return Err(match &csv {
+                    Some((path, options)) => {
+                        let names = input_column_names(path, options)?;
+                        let column = names.get(outlier.column).cloned();
+                        Error::format(
+                            path,
+                            column.unwrap_or_else(|| format!("input {}", outlier.column)),
+                            outlier.to_string(),
+                        )
+                    }
+                    None => Error::config(format!("--data {data}: input {}: {outlier}", outlier.column)),
+                });
+            }
+        }
+        Ok(Source { train, test, normalization })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(mean: &[f32], std: &[f32]) -> Normalization {
+        Normalization { mean: mean.to_vec(), std: std.to_vec() }
+    }
+
+    #[test]
+    fn check_accepts_one_or_per_column_statistics_and_refuses_the_rest() {
+        assert!(norm(&[0.1], &[0.3]).check(784).is_ok());
+        assert!(norm(&[0.0, 1.0], &[1.0, 2.0]).check(2).is_ok());
+        // an --input-map 1,0 inverts the images: its one std is negative
+        assert!(norm(&[1.0], &[-1.0]).check(784).is_ok());
+        assert!(norm(&[0.0, 1.0], &[1.0, -2.0]).check(2).unwrap_err().contains("std 1 is -2"));
+        assert!(norm(&[0.0, 1.0], &[1.0, 2.0]).check(3).unwrap_err().contains("2 means and 2 stds for 3 inputs"));
+        assert!(norm(&[0.0], &[]).check(1).is_err());
+        assert!(norm(&[f32::NAN], &[1.0]).check(1).unwrap_err().contains("mean 0 is NaN"));
+        assert!(norm(&[0.0], &[0.0]).check(1).unwrap_err().contains("std 0 is 0"));
+        assert!(norm(&[0.0], &[f32::INFINITY]).check(1).is_err());
+    }
+
+    #[test]
+    fn apply_inputs_stops_at_a_value_out_of_range() {
+        let mut x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 3e38], &[2, 2]);
+        let outlier = norm(&[1.0, 0.0], &[2.0, 1.0]).apply_inputs(&mut x).unwrap_err();
+        assert_eq!((outlier.column, outlier.value), (1, 3e38));
+        assert!(outlier.to_string().contains("3e38 becomes 3e38"), "{outlier}");
+        let mut x = Tensor::from_vec(vec![1.0, 2.0], &[1, 2]);
+        norm(&[1.0], &[2.0]).apply_inputs(&mut x).unwrap();
+        assert_eq!(x.data(), &[0.0, 0.5]);
+    }
 }

@@ -4,6 +4,7 @@
 //! the members' probabilities, beside each member's own accuracy.
 
 use crate::cli::shared::json::json_f32;
+use crate::cli::shared::print::{errln, outln};
 use crate::cli::training::{self, MODEL_FILE, TrainArgs};
 use nabla::Result;
 use nabla::nn::Model;
@@ -27,32 +28,37 @@ pub fn run(args: TrainArgs, members: usize) -> Result<()> {
             let rows = bootstrap(run.data.train.len(), run.args.seed);
             run.data.train = run.data.train.subset(&rows);
         }
-        eprintln!("── member {}/{members}{}", k + 1, if args.bagging { " (bootstrap resample)" } else { "" });
+        errln!("── member {}/{members}{}", k + 1, if args.bagging { " (bootstrap resample)" } else { "" });
         let run = training::execute(run, false)?;
         let summary = training::summary(&run, &run.record.dir().join(MODEL_FILE));
         models.push(run.trainer.model);
         if k + 1 < members {
             continue;
         }
+        let mut out = summary;
+        out["ensemble"] = members.into();
+        out["bagging"] = args.bagging.into();
+        out["run_dir"] = serde_json::json!(root);
+        out["members_weights"] =
+            (1..=members).map(|k| serde_json::json!(root.join(format!("member-{k}")).join(MODEL_FILE))).collect();
         let test = &run.data.test;
-        let e = evaluate_ensemble(&mut models, test)
-            .ok_or_else(|| nabla::Error::config("--ensemble needs class labels"))?;
-        let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
-        for (i, a) in e.members.iter().enumerate() {
-            println!("member {}: test acc {:.2}%", i + 1, 100.0 * a);
-        }
-        println!("ensemble of {members}: test acc {:.2}% (mean member {:.2}%)", 100.0 * e.accuracy, 100.0 * mean);
-        if args.json {
-            let mut out = summary;
-            out["ensemble"] = members.into();
-            out["bagging"] = args.bagging.into();
-            out["run_dir"] = serde_json::json!(root);
+        if test.is_empty() {
+            // no test figures: the summary's test_loss and test_accuracy stay null
+            errln!("no test set: the ensemble is not evaluated");
+        } else {
+            let e = evaluate_ensemble(&mut models, test)
+                .ok_or_else(|| nabla::Error::config("--ensemble needs class labels"))?;
+            let mean = e.members.iter().sum::<f32>() / e.members.len() as f32;
+            for (i, a) in e.members.iter().enumerate() {
+                outln!("member {}: test acc {:.2}%", i + 1, 100.0 * a);
+            }
+            outln!("ensemble of {members}: test acc {:.2}% (mean member {:.2}%)", 100.0 * e.accuracy, 100.0 * mean);
             out["test_accuracy"] = json_f32(e.accuracy);
             out["test_loss"] = json_f32(e.loss);
             out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
-            out["members_weights"] =
-                (1..=members).map(|k| serde_json::json!(root.join(format!("member-{k}")).join(MODEL_FILE))).collect();
-            println!("{out}");
+        }
+        if args.json {
+            outln!("{out}");
         }
     }
     Ok(())

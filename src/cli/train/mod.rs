@@ -5,6 +5,7 @@
 mod ensemble;
 
 use super::training::{self, MODEL_FILE, TrainArgs};
+use crate::cli::shared::print::{errln, outln};
 use nabla::Result;
 
 /// Trains one run (or hands an ensemble to [`ensemble::run`]), reports where its files went, and
@@ -16,9 +17,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let json = args.json;
     let run = training::execute(training::prepare(args)?, false)?;
     let weights = run.args.out.clone().unwrap_or_else(|| run.record.dir().join(MODEL_FILE));
-    eprintln!("saved weights to {}; metrics and loss plot in {}", weights.display(), run.record.dir().display());
+    errln!("saved weights to {}; metrics and loss plot in {}", weights.display(), run.record.dir().display());
     if json {
-        println!("{}", training::summary(&run, &weights));
+        outln!("{}", training::summary(&run, &weights));
     }
     Ok(())
 }

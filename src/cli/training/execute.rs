@@ -5,6 +5,7 @@ use super::model::describe;
 use super::prepare::Run;
 use super::progress::Progress;
 use super::run_folder;
+use crate::cli::shared::print::errln;
 use nabla::Result;
 use nabla::io::save_checkpoint;
 use nabla::nn::Module;
@@ -14,13 +15,16 @@ use nabla::train::Sets;
 pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
     let meta = run.data.normalization.checkpoint_meta();
     let t = &run.trainer;
-    eprintln!(
-        "training {} ({} parameters) on {} samples{}, testing on {}: {}, {}, m = {}; run folder {}",
+    errln!(
+        "training {} ({} parameters) on {} samples{}, {}: {}, {}, m = {}; run folder {}",
         describe(t.model.spec()),
         t.model.num_parameters(),
         run.data.train.len(),
         run.val.as_ref().map(|v| format!(", validating on {}", v.len())).unwrap_or_default(),
-        run.data.test.len(),
+        match run.data.test.len() {
+            0 => "no test set (no test figures)".to_string(),
+            n => format!("testing on {n}"),
+        },
         t.optimizer.name(),
         t.schedule.describe(),
         run.args.batch_size(),
@@ -32,7 +36,7 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
     run.trainer.run(sets, &mut progress, &mut |t| run_folder::save_epoch(t, record, &meta))?;
     if let Some(best) = run.trainer.best_epoch().filter(|_| run.trainer.config.early_stop.is_some()) {
         let why = if run.trainer.stopped_early() { "stopped early" } else { "finished" };
-        eprintln!("{why}; restored the weights of epoch {best}, the lowest validation loss");
+        errln!("{why}; restored the weights of epoch {best}, the lowest validation loss");
         save_checkpoint(&run.record.dir().join(run_folder::MODEL_FILE), &run.trainer.model, &meta)?;
     }
     if let Some(out) = &run.args.out {

@@ -206,17 +206,50 @@ impl TrainArgs {
         Ok(spec)
     }
 
-    /// Checks the settled numbers: positive batch size and epochs, a validation split in [0, 1)
-    /// (and one for early stopping), non-negative penalties, positive max-norm and clip.
+    /// Checks the settled numbers, each error naming its flag and the range expected: counts of at
+    /// least 1 where 0 means nothing (batch size, epochs, --early-stop, --limit-train,
+    /// --pretrain-samples, --patience), fractions and probabilities in [0, 1) (--val-split,
+    /// --test-split, --momentum, the dropouts, --pretrain-noise), positive rates (--lr,
+    /// --pretrain-lr), a --factor above 1, non-negative penalties, positive max-norm and clip.
+    /// Schedules, optimizers and augmentation check theirs again where they are built.
     pub fn validate(&self) -> Result<()> {
         if self.batch_size() == 0 || self.epochs() == 0 {
             return Err(Error::config("--batch-size and --epochs must be positive"));
         }
-        if !(0.0..1.0).contains(&self.val_split) {
-            return Err(Error::config(format!("--val-split {} must be in [0, 1)", self.val_split)));
+        let counts = [
+            ("--early-stop", self.early_stop, "epochs without improvement"),
+            ("--limit-train", self.limit_train, "training samples"),
+            ("--pretrain-samples", self.pretrain_samples, "images"),
+            ("--patience", Some(self.patience), "epochs"),
+        ];
+        for (flag, n, what) in counts {
+            if n == Some(0) {
+                return Err(Error::config(format!("{flag} 0: expected at least 1 ({what})")));
+            }
+        }
+        let fractions = [
+            ("--val-split", self.val_split),
+            ("--test-split", self.data.test_split),
+            ("--momentum", self.momentum.unwrap_or(0.0)),
+            ("--dropout", self.dropout),
+            ("--input-dropout", self.input_dropout),
+            ("--pretrain-noise", self.pretrain_noise),
+        ];
+        for (flag, v) in fractions {
+            if !(0.0..1.0).contains(&v) {
+                return Err(Error::config(format!("{flag} {v} must be in [0, 1)")));
+            }
         }
         if self.early_stop.is_some() && self.val_split == 0.0 {
             return Err(Error::config("--early-stop needs a validation set: add --val-split (for example 0.1)"));
+        }
+        for (flag, v) in [("--lr", self.lr), ("--pretrain-lr", Some(self.pretrain_lr))] {
+            if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                return Err(Error::config(format!("{flag} {} must be a positive number", v.unwrap_or_default())));
+            }
+        }
+        if !(self.factor > 1.0 && self.factor.is_finite()) {
+            return Err(Error::config(format!("--factor {}: η is divided by it, so it must be above 1", self.factor)));
         }
         for (flag, v) in [("--l1", self.l1), ("--l2", self.l2())] {
             if !(v >= 0.0 && v.is_finite()) {
@@ -225,7 +258,7 @@ impl TrainArgs {
         }
         for (flag, v) in [("--max-norm", self.max_norm), ("--clip", self.clip)] {
             if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
-                return Err(Error::config(format!("{flag} must be a positive number")));
+                return Err(Error::config(format!("{flag} {} must be a positive number", v.unwrap_or_default())));
             }
         }
         Ok(())

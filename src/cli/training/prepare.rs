@@ -4,6 +4,7 @@
 use super::flags::{MOMENTUM_ALIAS, TrainArgs};
 use super::model::model_spec;
 use super::run_folder;
+use crate::cli::shared::print::errln;
 use crate::cli::shared::source::{self, Normalization, Source};
 use nabla::loss::Loss;
 use nabla::nn::Model;
@@ -40,6 +41,13 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
     }
     let val = if args.val_split > 0.0 {
         let (train, val) = data.train.split(args.val_split, args.seed);
+        if val.is_empty() {
+            return Err(Error::config(format!(
+                "--val-split {} of {} training samples holds out none; give a larger fraction",
+                args.val_split,
+                data.train.len()
+            )));
+        }
         data.train = train;
         Some(val)
     } else {
@@ -128,11 +136,11 @@ fn pretrain(args: &TrainArgs, model: &mut Model, images: &nabla::Tensor) -> Resu
     };
     let kind =
         if p.noise > 0.0 { format!("a denoising autoencoder (noise {})", p.noise) } else { "an autoencoder".into() };
-    eprintln!("greedy layer-wise pre-training on {n} images, each hidden layer as {kind}, {} epochs each", p.epochs);
+    errln!("greedy layer-wise pre-training on {n} images, each hidden layer as {kind}, {} epochs each", p.epochs);
     pretrain_greedy(model, &images, &p, &mut |d| {
         let epoch = d.losses.len();
         let (n_in, units) = d.shape;
         let loss = d.losses[epoch - 1];
-        eprintln!("  layer {} ({n_in} → {units})  epoch {epoch}/{}  reconstruction loss {loss:.4}", d.layer, p.epochs);
+        errln!("  layer {} ({n_in} → {units})  epoch {epoch}/{}  reconstruction loss {loss:.4}", d.layer, p.epochs);
     })
 }

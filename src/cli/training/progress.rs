@@ -1,6 +1,7 @@
 //! The progress display of `nabla train`: a bar per epoch on stderr (batches, running loss,
 //! samples/s), then one line per epoch on stdout.
 
+use crate::cli::shared::print::outln;
 use indicatif::{ProgressBar, ProgressStyle};
 use nabla::train::{EpochReport, Observer};
 use std::time::Instant;
@@ -73,6 +74,6 @@ impl Observer for Progress {
             line += &format!("  test acc {:.2}%", 100.0 * a);
         }
         line += &format!("  η {}  {:.2} s", r.lr, r.seconds);
-        println!("{line}");
+        outln!("{line}");
     }
 }
