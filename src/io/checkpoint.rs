@@ -4,7 +4,7 @@
 //! metadata entries (input normalisation, for example).
 
 use super::atomic_write;
-use crate::nn::{Model, ModelSpec, Module};
+use crate::nn::{Model, ModelSpec, Module, SizeLimits};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -55,11 +55,20 @@ fn canonical_header(file: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// Loads a model and the checkpoint's metadata from `path`.
+/// Loads a model and the checkpoint's metadata from `path`, refused if its spec is larger than
+/// the default [`SizeLimits`].
 pub fn load_checkpoint(path: &Path) -> Result<(Model, HashMap<String, String>)> {
+    load_checkpoint_limited(path, &SizeLimits::default())
+}
+
+/// Loads a model and the checkpoint's metadata from `path`. Before the model is allocated, its
+/// spec's size is checked against `limits` and against the file: a model whose weights the file
+/// cannot hold is refused, so that a lying spec cannot make nabla allocate more than the file's
+/// length (plus the model at its declared size).
+pub fn load_checkpoint_limited(path: &Path, limits: &SizeLimits) -> Result<(Model, HashMap<String, String>)> {
     let buf = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let bad = |place: &str, msg: String| Error::format(path, place, msg);
-    let (_, header) =
+    let (header_len, header) =
         SafeTensors::read_metadata(&buf).map_err(|e| bad("header", format!("not a safetensors file ({e})")))?;
     let metadata = header.metadata().clone().unwrap_or_default();
     let spec_json = metadata
@@ -67,9 +76,23 @@ pub fn load_checkpoint(path: &Path) -> Result<(Model, HashMap<String, String>)> 
         .ok_or_else(|| bad("metadata", format!("no '{SPEC_KEY}' entry: not a nabla checkpoint")))?;
     let spec: ModelSpec =
         serde_json::from_str(spec_json).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
-    let mut model =
-        Model::new(spec, &mut Rng::seed(0)).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
+    let size = spec.check_size(limits).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
+    // the tensors' offsets are checked against the file's length here, before anything is built
     let tensors = SafeTensors::deserialize(&buf).map_err(|e| bad("tensors", e.to_string()))?;
+    let data_bytes = buf.len().saturating_sub(8 + header_len);
+    if size.stored > data_bytes / 4 {
+        return Err(bad(
+            &format!("metadata '{SPEC_KEY}'"),
+            format!(
+                "the spec's model holds {} numbers ({} bytes of f32), but the file has only {data_bytes} bytes of \
+                 tensor data",
+                size.stored,
+                size.stored.saturating_mul(4)
+            ),
+        ));
+    }
+    let mut model = Model::with_limits(spec, &mut Rng::seed(0), limits)
+        .map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
     for (name, param) in model.params_mut() {
         let view =
             tensors.tensor(&name).map_err(|_| bad(&format!("tensor '{name}'"), "missing: the spec needs it".into()))?;

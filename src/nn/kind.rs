@@ -28,6 +28,14 @@ pub trait LayerKind {
     /// [`super::summary`] for how connections are counted).
     fn counts(&self, input: &[usize], output: &[usize]) -> (usize, usize);
 
+    /// The numbers the built layer holds for an input and an output shape that fit: its
+    /// parameters, and weights that a mask keeps at zero (a connection table's); what the size
+    /// limits ([`super::SizeLimits`]) and a checkpoint's length are checked against. Saturates
+    /// at `usize::MAX` instead of overflowing.
+    fn stored(&self, input: &[usize], output: &[usize]) -> usize {
+        self.counts(input, output).0
+    }
+
     /// Overrides how the layer's weights are drawn (`nabla train --init`); kinds that draw no
     /// weights, or none by [`Init`], leave themselves unchanged.
     fn set_init(&mut self, init: Init);
@@ -77,6 +85,26 @@ pub(super) fn units(what: &str, n: usize, input: &[usize]) -> Result<(), String>
     if n == 0 { Err(format!("{what} = 0 (input shape {input:?})")) } else { Ok(()) }
 }
 
+/// `size` + 2·`padding`, or an error if that does not fit in a `usize` (a hostile spec's
+/// `padding = 2^63 − 1` must not wrap around).
+pub(super) fn padded(size: usize, padding: usize, input: &[usize]) -> Result<usize, String> {
+    padding
+        .checked_mul(2)
+        .and_then(|p| p.checked_add(size))
+        .ok_or_else(|| format!("padding {padding} is too large (input shape {input:?})"))
+}
+
+/// The number of values of a shape, or an error if it does not fit in a `usize`.
+pub(super) fn elements(shape: &[usize]) -> Result<usize, String> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(|| format!("shape {shape:?} is too large"))
+}
+
+/// The number of values of a shape, `usize::MAX` if more: counts saturate, so that a count too
+/// large to hold is refused by the size limits (see [`super::SizeLimits`]) instead of wrapping.
+pub(super) fn saturating_product(shape: &[usize]) -> usize {
+    shape.iter().fold(1, |n: usize, &d| n.saturating_mul(d))
+}
+
 /// (C, OH, OW) of a window sliding over an image input padded by `padding` on each side.
 pub(super) fn windows(
     input: &[usize],
@@ -90,7 +118,7 @@ pub(super) fn windows(
             return Err(format!("{what} {s} must be positive (input shape {input:?})"));
         }
     }
-    let (ph, pw) = (h + 2 * padding.0, w + 2 * padding.1);
+    let (ph, pw) = (padded(h, padding.0, input)?, padded(w, padding.1, input)?);
     if kernel.0 > ph || kernel.1 > pw {
         let padded = if padding == Size2(0, 0) { String::new() } else { format!(" padded by {padding}") };
         return Err(format!("kernel {kernel} does not fit input shape {input:?}{padded}"));

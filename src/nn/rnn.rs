@@ -152,8 +152,8 @@ pub(super) fn recurrent_shape(input: &[usize], hidden: usize, sequence: bool) ->
 /// the LSTM's gates): one weight per input and per recurrent link into each unit, and a bias,
 /// used once per time step.
 pub(super) fn recurrent_counts(blocks: usize, hidden: usize, input: &[usize]) -> (usize, usize) {
-    let params = blocks * hidden * (input[1] + hidden + 1);
-    (params, params * input[0])
+    let params = blocks.saturating_mul(hidden).saturating_mul(input[1].saturating_add(hidden).saturating_add(1));
+    (params, params.saturating_mul(input[0]))
 }
 
 #[cfg(test)]
