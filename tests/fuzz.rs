@@ -22,7 +22,12 @@ fn fuzz(format: Format) {
         let head: Vec<String> = f.file.iter().take(64).map(|b| format!("{b:02x}")).collect();
         eprintln!("case {}: {}\n  file ({} bytes): {} …", f.case, f.message, f.file.len(), head.join(" "));
     }
-    assert!(report.panics.is_empty(), "{} panics; rerun one with `nabla fuzz --format {} --seed {SEED} --first CASE --cases 1`", report.panics.len(), format.name());
+    assert!(
+        report.panics.is_empty(),
+        "{} panics; rerun one with `nabla fuzz --format {} --seed {SEED} --first CASE --cases 1`",
+        report.panics.len(),
+        format.name()
+    );
     // the mutations must reach past the first check: some cases are read, most are refused
     assert!(report.ok > 0 && report.errors > 0, "{}", report.line());
 }
@@ -55,4 +60,68 @@ fn spec_files_never_panic() {
 #[test]
 fn checkpoints_never_panic() {
     fuzz(Format::Checkpoint);
+}
+
+/// `bytes` gzip-compressed, fed in blocks of zeros after `head` (so that a bomb costs no memory
+/// to make).
+fn gzip_zeros(head: &[u8], zeros: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(head).unwrap();
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..zeros >> 20 {
+        encoder.write_all(&block).unwrap();
+    }
+    encoder.finish().unwrap()
+}
+
+/// Issue 11: gzip bombs are refused under the memory cap (256 MB per allocation here): a header
+/// claiming one image over 400 MB of zeros stops one byte past the image; an images file claiming
+/// 600,000 images (470 MB decompressed) beside a labels file of one label is refused from the
+/// headers, before the images are decompressed.
+#[test]
+fn gzip_bombs_are_refused_under_the_memory_cap() {
+    set_caps(256 << 20, 2 << 30);
+    let dir = std::env::temp_dir().join(format!("nabla-fuzz-bomb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let one = nabla::fuzz::seeds::idx(&[1, 28, 28], &[0; 784]);
+    let bomb = dir.join("bomb.gz");
+    std::fs::write(&bomb, gzip_zeros(&one, 400 << 20)).unwrap();
+    let err = nabla::data::read_idx(&bomb).err().unwrap().to_string();
+    assert!(err.contains("trailing bytes") && err.contains("found 785 or more"), "{err}");
+    let header = nabla::fuzz::seeds::idx(&[600_000, 28, 28], &[]);
+    std::fs::write(dir.join("train-images-idx3-ubyte.gz"), gzip_zeros(&header, 600_000 * 784)).unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte.gz"),
+        nabla::fuzz::seeds::gzip(&nabla::fuzz::seeds::idx(&[1], &[3])),
+    )
+    .unwrap();
+    for set in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+        std::fs::copy(dir.join(set.replace("t10k", "train")), dir.join(set)).unwrap();
+    }
+    let err = nabla::data::load_mnist(&dir).err().unwrap().to_string();
+    assert!(err.contains("600000 images") && err.contains("1 labels"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 11: a PNG whose header claims 60000 × 60000 pixels is refused before its buffer (3.6 GB)
+/// is allocated.
+#[test]
+fn a_huge_png_header_is_refused_under_the_memory_cap() {
+    set_caps(256 << 20, 2 << 30);
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, 1, 1);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&[7]).unwrap();
+    writer.finish().unwrap();
+    bytes[16..20].copy_from_slice(&60000u32.to_be_bytes());
+    bytes[20..24].copy_from_slice(&60000u32.to_be_bytes());
+    nabla::fuzz::seeds::fix_png_crcs(&mut bytes);
+    let path = std::env::temp_dir().join(format!("nabla-fuzz-huge-{}.png", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let err = nabla::data::read_gray_png(&path).err().unwrap().to_string();
+    std::fs::remove_file(&path).unwrap();
+    assert!(err.contains("PNG header") && err.contains("60000×60000"), "{err}");
 }

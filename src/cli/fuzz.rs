@@ -34,7 +34,8 @@ pub struct FuzzArgs {
 
 pub fn run(args: FuzzArgs) -> Result<()> {
     let formats = if args.format == "all" { Format::ALL.to_vec() } else { vec![Format::parse(&args.format)?] };
-    let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("nabla-fuzz-{}", std::process::id())));
+    let dir =
+        args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("nabla-fuzz-{}", std::process::id())));
     set_caps(args.max_alloc_mib.saturating_mul(1 << 20), 4 << 30);
     let mut panics = 0;
     for format in formats {

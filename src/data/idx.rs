@@ -161,7 +161,14 @@ fn read_header(path: &Path, reader: &mut dyn Read, gzip: bool) -> Result<(Vec<us
 
 /// An error unless `found` data bytes are what the dimensions need (`more` qualifies a count
 /// that stopped reading at one byte past).
-fn check_length(path: &Path, dims: &[usize], header_len: usize, expected: usize, found: usize, more: &str) -> Result<()> {
+fn check_length(
+    path: &Path,
+    dims: &[usize],
+    header_len: usize,
+    expected: usize,
+    found: usize,
+    more: &str,
+) -> Result<()> {
     if found == expected {
         return Ok(());
     }

@@ -54,7 +54,8 @@ pub enum Format {
 
 impl Format {
     /// Every format, in the order `nabla fuzz` runs them.
-    pub const ALL: [Format; 6] = [Format::Idx, Format::IdxGz, Format::Csv, Format::Png, Format::Spec, Format::Checkpoint];
+    pub const ALL: [Format; 6] =
+        [Format::Idx, Format::IdxGz, Format::Csv, Format::Png, Format::Spec, Format::Checkpoint];
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
@@ -165,8 +166,7 @@ pub fn run(format: Format, seed: u64, first: u64, cases: u64, dir: &Path) -> cra
     std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
     let corpus = seeds::corpus(format, &dir)?;
     let start = Instant::now();
-    let mut report =
-        Report { format, seed, cases: 0, ok: 0, errors: 0, panics: Vec::new(), elapsed: Duration::ZERO };
+    let mut report = Report { format, seed, cases: 0, ok: 0, errors: 0, panics: Vec::new(), elapsed: Duration::ZERO };
     for case in first..first.saturating_add(cases) {
         alloc::set_case(format.index(), seed, case);
         let mut rng = Rng::derive(seed, case);

@@ -107,7 +107,8 @@ fn mutate_once(rng: &mut Rng, bytes: &mut Vec<u8>, words: &[usize], big_endian: 
         }
         // a lying integer, at a header word or anywhere
         7 | 8 => {
-            let at = if !words.is_empty() && rng.below(4) != 0 { words[rng.below(words.len())] } else { below(rng, len) };
+            let at =
+                if !words.is_empty() && rng.below(4) != 0 { words[rng.below(words.len())] } else { below(rng, len) };
             let value = if rng.below(4) == 0 { rng.next_u64() } else { INTEGERS[rng.below(INTEGERS.len())] };
             let width = if rng.below(2) == 0 { 4 } else { 8 };
             let word = if big_endian { value.to_be_bytes() } else { value.to_le_bytes() };

@@ -3,7 +3,7 @@
 
 use super::mutate::{mutate, mutate_text};
 use super::{FUZZ_LIMITS, Format, MAX_FORWARD};
-use crate::data::{CsvOptions, Task, TargetColumn, load_csv, load_mnist, read_gray_png, read_idx};
+use crate::data::{CsvOptions, TargetColumn, Task, load_csv, load_mnist, read_gray_png, read_idx};
 use crate::io::{load_checkpoint_limited, save_checkpoint};
 use crate::nn::{Model, ModelSpec, ZOO};
 use crate::rng::Rng;
@@ -54,7 +54,9 @@ fn png_file(w: u32, h: u32, color: png::ColorType, depth: png::BitDepth, rng: &m
     let mut writer = encoder.write_header().expect("PNG header into a Vec");
     let bits = color.samples() * depth as usize;
     let size = (w as usize * bits).div_ceil(8) * h as usize;
-    let data: Vec<u8> = (0..size).map(|_| if color == png::ColorType::Indexed { (rng.below(4)) as u8 } else { rng.next_u64() as u8 }).collect();
+    let data: Vec<u8> = (0..size)
+        .map(|_| if color == png::ColorType::Indexed { (rng.below(4)) as u8 } else { rng.next_u64() as u8 })
+        .collect();
     writer.write_image_data(&data).expect("PNG data into a Vec");
     writer.finish().expect("PNG into a Vec");
     bytes
@@ -287,7 +289,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 /// Rewrites the CRC of every whole chunk, so that a mutation inside one reaches the decoder.
-fn fix_png_crcs(file: &mut [u8]) {
+pub fn fix_png_crcs(file: &mut [u8]) {
     let mut at = 8;
     while at + 12 <= file.len() {
         let len = u32::from_be_bytes(file[at..at + 4].try_into().expect("4 bytes")) as usize;
@@ -329,7 +331,8 @@ pub fn read(format: Format, file: &[u8], dir: &Path, rng: &mut Rng) -> Result<()
             // partner, and a valid test set
             let (images, labels) = mnist_pair(2, rng);
             let wrap = |b: &[u8]| if gz.is_empty() { b.to_vec() } else { gzip(b) };
-            let (images, labels) = if rng.below(2) == 0 { (file.to_vec(), wrap(&labels)) } else { (wrap(&images), file.to_vec()) };
+            let (images, labels) =
+                if rng.below(2) == 0 { (file.to_vec(), wrap(&labels)) } else { (wrap(&images), file.to_vec()) };
             write(&format!("train-images-idx3-ubyte{gz}"), &images)?;
             write(&format!("train-labels-idx1-ubyte{gz}"), &labels)?;
             let (images, labels) = mnist_pair(1, &mut Rng::seed(1));

@@ -136,4 +136,31 @@ mod tests {
         assert!(err.contains("m.safetensors") && err.contains("header"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// Issue 11: a checkpoint whose spec declares a model larger than the file could hold, or
+    /// larger than the limits, is refused before the model is allocated.
+    #[test]
+    fn a_spec_larger_than_the_file_or_the_limits_is_refused() {
+        let spec = ModelSpec::mlp(6, &[5], 3, Activation::Tanh, Loss::SoftmaxCrossEntropy);
+        let model = Model::new(spec, &mut Rng::seed(4)).unwrap();
+        let dir = std::env::temp_dir().join(format!("nabla-ckpt-lying-{}", std::process::id()));
+        let path = dir.join("m.safetensors");
+        save_checkpoint(&path, &model, &HashMap::new()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        // the spec's hidden layer made 10⁷ wide, the header's length word rewritten to match
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header =
+            String::from_utf8(bytes[8..8 + n].to_vec()).unwrap().replace(r#"\"out\":5"#, r#"\"out\":10000000"#);
+        assert!(header.contains("10000000"), "the spec was not found in the header");
+        let mut lying = (header.len() as u64).to_le_bytes().to_vec();
+        lying.extend_from_slice(header.as_bytes());
+        lying.extend_from_slice(&bytes[8 + n..]);
+        std::fs::write(&path, &lying).unwrap();
+        let err = load_checkpoint(&path).err().unwrap().to_string();
+        assert!(err.contains("100000003 numbers") && err.contains("bytes of tensor data"), "{err}");
+        let small = SizeLimits { max_params: 1000, max_activations: 1000 };
+        let err = load_checkpoint_limited(&path, &small).err().unwrap().to_string();
+        assert!(err.contains("--max-params"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -4,5 +4,6 @@
 pub mod augment_flags;
 pub mod help;
 pub mod json;
+pub mod limits;
 pub mod png;
 pub mod source;
