@@ -63,10 +63,10 @@ fn over_cap(what: &str, bytes: usize) -> ! {
     let mut cursor = std::io::Cursor::new(&mut buf[..]);
     let format = CASE[0].load(Relaxed);
     let name = super::Format::ALL.get(format as usize).map_or("none", |f| f.name());
-    let _ = write!(
+    let _ = writeln!(
         cursor,
         "nabla fuzz: {what} of {bytes} bytes is over the cap (one allocation {}, live {}); \
-         format {name}, seed {}, case {} (rerun it with `nabla fuzz --format {name} --seed {} --first {} --cases 1`)\n",
+         format {name}, seed {}, case {} (rerun it with `nabla fuzz --format {name} --seed {} --first {} --cases 1`)",
         MAX_ALLOC.load(Relaxed),
         MAX_LIVE.load(Relaxed),
         CASE[1].load(Relaxed),
