@@ -123,6 +123,18 @@ impl LayerKind for AuxiliarySpec {
         total
     }
 
+    /// The sum over its head's layers (computed in training only).
+    fn values(&self, input: &[usize], _output: &[usize]) -> usize {
+        let shapes = shapes_through(&self.layers, input).expect("checked by ModelSpec::shapes");
+        let mut at = input;
+        let mut total = 0usize;
+        for (layer, shape) in self.layers.iter().zip(&shapes) {
+            total = total.saturating_add(layer.spec.as_kind().values(at, shape));
+            at = shape;
+        }
+        total
+    }
+
     /// Sets the init of the head's layers.
     fn set_init(&mut self, init: Init) {
         for layer in &mut self.layers {

@@ -17,7 +17,7 @@
 //! parameters.
 
 use super::Size2;
-use super::kind::{LayerKind, saturating_product, units, windows};
+use super::kind::{LayerKind, saturating_product, units, window_values, windows};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
@@ -195,6 +195,10 @@ impl LayerKind for Conv2dSpec {
         };
         let params = links.saturating_mul(self.kernel.0).saturating_mul(self.kernel.1).saturating_add(self.out);
         (params, params.saturating_mul(saturating_product(&output[1..])))
+    }
+
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        window_values(input, output, self.kernel, self.padding)
     }
 
     /// With a connection table the weight is still out × C × KH × KW, unread links masked to 0.

@@ -22,8 +22,8 @@
 //! - input x: N × C × H × W
 //! - output y: N × (#1×1 + #3×3 + #5×5 + pool proj) × H × W
 
-use super::kind::{LayerKind, image, saturating_product, units};
-use super::{Conv2d, Init, MaxPool2d, Module};
+use super::kind::{LayerKind, image, saturating_product, units, window_values};
+use super::{Conv2d, Init, MaxPool2d, Module, Size2};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -174,6 +174,18 @@ impl LayerKind for InceptionSpec {
     /// Its convolutions feed ReLUs: He unless the spec says otherwise, whatever follows.
     fn build(&self, input: &[usize], _default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
         Box::new(Inception::new(input[0], self.sizes(), self.init.unwrap_or(Init::He), rng))
+    }
+
+    /// Each of its six convolutions' values (padded input, im2col columns, output) at H×W, the
+    /// 3×3 pool's, and the concatenated output.
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        let (h, w) = (input[1], input[2]);
+        let convs = self.sizes().convolutions(input[0]);
+        let branches = convs.iter().fold(0usize, |n, &(_, c, o, k)| {
+            n.saturating_add(window_values(&[c, h, w], &[o, h, w], Size2(k, k), Size2(k / 2, k / 2)))
+        });
+        let pool = window_values(input, input, Size2(3, 3), Size2(1, 1));
+        branches.saturating_add(pool).saturating_add(saturating_product(output))
     }
 
     /// Its six convolutions at the output's H×W, and the 3×3 pool before pool proj.

@@ -36,6 +36,14 @@ pub trait LayerKind {
         self.counts(input, output).0
     }
 
+    /// The values one sample's forward pass through the layer computes: its output, and the
+    /// intermediates of the layers that make them (a convolution's padded input and im2col
+    /// columns, a recurrent layer's states at every step); what the activation limit of
+    /// [`super::SizeLimits`] is checked against. Saturates at `usize::MAX`.
+    fn values(&self, _input: &[usize], output: &[usize]) -> usize {
+        saturating_product(output)
+    }
+
     /// Overrides how the layer's weights are drawn (`nabla train --init`); kinds that draw no
     /// weights, or none by [`Init`], leave themselves unchanged.
     fn set_init(&mut self, init: Init);
@@ -103,6 +111,18 @@ pub(super) fn elements(shape: &[usize]) -> Result<usize, String> {
 /// large to hold is refused by the size limits (see [`super::SizeLimits`]) instead of wrapping.
 pub(super) fn saturating_product(shape: &[usize]) -> usize {
     shape.iter().fold(1, |n: usize, &d| n.saturating_mul(d))
+}
+
+/// The values of a window sliding over `input` padded by `padding` to give `output`: the padded
+/// input, one column of KH·KW·C values per output position (im2col), and the output.
+pub(super) fn window_values(input: &[usize], output: &[usize], kernel: Size2, padding: Size2) -> usize {
+    let padded = [
+        input[0],
+        input[1].saturating_add(padding.0.saturating_mul(2)),
+        input[2].saturating_add(padding.1.saturating_mul(2)),
+    ];
+    let columns = saturating_product(&[input[0], kernel.0, kernel.1, output[1], output[2]]);
+    saturating_product(&padded).saturating_add(columns).saturating_add(saturating_product(output))
 }
 
 /// (C, OH, OW) of a window sliding over an image input padded by `padding` on each side.

@@ -4,9 +4,11 @@
 //!
 //! The limits are counted per model and per sample, from the shapes alone
 //! ([`super::ModelSpec::size`]): the numbers the layers hold (f32, 4 bytes each) and the values
-//! one sample's forward pass produces (each layer's output; a batch of m samples needs m times
+//! one sample's forward pass produces (each layer's output and the intermediates it makes, as a
+//! convolution's im2col columns; a batch of m samples needs m times
 //! as many, and training keeps them all for backward). The defaults admit every zoo model with
-//! a wide margin (GoogLeNet at 224×224: 7 million parameters, 5.5 million values per sample).
+//! a wide margin (GoogLeNet at 224×224: 13 million parameters with its auxiliary heads, 42 million
+//! values per sample with its im2col columns).
 
 use crate::{Error, Result};
 
@@ -16,7 +18,8 @@ pub struct ModelSize {
     /// The numbers its layers hold: parameters, and masked weights (see
     /// [`super::LayerKind::stored`]).
     pub stored: usize,
-    /// The values of one sample's input and of every layer's output for it.
+    /// The values of one sample's input and of every layer's output and intermediates for it
+    /// (see [`super::LayerKind::values`]).
     pub activations: usize,
 }
 

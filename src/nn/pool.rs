@@ -11,7 +11,7 @@
 //! f the squashing function. [`Subsample`] computes the argument of f; the activation follows as
 //! its own layer, so that the spec reads `subsample` then `scaled-tanh`.
 
-use super::kind::{LayerKind, saturating_product, windows};
+use super::kind::{LayerKind, saturating_product, window_values, windows};
 use super::{Init, Size2};
 use super::{Module, pad2d};
 use crate::autodiff::{Param, Var};
@@ -167,6 +167,10 @@ impl LayerKind for MaxPool2dSpec {
         pool_counts(self.kernel, output)
     }
 
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        window_values(input, output, self.kernel, self.padding)
+    }
+
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
@@ -186,6 +190,10 @@ impl LayerKind for AvgPool2dSpec {
 
     fn counts(&self, _input: &[usize], output: &[usize]) -> (usize, usize) {
         pool_counts(self.kernel, output)
+    }
+
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        window_values(input, output, self.kernel, self.padding)
     }
 
     fn set_init(&mut self, _init: Init) {}

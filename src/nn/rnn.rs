@@ -8,7 +8,7 @@
 //! - output: the last state h_T, m × H; or, with `sequence`, every state, m × T × H (to stack
 //!   another recurrent layer on top)
 
-use super::kind::LayerKind;
+use super::kind::{LayerKind, saturating_product};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
@@ -122,6 +122,11 @@ impl LayerKind for RnnSpec {
 
     fn build(&self, input: &[usize], _default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
         Box::new(Rnn::new(input[1], self.hidden, self.sequence, rng))
+    }
+
+    /// Its gates' pre-activations and its states at every one of the T steps.
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        saturating_product(&[input[0], self.hidden, 1 + 2]).saturating_add(saturating_product(output))
     }
 
     fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {

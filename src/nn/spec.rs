@@ -422,7 +422,7 @@ impl ModelSpec {
         let mut input = &self.input;
         for (layer, output) in self.layers.iter().zip(&shapes) {
             size.stored = size.stored.saturating_add(layer.spec.as_kind().stored(input, output));
-            size.activations = size.activations.saturating_add(elements(output).expect("checked by shapes"));
+            size.activations = size.activations.saturating_add(layer.spec.as_kind().values(input, output));
             input = output;
         }
         Ok(size)

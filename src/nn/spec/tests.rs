@@ -181,7 +181,7 @@ fn huge_and_overflowing_sizes_are_refused_before_building() {
         "{err}"
     );
     // a raised limit admits it (checked, not built: 3 TB)
-    let raised = SizeLimits { max_params: usize::MAX, ..SizeLimits::default() };
+    let raised = SizeLimits::unlimited();
     assert_eq!(huge.check_size(&raised).unwrap().stored, 795_000_000_010);
     let lstm = spec_of(&[28, 28], r#"[{"type":"lstm","hidden":100000000},{"type":"linear","out":10}]"#);
     assert!(lstm.build(&mut Rng::seed(0)).err().unwrap().to_string().contains("parameters"));
@@ -230,7 +230,14 @@ fn the_size_counts_what_the_layers_store() {
     let size = spec.size().unwrap();
     assert_eq!(size.stored, 2 * 3 * 9 + 2);
     assert_eq!(size.stored, stored(&spec));
-    assert_eq!(size.activations, 3 * 64 + 2 * 36);
+    // the input, the conv's input again, its im2col columns (3·3·3 per output position), its output
+    assert_eq!(size.activations, 3 * 64 + 3 * 64 + 27 * 36 + 2 * 36);
+    // found by the fuzzer (spec, seed 2024, case 78023): an inception module whose 5×5 reduce
+    // makes 65536 maps of 6×6 computes 59 million im2col values per sample for its 5×5 conv,
+    // though its output is 8 maps
+    let inception = r#"[{"type":"inception","1x1":2,"3x3_reduce":2,"3x3":3,"5x5_reduce":65536,"5x5":2,"pool_proj":1}]"#;
+    let size = spec_of(&[3, 6, 6], inception).size().unwrap();
+    assert!(size.activations > 65536 * 25 * 36 && size.stored < 4_000_000, "{size:?}");
     for (name, _) in crate::nn::ZOO {
         let spec = ModelSpec::zoo(name).unwrap();
         let size = spec.check_size(&SizeLimits::default()).unwrap();
