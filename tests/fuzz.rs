@@ -125,3 +125,18 @@ fn a_huge_png_header_is_refused_under_the_memory_cap() {
     std::fs::remove_file(&path).unwrap();
     assert!(err.contains("PNG header") && err.contains("60000×60000"), "{err}");
 }
+
+/// Found by the fuzzer (png, seed 2024, case 215215): a PLTE chunk of 13 bytes (not 3 per entry)
+/// made the `png` crate (0.18.1) panic while expanding the palette; it is an error now.
+#[test]
+fn a_palette_of_a_broken_length_is_an_error() {
+    let hex = "89504e470d0a1a0a0000000d494844520000000700000003020300000022adfd560000000d504c54450014283c5064788ca0\
+               b448dd05c2919a4a0000001149444154789c63666660646060616400000050000d53cc27a20000000049454e44ae426082";
+    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    let path = std::env::temp_dir().join(format!("nabla-fuzz-plte-{}.png", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let result = std::panic::catch_unwind(|| nabla::data::read_gray_png(&path));
+    std::fs::remove_file(&path).unwrap();
+    let err = result.expect("no panic").err().unwrap().to_string();
+    assert!(err.contains("PNG PLTE chunk") && err.contains("13 bytes"), "{err}");
+}

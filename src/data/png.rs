@@ -15,6 +15,14 @@ pub fn read_gray_png(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
     // 16-bit samples become 8-bit and palettes become colours, so only four layouts remain below
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().map_err(|e| Error::format(path, "PNG header", e.to_string()))?;
+    // png 0.18.1 expands a palette whose length is not a multiple of 3 with an out-of-bounds
+    // slice (a panic); such a PLTE chunk is invalid (PNG spec 11.2.3), so it is refused here
+    if let Some(palette) = &reader.info().palette
+        && (palette.is_empty() || !palette.len().is_multiple_of(3) || palette.len() > 3 * 256)
+    {
+        let message = format!("{} bytes, expected 3 per entry and at most 256 entries", palette.len());
+        return Err(Error::format(path, "PNG PLTE chunk", message));
+    }
     let size =
         reader.output_buffer_size().ok_or_else(|| Error::format(path, "PNG header", "image too large".to_string()))?;
     // the header's width and height are checked before the buffer for them is allocated (the
