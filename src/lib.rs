@@ -21,6 +21,7 @@
 pub mod autodiff;
 pub mod data;
 pub mod error;
+pub mod fuzz;
 pub mod io;
 pub mod lecture;
 pub mod loss;

@@ -7,9 +7,10 @@ use std::io::Write;
 
 /// Training allocates fresh gradient and activation buffers of a few megabytes every step. glibc's
 /// malloc hands such blocks back to the kernel when they are freed and page-faults them in again
-/// at the next step (about 1 ms of a 2.5 ms MLP step here); mimalloc keeps and reuses them.
+/// at the next step (about 1 ms of a 2.5 ms MLP step here); mimalloc keeps and reuses them. The
+/// wrapper caps allocations while `nabla fuzz` runs (one relaxed load per allocation otherwise).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: nabla::fuzz::CappedAlloc<mimalloc::MiMalloc> = nabla::fuzz::CappedAlloc(mimalloc::MiMalloc);
 
 fn main() {
     let args = cli::Cli::parse();

@@ -139,6 +139,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                 .join("-");
                 let train_args = TrainArgs {
                     data: b.data.clone(),
+                    limits: Default::default(),
                     model: None,
                     hidden: Some(b.hidden.clone()),
                     activation: b.activation.clone(),

@@ -4,10 +4,11 @@
 
 use super::shared::json::json_f32;
 use super::shared::print::outln;
+use super::shared::limits::LimitArgs;
 use super::shared::source::{self, DataArgs, Normalization};
 use clap::Args;
-use nabla::io::load_checkpoint;
-use nabla::nn::Model;
+use nabla::io::load_checkpoint_limited;
+use nabla::nn::{Model, SizeLimits};
 use nabla::train::{evaluate, evaluate_ensemble, mc_evaluate};
 use nabla::{Error, Result};
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ pub struct EvalArgs {
     pub weights: Vec<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// The seed that split a CSV file when the model was trained.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -31,11 +34,11 @@ pub struct EvalArgs {
 }
 
 /// Loads each checkpoint; all must share the first one's input normalisation and shapes.
-pub fn load_models(paths: &[PathBuf]) -> Result<(Vec<Model>, Normalization)> {
+pub fn load_models(paths: &[PathBuf], limits: &SizeLimits) -> Result<(Vec<Model>, Normalization)> {
     let mut models = Vec::new();
     let mut first: Option<(Normalization, String)> = None;
     for path in paths {
-        let (model, meta) = load_checkpoint(path)?;
+        let (model, meta) = load_checkpoint_limited(path, limits)?;
         let norm = Normalization::from_checkpoint(path, &meta, model.spec().input_size())?;
         let key = serde_json::to_string(&norm).unwrap_or_default();
         match &first {
@@ -64,7 +67,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if args.mc_samples == Some(0) {
         return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
     }
-    let (mut models, norm) = load_models(&args.weights)?;
+    let (mut models, norm) = load_models(&args.weights, &args.limits.limits())?;
     let spec = models[0].spec();
     let (inputs, outputs) = (spec.input_size(), spec.output_size()?);
     // the widths first: the checkpoint's per-column normalisation only fits the model's width

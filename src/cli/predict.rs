@@ -1,11 +1,12 @@
 //! `nabla predict`: classify one 28×28 grayscale PNG (white ink on black, as in MNIST).
 
 use super::shared::json::json_f32;
+use super::shared::limits::LimitArgs;
 use super::shared::png::read_gray_png;
 use super::shared::print::outln;
 use super::shared::source::Normalization;
 use clap::Args;
-use nabla::io::load_checkpoint;
+use nabla::io::load_checkpoint_limited;
 use nabla::tensor::Tensor;
 use nabla::train::mc_predict;
 use nabla::{Error, Result};
@@ -31,13 +32,15 @@ pub struct PredictArgs {
     /// Print the answer as one JSON object.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 pub fn run(args: PredictArgs) -> Result<()> {
     if args.mc_samples == Some(0) {
         return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
     }
-    let (mut model, meta) = load_checkpoint(&args.weights)?;
+    let (mut model, meta) = load_checkpoint_limited(&args.weights, &args.limits.limits())?;
     let norm = Normalization::from_checkpoint(&args.weights, &meta, model.spec().input_size())?;
     if norm.mean.len() > 1 {
         return Err(Error::config(format!(

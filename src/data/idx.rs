@@ -7,8 +7,9 @@
 
 use crate::{Error, Result};
 use flate2::read::MultiGzDecoder;
-use std::io::Read;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 
 /// The contents of an IDX file of unsigned bytes.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,35 +25,120 @@ const UBYTE: u8 = 0x08;
 
 /// Reads an IDX file of unsigned bytes, raw or gzip-compressed.
 pub fn read_idx(path: &Path) -> Result<Idx> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) { gunzip(path, &bytes)? } else { bytes };
-    parse(path, bytes)
+    IdxFile::open(path)?.read_data()
 }
 
-/// Decompresses a whole gzip file (all members, as `cat a.gz b.gz` or pigz may write).
-fn gunzip(path: &Path, compressed: &[u8]) -> Result<Vec<u8>> {
-    // The trailer's last 4 bytes hold the uncompressed size mod 2³², a good capacity hint that saves
-    // the reallocations of a growing Vec; it is capped at deflate's best ratio (about 1032:1) so
-    // that a corrupt trailer cannot reserve gigabytes.
-    let hint = compressed.len().checked_sub(4).map_or(0, |at| {
-        let size = u32::from_le_bytes([compressed[at], compressed[at + 1], compressed[at + 2], compressed[at + 3]]);
-        (size as usize).min(compressed.len().saturating_mul(1032))
-    });
-    let mut out = Vec::with_capacity(hint);
-    MultiGzDecoder::new(compressed)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::format(path, "gzip stream", format!("cannot decompress: {e}")))?;
-    Ok(out)
+/// An IDX file whose header has been read and checked, its data not yet: a caller can check the
+/// dimensions (MNIST: one label per image) before the data is read. Memory is bounded by the
+/// data itself: a raw file's dimensions are checked against the file's length before anything
+/// is allocated, and a gzip stream is read as it decompresses, never more than the dimensions
+/// need plus one byte, with no buffer reserved from the header's word (a gzip bomb claiming two
+/// million images is refused at its real end, or as soon as the caller's count check says no).
+pub struct IdxFile {
+    path: PathBuf,
+    /// The size of each dimension, outermost first.
+    pub dims: Vec<usize>,
+    header_len: usize,
+    /// The number of data bytes the dimensions need.
+    expected: usize,
+    stream: Stream,
 }
 
-/// Splits the header from the data of an uncompressed IDX file and checks that they agree.
-fn parse(path: &Path, mut bytes: Vec<u8>) -> Result<Idx> {
-    let Some(&[zero_a, zero_b, kind, ndims]) = bytes.first_chunk::<4>() else {
-        let message = format!("the file has {} bytes, too short for the 4-byte IDX magic", bytes.len());
+enum Stream {
+    /// A raw file, with the number of data bytes after the header.
+    Raw(BufReader<File>, usize),
+    Gzip(Box<MultiGzDecoder<BufReader<File>>>),
+}
+
+impl Stream {
+    fn reader(&mut self) -> &mut dyn Read {
+        match self {
+            Stream::Raw(r, _) => r,
+            Stream::Gzip(r) => r.as_mut(),
+        }
+    }
+}
+
+impl IdxFile {
+    /// Opens `path` and reads its header (decompressing only what the header needs).
+    pub fn open(path: &Path) -> Result<IdxFile> {
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let mut start = [0u8; 2];
+        let n = read_up_to(&mut file, &mut start).map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
+        let gzip = n == 2 && start == [0x1f, 0x8b];
+        let mut stream = if gzip {
+            Stream::Gzip(Box::new(MultiGzDecoder::new(BufReader::new(file))))
+        } else {
+            Stream::Raw(BufReader::new(file), 0)
+        };
+        let (dims, header_len) = read_header(path, stream.reader(), gzip)?;
+        let Some(expected) = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+            return Err(Error::format(path, "dimensions", format!("{dims:?} multiply past the address space")));
+        };
+        if let Stream::Raw(_, found) = &mut stream {
+            // the header has been read whole, so the file has at least header_len bytes
+            *found = usize::try_from(len).unwrap_or(usize::MAX) - header_len;
+            check_length(path, &dims, header_len, expected, *found, "")?;
+        }
+        Ok(IdxFile { path: path.to_path_buf(), dims, header_len, expected, stream })
+    }
+
+    /// Reads the data, checking that there is exactly as much as the dimensions need.
+    pub fn read_data(self) -> Result<Idx> {
+        let IdxFile { path, dims, header_len, expected, mut stream } = self;
+        let path = path.as_path();
+        let data = match &mut stream {
+            Stream::Raw(reader, _) => {
+                // checked against the file's length when the header was read
+                let mut data = vec![0; expected];
+                reader.read_exact(&mut data).map_err(|e| Error::io(path, e))?;
+                data
+            }
+            Stream::Gzip(reader) => {
+                // grows with what the stream really holds, up to one byte past what is expected
+                let mut data = Vec::new();
+                let limit = (expected as u64).saturating_add(1);
+                reader.as_mut().take(limit).read_to_end(&mut data).map_err(|e| gzip_error(path, e))?;
+                check_length(path, &dims, header_len, expected, data.len(), " or more")?;
+                data
+            }
+        };
+        Ok(Idx { dims, data })
+    }
+}
+
+/// Reads into `buf` until it is full or the stream ends; the number of bytes read.
+fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn gzip_error(path: &Path, e: std::io::Error) -> Error {
+    Error::format(path, "gzip stream", format!("cannot decompress: {e}"))
+}
+
+/// Reads the magic and the dimensions: (dims, header length).
+fn read_header(path: &Path, reader: &mut dyn Read, gzip: bool) -> Result<(Vec<usize>, usize)> {
+    let read_error = |e: std::io::Error| if gzip { gzip_error(path, e) } else { Error::io(path, e) };
+    let mut magic = [0u8; 4];
+    let n = read_up_to(reader, &mut magic).map_err(read_error)?;
+    if n < 4 {
+        let message = format!("the file has {n} bytes, too short for the 4-byte IDX magic");
         return Err(Error::format(path, "magic number", message));
-    };
+    }
+    let [zero_a, zero_b, kind, ndims] = magic;
     if zero_a != 0 || zero_b != 0 || kind != UBYTE {
-        let found = u32::from_be_bytes([zero_a, zero_b, kind, ndims]);
+        let found = u32::from_be_bytes(magic);
         let message = format!(
             "found 0x{found:08x}, expected 0x0000{UBYTE:02x}NN (IDX of unsigned bytes with NN dimensions){}",
             type_hint(zero_a, zero_b, kind)
@@ -60,30 +146,35 @@ fn parse(path: &Path, mut bytes: Vec<u8>) -> Result<Idx> {
         return Err(Error::format(path, "magic number", message));
     }
     let header_len = 4 + 4 * ndims as usize;
-    let mut dims = Vec::with_capacity(ndims as usize);
-    for i in 0..ndims as usize {
-        let at = 4 + 4 * i;
-        let Some(&word) = bytes.get(at..).and_then(|rest| rest.first_chunk::<4>()) else {
-            let message = format!(
-                "the header ends at byte {}, but the magic declares {ndims} dimensions ({header_len} header bytes)",
-                bytes.len()
-            );
-            return Err(Error::format(path, format!("dimension {i}"), message));
-        };
-        dims.push(u32::from_be_bytes(word) as usize);
+    let mut words = vec![0u8; 4 * ndims as usize];
+    let n = read_up_to(reader, &mut words).map_err(read_error)?;
+    if n < words.len() {
+        let message = format!(
+            "the header ends at byte {}, but the magic declares {ndims} dimensions ({header_len} header bytes)",
+            4 + n
+        );
+        return Err(Error::format(path, format!("dimension {}", n / 4), message));
     }
-    let Some(expected) = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
-        return Err(Error::format(path, "dimensions", format!("{dims:?} multiply past the address space")));
-    };
-    let found = bytes.len() - header_len;
-    if found != expected {
-        let what = if found < expected { "truncated" } else { "trailing bytes" };
-        let message = format!("{what}: dimensions {dims:?} need {expected} data bytes, found {found}");
-        return Err(Error::format(path, format!("byte offset {}", header_len + found.min(expected)), message));
+    let dims = words.chunks_exact(4).map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as usize).collect();
+    Ok((dims, header_len))
+}
+
+/// An error unless `found` data bytes are what the dimensions need (`more` qualifies a count
+/// that stopped reading at one byte past).
+fn check_length(
+    path: &Path,
+    dims: &[usize],
+    header_len: usize,
+    expected: usize,
+    found: usize,
+    more: &str,
+) -> Result<()> {
+    if found == expected {
+        return Ok(());
     }
-    // Moving the data down by the header length is one memmove; it keeps the buffer without a copy.
-    bytes.drain(..header_len);
-    Ok(Idx { dims, data: bytes })
+    let (what, more) = if found < expected { ("truncated", "") } else { ("trailing bytes", more) };
+    let message = format!("{what}: dimensions {dims:?} need {expected} data bytes, found {found}{more}");
+    Err(Error::format(path, format!("byte offset {}", header_len + found.min(expected)), message))
 }
 
 /// A hint for a magic number that is IDX of another type or not IDX at all.

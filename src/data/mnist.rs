@@ -6,7 +6,7 @@
 //! (`train-images.idx3-ubyte`), raw or with `.gz`.
 
 use super::Dataset;
-use super::idx::{Idx, read_idx};
+use super::idx::IdxFile;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -26,10 +26,11 @@ pub fn load_mnist(dir: &Path) -> Result<(Dataset, Dataset)> {
 fn load_set(dir: &Path, prefix: &str) -> Result<Dataset> {
     let image_path = find(dir, prefix, "images", 3)?;
     let label_path = find(dir, prefix, "labels", 1)?;
-    let (images, labels) = rayon::join(|| read_idx(&image_path), || read_idx(&label_path));
-    let (images, labels) = (images?, labels?);
-    check_dims(&image_path, &images, &[None, Some(SIDE), Some(SIDE)], "count × 28 × 28")?;
-    check_dims(&label_path, &labels, &[None], "count")?;
+    // the headers first: the dimensions and counts are checked before any data is read, so that a
+    // file claiming millions of images costs nothing unless the labels agree
+    let (images, labels) = (IdxFile::open(&image_path)?, IdxFile::open(&label_path)?);
+    check_dims(&image_path, &images.dims, &[None, Some(SIDE), Some(SIDE)], "count × 28 × 28")?;
+    check_dims(&label_path, &labels.dims, &[None], "count")?;
     if images.dims[0] != labels.dims[0] {
         let message = format!(
             "{} images, but {} holds {} labels; expected one label per image",
@@ -39,6 +40,8 @@ fn load_set(dir: &Path, prefix: &str) -> Result<Dataset> {
         );
         return Err(Error::format(&image_path, "dimension 0", message));
     }
+    let (images, labels) = rayon::join(|| images.read_data(), || labels.read_data());
+    let (images, labels) = (images?, labels?);
     let label_header = 4 + 4 * labels.dims.len();
     if let Some(i) = labels.data.iter().position(|&l| l as usize >= CLASSES) {
         let message = format!("label {} for image {i}, expected a digit 0–9", labels.data[i]);
@@ -65,19 +68,19 @@ fn find(dir: &Path, prefix: &str, kind: &str, ndims: u8) -> Result<PathBuf> {
 }
 
 /// Checks the number of dimensions and the sizes that are fixed (`Some`) against `expected`.
-fn check_dims(path: &Path, idx: &Idx, expected: &[Option<usize>], shape: &str) -> Result<()> {
-    if idx.dims.len() != expected.len() {
+fn check_dims(path: &Path, dims: &[usize], expected: &[Option<usize>], shape: &str) -> Result<()> {
+    if dims.len() != expected.len() {
         let message = format!(
             "found 0x{:08x}: {} dimensions {:?}, expected 0x{:08x}: {} dimensions ({shape})",
-            0x0800 + idx.dims.len(),
-            idx.dims.len(),
-            idx.dims,
+            0x0800 + dims.len(),
+            dims.len(),
+            dims,
             0x0800 + expected.len(),
             expected.len()
         );
         return Err(Error::format(path, "magic number", message));
     }
-    for (i, (&found, want)) in idx.dims.iter().zip(expected).enumerate() {
+    for (i, (&found, want)) in dims.iter().zip(expected).enumerate() {
         if let Some(want) = *want
             && found != want
         {

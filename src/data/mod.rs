@@ -9,11 +9,13 @@ mod augment;
 mod csv;
 mod idx;
 mod mnist;
+mod png;
 
 pub use augment::{Augmentation, Elastic, augment_batch};
 pub use csv::{CsvOptions, TargetColumn, Task, input_column_names, load_csv, parse_target};
-pub use idx::{Idx, read_idx};
+pub use idx::{Idx, IdxFile, read_idx};
 pub use mnist::load_mnist;
+pub use png::read_gray_png;
 
 use crate::rng::Rng;
 use crate::tensor::Tensor;

@@ -4,7 +4,7 @@
 //! metadata entries (input normalisation, for example).
 
 use super::atomic_write;
-use crate::nn::{Model, ModelSpec, Module};
+use crate::nn::{Model, ModelSpec, Module, SizeLimits};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -55,11 +55,20 @@ fn canonical_header(file: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// Loads a model and the checkpoint's metadata from `path`.
+/// Loads a model and the checkpoint's metadata from `path`, refused if its spec is larger than
+/// the default [`SizeLimits`].
 pub fn load_checkpoint(path: &Path) -> Result<(Model, HashMap<String, String>)> {
+    load_checkpoint_limited(path, &SizeLimits::default())
+}
+
+/// Loads a model and the checkpoint's metadata from `path`. Before the model is allocated, its
+/// spec's size is checked against `limits` and against the file: a model whose weights the file
+/// cannot hold is refused, so that a lying spec cannot make nabla allocate more than the file's
+/// length (plus the model at its declared size).
+pub fn load_checkpoint_limited(path: &Path, limits: &SizeLimits) -> Result<(Model, HashMap<String, String>)> {
     let buf = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let bad = |place: &str, msg: String| Error::format(path, place, msg);
-    let (_, header) =
+    let (header_len, header) =
         SafeTensors::read_metadata(&buf).map_err(|e| bad("header", format!("not a safetensors file ({e})")))?;
     let metadata = header.metadata().clone().unwrap_or_default();
     let spec_json = metadata
@@ -67,9 +76,23 @@ pub fn load_checkpoint(path: &Path) -> Result<(Model, HashMap<String, String>)> 
         .ok_or_else(|| bad("metadata", format!("no '{SPEC_KEY}' entry: not a nabla checkpoint")))?;
     let spec: ModelSpec =
         serde_json::from_str(spec_json).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
-    let mut model =
-        Model::new(spec, &mut Rng::seed(0)).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
+    let size = spec.check_size(limits).map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
+    // the tensors' offsets are checked against the file's length here, before anything is built
     let tensors = SafeTensors::deserialize(&buf).map_err(|e| bad("tensors", e.to_string()))?;
+    let data_bytes = buf.len().saturating_sub(8 + header_len);
+    if size.stored > data_bytes / 4 {
+        return Err(bad(
+            &format!("metadata '{SPEC_KEY}'"),
+            format!(
+                "the spec's model holds {} numbers ({} bytes of f32), but the file has only {data_bytes} bytes of \
+                 tensor data",
+                size.stored,
+                size.stored.saturating_mul(4)
+            ),
+        ));
+    }
+    let mut model = Model::with_limits(spec, &mut Rng::seed(0), limits)
+        .map_err(|e| bad(&format!("metadata '{SPEC_KEY}'"), e.to_string()))?;
     for (name, param) in model.params_mut() {
         let view =
             tensors.tensor(&name).map_err(|_| bad(&format!("tensor '{name}'"), "missing: the spec needs it".into()))?;
@@ -111,6 +134,33 @@ mod tests {
         std::fs::write(&path, b"garbage").unwrap();
         let err = load_checkpoint(&path).err().unwrap().to_string();
         assert!(err.contains("m.safetensors") && err.contains("header"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 11: a checkpoint whose spec declares a model larger than the file could hold, or
+    /// larger than the limits, is refused before the model is allocated.
+    #[test]
+    fn a_spec_larger_than_the_file_or_the_limits_is_refused() {
+        let spec = ModelSpec::mlp(6, &[5], 3, Activation::Tanh, Loss::SoftmaxCrossEntropy);
+        let model = Model::new(spec, &mut Rng::seed(4)).unwrap();
+        let dir = std::env::temp_dir().join(format!("nabla-ckpt-lying-{}", std::process::id()));
+        let path = dir.join("m.safetensors");
+        save_checkpoint(&path, &model, &HashMap::new()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        // the spec's hidden layer made 10⁷ wide, the header's length word rewritten to match
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header =
+            String::from_utf8(bytes[8..8 + n].to_vec()).unwrap().replace(r#"\"out\":5"#, r#"\"out\":10000000"#);
+        assert!(header.contains("10000000"), "the spec was not found in the header");
+        let mut lying = (header.len() as u64).to_le_bytes().to_vec();
+        lying.extend_from_slice(header.as_bytes());
+        lying.extend_from_slice(&bytes[8 + n..]);
+        std::fs::write(&path, &lying).unwrap();
+        let err = load_checkpoint(&path).err().unwrap().to_string();
+        assert!(err.contains("100000003 numbers") && err.contains("bytes of tensor data"), "{err}");
+        let small = SizeLimits { max_params: 1000, max_activations: 1000 };
+        let err = load_checkpoint_limited(&path, &small).err().unwrap().to_string();
+        assert!(err.contains("--max-params"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,7 +2,7 @@
 
 mod checkpoint;
 
-pub use checkpoint::{load_checkpoint, save_checkpoint};
+pub use checkpoint::{load_checkpoint, load_checkpoint_limited, save_checkpoint};
 
 use crate::{Error, Result};
 use std::path::Path;

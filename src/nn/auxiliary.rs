@@ -101,14 +101,38 @@ impl LayerKind for AuxiliarySpec {
     /// The sums over its head's layers (used in training only).
     fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
         let shapes = shapes_through(&self.layers, input).expect("checked by ModelSpec::shapes");
-        let mut totals = (0, 0);
+        let mut totals = (0usize, 0usize);
         let mut at = input;
         for (layer, shape) in self.layers.iter().zip(&shapes) {
             let (p, c) = layer.spec.as_kind().counts(at, shape);
-            totals = (totals.0 + p, totals.1 + c);
+            totals = (totals.0.saturating_add(p), totals.1.saturating_add(c));
             at = shape;
         }
         totals
+    }
+
+    /// The sum over its head's layers.
+    fn stored(&self, input: &[usize], _output: &[usize]) -> usize {
+        let shapes = shapes_through(&self.layers, input).expect("checked by ModelSpec::shapes");
+        let mut at = input;
+        let mut total = 0usize;
+        for (layer, shape) in self.layers.iter().zip(&shapes) {
+            total = total.saturating_add(layer.spec.as_kind().stored(at, shape));
+            at = shape;
+        }
+        total
+    }
+
+    /// The sum over its head's layers (computed in training only).
+    fn values(&self, input: &[usize], _output: &[usize]) -> usize {
+        let shapes = shapes_through(&self.layers, input).expect("checked by ModelSpec::shapes");
+        let mut at = input;
+        let mut total = 0usize;
+        for (layer, shape) in self.layers.iter().zip(&shapes) {
+            total = total.saturating_add(layer.spec.as_kind().values(at, shape));
+            at = shape;
+        }
+        total
     }
 
     /// Sets the init of the head's layers.

@@ -17,7 +17,7 @@
 //! parameters.
 
 use super::Size2;
-use super::kind::{LayerKind, units, windows};
+use super::kind::{LayerKind, saturating_product, units, window_values, windows};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
@@ -190,11 +190,26 @@ impl LayerKind for Conv2dSpec {
     /// o reads; each used at every one of the OH·OW output positions.
     fn counts(&self, input: &[usize], output: &[usize]) -> (usize, usize) {
         let links: usize = match &self.connections {
-            Some(table) => table.iter().map(Vec::len).sum(),
-            None => self.out * input[0],
+            Some(table) => table.iter().map(Vec::len).fold(0, usize::saturating_add),
+            None => self.out.saturating_mul(input[0]),
         };
-        let params = links * self.kernel.0 * self.kernel.1 + self.out;
-        (params, params * output[1..].iter().product::<usize>())
+        let params = links.saturating_mul(self.kernel.0).saturating_mul(self.kernel.1).saturating_add(self.out);
+        (params, params.saturating_mul(saturating_product(&output[1..])))
+    }
+
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        window_values(input, output, self.kernel, self.padding)
+    }
+
+    /// With a connection table the weight is still out × C × KH × KW, unread links masked to 0.
+    fn stored(&self, input: &[usize], output: &[usize]) -> usize {
+        match &self.connections {
+            Some(_) => {
+                let weights = self.out.saturating_mul(saturating_product(&[input[0], self.kernel.0, self.kernel.1]));
+                weights.saturating_add(self.out)
+            }
+            None => self.counts(input, output).0,
+        }
     }
 
     fn set_init(&mut self, init: Init) {

@@ -7,7 +7,7 @@
 
 use super::Init;
 use super::Module;
-use super::kind::LayerKind;
+use super::kind::{LayerKind, elements};
 use crate::autodiff::Var;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,7 @@ pub struct FlattenSpec {}
 
 impl LayerKind for FlattenSpec {
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
-        Ok(vec![input.iter().product()])
+        Ok(vec![elements(input)?])
     }
 
     fn build(&self, _input: &[usize], _default_init: Init, _rng: &mut Rng) -> Box<dyn Module> {

@@ -22,8 +22,8 @@
 //! - input x: N × C × H × W
 //! - output y: N × (#1×1 + #3×3 + #5×5 + pool proj) × H × W
 
-use super::kind::{LayerKind, image, units};
-use super::{Conv2d, Init, MaxPool2d, Module};
+use super::kind::{LayerKind, image, saturating_product, units, window_values};
+use super::{Conv2d, Init, MaxPool2d, Module, Size2};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -164,7 +164,11 @@ impl LayerKind for InceptionSpec {
         for (name, _, out, _) in sizes.convolutions(0) {
             units(name, out, input)?;
         }
-        Ok(vec![sizes.outputs(), h, w])
+        let outputs = [sizes.c1x1, sizes.c3x3, sizes.c5x5, sizes.pool_proj]
+            .iter()
+            .try_fold(0usize, |n, &c| n.checked_add(c))
+            .ok_or_else(|| format!("the branches' output maps add up past {} (input shape {input:?})", usize::MAX))?;
+        Ok(vec![outputs, h, w])
     }
 
     /// Its convolutions feed ReLUs: He unless the spec says otherwise, whatever follows.
@@ -172,11 +176,26 @@ impl LayerKind for InceptionSpec {
         Box::new(Inception::new(input[0], self.sizes(), self.init.unwrap_or(Init::He), rng))
     }
 
+    /// Each of its six convolutions' values (padded input, im2col columns, output) at H×W, the
+    /// 3×3 pool's, and the concatenated output.
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        let (h, w) = (input[1], input[2]);
+        let convs = self.sizes().convolutions(input[0]);
+        let branches = convs.iter().fold(0usize, |n, &(_, c, o, k)| {
+            n.saturating_add(window_values(&[c, h, w], &[o, h, w], Size2(k, k), Size2(k / 2, k / 2)))
+        });
+        let pool = window_values(input, input, Size2(3, 3), Size2(1, 1));
+        branches.saturating_add(pool).saturating_add(saturating_product(output))
+    }
+
     /// Its six convolutions at the output's H×W, and the 3×3 pool before pool proj.
     fn counts(&self, input: &[usize], output: &[usize]) -> (usize, usize) {
         let convs = self.sizes().convolutions(input[0]);
-        let params: usize = convs.iter().map(|&(_, c, o, k)| o * (c * k * k + 1)).sum();
-        (params, params * output[1..].iter().product::<usize>() + input.iter().product::<usize>() * 9)
+        let params = convs.iter().fold(0usize, |n, &(_, c, o, k)| {
+            n.saturating_add(o.saturating_mul(c.saturating_mul(k * k).saturating_add(1)))
+        });
+        let pool = saturating_product(input).saturating_mul(9);
+        (params, params.saturating_mul(saturating_product(&output[1..])).saturating_add(pool))
     }
 
     fn set_init(&mut self, init: Init) {

@@ -28,6 +28,22 @@ pub trait LayerKind {
     /// [`super::Summary`] for how connections are counted).
     fn counts(&self, input: &[usize], output: &[usize]) -> (usize, usize);
 
+    /// The numbers the built layer holds for an input and an output shape that fit: its
+    /// parameters, and weights that a mask keeps at zero (a connection table's); what the size
+    /// limits ([`super::SizeLimits`]) and a checkpoint's length are checked against. Saturates
+    /// at `usize::MAX` instead of overflowing.
+    fn stored(&self, input: &[usize], output: &[usize]) -> usize {
+        self.counts(input, output).0
+    }
+
+    /// The values one sample's forward pass through the layer computes: its output, and the
+    /// intermediates of the layers that make them (a convolution's padded input and im2col
+    /// columns, a recurrent layer's states at every step); what the activation limit of
+    /// [`super::SizeLimits`] is checked against. Saturates at `usize::MAX`.
+    fn values(&self, _input: &[usize], output: &[usize]) -> usize {
+        saturating_product(output)
+    }
+
     /// Overrides how the layer's weights are drawn (`nabla train --init`); kinds that draw no
     /// weights, or none by [`Init`], leave themselves unchanged.
     fn set_init(&mut self, init: Init);
@@ -77,6 +93,38 @@ pub(super) fn units(what: &str, n: usize, input: &[usize]) -> Result<(), String>
     if n == 0 { Err(format!("{what} = 0 (input shape {input:?})")) } else { Ok(()) }
 }
 
+/// `size` + 2·`padding`, or an error if that does not fit in a `usize` (a hostile spec's
+/// `padding = 2^63 − 1` must not wrap around).
+pub(super) fn padded(size: usize, padding: usize, input: &[usize]) -> Result<usize, String> {
+    padding
+        .checked_mul(2)
+        .and_then(|p| p.checked_add(size))
+        .ok_or_else(|| format!("padding {padding} is too large (input shape {input:?})"))
+}
+
+/// The number of values of a shape, or an error if it does not fit in a `usize`.
+pub(super) fn elements(shape: &[usize]) -> Result<usize, String> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(|| format!("shape {shape:?} is too large"))
+}
+
+/// The number of values of a shape, `usize::MAX` if more: counts saturate, so that a count too
+/// large to hold is refused by the size limits (see [`super::SizeLimits`]) instead of wrapping.
+pub(super) fn saturating_product(shape: &[usize]) -> usize {
+    shape.iter().fold(1, |n: usize, &d| n.saturating_mul(d))
+}
+
+/// The values of a window sliding over `input` padded by `padding` to give `output`: the padded
+/// input, one column of KH·KW·C values per output position (im2col), and the output.
+pub(super) fn window_values(input: &[usize], output: &[usize], kernel: Size2, padding: Size2) -> usize {
+    let padded = [
+        input[0],
+        input[1].saturating_add(padding.0.saturating_mul(2)),
+        input[2].saturating_add(padding.1.saturating_mul(2)),
+    ];
+    let columns = saturating_product(&[input[0], kernel.0, kernel.1, output[1], output[2]]);
+    saturating_product(&padded).saturating_add(columns).saturating_add(saturating_product(output))
+}
+
 /// (C, OH, OW) of a window sliding over an image input padded by `padding` on each side.
 pub(super) fn windows(
     input: &[usize],
@@ -90,7 +138,7 @@ pub(super) fn windows(
             return Err(format!("{what} {s} must be positive (input shape {input:?})"));
         }
     }
-    let (ph, pw) = (h + 2 * padding.0, w + 2 * padding.1);
+    let (ph, pw) = (padded(h, padding.0, input)?, padded(w, padding.1, input)?);
     if kernel.0 > ph || kernel.1 > pw {
         let padded = if padding == Size2(0, 0) { String::new() } else { format!(" padded by {padding}") };
         return Err(format!("kernel {kernel} does not fit input shape {input:?}{padded}"));

@@ -39,7 +39,7 @@ impl LayerKind for LinearSpec {
 
     /// out·(in + 1) parameters, each one connection.
     fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
-        let n = self.out * (input[0] + 1);
+        let n = self.out.saturating_mul(input[0].saturating_add(1));
         (n, n)
     }
 

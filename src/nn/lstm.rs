@@ -13,7 +13,7 @@
 //! - W: F × 4H, U: H × 4H, b: 4H (blocks in the order i, f, g, o)
 //! - output: h_T, m × H; or, with `sequence`, every h_t, m × T × H
 
-use super::kind::LayerKind;
+use super::kind::{LayerKind, saturating_product};
 use super::rnn::named;
 use super::rnn::{recurrent_counts, recurrent_shape};
 use super::{Init, Module};
@@ -92,6 +92,11 @@ impl LayerKind for LstmSpec {
 
     fn build(&self, input: &[usize], _default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
         Box::new(Lstm::new(input[1], self.hidden, self.sequence, rng))
+    }
+
+    /// Its gates' pre-activations and its states at every one of the T steps.
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        saturating_product(&[input[0], self.hidden, 4 + 2]).saturating_add(saturating_product(output))
     }
 
     fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {

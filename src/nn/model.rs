@@ -1,7 +1,7 @@
 //! A model: a spec and the network built from it. This is what training, evaluation, prediction
 //! and checkpoints work with.
 
-use super::{ModelSpec, Module, Sequential};
+use super::{ModelSpec, Module, Sequential, SizeLimits};
 use crate::Result;
 use crate::autodiff::{Param, Var, no_grad};
 use crate::rng::Rng;
@@ -15,8 +15,15 @@ pub struct Model {
 
 impl Model {
     /// Builds the network of `spec` with weights drawn from `rng`.
+    /// Refused if the model is larger than the default [`SizeLimits`].
     pub fn new(spec: ModelSpec, rng: &mut Rng) -> Result<Model> {
-        let net = spec.build(rng)?;
+        Model::with_limits(spec, rng, &SizeLimits::default())
+    }
+
+    /// Builds the network of `spec` with weights drawn from `rng`, refused (before anything is
+    /// allocated) if it is larger than `limits`.
+    pub fn with_limits(spec: ModelSpec, rng: &mut Rng, limits: &SizeLimits) -> Result<Model> {
+        let net = spec.build_limited(rng, limits)?;
         Ok(Model { spec, net })
     }
 

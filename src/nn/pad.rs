@@ -9,7 +9,7 @@
 //! Backward crops δ back to the input's window: the border is a constant and gets no gradient.
 
 use super::Module;
-use super::kind::{LayerKind, image};
+use super::kind::{LayerKind, image, padded};
 use super::{Init, Size2};
 use crate::autodiff::Var;
 use crate::rng::Rng;
@@ -78,7 +78,7 @@ impl LayerKind for PadSpec {
         if !self.value.is_finite() {
             return Err(format!("value {} is not a finite number", self.value));
         }
-        Ok(vec![c, h + 2 * self.padding.0, w + 2 * self.padding.1])
+        Ok(vec![c, padded(h, self.padding.0, input)?, padded(w, self.padding.1, input)?])
     }
 
     fn build(&self, _input: &[usize], _default_init: Init, _rng: &mut Rng) -> Box<dyn Module> {

@@ -11,7 +11,7 @@
 //! f the squashing function. [`Subsample`] computes the argument of f; the activation follows as
 //! its own layer, so that the spec reads `subsample` then `scaled-tanh`.
 
-use super::kind::{LayerKind, windows};
+use super::kind::{LayerKind, saturating_product, window_values, windows};
 use super::{Init, Size2};
 use super::{Module, pad2d};
 use crate::autodiff::{Param, Var};
@@ -140,7 +140,8 @@ pub struct AvgPool2dSpec {
 
 /// The output shape of a padded pooling layer: the padding may be at most half the kernel.
 fn pooled_shape(input: &[usize], kernel: Size2, stride: Option<Size2>, padding: Size2) -> Result<Vec<usize>, String> {
-    if 2 * padding.0 > kernel.0 || 2 * padding.1 > kernel.1 {
+    // 2p > k, written so that a huge p cannot overflow
+    if padding.0 > kernel.0 / 2 || padding.1 > kernel.1 / 2 {
         return Err(format!("padding {padding} is more than half the kernel {kernel} (input shape {input:?})"));
     }
     let (c, oh, ow) = windows(input, kernel, stride.unwrap_or(kernel), padding)?;
@@ -149,7 +150,7 @@ fn pooled_shape(input: &[usize], kernel: Size2, stride: Option<Size2>, padding: 
 
 /// No parameters; each output reads its KH·KW window.
 fn pool_counts(kernel: Size2, output: &[usize]) -> (usize, usize) {
-    (0, output.iter().product::<usize>() * kernel.0 * kernel.1)
+    (0, saturating_product(output).saturating_mul(kernel.0).saturating_mul(kernel.1))
 }
 
 impl LayerKind for MaxPool2dSpec {
@@ -164,6 +165,10 @@ impl LayerKind for MaxPool2dSpec {
 
     fn counts(&self, _input: &[usize], output: &[usize]) -> (usize, usize) {
         pool_counts(self.kernel, output)
+    }
+
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        window_values(input, output, self.kernel, self.padding)
     }
 
     fn set_init(&mut self, _init: Init) {}
@@ -185,6 +190,10 @@ impl LayerKind for AvgPool2dSpec {
 
     fn counts(&self, _input: &[usize], output: &[usize]) -> (usize, usize) {
         pool_counts(self.kernel, output)
+    }
+
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        window_values(input, output, self.kernel, self.padding)
     }
 
     fn set_init(&mut self, _init: Init) {}
@@ -217,7 +226,8 @@ impl LayerKind for SubsampleSpec {
 
     /// 2 parameters per map; each output unit has KH·KW + 1 connections.
     fn counts(&self, input: &[usize], output: &[usize]) -> (usize, usize) {
-        (2 * input[0], output.iter().product::<usize>() * (self.kernel.0 * self.kernel.1 + 1))
+        let window = self.kernel.0.saturating_mul(self.kernel.1).saturating_add(1);
+        (input[0].saturating_mul(2), saturating_product(output).saturating_mul(window))
     }
 
     fn set_init(&mut self, _init: Init) {}

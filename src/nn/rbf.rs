@@ -226,7 +226,8 @@ impl LayerKind for RbfSpec {
 
     /// out·in centre coordinates, each one connection.
     fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
-        (self.out * input[0], self.out * input[0])
+        let n = self.out.saturating_mul(input[0]);
+        (n, n)
     }
 
     /// The centres are drawn by [`RbfInit`], not by an [`Init`]: unchanged.

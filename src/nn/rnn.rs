@@ -8,7 +8,7 @@
 //! - output: the last state h_T, m × H; or, with `sequence`, every state, m × T × H (to stack
 //!   another recurrent layer on top)
 
-use super::kind::LayerKind;
+use super::kind::{LayerKind, saturating_product};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
@@ -124,6 +124,11 @@ impl LayerKind for RnnSpec {
         Box::new(Rnn::new(input[1], self.hidden, self.sequence, rng))
     }
 
+    /// Its gates' pre-activations and its states at every one of the T steps.
+    fn values(&self, input: &[usize], output: &[usize]) -> usize {
+        saturating_product(&[input[0], self.hidden, 1 + 2]).saturating_add(saturating_product(output))
+    }
+
     fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
         recurrent_counts(1, self.hidden, input)
     }
@@ -152,8 +157,8 @@ pub(super) fn recurrent_shape(input: &[usize], hidden: usize, sequence: bool) ->
 /// the LSTM's gates): one weight per input and per recurrent link into each unit, and a bias,
 /// used once per time step.
 pub(super) fn recurrent_counts(blocks: usize, hidden: usize, input: &[usize]) -> (usize, usize) {
-    let params = blocks * hidden * (input[1] + hidden + 1);
-    (params, params * input[0])
+    let params = blocks.saturating_mul(hidden).saturating_mul(input[1].saturating_add(hidden).saturating_add(1));
+    (params, params.saturating_mul(input[0]))
 }
 
 #[cfg(test)]

@@ -83,7 +83,8 @@
 
 use super::Activation;
 use super::activation::NoFields;
-use super::kind::LayerKind;
+use super::kind::{LayerKind, elements};
+use super::limits::{ModelSize, SizeLimits};
 use super::{
     AuxiliarySpec, AvgPool2dSpec, Conv2dSpec, DropoutSpec, FlattenSpec, InceptionSpec, Init, LinearSpec, LrnSpec,
     LstmSpec, MaxPool2dSpec, PadSpec, RbfSpec, RnnSpec, ScaleSpec, Sequential, SubsampleSpec,
@@ -222,6 +223,8 @@ pub(super) fn shapes_through(
     let mut out = Vec::with_capacity(layers.len());
     for (i, layer) in layers.iter().enumerate() {
         shape = layer.spec.output_shape(&shape).map_err(|msg| (i, msg))?;
+        // every later count multiplies these sizes: one that overflows is refused here
+        elements(&shape).map_err(|msg| (i, format!("output {msg}")))?;
         out.push(shape.clone());
     }
     Ok(out)
@@ -374,6 +377,7 @@ impl ModelSpec {
         if self.input.is_empty() || self.input.contains(&0) {
             return Err(Error::config(format!("model '{}': input shape {:?} is empty", self.name, self.input)));
         }
+        elements(&self.input).map_err(|msg| Error::config(format!("model '{}': input {msg}", self.name)))?;
         if let Some(map) = self.input_map
             && !(map.zero.is_finite() && map.one.is_finite() && map.zero != map.one)
         {
@@ -410,8 +414,38 @@ impl ModelSpec {
         Ok(self.shapes()?.last().map_or(self.input_size(), |s| s.iter().product()))
     }
 
-    /// Builds the network with weights drawn from `rng`, after checking the shapes.
+    /// The numbers the model holds and computes per sample, after checking the shapes (see
+    /// [`ModelSize`]). Nothing is allocated.
+    pub fn size(&self) -> Result<ModelSize> {
+        let shapes = self.shapes()?;
+        let mut size = ModelSize { stored: 0, activations: elements(&self.input).expect("checked by shapes") };
+        let mut input = &self.input;
+        for (layer, output) in self.layers.iter().zip(&shapes) {
+            size.stored = size.stored.saturating_add(layer.spec.as_kind().stored(input, output));
+            size.activations = size.activations.saturating_add(layer.spec.as_kind().values(input, output));
+            input = output;
+        }
+        Ok(size)
+    }
+
+    /// [`ModelSpec::size`], refused above `limits` with an error naming the model, the count and
+    /// how to raise the limit.
+    pub fn check_size(&self, limits: &SizeLimits) -> Result<ModelSize> {
+        let size = self.size()?;
+        limits.check(&self.name, &size)?;
+        Ok(size)
+    }
+
+    /// Builds the network with weights drawn from `rng`, after checking the shapes and the size
+    /// against the default [`SizeLimits`].
     pub fn build(&self, rng: &mut Rng) -> Result<Sequential> {
+        self.build_limited(rng, &SizeLimits::default())
+    }
+
+    /// Builds the network with weights drawn from `rng`, after checking the shapes and the size
+    /// against `limits`: nothing is allocated for a model above them.
+    pub fn build_limited(&self, rng: &mut Rng, limits: &SizeLimits) -> Result<Sequential> {
+        self.check_size(limits)?;
         let shapes = self.shapes()?;
         Ok(build_layers(&self.layers, &self.input, &shapes, rng))
     }

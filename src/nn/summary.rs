@@ -76,6 +76,13 @@ impl ModelSpec {
         let mut layers = Vec::with_capacity(self.layers.len());
         for (index, (layer, output)) in self.layers.iter().zip(shapes).enumerate() {
             let (parameters, connections) = layer.spec.as_kind().counts(&input, &output);
+            if parameters == usize::MAX || connections == usize::MAX {
+                return Err(crate::Error::config(format!(
+                    "model '{}': layer {index} ({}): its counts do not fit in 64 bits",
+                    self.name,
+                    layer.describe()
+                )));
+            }
             layers.push(LayerRow {
                 index,
                 name: layer.name.clone().unwrap_or_else(|| layer.spec.kind().to_string()),
@@ -89,8 +96,8 @@ impl ModelSpec {
         Ok(Summary {
             model: self.name.clone(),
             input: self.input.clone(),
-            parameters: layers.iter().map(|r| r.parameters).sum(),
-            connections: layers.iter().map(|r| r.connections).sum(),
+            parameters: layers.iter().map(|r| r.parameters).fold(0, usize::saturating_add),
+            connections: layers.iter().map(|r| r.connections).fold(0, usize::saturating_add),
             layers,
         })
     }

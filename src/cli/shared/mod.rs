@@ -4,6 +4,7 @@
 pub mod augment_flags;
 pub mod help;
 pub mod json;
+pub mod limits;
 pub mod png;
 pub mod print;
 pub mod source;

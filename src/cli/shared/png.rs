@@ -1,35 +1,3 @@
-//! Reading the PNG images that `predict` classifies and `conv` filters.
+//! PNG reading lives in the library (`nabla::data::read_gray_png`), where the fuzzer reaches it.
 
-use nabla::{Error, Result};
-use std::path::Path;
-
-/// The pixels of a PNG as gray values in [0, 1], with its width and height.
-pub fn read_gray_png(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    // 16-bit samples become 8-bit and palettes become colours, so only four layouts remain below
-    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = decoder.read_info().map_err(|e| Error::format(path, "PNG header", e.to_string()))?;
-    let size =
-        reader.output_buffer_size().ok_or_else(|| Error::format(path, "PNG header", "image too large".to_string()))?;
-    let mut buf = vec![0; size];
-    let info = reader.next_frame(&mut buf).map_err(|e| Error::format(path, "PNG data", e.to_string()))?;
-    let (w, h) = (info.width as usize, info.height as usize);
-    let channels = match info.color_type {
-        png::ColorType::Grayscale => 1,
-        png::ColorType::GrayscaleAlpha => 2,
-        png::ColorType::Rgb => 3,
-        png::ColorType::Rgba => 4,
-        png::ColorType::Indexed => {
-            return Err(Error::format(path, "PNG color type", "an indexed image that could not be expanded"));
-        }
-    };
-    let gray = buf[..info.buffer_size()]
-        .chunks_exact(channels)
-        .map(|px| {
-            let v = if channels >= 3 { (px[0] as f32 + px[1] as f32 + px[2] as f32) / 3.0 } else { px[0] as f32 };
-            v / 255.0
-        })
-        .collect();
-    Ok((gray, w, h))
-}
+pub use nabla::data::read_gray_png;

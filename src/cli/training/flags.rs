@@ -3,6 +3,7 @@
 
 use crate::cli::shared::augment_flags::AugmentArgs;
 use crate::cli::shared::help;
+use crate::cli::shared::limits::LimitArgs;
 use crate::cli::shared::source::DataArgs;
 use clap::Args;
 use nabla::nn::{DropoutRule, InputMap, ModelSpec};
@@ -18,6 +19,9 @@ pub const MOMENTUM_ALIAS: &str = "momentum";
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
+    #[command(flatten)]
+    #[serde(default)]
+    pub limits: LimitArgs,
     // the help lists the zoo from `nabla::nn::ZOO`
     #[arg(long, conflicts_with = "hidden", help = help::train_model())]
     #[serde(default)]

@@ -63,7 +63,7 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
     };
     let (inputs, outputs) = (data.train.inputs.shape()[1], data.train.targets.shape()[1]);
     let spec = model_spec(&args, spec, loss, (inputs, outputs), input_map)?;
-    let mut model = Model::new(spec, &mut Rng::seed(args.seed))?;
+    let mut model = Model::with_limits(spec, &mut Rng::seed(args.seed), &args.limits.limits())?;
     let pretrained =
         if args.pretrain > 0 && resume_dir.is_none() { pretrain(&args, &mut model, &images)? } else { Vec::new() };
     let (optimizer, schedule) = optimizer_and_schedule(&args)?;

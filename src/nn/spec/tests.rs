@@ -168,3 +168,81 @@ fn input_map_is_a_normalisation() {
         assert!(((x - mean) / std - want).abs() < 1e-6);
     }
 }
+
+/// Issue 11: huge layer sizes are refused from the shapes alone, before anything is allocated,
+/// with an error naming the model, the count and the way to raise the limit; sizes that would
+/// overflow (padding 2⁶³ − 1, an input of 2⁶⁴ values) are errors, not wrapped numbers or panics.
+#[test]
+fn huge_and_overflowing_sizes_are_refused_before_building() {
+    let huge = spec_of(&[784], r#"[{"type":"linear","out":1000000000},{"type":"linear","out":10}]"#);
+    let err = huge.build(&mut Rng::seed(0)).err().unwrap().to_string();
+    assert!(
+        err.contains("model 't'") && err.contains("795000000010 parameters") && err.contains("--max-params"),
+        "{err}"
+    );
+    // a raised limit admits it (checked, not built: 3 TB)
+    let raised = SizeLimits::unlimited();
+    assert_eq!(huge.check_size(&raised).unwrap().stored, 795_000_000_010);
+    let lstm = spec_of(&[28, 28], r#"[{"type":"lstm","hidden":100000000},{"type":"linear","out":10}]"#);
+    assert!(lstm.build(&mut Rng::seed(0)).err().unwrap().to_string().contains("parameters"));
+    // values per sample: a pad that makes each map 20001 × 20001
+    let wide = spec_of(&[1, 1, 1], r#"[{"type":"pad","padding":10000}]"#);
+    let err = wide.build(&mut Rng::seed(0)).err().unwrap().to_string();
+    assert!(err.contains("400040002 values per sample") && err.contains("--max-activations"), "{err}");
+    let overflowing = [
+        (
+            vec![1, 28, 28],
+            r#"[{"type":"pad","padding":9223372036854775807}]"#,
+            "padding 9223372036854775807 is too large",
+        ),
+        (vec![1, 28, 28], r#"[{"type":"conv2d","out":2,"kernel":3,"padding":9223372036854775807}]"#, "too large"),
+        (vec![1, 28, 28], r#"[{"type":"maxpool2d","kernel":2,"padding":9223372036854775807}]"#, "more than half"),
+        (vec![1 << 32, 1 << 32], r#"[{"type":"flatten"}]"#, "input shape [4294967296, 4294967296] is too large"),
+        (vec![1 << 32, 1, 1], r#"[{"type":"pad","padding":[2147483648, 2147483648]}]"#, "output shape"),
+        (
+            vec![1, 4, 4],
+            r#"[{"type":"inception","1x1":18446744073709551615,"3x3_reduce":1,"3x3":1,"5x5_reduce":1,"5x5":1,"pool_proj":1}]"#,
+            "add up past",
+        ),
+    ];
+    for (input, layers, want) in overflowing {
+        let spec = spec_of(&input, layers);
+        let err = spec.shapes().err().unwrap_or_else(|| panic!("{layers} was accepted")).to_string();
+        assert!(err.contains(want), "{layers}: {err}");
+        assert!(spec.build(&mut Rng::seed(0)).is_err() && spec.summary().is_err());
+    }
+    // counts that fit no 64-bit number are an error in the summary, not a wrapped figure
+    let counted = spec_of(&[1 << 31], r#"[{"type":"linear","out":9223372036854775807}]"#);
+    assert!(counted.summary().err().unwrap().to_string().contains("do not fit in 64 bits"));
+    assert!(counted.size().unwrap().stored == usize::MAX && counted.build(&mut Rng::seed(0)).is_err());
+}
+
+/// The numbers the built model's parameters hold, masked weights included.
+fn stored(spec: &ModelSpec) -> usize {
+    spec.build(&mut Rng::seed(0)).unwrap().params().iter().map(|(_, p)| p.value().numel()).sum()
+}
+
+/// A connection table's conv still stores the whole out × C × KH × KW weight: that is what the
+/// limits count.
+#[test]
+fn the_size_counts_what_the_layers_store() {
+    let spec = spec_of(&[3, 8, 8], r#"[{"type":"conv2d","out":2,"kernel":3,"connections":[[0],[1,2]]}]"#);
+    let size = spec.size().unwrap();
+    assert_eq!(size.stored, 2 * 3 * 9 + 2);
+    assert_eq!(size.stored, stored(&spec));
+    // the input, the conv's input again, its im2col columns (3·3·3 per output position), its output
+    assert_eq!(size.activations, 3 * 64 + 3 * 64 + 27 * 36 + 2 * 36);
+    // found by the fuzzer (spec, seed 2024, case 78023): an inception module whose 5×5 reduce
+    // makes 65536 maps of 6×6 computes 59 million im2col values per sample for its 5×5 conv,
+    // though its output is 8 maps
+    let inception = r#"[{"type":"inception","1x1":2,"3x3_reduce":2,"3x3":3,"5x5_reduce":65536,"5x5":2,"pool_proj":1}]"#;
+    let size = spec_of(&[3, 6, 6], inception).size().unwrap();
+    assert!(size.activations > 65536 * 25 * 36 && size.stored < 4_000_000, "{size:?}");
+    for (name, _) in crate::nn::ZOO {
+        let spec = ModelSpec::zoo(name).unwrap();
+        let size = spec.check_size(&SizeLimits::default()).unwrap();
+        if name != "googlenet" {
+            assert_eq!(size.stored, stored(&spec), "{name}");
+        }
+    }
+}
