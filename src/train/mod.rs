@@ -11,13 +11,22 @@
 //! loss without a validation set); early stopping sees the validation loss. Because the shuffle
 //! of epoch k depends only on (seed, k), a run resumed from a [`TrainerState`] after epoch k ends
 //! with the same weights, bit for bit, as one that never stopped.
+//!
+//! Divergence: an epoch whose training loss is not finite, or exceeds [`DIVERGENCE_FACTOR`] (10³)
+//! times the untrained model's loss on the first training samples, ends the run with an error
+//! before that epoch reaches `after_epoch`, so that the last checkpoint saved holds the last good
+//! weights. A loss 1000 times its start is far outside the noise of mini-batch training (a
+//! classifier starts near ln C and a healthy run only falls from there): LeNet at η = 1000 reaches
+//! 10³⁰ and stays at chance, which no loss-is-NaN check would see.
 
+mod checkpoint;
 mod ensemble;
 mod evaluate;
 mod pretrain;
 mod regularize;
 mod uncertainty;
 
+pub use checkpoint::{load_training_checkpoint, save_training_checkpoint};
 pub use ensemble::{EnsembleEvaluation, bootstrap, evaluate_ensemble};
 pub use evaluate::{Evaluation, evaluate};
 pub use pretrain::{Pretrain, PretrainedLayer, pretrain_greedy, pretrainable_layers};
@@ -143,6 +152,41 @@ pub struct TrainerState {
     pub best: Option<(usize, f32)>,
     /// Whether early stopping has ended the run.
     pub stopped: bool,
+    /// The untrained model's loss, the yardstick of divergence (see [`Trainer::divergence`]).
+    #[serde(default)]
+    pub initial_loss: Option<f32>,
+}
+
+/// How many times its initial loss an epoch's training loss may reach before the run is said to
+/// diverge (see the module's documentation).
+pub const DIVERGENCE_FACTOR: f32 = 1e3;
+
+/// How many training samples measure the untrained model's loss.
+const INITIAL_LOSS_SAMPLES: usize = 256;
+
+/// The epoch in which a run diverged, and why.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Divergence {
+    /// The first epoch whose training loss broke the rule.
+    pub epoch: usize,
+    /// That training loss.
+    pub loss: f32,
+    /// The untrained model's loss, when known.
+    pub initial_loss: Option<f32>,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "training diverged in epoch {}: ", self.epoch)?;
+        match self.initial_loss {
+            Some(start) if self.loss.is_finite() => write!(
+                f,
+                "the training loss {:.3e} is over {DIVERGENCE_FACTOR} times the untrained model's {start:.4}",
+                self.loss
+            ),
+            _ => write!(f, "the training loss is {}, not a finite number", self.loss),
+        }
+    }
 }
 
 /// A model, its optimizer and schedule, and the run's progress.
@@ -161,6 +205,7 @@ pub struct Trainer {
     /// The weights of the best epoch, kept for early stopping.
     best_weights: Option<Vec<Tensor>>,
     stopped: bool,
+    initial_loss: Option<f32>,
 }
 
 impl Trainer {
@@ -175,6 +220,7 @@ impl Trainer {
             best: None,
             best_weights: None,
             stopped: false,
+            initial_loss: None,
         }
     }
 
@@ -188,9 +234,18 @@ impl Trainer {
         self.stopped
     }
 
-    /// The first epoch whose training loss was not finite, if any: the weights are lost.
-    pub fn diverged_at(&self) -> Option<usize> {
-        self.history.iter().find(|r| !r.train_loss.is_finite()).map(|r| r.epoch)
+    /// The first epoch whose training loss was not finite or above [`DIVERGENCE_FACTOR`] times
+    /// the untrained model's loss, if any: the weights after it are not worth keeping.
+    pub fn divergence(&self) -> Option<Divergence> {
+        let start = self.initial_loss.filter(|l| l.is_finite() && *l > 0.0);
+        let diverged = |loss: f32| !loss.is_finite() || start.is_some_and(|s| loss > DIVERGENCE_FACTOR * s);
+        let r = self.history.iter().find(|r| diverged(r.train_loss))?;
+        Some(Divergence { epoch: r.epoch, loss: r.train_loss, initial_loss: start })
+    }
+
+    /// The untrained model's loss (measured by [`Trainer::run`] before the first epoch).
+    pub fn initial_loss(&self) -> Option<f32> {
+        self.initial_loss
     }
 
     /// The epoch with the lowest validation loss, if there is a validation set.
@@ -200,7 +255,8 @@ impl Trainer {
 
     /// Trains until `config.epochs` epochs are done or early stopping ends the run, calling
     /// `after_epoch` after each (to save a checkpoint, say). With early stopping the best
-    /// epoch's weights are restored at the end.
+    /// epoch's weights are restored at the end. An epoch that diverges (see
+    /// [`Trainer::divergence`]) ends the run with an error and is not passed to `after_epoch`.
     pub fn run(
         &mut self,
         sets: Sets,
@@ -213,14 +269,16 @@ impl Trainer {
         if self.config.early_stop.is_some() && sets.val.is_none() {
             return Err(Error::config("early stopping needs a validation set (--val-split)"));
         }
+        if self.epoch() == 0 && self.initial_loss.is_none() && !sets.train.is_empty() {
+            let first = sets.train.take(INITIAL_LOSS_SAMPLES.min(sets.train.len()));
+            self.initial_loss = Some(evaluate(&mut self.model, &first, INITIAL_LOSS_SAMPLES).loss);
+        }
         while self.epoch() < self.config.epochs && !self.stopped {
             self.run_epoch(sets, observer);
-            after_epoch(self)?;
-            if let Some(epoch) = self.diverged_at() {
-                return Err(Error::config(format!(
-                    "training diverged in epoch {epoch} (the loss is not a finite number): try a smaller --lr"
-                )));
+            if let Some(d) = self.divergence() {
+                return Err(Error::config(format!("{d}: try a smaller --lr")));
             }
+            after_epoch(self)?;
         }
         self.restore_best();
         Ok(())
@@ -339,6 +397,7 @@ impl Trainer {
             schedule: self.schedule.state(),
             best: self.best,
             stopped: self.stopped,
+            initial_loss: self.initial_loss,
         }
     }
 
@@ -349,6 +408,7 @@ impl Trainer {
         self.history = state.history;
         self.best = state.best;
         self.stopped = state.stopped;
+        self.initial_loss = state.initial_loss;
         self.best_weights = best_weights;
         Ok(())
     }
