@@ -85,16 +85,20 @@ fn kill_at(instants: usize, seed: u64) -> Outcomes {
     write_table(&s.0);
     let start = Instant::now();
     assert!(train_into(&s.0, "reference").status().unwrap().success());
-    let span = start.elapsed();
     let reference = std::fs::read(s.0.join("reference/run/model.safetensors")).unwrap();
+    // the run again, timed with the binary and the data in the page cache: the span to draw from
+    let again = Instant::now();
+    assert!(train_into(&s.0, "again").status().unwrap().success());
+    let span = again.elapsed();
+    assert!(std::fs::read(s.0.join("again/run/model.safetensors")).unwrap() == reference, "not reproducible");
 
     let mut rng = Rng::seed(seed);
     let mut out = Outcomes::default();
     for k in 0..instants {
         let runs = format!("k{k}");
         let dir = s.0.join(&runs).join("run");
-        // an instant anywhere from the start to a little past the reference run's end
-        let delay = Duration::from_micros(rng.next_u64() % (span.as_micros() as u64 * 11 / 10).max(1));
+        // an instant anywhere from the start to the end of a run like the reference
+        let delay = Duration::from_micros(rng.next_u64() % (span.as_micros() as u64).max(1));
         let mut child = train_into(&s.0, &runs).spawn().unwrap();
         std::thread::sleep(delay);
         let _ = child.kill(); // SIGKILL; an error means it had exited already

@@ -140,14 +140,14 @@ pub fn save_optimizer(path: &Path, optimizer: &Optimizer) -> Result<()> {
     atomic_write(path, &out)
 }
 
+/// Safetensors entries: f32 vectors (name, little-endian bytes, length), and metadata entries.
+type Entries = (Vec<(String, Vec<u8>, usize)>, Vec<(String, String)>);
+
 /// `optimizer`'s state as safetensors entries: one f32 vector per buffer, named
 /// `<prefix><parameter>.<buffer index>` (its little-endian bytes and its length), and the
 /// metadata entries for the rule's name, η and t. [`save_optimizer`] writes them to a file of
 /// their own (no prefix); a training checkpoint writes them beside the weights.
-pub(crate) fn state_entries(
-    optimizer: &Optimizer,
-    prefix: &str,
-) -> (Vec<(String, Vec<u8>, usize)>, Vec<(String, String)>) {
+pub(crate) fn state_entries(optimizer: &Optimizer, prefix: &str) -> Entries {
     let bytes = optimizer
         .state
         .iter()

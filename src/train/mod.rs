@@ -445,6 +445,54 @@ mod tests {
         assert_ne!(trainer.model.params()[0].1.value().data(), &values[..], "the step changed nothing");
     }
 
+    /// A loss that explodes (finite or not) ends the run with an error naming the epoch, and that
+    /// epoch never reaches `after_epoch`: what was saved last is the last good epoch.
+    #[test]
+    fn a_diverging_epoch_is_an_error_and_is_never_saved() {
+        let spec = ModelSpec::mlp(6, &[5], 3, Activation::Relu, Loss::SoftmaxCrossEntropy);
+        let targets = Tensor::from_vec(
+            (0..16).flat_map(|i| [0.0, 1.0, 2.0].map(|c| f32::from(c == (i % 3) as f32))).collect(),
+            &[16, 3],
+        );
+        let labels = Some((0..16).map(|i| i % 3).collect());
+        let data = Dataset { inputs: Rng::seed(1).normal_tensor(&[16, 6], 1.0), targets, labels, image_shape: None };
+        let sets = Sets { train: &data, val: None, test: None };
+        for huge in [1e6, 1e30] {
+            let model = Model::new(spec.clone(), &mut Rng::seed(0)).unwrap();
+            let config = TrainConfig { epochs: 2, batch_size: 4, ..Default::default() };
+            let mut trainer =
+                Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new(0.1)), config);
+            let mut saved = Vec::new();
+            trainer
+                .run(sets, &mut Quiet, &mut |t| {
+                    saved.push(t.epoch());
+                    Ok(())
+                })
+                .unwrap();
+            let start = trainer.initial_loss().unwrap();
+            assert!(start > 0.5 && start < 5.0, "{start}");
+            // η = 10⁶ (a finite explosion) or 10³⁰ (NaN) from epoch 3 on
+            let mut schedule = Constant::new(huge);
+            schedule.restore(&ScheduleState { schedule: schedule.describe(), ..trainer.schedule.state() }).unwrap();
+            trainer.schedule = Box::new(schedule);
+            trainer.config.epochs = 5;
+            let err = trainer
+                .run(sets, &mut Quiet, &mut |t| {
+                    saved.push(t.epoch());
+                    Ok(())
+                })
+                .unwrap_err()
+                .to_string();
+            assert_eq!(saved, [1, 2], "{err}");
+            assert!(
+                err.starts_with("training diverged in epoch 3: the training loss") && err.contains("--lr"),
+                "{err}"
+            );
+            let d = trainer.divergence().unwrap();
+            assert!(!d.loss.is_finite() || d.loss > DIVERGENCE_FACTOR * start, "{d:?}");
+        }
+    }
+
     #[test]
     fn batches_cover_every_sample_once_and_differ_by_at_most_one() {
         for (n, m) in [(10_000, 128), (60_000, 128), (5, 1), (5, 5), (5, 10), (0, 4), (129, 128)] {
