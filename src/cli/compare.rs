@@ -13,7 +13,7 @@ use super::shared::print::{errln, outln};
 use super::shared::source::DataArgs;
 use super::training::{self, TrainArgs};
 use clap::Args;
-use nabla::report::{METRICS_FILE, Series, plot_losses, read_metrics, unique_run_dir};
+use nabla::report::{METRICS_FILE, Series, claim_run_dir, plot_losses, read_metrics};
 use nabla::{Error, Result};
 use std::path::PathBuf;
 
@@ -93,7 +93,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         return Err(Error::config("compare needs at least two settings, e.g. --lr 0.5,0.1,0.02"));
     }
     let b = &args.base;
-    let root = unique_run_dir(&b.runs, "compare");
+    let root = claim_run_dir(&b.runs, "compare")?;
     let mut series = Vec::new();
     let mut results = Vec::new();
     for lr in &lrs {

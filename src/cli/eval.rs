@@ -3,8 +3,8 @@
 //! (`--mc-samples K`: how uncertainty relates to error).
 
 use super::shared::json::json_f32;
-use super::shared::print::outln;
 use super::shared::limits::LimitArgs;
+use super::shared::print::outln;
 use super::shared::source::{self, DataArgs, Normalization};
 use clap::Args;
 use nabla::io::load_checkpoint_limited;

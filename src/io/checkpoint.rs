@@ -42,7 +42,7 @@ pub fn save_checkpoint(path: &Path, model: &Model, metadata: &HashMap<String, St
 /// `HashMap`, whose order changes from process to process; sorted keys make the same weights give
 /// the same bytes. The header stays padded with spaces to a multiple of 8 bytes, so that the data
 /// keeps its alignment.
-fn canonical_header(file: Vec<u8>) -> Vec<u8> {
+pub(crate) fn canonical_header(file: Vec<u8>) -> Vec<u8> {
     let n = u64::from_le_bytes(file[..8].try_into().expect("8 bytes")) as usize;
     let header: serde_json::Value = serde_json::from_slice(&file[8..8 + n]).expect("safetensors wrote valid JSON");
     // serde_json's map is a BTreeMap: printing it sorts the keys
@@ -103,7 +103,12 @@ pub fn load_checkpoint_limited(path: &Path, limits: &SizeLimits) -> Result<(Mode
         if view.shape() != param.value().shape() {
             return Err(bad(&place, format!("shape {:?}, the spec expects {:?}", view.shape(), param.value().shape())));
         }
-        let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let values: Vec<f32> =
+            view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+            let hint = "the weights of a diverged run? Retrain with a smaller --lr";
+            return Err(bad(&place, format!("value {i} is {}, weights must be finite: {hint}", values[i])));
+        }
         *param.value_mut() = Tensor::from_vec(values, view.shape());
     }
     Ok((model, metadata))
@@ -134,6 +139,12 @@ mod tests {
         std::fs::write(&path, b"garbage").unwrap();
         let err = load_checkpoint(&path).err().unwrap().to_string();
         assert!(err.contains("m.safetensors") && err.contains("header"), "{err}");
+        // non-finite weights (a diverged run's) are refused, naming the tensor
+        let mut nan = Model::new(model.spec().clone(), &mut Rng::seed(4)).unwrap();
+        nan.params_mut()[1].1.value_mut().data_mut()[2] = f32::NAN;
+        save_checkpoint(&path, &nan, &meta).unwrap();
+        let err = load_checkpoint(&path).err().unwrap().to_string();
+        assert!(err.contains("m.safetensors") && err.contains("value 2 is NaN") && err.contains("finite"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

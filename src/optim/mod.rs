@@ -39,6 +39,7 @@ pub use rmsprop::RmsProp;
 pub use schedule::{Schedule, ScheduleState, schedule_by_name};
 pub use sgd::Sgd;
 pub use state::{OptimizerState, load_optimizer, save_optimizer};
+pub(crate) use state::{restore_entries, state_entries};
 
 use crate::autodiff::Gradients;
 use crate::nn::Module;

@@ -126,31 +126,43 @@ fn check_model(state: &OptimizerState, buffers: usize, model: &dyn Module) -> st
 /// Saves `optimizer`'s state to `path` (atomically): tensors `<parameter>.<buffer index>`, and
 /// the rule's name, η and t as metadata.
 pub fn save_optimizer(path: &Path, optimizer: &Optimizer) -> Result<()> {
-    let bytes: Vec<(String, Vec<u8>, usize)> = optimizer
-        .state
-        .iter()
-        .flat_map(|(name, buffers)| {
-            buffers
-                .iter()
-                .enumerate()
-                .map(move |(i, b)| (format!("{name}.{i}"), b.iter().flat_map(|x| x.to_le_bytes()).collect(), b.len()))
-        })
-        .collect();
+    let (bytes, meta) = state_entries(optimizer, "");
     let mut views = Vec::with_capacity(bytes.len());
     for (name, b, len) in &bytes {
         let view = TensorView::new(Dtype::F32, vec![*len], b)
             .map_err(|e| Error::config(format!("{}: tensor '{name}': {e}", path.display())))?;
         views.push((name.as_str(), view));
     }
-    let meta = HashMap::from([
-        (RULE_KEY.to_string(), optimizer.rule.name()),
-        (ETA_KEY.to_string(), optimizer.eta.to_string()),
-        (STEP_KEY.to_string(), optimizer.t.to_string()),
-        ("format".to_string(), "pt".to_string()),
-    ]);
+    let mut meta: HashMap<String, String> = meta.into_iter().collect();
+    meta.insert("format".to_string(), "pt".to_string());
     let out = safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::config(format!("{}: cannot serialize: {e}", path.display())))?;
     atomic_write(path, &out)
+}
+
+/// Safetensors entries: f32 vectors (name, little-endian bytes, length), and metadata entries.
+type Entries = (Vec<(String, Vec<u8>, usize)>, Vec<(String, String)>);
+
+/// `optimizer`'s state as safetensors entries: one f32 vector per buffer, named
+/// `<prefix><parameter>.<buffer index>` (its little-endian bytes and its length), and the
+/// metadata entries for the rule's name, η and t. [`save_optimizer`] writes them to a file of
+/// their own (no prefix); a training checkpoint writes them beside the weights.
+pub(crate) fn state_entries(optimizer: &Optimizer, prefix: &str) -> Entries {
+    let bytes = optimizer
+        .state
+        .iter()
+        .flat_map(|(name, buffers)| {
+            buffers.iter().enumerate().map(move |(i, b)| {
+                (format!("{prefix}{name}.{i}"), b.iter().flat_map(|x| x.to_le_bytes()).collect(), b.len())
+            })
+        })
+        .collect();
+    let meta = vec![
+        (RULE_KEY.to_string(), optimizer.rule.name()),
+        (ETA_KEY.to_string(), optimizer.eta.to_string()),
+        (STEP_KEY.to_string(), optimizer.t.to_string()),
+    ];
+    (bytes, meta)
 }
 
 /// Restores into `optimizer` the state that [`save_optimizer`] wrote to `path`, for training
@@ -163,6 +175,23 @@ pub fn load_optimizer(path: &Path, optimizer: &mut Optimizer, model: &dyn Module
     let (_, header) =
         SafeTensors::read_metadata(&buf).map_err(|e| bad("header", format!("not a safetensors file ({e})")))?;
     let metadata = header.metadata().clone().unwrap_or_default();
+    let tensors = SafeTensors::deserialize(&buf).map_err(|e| bad("tensors", e.to_string()))?;
+    restore_entries(path, &tensors, &metadata, "", optimizer, model)
+}
+
+/// Restores into `optimizer` the state that [`state_entries`] made with `prefix`, from a
+/// safetensors file at `path` (for error messages) whose tensors and metadata are given. Tensors
+/// whose names do not start with `prefix` are not the optimizer's and are skipped. The checks and
+/// the guarantee are [`load_optimizer`]'s.
+pub(crate) fn restore_entries(
+    path: &Path,
+    tensors: &SafeTensors,
+    metadata: &HashMap<String, String>,
+    prefix: &str,
+    optimizer: &mut Optimizer,
+    model: &dyn Module,
+) -> Result<()> {
+    let bad = |place: &str, message: String| Error::format(path, place, message);
     let entry = |key: &str| {
         metadata.get(key).ok_or_else(|| bad("metadata", format!("no '{key}' entry: not a nabla optimizer state")))
     };
@@ -172,12 +201,12 @@ pub fn load_optimizer(path: &Path, optimizer: &mut Optimizer, model: &dyn Module
     let mut state = OptimizerState { rule, eta, t, buffers: BTreeMap::new() };
     optimizer.check(&state).map_err(|m| m.in_file(path))?; // the rule, before reading any buffer
 
-    let tensors = SafeTensors::deserialize(&buf).map_err(|e| bad("tensors", e.to_string()))?;
     let mut found: BTreeMap<String, BTreeMap<usize, Vec<f32>>> = BTreeMap::new();
-    for (name, view) in tensors.tensors() {
-        let place = format!("tensor '{name}'");
+    for (full_name, view) in tensors.tensors() {
+        let Some(name) = full_name.strip_prefix(prefix) else { continue };
+        let place = format!("tensor '{full_name}'");
         let Some((param, index)) = name.rsplit_once('.').and_then(|(p, i)| Some((p, i.parse::<usize>().ok()?))) else {
-            return Err(bad(&place, "expected a name <parameter>.<buffer index>".into()));
+            return Err(bad(&place, format!("expected a name {prefix}<parameter>.<buffer index>")));
         };
         if view.dtype() != Dtype::F32 || view.shape().len() != 1 {
             return Err(bad(
@@ -192,13 +221,16 @@ pub fn load_optimizer(path: &Path, optimizer: &mut Optimizer, model: &dyn Module
     for (param, mut by_index) in found {
         let mut buffers = Vec::with_capacity(k);
         for i in 0..k {
-            let b = by_index
-                .remove(&i)
-                .ok_or_else(|| bad(&param_place(&param), format!("buffer {i} missing (no tensor '{param}.{i}')")))?;
+            let b = by_index.remove(&i).ok_or_else(|| {
+                bad(&param_place(&param), format!("buffer {i} missing (no tensor '{prefix}{param}.{i}')"))
+            })?;
             buffers.push(b);
         }
         if let Some(i) = by_index.keys().next() {
-            return Err(bad(&format!("tensor '{param}.{i}'"), format!("'{}' keeps only {k} buffers", state.rule)));
+            return Err(bad(
+                &format!("tensor '{prefix}{param}.{i}'"),
+                format!("'{}' keeps only {k} buffers", state.rule),
+            ));
         }
         state.buffers.insert(param, buffers);
     }

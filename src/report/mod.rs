@@ -19,4 +19,4 @@ mod test_dir;
 
 pub use metrics::{METRICS_HEADER, metrics_csv, read_metrics, write_metrics};
 pub use plot::{Series, loss_series, plot_losses};
-pub use record::{CONFIG_FILE, LOSS_PLOT_FILE, METRICS_FILE, RunRecord, unique_run_dir};
+pub use record::{CONFIG_FILE, LOSS_PLOT_FILE, METRICS_FILE, RunRecord, claim_run_dir};

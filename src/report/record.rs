@@ -2,7 +2,7 @@
 //! loss plot.
 
 use crate::io::atomic_write;
-use crate::report::metrics::{read_metrics, write_metrics};
+use crate::report::metrics::write_metrics;
 use crate::report::plot::{loss_series, plot_losses};
 use crate::train::EpochReport;
 use crate::{Error, Result};
@@ -15,15 +15,33 @@ pub const METRICS_FILE: &str = "metrics.csv";
 /// Train, validation and test loss per epoch, drawn by [`plot_losses`].
 pub const LOSS_PLOT_FILE: &str = "loss.png";
 
-/// `root/name` if nothing is there yet, else the first of `root/name-2`, `root/name-3`, … that is
-/// free, so that a new run never writes into an old run's folder. Creates nothing.
-pub fn unique_run_dir(root: &Path, name: &str) -> PathBuf {
-    let free = |path: &PathBuf| std::fs::symlink_metadata(path).is_err();
-    let first = root.join(name);
-    if free(&first) {
-        return first;
+/// The most numbered folders [`claim_run_dir`] tries (`name`, `name-2`, …, `name-10000`).
+const MAX_RUN_DIRS: usize = 10_000;
+
+/// Creates a new run folder under `root` (created if missing) and returns it: `root/name` if
+/// nothing is there yet, else the first of `root/name-2`, `root/name-3`, … that is free, so that a
+/// new run never writes into an old run's folder. Each folder is made with one `create_dir`, which
+/// fails if anything is already there: two runs started at once never get the same folder. `name`
+/// must be one folder name (no `/`, `\`, `.` or `..`), so that the folder stays under `root`; a
+/// `root` that cannot be written is an error here, before any training.
+pub fn claim_run_dir(root: &Path, name: &str) -> Result<PathBuf> {
+    let one_folder = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
+    if !one_folder {
+        return Err(Error::config(format!(
+            "run name '{name}': expected one folder name, without '/', '\\' or '..' (--runs chooses where run \
+             folders go)"
+        )));
     }
-    (2..).map(|k| root.join(format!("{name}-{k}"))).find(free).expect("some numbered folder is free")
+    std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+    for k in 1..=MAX_RUN_DIRS {
+        let path = if k == 1 { root.join(name) } else { root.join(format!("{name}-{k}")) };
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+    }
+    Err(Error::config(format!("{}: {MAX_RUN_DIRS} run folders named {name}-k are taken", root.display())))
 }
 
 /// The record a training run keeps in its folder: `config.json` once at the start, then
@@ -47,12 +65,11 @@ impl RunRecord {
         Ok(RunRecord { dir: dir.to_path_buf(), rows: Vec::new() })
     }
 
-    /// Continues the record of the run in `dir` (to resume training): reads its `metrics.csv`, or
-    /// starts with no epochs when the run wrote none yet.
-    pub fn resume(dir: &Path) -> Result<Self> {
-        let path = dir.join(METRICS_FILE);
-        let rows = if path.exists() { read_metrics(&path)? } else { Vec::new() };
-        Ok(RunRecord { dir: dir.to_path_buf(), rows })
+    /// Continues the record of the run in `dir` (to resume training) from `rows`, the epochs of
+    /// the checkpoint it resumes from: the checkpoint, not `metrics.csv` (which a kill may have
+    /// left an epoch behind), says which epochs happened.
+    pub fn resume(dir: &Path, rows: Vec<EpochReport>) -> Self {
+        RunRecord { dir: dir.to_path_buf(), rows }
     }
 
     /// The run folder.
@@ -80,6 +97,7 @@ impl RunRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::metrics::read_metrics;
     use crate::report::test_dir::TempDir;
 
     fn row(epoch: usize) -> EpochReport {
@@ -97,19 +115,39 @@ mod tests {
     }
 
     #[test]
-    fn unique_run_dir_picks_dash_2_then_dash_3() {
-        let root = TempDir::new("unique-run-dir");
-        assert_eq!(unique_run_dir(root.path(), "mlp"), root.path().join("mlp"));
-        std::fs::create_dir(root.path().join("mlp")).unwrap();
-        assert_eq!(unique_run_dir(root.path(), "mlp"), root.path().join("mlp-2"));
-        std::fs::create_dir(root.path().join("mlp-2")).unwrap();
-        assert_eq!(unique_run_dir(root.path(), "mlp"), root.path().join("mlp-3"));
+    fn claim_run_dir_picks_dash_2_then_dash_3_and_stays_under_the_root() {
+        let root = TempDir::new("claim-run-dir");
+        assert_eq!(claim_run_dir(root.path(), "mlp").unwrap(), root.path().join("mlp"));
+        assert_eq!(claim_run_dir(root.path(), "mlp").unwrap(), root.path().join("mlp-2"));
+        std::fs::write(root.path().join("mlp-3"), b"a file").unwrap();
+        assert_eq!(claim_run_dir(root.path(), "mlp").unwrap(), root.path().join("mlp-4"));
+        for bad in ["../../escape", "a/b", "..", ".", "", "a\\b"] {
+            let err = claim_run_dir(root.path(), bad).unwrap_err().to_string();
+            assert!(err.contains("one folder name"), "{bad}: {err}");
+        }
+        // a root under a file cannot be made: an error naming it
+        let err = claim_run_dir(&root.path().join("mlp-3").join("runs"), "x").unwrap_err().to_string();
+        assert!(err.contains("mlp-3"), "{err}");
+    }
+
+    /// Threads claiming the same name at once each get their own folder.
+    #[test]
+    fn concurrent_claims_never_share_a_folder() {
+        let root = TempDir::new("claim-race");
+        let dirs: Vec<PathBuf> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| claim_run_dir(root.path(), "r").unwrap())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut unique = dirs.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 8, "{dirs:?}");
     }
 
     #[test]
     fn run_record_writes_config_metrics_and_plot_and_resumes() {
         let root = TempDir::new("run-record");
-        let dir = unique_run_dir(root.path(), "run");
+        let dir = claim_run_dir(root.path(), "run").unwrap();
         let mut record = RunRecord::create(&dir, &serde_json::json!({ "lr": 0.5, "epochs": 3 })).unwrap();
         let config: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join(CONFIG_FILE)).unwrap()).unwrap();
@@ -121,7 +159,7 @@ mod tests {
         assert!(std::fs::read(dir.join(LOSS_PLOT_FILE)).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
 
         // resuming from the checkpoint of epoch 1 overwrites epochs 2 and 3
-        let mut resumed = RunRecord::resume(&dir).unwrap();
+        let mut resumed = RunRecord::resume(&dir, read_metrics(&dir.join(METRICS_FILE)).unwrap());
         assert_eq!(resumed.rows().len(), 3);
         resumed.push(EpochReport { lr: 0.1, ..row(2) }).unwrap();
         let rows = read_metrics(&dir.join(METRICS_FILE)).unwrap();

@@ -11,13 +11,22 @@
 //! loss without a validation set); early stopping sees the validation loss. Because the shuffle
 //! of epoch k depends only on (seed, k), a run resumed from a [`TrainerState`] after epoch k ends
 //! with the same weights, bit for bit, as one that never stopped.
+//!
+//! Divergence: an epoch whose training loss is not finite, or exceeds [`DIVERGENCE_FACTOR`] (10³)
+//! times the untrained model's loss on the first training samples, ends the run with an error
+//! before that epoch reaches `after_epoch`, so that the last checkpoint saved holds the last good
+//! weights. A loss 1000 times its start is far outside the noise of mini-batch training (a
+//! classifier starts near ln C and a healthy run only falls from there): LeNet at η = 1000 reaches
+//! 10³⁰ and stays at chance, which no loss-is-NaN check would see.
 
+mod checkpoint;
 mod ensemble;
 mod evaluate;
 mod pretrain;
 mod regularize;
 mod uncertainty;
 
+pub use checkpoint::{load_training_checkpoint, save_training_checkpoint};
 pub use ensemble::{EnsembleEvaluation, bootstrap, evaluate_ensemble};
 pub use evaluate::{Evaluation, evaluate};
 pub use pretrain::{Pretrain, PretrainedLayer, pretrain_greedy, pretrainable_layers};
@@ -145,6 +154,41 @@ pub struct TrainerState {
     pub best: Option<(usize, f32)>,
     /// Whether early stopping has ended the run.
     pub stopped: bool,
+    /// The untrained model's loss, the yardstick of divergence (see [`Trainer::divergence`]).
+    #[serde(default)]
+    pub initial_loss: Option<f32>,
+}
+
+/// How many times its initial loss an epoch's training loss may reach before the run is said to
+/// diverge (see the module's documentation).
+pub const DIVERGENCE_FACTOR: f32 = 1e3;
+
+/// How many training samples measure the untrained model's loss.
+const INITIAL_LOSS_SAMPLES: usize = 256;
+
+/// The epoch in which a run diverged, and why.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Divergence {
+    /// The first epoch whose training loss broke the rule.
+    pub epoch: usize,
+    /// That training loss.
+    pub loss: f32,
+    /// The untrained model's loss, when known.
+    pub initial_loss: Option<f32>,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "training diverged in epoch {}: ", self.epoch)?;
+        match self.initial_loss {
+            Some(start) if self.loss.is_finite() => write!(
+                f,
+                "the training loss {:.3e} is over {DIVERGENCE_FACTOR} times the untrained model's {start:.4}",
+                self.loss
+            ),
+            _ => write!(f, "the training loss is {}, not a finite number", self.loss),
+        }
+    }
 }
 
 /// A model, its optimizer and schedule, and the run's progress.
@@ -163,6 +207,7 @@ pub struct Trainer {
     /// The weights of the best epoch, kept for early stopping.
     best_weights: Option<Vec<Tensor>>,
     stopped: bool,
+    initial_loss: Option<f32>,
 }
 
 impl Trainer {
@@ -177,6 +222,7 @@ impl Trainer {
             best: None,
             best_weights: None,
             stopped: false,
+            initial_loss: None,
         }
     }
 
@@ -190,9 +236,18 @@ impl Trainer {
         self.stopped
     }
 
-    /// The first epoch whose training loss was not finite, if any: the weights are lost.
-    pub fn diverged_at(&self) -> Option<usize> {
-        self.history.iter().find(|r| !r.train_loss.is_finite()).map(|r| r.epoch)
+    /// The first epoch whose training loss was not finite or above [`DIVERGENCE_FACTOR`] times
+    /// the untrained model's loss, if any: the weights after it are not worth keeping.
+    pub fn divergence(&self) -> Option<Divergence> {
+        let start = self.initial_loss.filter(|l| l.is_finite() && *l > 0.0);
+        let diverged = |loss: f32| !loss.is_finite() || start.is_some_and(|s| loss > DIVERGENCE_FACTOR * s);
+        let r = self.history.iter().find(|r| diverged(r.train_loss))?;
+        Some(Divergence { epoch: r.epoch, loss: r.train_loss, initial_loss: start })
+    }
+
+    /// The untrained model's loss (measured by [`Trainer::run`] before the first epoch).
+    pub fn initial_loss(&self) -> Option<f32> {
+        self.initial_loss
     }
 
     /// The epoch with the lowest validation loss, if there is a validation set.
@@ -202,7 +257,8 @@ impl Trainer {
 
     /// Trains until `config.epochs` epochs are done or early stopping ends the run, calling
     /// `after_epoch` after each (to save a checkpoint, say). With early stopping the best
-    /// epoch's weights are restored at the end.
+    /// epoch's weights are restored at the end. An epoch that diverges (see
+    /// [`Trainer::divergence`]) ends the run with an error and is not passed to `after_epoch`.
     pub fn run(
         &mut self,
         sets: Sets,
@@ -215,14 +271,16 @@ impl Trainer {
         if self.config.early_stop.is_some() && sets.val.is_none_or(|d| d.is_empty()) {
             return Err(Error::config("early stopping needs a validation set (--val-split)"));
         }
+        if self.epoch() == 0 && self.initial_loss.is_none() && !sets.train.is_empty() {
+            let first = sets.train.take(INITIAL_LOSS_SAMPLES.min(sets.train.len()));
+            self.initial_loss = Some(evaluate(&mut self.model, &first, INITIAL_LOSS_SAMPLES).loss);
+        }
         while self.epoch() < self.config.epochs && !self.stopped {
             self.run_epoch(sets, observer);
-            after_epoch(self)?;
-            if let Some(epoch) = self.diverged_at() {
-                return Err(Error::config(format!(
-                    "training diverged in epoch {epoch} (the loss is not a finite number): try a smaller --lr"
-                )));
+            if let Some(d) = self.divergence() {
+                return Err(Error::config(format!("{d}: try a smaller --lr")));
             }
+            after_epoch(self)?;
         }
         self.restore_best();
         Ok(())
@@ -342,6 +400,7 @@ impl Trainer {
             schedule: self.schedule.state(),
             best: self.best,
             stopped: self.stopped,
+            initial_loss: self.initial_loss,
         }
     }
 
@@ -352,6 +411,7 @@ impl Trainer {
         self.history = state.history;
         self.best = state.best;
         self.stopped = state.stopped;
+        self.initial_loss = state.initial_loss;
         self.best_weights = best_weights;
         Ok(())
     }
@@ -386,6 +446,54 @@ mod tests {
         trainer.step(&data, &[0, 1, 2, 3], 0);
         assert_eq!(buffers(&trainer), before);
         assert_ne!(trainer.model.params()[0].1.value().data(), &values[..], "the step changed nothing");
+    }
+
+    /// A loss that explodes (finite or not) ends the run with an error naming the epoch, and that
+    /// epoch never reaches `after_epoch`: what was saved last is the last good epoch.
+    #[test]
+    fn a_diverging_epoch_is_an_error_and_is_never_saved() {
+        let spec = ModelSpec::mlp(6, &[5], 3, Activation::Relu, Loss::SoftmaxCrossEntropy);
+        let targets = Tensor::from_vec(
+            (0..16).flat_map(|i| [0.0, 1.0, 2.0].map(|c| f32::from(c == (i % 3) as f32))).collect(),
+            &[16, 3],
+        );
+        let labels = Some((0..16).map(|i| i % 3).collect());
+        let data = Dataset { inputs: Rng::seed(1).normal_tensor(&[16, 6], 1.0), targets, labels, image_shape: None };
+        let sets = Sets { train: &data, val: None, test: None };
+        for huge in [1e6, 1e30] {
+            let model = Model::new(spec.clone(), &mut Rng::seed(0)).unwrap();
+            let config = TrainConfig { epochs: 2, batch_size: 4, ..Default::default() };
+            let mut trainer =
+                Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new(0.1)), config);
+            let mut saved = Vec::new();
+            trainer
+                .run(sets, &mut Quiet, &mut |t| {
+                    saved.push(t.epoch());
+                    Ok(())
+                })
+                .unwrap();
+            let start = trainer.initial_loss().unwrap();
+            assert!(start > 0.5 && start < 5.0, "{start}");
+            // η = 10⁶ (a finite explosion) or 10³⁰ (NaN) from epoch 3 on
+            let mut schedule = Constant::new(huge);
+            schedule.restore(&ScheduleState { schedule: schedule.describe(), ..trainer.schedule.state() }).unwrap();
+            trainer.schedule = Box::new(schedule);
+            trainer.config.epochs = 5;
+            let err = trainer
+                .run(sets, &mut Quiet, &mut |t| {
+                    saved.push(t.epoch());
+                    Ok(())
+                })
+                .unwrap_err()
+                .to_string();
+            assert_eq!(saved, [1, 2], "{err}");
+            assert!(
+                err.starts_with("training diverged in epoch 3: the training loss") && err.contains("--lr"),
+                "{err}"
+            );
+            let d = trainer.divergence().unwrap();
+            assert!(!d.loss.is_finite() || d.loss > DIVERGENCE_FACTOR * start, "{d:?}");
+        }
     }
 
     #[test]

@@ -8,13 +8,13 @@ use crate::cli::shared::print::{errln, outln};
 use crate::cli::training::{self, MODEL_FILE, TrainArgs};
 use nabla::Result;
 use nabla::nn::Model;
-use nabla::report::unique_run_dir;
+use nabla::report::claim_run_dir;
 use nabla::train::{bootstrap, evaluate_ensemble};
 
 /// Trains the members, prints their and the ensemble's test accuracy, and with `--json` one
 /// summary whose `test_accuracy` is the ensemble's and `members_test_accuracy` lists the members'.
 pub fn run(args: TrainArgs, members: usize) -> Result<()> {
-    let root = unique_run_dir(&args.runs, &args.name);
+    let root = claim_run_dir(&args.runs, &args.name)?;
     let mut models: Vec<Model> = Vec::with_capacity(members);
     for k in 0..members {
         let mut member = args.clone();

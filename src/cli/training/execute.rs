@@ -6,10 +6,10 @@ use super::prepare::Run;
 use super::progress::Progress;
 use super::run_folder;
 use crate::cli::shared::print::errln;
-use nabla::Result;
 use nabla::io::save_checkpoint;
 use nabla::nn::Module;
 use nabla::train::Sets;
+use nabla::{Error, Result};
 
 /// Trains a prepared run to its end; returns it with its history.
 pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
@@ -33,14 +33,34 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
     let sets = Sets { train: &run.data.train, val: run.val.as_ref(), test: Some(&run.data.test) };
     let mut progress = Progress::new(run.args.epochs(), quiet);
     let record = &mut run.record;
-    run.trainer.run(sets, &mut progress, &mut |t| run_folder::save_epoch(t, record, &meta))?;
+    let trained = run.trainer.run(sets, &mut progress, &mut |t| run_folder::save_epoch(t, record, &meta));
+    if let Err(e) = trained {
+        return Err(match run.trainer.divergence() {
+            Some(d) => diverged(&mut run, d.epoch, e),
+            None => e,
+        });
+    }
     if let Some(best) = run.trainer.best_epoch().filter(|_| run.trainer.config.early_stop.is_some()) {
         let why = if run.trainer.stopped_early() { "stopped early" } else { "finished" };
         errln!("{why}; restored the weights of epoch {best}, the lowest validation loss");
-        save_checkpoint(&run.record.dir().join(run_folder::MODEL_FILE), &run.trainer.model, &meta)?;
     }
+    run_folder::finish(&run.trainer, &mut run.record, &meta)?;
     if let Some(out) = &run.args.out {
         save_checkpoint(out, &run.trainer.model, &meta)?;
     }
     Ok(run)
+}
+
+/// The error of a run that diverged in `epoch`: which weights the run folder kept. The diverged
+/// epoch's figures still go to `metrics.csv` and the plot (a comparison shows them), its weights
+/// nowhere.
+fn diverged(run: &mut Run, epoch: usize, e: Error) -> Error {
+    if let Err(write) = run.record.push(run.trainer.history.last().expect("the diverged epoch").clone()) {
+        errln!("{write}");
+    }
+    let kept = match epoch - 1 {
+        0 => "no epoch ended before it, so no weights were saved".to_string(),
+        k => format!("{} keeps the weights of epoch {k}", run.record.dir().join(run_folder::MODEL_FILE).display()),
+    };
+    Error::config(format!("{e}; {kept}"))
 }

@@ -10,7 +10,7 @@ use nabla::loss::Loss;
 use nabla::nn::Model;
 use nabla::optim::schedule::{Schedule, Warmup};
 use nabla::optim::{self, Optimizer, schedule_by_name};
-use nabla::report::{RunRecord, unique_run_dir};
+use nabla::report::{RunRecord, claim_run_dir};
 use nabla::rng::Rng;
 use nabla::train::{AugmentConfig, Pretrain, PretrainedLayer, Regularization, TrainConfig, Trainer, pretrain_greedy};
 use nabla::{Error, Result};
@@ -26,9 +26,16 @@ pub struct Run {
     pub pretrained: Vec<PretrainedLayer>,
 }
 
-/// Loads the data and builds a fresh run (or, with `--resume`, the saved one).
+/// Loads the data and builds a fresh run (or, with `--resume`, the saved one). The output paths
+/// (the run folder, claimed here, and --out) are checked before anything is trained.
 pub fn prepare(args: TrainArgs) -> Result<Run> {
+    if let Some(dir) = &args.resume {
+        run_folder::check_resumable(dir)?;
+    }
     let (mut args, resume_dir) = args.resumed()?;
+    if let Some(out) = &args.out {
+        nabla::io::check_writable(out).map_err(|e| Error::config(format!("--out: {e}")))?;
+    }
     let spec = args.settle_model()?;
     args.validate()?;
     let input_map = args.input_map(spec.as_ref())?;
@@ -64,24 +71,30 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
     let (inputs, outputs) = (data.train.inputs.shape()[1], data.train.targets.shape()[1]);
     let spec = model_spec(&args, spec, loss, (inputs, outputs), input_map)?;
     let mut model = Model::with_limits(spec, &mut Rng::seed(args.seed), &args.limits.limits())?;
+    let (optimizer, schedule) = optimizer_and_schedule(&args)?;
+    let augment = augment_config(&args, &model, &data.normalization)?;
+    // a new run's folder, claimed once every setting has been checked and before any training
+    let new_record = match resume_dir {
+        Some(_) => None,
+        None => Some(RunRecord::create(&claim_run_dir(&args.runs, &args.name)?, &args)?),
+    };
     let pretrained =
         if args.pretrain > 0 && resume_dir.is_none() { pretrain(&args, &mut model, &images)? } else { Vec::new() };
-    let (optimizer, schedule) = optimizer_and_schedule(&args)?;
     let config = TrainConfig {
         epochs: args.epochs(),
         batch_size: args.batch_size(),
         seed: args.seed,
         regularization: Regularization { l1: args.l1, l2: args.l2(), max_norm: args.max_norm, clip: args.clip },
         early_stop: args.early_stop,
-        augment: augment_config(&args, &model, &data.normalization)?,
+        augment,
     };
     let mut trainer = Trainer::new(model, optimizer, schedule, config);
     let record = match resume_dir {
+        None => new_record.expect("a new run's folder is claimed above"),
         Some(dir) => {
             run_folder::restore(&mut trainer, &dir)?;
-            RunRecord::resume(&dir)?
+            RunRecord::resume(&dir, trainer.history.clone())
         }
-        None => RunRecord::create(&unique_run_dir(&args.runs, &args.name), &args)?,
     };
     Ok(Run { args, trainer, data, val, record, pretrained })
 }
