@@ -132,8 +132,8 @@ mod tests {
     use super::*;
     use crate::data::Dataset;
     use crate::loss::Loss;
-    use crate::nn::Model;
     use crate::nn::Activation;
+    use crate::nn::Model;
     use crate::optim::{Optimizer, Sgd, schedule::Constant};
     use crate::rng::Rng;
     use crate::train::{Quiet, Sets, TrainConfig};
