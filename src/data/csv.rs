@@ -44,6 +44,10 @@ pub struct CsvOptions {
 /// classes) would allocate gigabytes; more classes than this is an error with a hint instead.
 const MAX_CLASSES: usize = 1 << 16;
 
+/// Rows × classes of the one-hot targets at most (1 GiB of f32): below [`MAX_CLASSES`] a large
+/// file with one stray big label could still ask for tens of gigabytes.
+const MAX_ONE_HOT: usize = 1 << 28;
+
 /// Regression targets beyond ±this are an error: the least-squares loss squares the error, and
 /// squares beyond 3.4·10³⁸ overflow f32 to infinity (then NaN), so a stray 3e38 would turn the loss
 /// into NaN far from its cause. 10¹⁵ leaves room for a batch's sum of squares.
@@ -202,7 +206,19 @@ fn target_index(path: &Path, target: &TargetColumn, names: Option<&[String]>, wi
 fn class_labels(path: &Path, text: &str, has_header: bool, values: &[f32], column: &str) -> Result<Vec<usize>> {
     let valid = |v: f32| v >= 0.0 && v.fract() == 0.0 && (v as usize) < MAX_CLASSES;
     let Some(bad) = values.iter().position(|&v| !valid(v)) else {
-        return Ok(values.iter().map(|&v| v as usize).collect());
+        let labels: Vec<usize> = values.iter().map(|&v| v as usize).collect();
+        let Some((top, &max)) = labels.iter().enumerate().max_by_key(|&(_, &k)| k) else { return Ok(labels) };
+        if labels.len().saturating_mul(max + 1) <= MAX_ONE_HOT {
+            return Ok(labels);
+        }
+        let line = data_line(text, has_header, top);
+        let message = format!(
+            "found class {max}: {} classes × {} rows is more one-hot targets than {MAX_ONE_HOT} (1 GiB); class labels \
+             should number the classes 0, 1, 2, … (use regression for a numeric target)",
+            max + 1,
+            labels.len()
+        );
+        return Err(Error::format(path, format!("line {line}, {column}"), message));
     };
     let line = data_line(text, has_header, bad);
     let message = format!(
@@ -311,6 +327,10 @@ mod tests {
         assert!(text.contains("line 2, column 'y': found -1"), "{text}");
         let text = error(&dir, "h.csv", "x,y\n1,1e9\n", &opts);
         assert!(text.contains("found 1000000000"), "{text}");
+        // below MAX_CLASSES, but 5,001 rows × 65,536 classes of one-hot targets would take 1.3 GB
+        let many = format!("x,y\n{}1,65535\n", "1,0\n".repeat(5000));
+        let text = error(&dir, "m.csv", &many, &opts);
+        assert!(text.contains("line 5002, column 'y': found class 65535: 65536 classes × 5001 rows"), "{text}");
     }
 
     #[test]
