@@ -2,7 +2,7 @@
 digit, the last h into Linear(128 → 10)), Adam η 0.001, batch 128, on MNIST loaded and normalised
 by the peers' torch_ref.py. Prints one JSON line: seconds per training epoch and test accuracy.
 
-usage: python scripts/torch_lstm.py [--epochs N]      (env PEERS: the folder of torch_ref.py)
+usage: python scripts/torch_lstm.py [--epochs N] [--cell lstm|gru]   (gru: nabla's gru-rows)      (env PEERS: the folder of torch_ref.py)
 """
 import argparse, json, os, sys, time
 
@@ -13,9 +13,9 @@ import torch_ref  # noqa: E402  (MNIST loading, shared with the other references
 
 
 class RowLstm(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, cell):
         super().__init__()
-        self.lstm = torch.nn.LSTM(28, 128, batch_first=True)
+        self.lstm = getattr(torch.nn, cell.upper())(28, 128, batch_first=True)
         self.out = torch.nn.Linear(128, 10)
 
     def forward(self, x):
@@ -26,12 +26,13 @@ class RowLstm(torch.nn.Module):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
     a = p.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(2)
     xtr, ytr, xte, yte = torch_ref.mnist()
     xtr, xte = xtr.view(-1, 28, 28), xte.view(-1, 28, 28)
-    net = RowLstm()
+    net = RowLstm(a.cell)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss = torch.nn.CrossEntropyLoss()
     seconds, accuracy = [], []
@@ -47,7 +48,7 @@ def main():
         with torch.no_grad():
             accuracy.append(round((net(xte).argmax(1) == yte).float().mean().item(), 4))
     median = sorted(seconds)[len(seconds) // 2]
-    print(json.dumps({"what": "lstm", "seconds_per_epoch": seconds, "median_seconds_per_epoch": median,
+    print(json.dumps({"what": a.cell, "seconds_per_epoch": seconds, "median_seconds_per_epoch": median,
                       "test_accuracy": accuracy, "threads": torch.get_num_threads()}))
 
 

@@ -157,9 +157,9 @@ fn read_gray_png(path: &Path) -> Vec<u8> {
     buf
 }
 
-/// The LSTM reads digits row by row and learns them through 28 steps of backpropagation through
-/// time; a stacked rnn → lstm spec builds and trains; a recurrent layer on a flat input is a
-/// clear error.
+/// The LSTM and the GRU read digits row by row and learn them through 28 steps of
+/// backpropagation through time; a stacked rnn → gru → lstm spec builds and trains; a recurrent
+/// layer on a flat input is a clear error.
 #[test]
 fn recurrent_nets_learn_digits_row_by_row() {
     let s = Scratch::new("recurrent");
@@ -172,16 +172,22 @@ fn recurrent_nets_learn_digits_row_by_row() {
     assert!(acc > 0.8, "lstm-rows: {acc} after 3 epochs of 2,000 digits");
     let e = last_json(&nabla_ok(&["eval", "--weights", "m.safetensors", "--data", &data, "--json"], &s.0));
     assert!((e["test_accuracy"].as_f64().unwrap() - acc).abs() < 1e-6, "eval {e} vs train {j}");
+    let gru = ["--model", "gru-rows", "--epochs", "3", "--batch-size", "32", "--lr", "0.01"];
+    let j = last_json(&nabla_ok(&[&base[..], &gru[..]].concat(), &s.0));
+    let acc = j["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.8, "gru-rows: {acc} after 3 epochs of 2,000 digits");
 
     let stacked = "name = \"stacked\"\ninput = [28, 28]\nloss = \"softmax-cross-entropy\"\n\
         [[layers]]\ntype = \"rnn\"\nhidden = 16\nsequence = true\n\
+        [[layers]]\ntype = \"gru\"\nhidden = 16\nsequence = true\n\
         [[layers]]\ntype = \"lstm\"\nhidden = 16\n\
         [[layers]]\ntype = \"linear\"\nout = 10\n";
     std::fs::write(s.0.join("stacked.toml"), stacked).unwrap();
     let summary = nabla_ok(&["summary", "--model", "stacked.toml"], &s.0);
     let text = String::from_utf8_lossy(&summary.stdout);
-    // rnn: 16·(28 + 16 + 1) = 720; lstm: 4·16·(16 + 16 + 1) = 2,112
-    assert!(text.contains("720") && text.contains("2,112") && text.contains("28×16"), "{text}");
+    // rnn: 16·(28 + 16 + 1) = 720; gru: 3·16·(16 + 16 + 2) = 1,632; lstm: 4·16·(16 + 16 + 1) = 2,112
+    let counts = ["720", "1,632", "2,112", "28×16"];
+    assert!(counts.iter().all(|c| text.contains(c)), "{text}");
     let j = last_json(&nabla_ok(&[&base[..], &["--model", "stacked.toml", "--epochs", "1"]].concat(), &s.0));
     assert!(j["train_loss"].as_f64().unwrap().is_finite(), "{j}");
 

@@ -33,6 +33,8 @@ pub enum What {
     /// One training epoch of lstm-rows (an LSTM over the 28 rows of each digit; Adam η 0.001,
     /// batch 128, as scripts/torch_lstm.py), in seconds and samples/s.
     Lstm,
+    /// The same for gru-rows (a GRU in the LSTM's place; scripts/torch_lstm.py --cell gru).
+    Gru,
 }
 
 #[derive(Args, Debug)]
@@ -43,10 +45,10 @@ pub struct BenchArgs {
     /// Matrix sizes for `matmul`.
     #[arg(long, default_value = "64,256,1024")]
     pub sizes: String,
-    /// Batch size for `mlp` and `lstm` (default 128), `steps` (default 1) and `lenet` (default 64).
+    /// Batch size for `mlp`, `lstm` and `gru` (default 128), `steps` (default 1) and `lenet` (default 64).
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Epochs for `mlp`, `lenet` and `lstm`.
+    /// Epochs for `mlp`, `lenet`, `lstm` and `gru`.
     #[arg(long, default_value_t = 1)]
     pub epochs: usize,
     /// Steps for `steps`.
@@ -69,6 +71,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let batch = args.batch.unwrap_or(128);
             let lstm = zoo_epochs("lstm-rows", optim::by_name("adam", 0.001, None, false)?, 0.001, batch, args.epochs)?;
             serde_json::json!({ "what": "lstm", "batch": batch, "models": { "lstm-rows": lstm } })
+        }
+        What::Gru => {
+            let batch = args.batch.unwrap_or(128);
+            let gru = zoo_epochs("gru-rows", optim::by_name("adam", 0.001, None, false)?, 0.001, batch, args.epochs)?;
+            serde_json::json!({ "what": "gru", "batch": batch, "models": { "gru-rows": gru } })
         }
     };
     outln!("{out}");

@@ -8,8 +8,8 @@
 //! a fixed connection table, as LeNet-5's C3), [`MaxPool2d`], [`AvgPool2d`], [`Subsample`]
 //! (LeNet-5's trainable sub-sampling), [`Pad`], [`Flatten`], [`Rbf`] (LeNet-5's Euclidean RBF
 //! output units), [`Scale`], [`Dropout`], [`ActivationLayer`] (every [`Activation`]:
-//! ReLU, GELU, sigmoid, tanh, LeNet-5's scaled tanh, identity), the recurrent [`Rnn`] and
-//! [`Lstm`], trained by backpropagation through time, and GoogLeNet's [`Inception`] module,
+//! ReLU, GELU, sigmoid, tanh, LeNet-5's scaled tanh, identity), the recurrent [`Rnn`],
+//! [`Lstm`] and [`Gru`], trained by backpropagation through time, and GoogLeNet's [`Inception`] module,
 //! [`LocalResponseNorm`] and [`Auxiliary`] classifiers.
 //!
 //! # One place per layer kind
@@ -26,6 +26,7 @@ mod auxiliary;
 mod conv2d;
 mod dropout;
 mod flatten;
+mod gru;
 mod inception;
 mod init;
 mod kind;
@@ -50,6 +51,7 @@ pub use auxiliary::{Auxiliary, AuxiliarySpec};
 pub use conv2d::{Conv2d, Conv2dSpec};
 pub use dropout::{Dropout, DropoutRule, DropoutSpec};
 pub use flatten::{Flatten, FlattenSpec};
+pub use gru::{Gru, GruSpec};
 pub use inception::{Inception, InceptionSizes, InceptionSpec};
 pub use init::Init;
 pub use kind::LayerKind;

@@ -34,6 +34,7 @@
 //! | `rbf`         | `out`, `init` (`random` ±1, or `digits`: 7×12 digit bitmaps)  | `[F]` → `[out]`           |
 //! | `rnn`         | `hidden`, `sequence` (false): h_t = tanh(x_t·W + h_{t−1}·U + b) | `[T,F]` → `[hidden]` or `[T,hidden]` |
 //! | `lstm`        | `hidden`, `sequence` (false): LSTM cells, forget bias 1       | `[T,F]` → `[hidden]` or `[T,hidden]` |
+//! | `gru`         | `hidden`, `sequence` (false): GRU units, PyTorch's equations  | `[T,F]` → `[hidden]` or `[T,hidden]` |
 //! | `lrn`         | `size` (5), `alpha` (1e-4), `beta` (0.75), `k` (1): local response normalisation | same shape |
 //! | `inception`   | `1x1`, `3x3_reduce`, `3x3`, `5x5_reduce`, `5x5`, `pool_proj`, `init` (GoogLeNet's module) | `[C,H,W]` → `[Σ,H,W]` |
 //! | `auxiliary`   | `weight`, `layers` (a head whose loss counts `weight` times in training) | same shape |
@@ -86,8 +87,8 @@ use super::activation::NoFields;
 use super::kind::{LayerKind, elements};
 use super::limits::{ModelSize, SizeLimits};
 use super::{
-    AuxiliarySpec, AvgPool2dSpec, Conv2dSpec, DropoutSpec, FlattenSpec, InceptionSpec, Init, LinearSpec, LrnSpec,
-    LstmSpec, MaxPool2dSpec, PadSpec, RbfSpec, RnnSpec, ScaleSpec, Sequential, SubsampleSpec,
+    AuxiliarySpec, AvgPool2dSpec, Conv2dSpec, DropoutSpec, FlattenSpec, GruSpec, InceptionSpec, Init, LinearSpec,
+    LrnSpec, LstmSpec, MaxPool2dSpec, PadSpec, RbfSpec, RnnSpec, ScaleSpec, Sequential, SubsampleSpec,
 };
 use crate::loss::Loss;
 use crate::rng::Rng;
@@ -168,6 +169,8 @@ layer_kinds! {
         Rnn = "rnn" => RnnSpec,
         /// An LSTM layer.
         Lstm = "lstm" => LstmSpec,
+        /// A GRU layer (PyTorch's equations).
+        Gru = "gru" => GruSpec,
         /// Local response normalisation across channels.
         Lrn = "lrn" => LrnSpec,
         /// GoogLeNet's Inception module.

@@ -6,12 +6,13 @@ use crate::{Error, Result};
 use std::path::Path;
 
 /// The zoo: (name, TOML text) of each built-in model.
-pub const ZOO: [(&str, &str); 7] = [
+pub const ZOO: [(&str, &str); 8] = [
     ("mlp", include_str!("../../models/mlp.toml")),
     ("mlp-dropout", include_str!("../../models/mlp-dropout.toml")),
     ("lenet5", include_str!("../../models/lenet5.toml")),
     ("lenet5-modern", include_str!("../../models/lenet5-modern.toml")),
     ("lstm-rows", include_str!("../../models/lstm-rows.toml")),
+    ("gru-rows", include_str!("../../models/gru-rows.toml")),
     ("googlenet", include_str!("../../models/googlenet.toml")),
     ("googlenet-mnist", include_str!("../../models/googlenet-mnist.toml")),
 ];

@@ -241,12 +241,12 @@ simd_kernel! {
 }
 
 /// Rows r0..r1 of a row-major buffer `width` wide.
-fn rows(v: &[f32], r0: usize, r1: usize, width: usize) -> &[f32] {
+pub(super) fn rows(v: &[f32], r0: usize, r1: usize, width: usize) -> &[f32] {
     &v[r0 * width..r1 * width]
 }
 
 /// A × B × w → B × A × w: batch-major (m × T × ·) to time-major (T × m × ·) and back.
-fn swap_leading_axes(x: &[f32], a: usize, b: usize, w: usize) -> Vec<f32> {
+pub(super) fn swap_leading_axes(x: &[f32], a: usize, b: usize, w: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(x.len());
     for j in 0..b {
         for i in 0..a {

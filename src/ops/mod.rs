@@ -5,6 +5,7 @@
 mod activation;
 mod arith;
 mod conv;
+mod gru;
 mod lrn;
 mod lstm;
 mod matmul;

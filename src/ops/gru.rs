@@ -1,0 +1,335 @@
+//! A whole GRU layer (Cho et al. 2014, in PyTorch's form) over T time steps as one op, with
+//! backpropagation through time written out in its backward, as for the LSTM (`lstm.rs`). With
+//! the input part x_t·W + b_x = [x_r, x_z, x_n] and the recurrent part h_{t−1}·U + b_h =
+//! [h_r, h_z, h_n] (m × 3H each, blocks r, z, n):
+//!   r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r⊙h_n),
+//!   h_t = (1 − z)⊙n + z⊙h_{t−1},   h_0 = 0.
+//! The reset gate scales h_n, bias included; that is why there are two biases (b_h's n block
+//! sits inside r⊙·), and it is PyTorch's `nn.GRU`, so weights can be exchanged with it.
+//! Backward, from t = T down to 1, with δh the gradient reaching h_t (from the output and from
+//! step t+1):
+//!   δn := ∂E/∂x_n = δh⊙(1 − z)⊙(1 − n²),   ∂E/∂h_n = δn⊙r,
+//!   ∂E/∂x_r = ∂E/∂h_r = δn⊙h_n⊙r(1 − r),   ∂E/∂x_z = ∂E/∂h_z = δh⊙(h_{t−1} − n)⊙z(1 − z),
+//!   δh ← δh⊙z + ∂E/∂[h_r, h_z, h_n]·Uᵀ for step t−1.
+//! Every weight gradient is then one GEMM over all steps: ∂E/∂W = Σ_t x_tᵀ·∂E/∂x_·,
+//! ∂E/∂U = Σ_t h_{t−1}ᵀ·∂E/∂h_·, the biases' are column sums, ∂E/∂x_t = ∂E/∂x_·Wᵀ.
+
+use super::activation::{sigmoid, tanh_rational};
+use super::lstm::{rows, swap_leading_axes};
+use crate::autodiff::Var;
+use crate::tensor::simd::simd_kernel;
+use crate::tensor::team;
+use crate::tensor::{Tensor, Transpose, gemm_into};
+
+/// Rows of a step below which its elementwise work stays on one thread.
+const ROWS_PER_PART: usize = 32;
+
+impl Var {
+    /// The GRU recurrence over an input `self` of shape m × T × F with W = `w` (F × 3H),
+    /// U = `u` (H × 3H) and the biases `b_x`, `b_h` (3H each), gate blocks in the order r, z, n.
+    /// Returns h_T (m × H), or with `sequence` every h_t (m × T × H).
+    #[track_caller]
+    pub fn gru(&self, w: &Var, u: &Var, b_x: &Var, b_h: &Var, sequence: bool) -> Var {
+        let s = self.shape();
+        assert!(s.len() == 3, "gru: input shape {s:?}, want m × T × F");
+        let (m, steps, f) = (s[0], s[1], s[2]);
+        let (f2, h3) = w.value().dims2("gru");
+        let h = h3 / 3;
+        assert!(
+            f2 == f && h3 % 3 == 0 && u.shape() == [h, h3] && b_x.value().numel() == h3 && b_h.value().numel() == h3,
+            "gru: input {s:?}, W {:?}, U {:?}, b_x {:?} and b_h {:?} do not fit (want m×T×F, F×3H, H×3H, 3H, 3H)",
+            w.shape(),
+            u.shape(),
+            b_x.shape(),
+            b_h.shape()
+        );
+        assert!(steps > 0, "gru: input {s:?} has no time steps");
+        let dims = Dims { m, steps, f, h };
+        let xt = swap_leading_axes(self.value().data(), m, steps, f);
+        let run = forward(&dims, &xt, [w, u, b_x, b_h].map(|v| v.value().data()));
+        let out = if sequence {
+            Tensor::from_vec(swap_leading_axes(&run.h, steps, m, h), &[m, steps, h])
+        } else {
+            Tensor::from_vec(run.h[(steps - 1) * m * h..].to_vec(), &[m, h])
+        };
+        Var::from_op(
+            out,
+            vec![self.clone(), w.clone(), u.clone(), b_x.clone(), b_h.clone()],
+            Box::new(move |delta, p| {
+                // ∂E/∂h_t from the output, time-major
+                let dh_out = if sequence {
+                    swap_leading_axes(delta.data(), m, steps, h)
+                } else {
+                    let mut last_only = vec![0.0; steps * m * h];
+                    last_only[(steps - 1) * m * h..].copy_from_slice(delta.data());
+                    last_only
+                };
+                let (dx_parts, dh_parts) = backward(&dims, &run, &dh_out, p[2].value().data());
+                let (w, tm) = (p[1].value().data(), steps * m);
+                let dx = p[0].requires_grad().then(|| {
+                    let mut dxt = vec![0.0; tm * f];
+                    gemm_into(tm, f, h3, &dx_parts, Transpose::No, w, Transpose::Yes, &mut dxt, false);
+                    Tensor::from_vec(swap_leading_axes(&dxt, steps, m, f), &[m, steps, f])
+                });
+                let dw = p[1].requires_grad().then(|| {
+                    let mut dw = vec![0.0; f * h3];
+                    gemm_into(f, h3, tm, &xt, Transpose::Yes, &dx_parts, Transpose::No, &mut dw, false);
+                    Tensor::from_vec(dw, &[f, h3])
+                });
+                let du = p[2].requires_grad().then(|| {
+                    // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂h_· of step t
+                    let (hs, dhs) = (&run.h[..(steps - 1) * m * h], &dh_parts[m * h3..]);
+                    let mut du = vec![0.0; h * h3];
+                    gemm_into(h, h3, (steps - 1) * m, hs, Transpose::Yes, dhs, Transpose::No, &mut du, false);
+                    Tensor::from_vec(du, &[h, h3])
+                });
+                let column_sums =
+                    |v: Vec<f32>, like: &Var| Tensor::from_vec(v, &[tm, h3]).sum_rows().reshape(like.shape());
+                let db_x = p[3].requires_grad().then(|| column_sums(dx_parts, &p[3]));
+                let db_h = p[4].requires_grad().then(|| column_sums(dh_parts, &p[4]));
+                vec![dx, dw, du, db_x, db_h]
+            }),
+        )
+    }
+}
+
+/// m (batch), T (steps), F (inputs) and H (units).
+struct Dims {
+    m: usize,
+    steps: usize,
+    f: usize,
+    h: usize,
+}
+
+/// What the forward pass keeps for backward, every buffer time-major (T × m × ·).
+struct Run {
+    /// The gates r, z, n after their activations (T × m × 3H).
+    gates: Vec<f32>,
+    /// h_n = h_{t−1}·U_n + b_hn, which r scales (T × m × H).
+    h_n: Vec<f32>,
+    /// h_t (T × m × H).
+    h: Vec<f32>,
+}
+
+/// The recurrence. `xt` is the input time-major (T × m × F); `[w, u, b_x, b_h]` the weights.
+fn forward(d: &Dims, xt: &[f32], [w, u, b_x, b_h]: [&[f32]; 4]) -> Run {
+    let (m, h, h3) = (d.m, d.h, 3 * d.h);
+    let tm = d.steps * m;
+    // x_t·W + 1·b_x for every step in one GEMM, starting from the bias rows
+    let mut gates = Vec::with_capacity(tm * h3);
+    for _ in 0..tm {
+        gates.extend_from_slice(b_x);
+    }
+    gemm_into(tm, h3, d.f, xt, Transpose::No, w, Transpose::No, &mut gates, true);
+    let (mut h_n, mut hs) = (vec![0.0; tm * h], vec![0.0; tm * h]);
+    let h_0 = vec![0.0; m * h];
+    let mut recurrent = vec![0.0; m * h3];
+    let block = team::block_len(m, ROWS_PER_PART);
+    for t in 0..d.steps {
+        let (done_h, h_t) = hs.split_at_mut(t * m * h);
+        let h_prev = if t > 0 { &done_h[(t - 1) * m * h..] } else { &h_0 };
+        for row in recurrent.chunks_exact_mut(h3) {
+            row.copy_from_slice(b_h);
+        }
+        if t > 0 {
+            gemm_into(m, h3, h, h_prev, Transpose::No, u, Transpose::No, &mut recurrent, true);
+        }
+        let parts: Vec<_> = gates[t * m * h3..(t + 1) * m * h3]
+            .chunks_mut(block * h3)
+            .zip(recurrent.chunks(block * h3))
+            .zip(h_n[t * m * h..(t + 1) * m * h].chunks_mut(block * h))
+            .zip(h_t[..m * h].chunks_mut(block * h).zip(h_prev.chunks(block * h)))
+            .collect();
+        team::for_each(parts, |(((a, rec), h_n), (h_out, h_prev))| cell_forward(a, rec, h_n, h_out, h_prev, h));
+    }
+    Run { gates, h_n, h: hs }
+}
+
+simd_kernel! {
+    /// Rows of one step: turns the input parts `a` (rows of 3H) into the gates r, z, n in place
+    /// and writes h_n and h_t (rows of H), from the recurrent parts `rec` (rows of 3H) and h_{t−1}.
+    fn cell_forward(a: &mut [f32], rec: &[f32], h_n: &mut [f32], h_out: &mut [f32], h_prev: &[f32], h: usize) {
+        let rows = a.chunks_exact_mut(3 * h).zip(rec.chunks_exact(3 * h));
+        let outs = h_n.chunks_exact_mut(h).zip(h_out.chunks_exact_mut(h)).zip(h_prev.chunks_exact(h));
+        for ((a, rec), ((h_n, h_out), h_prev)) in rows.zip(outs) {
+            let (rz, n) = a.split_at_mut(2 * h);
+            let (rec_rz, rec_n) = rec.split_at(2 * h);
+            rz.iter_mut().zip(rec_rz).for_each(|(x, r)| *x = sigmoid(*x + r));
+            let (r, z) = rz.split_at(h);
+            let gates = r.iter().zip(z).zip(n.iter_mut().zip(rec_n));
+            for (((r, z), (n, rec_n)), ((h_n, h_out), h_prev)) in
+                gates.zip(h_n.iter_mut().zip(h_out.iter_mut()).zip(h_prev))
+            {
+                *h_n = *rec_n;
+                *n = tanh_rational(*n + r * rec_n);
+                *h_out = (1.0 - z) * *n + z * h_prev;
+            }
+        }
+    }
+}
+
+/// Backpropagation through time: the gradients of the input parts and of the recurrent parts
+/// for every step (T × m × 3H each), from ∂E/∂h_t of the output (`dh_out`, T × m × H).
+fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let (m, h, h3) = (d.m, d.h, 3 * d.h);
+    let mut dx_parts = vec![0.0; d.steps * m * h3];
+    let mut dh_parts = vec![0.0; d.steps * m * h3];
+    let mut dh_next = vec![0.0; m * h]; // ∂E/∂h_t through step t+1
+    let block = team::block_len(m, ROWS_PER_PART);
+    let h_0 = vec![0.0; m * h];
+    for t in (0..d.steps).rev() {
+        let step = |v, width| rows(v, t * m, (t + 1) * m, width);
+        let (gates, h_n, dh_o) = (step(&run.gates, h3), step(&run.h_n, h), step(dh_out, h));
+        let h_prev = if t > 0 { rows(&run.h, (t - 1) * m, t * m, h) } else { &h_0 };
+        let dh_t = &mut dh_parts[t * m * h3..(t + 1) * m * h3];
+        let parts: Vec<_> = dx_parts[t * m * h3..(t + 1) * m * h3]
+            .chunks_mut(block * h3)
+            .zip(dh_t.chunks_mut(block * h3))
+            .zip(dh_next.chunks_mut(block * h))
+            .enumerate()
+            .map(|(k, ((dx, dh), dh_next))| {
+                let (r0, r1) = (k * block, k * block + dh_next.len() / h);
+                let part = |v, width| rows(v, r0, r1, width);
+                (dx, dh, dh_next, [part(gates, h3), part(h_n, h), part(dh_o, h), part(h_prev, h)])
+            })
+            .collect();
+        team::for_each(parts, |(dx, dh, dh_next, [gates, h_n, dh_o, h_prev])| {
+            cell_backward(dx, dh, dh_next, gates, h_n, dh_o, h_prev, h)
+        });
+        if t > 0 {
+            // δh_{t−1} = δh⊙z (already in dh_next) + ∂E/∂h_·Uᵀ
+            gemm_into(
+                m,
+                h,
+                h3,
+                &dh_parts[t * m * h3..(t + 1) * m * h3],
+                Transpose::No,
+                u,
+                Transpose::Yes,
+                &mut dh_next,
+                true,
+            );
+        }
+    }
+    (dx_parts, dh_parts)
+}
+
+simd_kernel! {
+    /// Rows of one step of BPTT: writes the gradients of the input parts (`dx`) and of the
+    /// recurrent parts (`dh`, rows of 3H), and turns `dh_next`, the gradient that reached h_t
+    /// from step t+1, into the part δh⊙z of the one that reaches h_{t−1}. δh is the sum of
+    /// `dh_out` (from the output) and `dh_next`.
+    #[allow(clippy::too_many_arguments)]
+    fn cell_backward(
+        dx: &mut [f32],
+        dh: &mut [f32],
+        dh_next: &mut [f32],
+        gates: &[f32],
+        h_n: &[f32],
+        dh_out: &[f32],
+        h_prev: &[f32],
+        h: usize,
+    ) {
+        let rows = dx.chunks_exact_mut(3 * h).zip(dh.chunks_exact_mut(3 * h)).zip(gates.chunks_exact(3 * h));
+        let by_row = dh_next.chunks_exact_mut(h).zip(h_n.chunks_exact(h)).zip(dh_out.chunks_exact(h).zip(h_prev.chunks_exact(h)));
+        for (((dx, dh), gates), ((dh_next, h_n), (dh_out, h_prev))) in rows.zip(by_row) {
+            let (dx_r, dx_zn) = dx.split_at_mut(h);
+            let (dx_z, dx_n) = dx_zn.split_at_mut(h);
+            let (dh_r, dh_zn) = dh.split_at_mut(h);
+            let (dh_z, dh_n) = dh_zn.split_at_mut(h);
+            let (r, z, n) = (&gates[..h], &gates[h..2 * h], &gates[2 * h..]);
+            let outs = dx_r.iter_mut().zip(dx_z.iter_mut()).zip(dx_n.iter_mut()).zip(dh_r.iter_mut().zip(dh_z.iter_mut()).zip(dh_n.iter_mut()));
+            let ins = r.iter().zip(z).zip(n).zip(h_n.iter().zip(dh_out).zip(h_prev));
+            for (((((dx_r, dx_z), dx_n), ((dh_r, dh_z), dh_n)), (((r, z), n), ((h_n, dh_out), h_prev))), dh_next) in
+                outs.zip(ins).zip(dh_next.iter_mut())
+            {
+                let delta = dh_out + *dh_next;
+                let dn = delta * (1.0 - z) * (1.0 - n * n);
+                let dr = dn * h_n * r * (1.0 - r);
+                let dz = delta * (h_prev - n) * z * (1.0 - z);
+                (*dx_r, *dx_z, *dx_n) = (dr, dz, dn);
+                (*dh_r, *dh_z, *dh_n) = (dr, dz, dn * r);
+                *dh_next = delta * z;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Var;
+    use crate::ops::testing::{check, randn};
+
+    /// The recurrence by its definition, from matmul, slices and elementwise ops.
+    fn composed(x: &Var, w: &Var, u: &Var, b_x: &Var, b_h: &Var, sequence: bool) -> Var {
+        let (m, steps, f) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+        let h = u.shape()[0];
+        let mut states: Vec<Var> = Vec::new();
+        for t in 0..steps {
+            let a = x.slice(1, t..t + 1).reshape(&[m, f]).matmul(w).add(b_x);
+            let rec = match states.last() {
+                Some(prev) => prev.matmul(u).add(b_h),
+                None => Var::constant(crate::Tensor::zeros(&[m, 3 * h])).add(b_h),
+            };
+            let block = |v: &Var, k: usize| v.slice(1, k * h..(k + 1) * h);
+            let r = block(&a, 0).add(&block(&rec, 0)).sigmoid();
+            let z = block(&a, 1).add(&block(&rec, 1)).sigmoid();
+            let n = block(&a, 2).add(&r.mul(&block(&rec, 2))).tanh();
+            // h_t = n + z⊙(h_{t−1} − n)
+            let h_t = match states.last() {
+                Some(prev) => n.add(&z.mul(&prev.sub(&n))),
+                None => n.sub(&z.mul(&n)),
+            };
+            states.push(h_t);
+        }
+        if !sequence {
+            return states.pop().expect("a step");
+        }
+        let stacked: Vec<Var> = states.iter().map(|s| s.reshape(&[m, 1, h])).collect();
+        Var::concat(&stacked, 1)
+    }
+
+    #[test]
+    fn gru_passes_gradient_check_through_time() {
+        // x needs a gradient too (a lower recurrent layer's states do)
+        let xs = randn(31, &[&[2, 3, 3], &[3, 6], &[2, 6], &[6], &[6]]);
+        for sequence in [false, true] {
+            check(&xs, |v| v[0].gru(&v[1], &v[2], &v[3], &v[4], sequence));
+        }
+        // one step: U gets a zero gradient, as h_0 = 0, but b_h does not
+        let one = randn(32, &[&[3, 1, 2], &[2, 3], &[1, 3], &[3], &[3]]);
+        check(&one, |v| v[0].gru(&v[1], &v[2], &v[3], &v[4], false));
+    }
+
+    #[test]
+    fn gru_equals_its_definition_in_values_and_gradients() {
+        // 70 rows: three parts of a step on two threads, the last one short
+        let xs = randn(33, &[&[70, 4, 5], &[5, 9], &[3, 9], &[9], &[9]]);
+        for sequence in [false, true] {
+            let (fused_in, plain_in): (Vec<Var>, Vec<Var>) =
+                xs.iter().map(|t| (Var::leaf(t.clone()), Var::leaf(t.clone()))).unzip();
+            let run = |v: &[Var], fused: bool| {
+                let out = if fused {
+                    v[0].gru(&v[1], &v[2], &v[3], &v[4], sequence)
+                } else {
+                    composed(&v[0], &v[1], &v[2], &v[3], &v[4], sequence)
+                };
+                // a loss that weighs every output differently
+                let weights = randn(34, &[out.shape()]).remove(0);
+                let e = out.mul(&Var::constant(weights)).sum();
+                (out, e.backward())
+            };
+            let ((fo, fg), (po, pg)) = (run(&fused_in, true), run(&plain_in, false));
+            let close = |a: &[f32], b: &[f32], what: &str| {
+                for (p, q) in a.iter().zip(b) {
+                    assert!((p - q).abs() < 1e-5 * (1.0 + q.abs()), "{what} (sequence {sequence}): {p} vs {q}");
+                }
+            };
+            close(fo.value().data(), po.value().data(), "output");
+            for (k, name) in ["x", "W", "U", "b_x", "b_h"].iter().enumerate() {
+                let (a, b) = (fg.get(&fused_in[k]).expect("fused gradient"), pg.get(&plain_in[k]).expect("gradient"));
+                close(a.data(), b.data(), name);
+            }
+        }
+    }
+}
