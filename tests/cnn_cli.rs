@@ -158,8 +158,8 @@ fn read_gray_png(path: &Path) -> Vec<u8> {
 }
 
 /// The LSTM and the GRU read digits row by row and learn them through 28 steps of
-/// backpropagation through time; a stacked rnn → gru → lstm spec builds and trains; a recurrent
-/// layer on a flat input is a clear error.
+/// backpropagation through time; a stacked rnn → two bidirectional gru layers → lstm spec builds
+/// and trains; a recurrent layer on a flat input is a clear error.
 #[test]
 fn recurrent_nets_learn_digits_row_by_row() {
     let s = Scratch::new("recurrent");
@@ -179,14 +179,15 @@ fn recurrent_nets_learn_digits_row_by_row() {
 
     let stacked = "name = \"stacked\"\ninput = [28, 28]\nloss = \"softmax-cross-entropy\"\n\
         [[layers]]\ntype = \"rnn\"\nhidden = 16\nsequence = true\n\
-        [[layers]]\ntype = \"gru\"\nhidden = 16\nsequence = true\n\
+        [[layers]]\ntype = \"gru\"\nhidden = 16\nsequence = true\nlayers = 2\nbidirectional = true\ndropout = 0.1\n\
         [[layers]]\ntype = \"lstm\"\nhidden = 16\n\
         [[layers]]\ntype = \"linear\"\nout = 10\n";
     std::fs::write(s.0.join("stacked.toml"), stacked).unwrap();
     let summary = nabla_ok(&["summary", "--model", "stacked.toml"], &s.0);
     let text = String::from_utf8_lossy(&summary.stdout);
-    // rnn: 16·(28 + 16 + 1) = 720; gru: 3·16·(16 + 16 + 2) = 1,632; lstm: 4·16·(16 + 16 + 1) = 2,112
-    let counts = ["720", "1,632", "2,112", "28×16"];
+    // rnn: 16·(28 + 16 + 1) = 720; two bidirectional gru layers: 2·3·16·(16 + 16 + 2) +
+    // 2·3·16·(32 + 16 + 2) = 8,064, out 28×32; lstm: 4·16·(32 + 16 + 1) = 3,136
+    let counts = ["720", "8,064", "3,136", "28×32"];
     assert!(counts.iter().all(|c| text.contains(c)), "{text}");
     let j = last_json(&nabla_ok(&[&base[..], &["--model", "stacked.toml", "--epochs", "1"]].concat(), &s.0));
     assert!(j["train_loss"].as_f64().unwrap().is_finite(), "{j}");

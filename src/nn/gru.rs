@@ -14,7 +14,7 @@
 //! - output: h_T, m × H; or, with `sequence`, every h_t, m × T × H
 
 use super::kind::{LayerKind, saturating_product};
-use super::rnn::{recurrent_counts, recurrent_shape};
+use super::stacked::{CellBuilder, Stacking, is_one, is_zero, one};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
@@ -91,27 +91,47 @@ pub struct GruSpec {
     /// Output every step's h (T × H) instead of the last (H).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sequence: bool,
+    /// Layers stacked (PyTorch's `num_layers`), each reading every state of the one below.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub layers: usize,
+    /// Dropout between stacked layers in training, in [0, 1).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropout: f32,
+    /// Each layer also reads the sequence backwards; the two directions' states are concatenated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bidirectional: bool,
+}
+
+impl GruSpec {
+    /// A single layer of `hidden` units: the last state, or with `sequence` every step's.
+    pub fn new(hidden: usize, sequence: bool) -> GruSpec {
+        GruSpec { hidden, sequence, layers: 1, dropout: 0.0, bidirectional: false }
+    }
+
+    fn stacking(&self) -> Stacking {
+        Stacking { layers: self.layers, dropout: self.dropout, bidirectional: self.bidirectional }
+    }
 }
 
 impl LayerKind for GruSpec {
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
-        recurrent_shape(input, self.hidden, self.sequence)
+        self.stacking().output_shape(input, self.hidden, self.sequence)
     }
 
     fn build(&self, input: &[usize], _default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
-        Box::new(Gru::new(input[1], self.hidden, self.sequence, rng))
+        let cell: CellBuilder = |f, h, sequence, rng| Box::new(Gru::new(f, h, sequence, rng));
+        self.stacking().build(cell, input, self.hidden, self.sequence, rng)
     }
 
     /// Its gates, h_n and its states at every one of the T steps.
     fn values(&self, input: &[usize], output: &[usize]) -> usize {
-        saturating_product(&[input[0], self.hidden, 3 + 2]).saturating_add(saturating_product(output))
+        let per_cell = saturating_product(&[input[0], self.hidden, 3 + 2]);
+        self.stacking().values(per_cell, input, self.hidden).saturating_add(saturating_product(output))
     }
 
-    /// Three blocks as the RNN counts them, and the second bias.
+    /// Three blocks as the RNN counts them, and a second bias.
     fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
-        let (params, connections) = recurrent_counts(3, self.hidden, input);
-        let second_bias = 3usize.saturating_mul(self.hidden);
-        (params.saturating_add(second_bias), connections.saturating_add(second_bias.saturating_mul(input[0])))
+        self.stacking().counts(3, 2, self.hidden, input)
     }
 
     /// The GRU draws Xavier weights per gate block, whatever `--init` says.
@@ -149,7 +169,7 @@ mod tests {
 
     #[test]
     fn counts_hold_both_biases() {
-        let spec = GruSpec { hidden: 4, sequence: false };
+        let spec = GruSpec::new(4, false);
         let built = spec.build(&[5, 3], Init::Xavier, &mut Rng::seed(0));
         let stored: usize = built.params().iter().map(|(_, p)| p.value().numel()).sum();
         assert_eq!(spec.counts(&[5, 3], &[4]).0, stored);

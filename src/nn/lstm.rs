@@ -15,7 +15,7 @@
 
 use super::kind::{LayerKind, saturating_product};
 use super::rnn::named;
-use super::rnn::{recurrent_counts, recurrent_shape};
+use super::stacked::{CellBuilder, Stacking, is_one, is_zero, one};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
@@ -83,24 +83,46 @@ pub struct LstmSpec {
     /// Output every step's h (T × H) instead of the last (H).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sequence: bool,
+    /// Layers stacked (PyTorch's `num_layers`), each reading every state of the one below.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub layers: usize,
+    /// Dropout between stacked layers in training, in [0, 1).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropout: f32,
+    /// Each layer also reads the sequence backwards; the two directions' states are concatenated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bidirectional: bool,
+}
+
+impl LstmSpec {
+    /// A single layer of `hidden` units: the last state, or with `sequence` every step's.
+    pub fn new(hidden: usize, sequence: bool) -> LstmSpec {
+        LstmSpec { hidden, sequence, layers: 1, dropout: 0.0, bidirectional: false }
+    }
+
+    fn stacking(&self) -> Stacking {
+        Stacking { layers: self.layers, dropout: self.dropout, bidirectional: self.bidirectional }
+    }
 }
 
 impl LayerKind for LstmSpec {
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
-        recurrent_shape(input, self.hidden, self.sequence)
+        self.stacking().output_shape(input, self.hidden, self.sequence)
     }
 
     fn build(&self, input: &[usize], _default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
-        Box::new(Lstm::new(input[1], self.hidden, self.sequence, rng))
+        let cell: CellBuilder = |f, h, sequence, rng| Box::new(Lstm::new(f, h, sequence, rng));
+        self.stacking().build(cell, input, self.hidden, self.sequence, rng)
     }
 
     /// Its gates' pre-activations and its states at every one of the T steps.
     fn values(&self, input: &[usize], output: &[usize]) -> usize {
-        saturating_product(&[input[0], self.hidden, 4 + 2]).saturating_add(saturating_product(output))
+        let per_cell = saturating_product(&[input[0], self.hidden, 4 + 2]);
+        self.stacking().values(per_cell, input, self.hidden).saturating_add(saturating_product(output))
     }
 
     fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
-        recurrent_counts(4, self.hidden, input)
+        self.stacking().counts(4, 1, self.hidden, input)
     }
 
     /// The LSTM draws Xavier weights per gate block, whatever `--init` says.

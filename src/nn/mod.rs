@@ -43,6 +43,7 @@ mod scale;
 mod sequential;
 mod size;
 pub mod spec;
+mod stacked;
 mod summary;
 mod zoo;
 
@@ -68,6 +69,7 @@ pub use scale::{Scale, ScaleSpec};
 pub use sequential::Sequential;
 pub use size::Size2;
 pub use spec::{InputMap, Layer, LayerSpec, ModelSpec, TrainDefaults};
+pub use stacked::{CellBuilder, Stacked, Stacking};
 pub use summary::{LayerRow, Summary};
 pub use zoo::ZOO;
 

@@ -33,8 +33,8 @@
 //! | `flatten`     |                                                              | `[d₁,d₂,…]` → `[d₁·d₂·…]` |
 //! | `rbf`         | `out`, `init` (`random` ±1, or `digits`: 7×12 digit bitmaps)  | `[F]` → `[out]`           |
 //! | `rnn`         | `hidden`, `sequence` (false): h_t = tanh(x_t·W + h_{t−1}·U + b) | `[T,F]` → `[hidden]` or `[T,hidden]` |
-//! | `lstm`        | `hidden`, `sequence` (false): LSTM cells, forget bias 1       | `[T,F]` → `[hidden]` or `[T,hidden]` |
-//! | `gru`         | `hidden`, `sequence` (false): GRU units, PyTorch's equations  | `[T,F]` → `[hidden]` or `[T,hidden]` |
+//! | `lstm`        | `hidden`, `sequence` (false), `layers` (1), `dropout` (0, between layers), `bidirectional` (false): LSTM cells, forget bias 1 | `[T,F]` → `[hidden]` or `[T,hidden]` |
+//! | `gru`         | the `lstm`'s fields: GRU units, PyTorch's equations          | `[T,F]` → `[hidden]` or `[T,hidden]` |
 //! | `lrn`         | `size` (5), `alpha` (1e-4), `beta` (0.75), `k` (1): local response normalisation | same shape |
 //! | `inception`   | `1x1`, `3x3_reduce`, `3x3`, `5x5_reduce`, `5x5`, `pool_proj`, `init` (GoogLeNet's module) | `[C,H,W]` → `[Σ,H,W]` |
 //! | `auxiliary`   | `weight`, `layers` (a head whose loss counts `weight` times in training) | same shape |

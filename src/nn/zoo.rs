@@ -6,13 +6,14 @@ use crate::{Error, Result};
 use std::path::Path;
 
 /// The zoo: (name, TOML text) of each built-in model.
-pub const ZOO: [(&str, &str); 8] = [
+pub const ZOO: [(&str, &str); 9] = [
     ("mlp", include_str!("../../models/mlp.toml")),
     ("mlp-dropout", include_str!("../../models/mlp-dropout.toml")),
     ("lenet5", include_str!("../../models/lenet5.toml")),
     ("lenet5-modern", include_str!("../../models/lenet5-modern.toml")),
     ("lstm-rows", include_str!("../../models/lstm-rows.toml")),
     ("gru-rows", include_str!("../../models/gru-rows.toml")),
+    ("bilstm-rows", include_str!("../../models/bilstm-rows.toml")),
     ("googlenet", include_str!("../../models/googlenet.toml")),
     ("googlenet-mnist", include_str!("../../models/googlenet-mnist.toml")),
 ];

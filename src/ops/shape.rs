@@ -1,4 +1,4 @@
-//! Movement ops: reshape, transpose, concat and slice. Their backward moves δ back to where each
+//! Movement ops: reshape, transpose, concat, slice and time reversal. Their backward moves δ back to where each
 //! element came from: reshape it back, transpose it back, slice it apart, or pad it with zeros.
 
 use crate::autodiff::Var;
@@ -61,6 +61,29 @@ impl Var {
             }),
         )
     }
+
+    /// An m × T × F sequence with its T steps in reverse order (the backward direction of a
+    /// bidirectional recurrent layer reads it). Its own inverse, so δ is reversed the same way.
+    #[track_caller]
+    pub fn reverse_steps(&self) -> Var {
+        Var::from_op(reversed_steps(self.value()), vec![self.clone()], Box::new(|g, _| vec![Some(reversed_steps(g))]))
+    }
+}
+
+/// x (m × T × F) with its steps reversed.
+#[track_caller]
+fn reversed_steps(x: &Tensor) -> Tensor {
+    let &[m, steps, f] = x.shape() else {
+        panic!("reverse_steps: input shape {:?}, want m × T × F", x.shape());
+    };
+    if steps * f == 0 {
+        return x.clone();
+    }
+    let mut out = Vec::with_capacity(x.numel());
+    for sample in x.data().chunks_exact(steps * f).take(m) {
+        sample.chunks_exact(f).rev().for_each(|step| out.extend_from_slice(step));
+    }
+    Tensor::from_vec(out, &[m, steps, f])
 }
 
 #[cfg(test)]
@@ -79,5 +102,15 @@ mod tests {
         check(&ys, |v| Var::concat(v, 1));
         // a branch that is sliced twice and concatenated back must add up to the identity
         check(&xs, |v| Var::concat(&[v[0].slice(1, 2..4), v[0].slice(1, 0..2)], 1).mul(&v[0]));
+        // reversal, weighted so that a gradient sent to the wrong step shows
+        check(&ys[..1], |v| v[0].reverse_steps().mul(&v[0]));
+    }
+
+    #[test]
+    fn reverse_steps_reverses_each_sample_and_undoes_itself() {
+        let x = crate::Tensor::from_vec((0..12).map(|v| v as f32).collect(), &[2, 3, 2]);
+        let r = Var::constant(x.clone()).reverse_steps();
+        assert_eq!(r.value().data(), &[4., 5., 2., 3., 0., 1., 10., 11., 8., 9., 6., 7.]);
+        assert_eq!(r.reverse_steps().value().data(), x.data());
     }
 }
