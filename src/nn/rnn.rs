@@ -1,6 +1,7 @@
 //! The lecture's recurrent layer (Elman): the hidden state carries the past into every step,
-//! h_t = tanh(x_t·W + h_{t−1}·U + b) with h_0 = 0. Backpropagation through time needs no code of
-//! its own: the forward pass unrolls the T steps into the graph, and backward runs through them.
+//! h_t = tanh(x_t·W + h_{t−1}·U + b) with h_0 = 0. The whole recurrence is one op, [`Var::rnn`],
+//! whose backward is backpropagation through time written out step by step; the tests check it
+//! against the recurrence unrolled into the graph.
 //!
 //! # Shapes
 //! - input x: m × T × F (T time steps of F features per sample)
@@ -50,7 +51,7 @@ impl Rnn {
 
 impl Module for Rnn {
     fn forward(&self, x: &Var) -> Var {
-        unroll(x, &self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var(), self.sequence)
+        x.rnn(&self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var(), self.sequence)
     }
 
     fn params(&self) -> Vec<(String, &Param)> {
@@ -62,46 +63,9 @@ impl Module for Rnn {
     }
 }
 
-/// The recurrence over every step of `x` with weights W = `w`, U = `u` and bias `b`.
-fn unroll(x: &Var, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
-    let mut states: Vec<Var> = Vec::new();
-    for t in 0..steps(x, "rnn") {
-        let mut pre = time_step(x, t).affine(w, b);
-        if let Some(h) = states.last() {
-            pre = pre.add(&h.matmul(u));
-        }
-        states.push(pre.tanh());
-    }
-    output(states, sequence)
-}
-
 /// A recurrent layer's parameters (W, U, b, shared or mutable) with their names.
 pub(super) fn named<P>(params: [P; 3]) -> Vec<(String, P)> {
     ["weight_ih", "weight_hh", "bias"].into_iter().map(String::from).zip(params).collect()
-}
-
-/// T of an m × T × F input; panics naming `layer` for another shape.
-#[track_caller]
-pub(super) fn steps(x: &Var, layer: &str) -> usize {
-    assert!(x.shape().len() == 3, "{layer}: input shape {:?}, want m × T × F", x.shape());
-    x.shape()[1]
-}
-
-/// x_t, the m × F slice of step `t`. The input is sliced, not the products with W: a slice's
-/// backward writes a whole-sequence gradient, so slicing something that needs a gradient T times
-/// would cost T² (the data needs none; a lower recurrent layer's states pay it).
-pub(super) fn time_step(x: &Var, t: usize) -> Var {
-    let (m, f) = (x.shape()[0], x.shape()[2]);
-    x.slice(1, t..t + 1).reshape(&[m, f])
-}
-
-/// The last state, or all of them stacked along time (m × T × H).
-pub(super) fn output(states: Vec<Var>, sequence: bool) -> Var {
-    if !sequence {
-        return states.last().expect("at least one time step").clone();
-    }
-    let stacked: Vec<Var> = states.iter().map(|h| h.reshape(&[h.shape()[0], 1, h.shape()[1]])).collect();
-    Var::concat(&stacked, 1)
 }
 
 /// A simple recurrent layer of `hidden` tanh units over an input T × F, in a spec (`type = "rnn"`).
@@ -164,16 +128,6 @@ pub(super) fn recurrent_counts(blocks: usize, hidden: usize, input: &[usize]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testing::{check, randn};
-
-    /// Gradient check through time: input, W, U and b, every step's state.
-    #[test]
-    fn rnn_passes_gradient_check_through_time() {
-        let xs = randn(3, &[&[2, 4, 3], &[3, 5], &[5, 5], &[5]]);
-        for sequence in [false, true] {
-            check(&xs, |v| unroll(&v[0], &v[1], &v[2], &v[3], sequence));
-        }
-    }
 
     /// The layer's forward equals the recurrence written out by hand for two steps.
     #[test]

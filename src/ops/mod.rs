@@ -11,6 +11,7 @@ mod lstm;
 mod matmul;
 mod pool;
 mod reduce;
+mod rnn;
 mod shape;
 mod softmax;
 
