@@ -2,6 +2,7 @@
 //! write they all go through.
 
 mod checkpoint;
+pub mod torch;
 
 pub(crate) use checkpoint::canonical_header;
 pub use checkpoint::{FORMAT_VERSION, FORMAT_VERSION_KEY, load_checkpoint, load_checkpoint_limited, save_checkpoint};
