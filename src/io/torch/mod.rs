@@ -1,6 +1,6 @@
 //! PyTorch in and out: a nabla model's weights under the names and in the layouts of the
 //! equivalent `torch.nn` modules, with a generated Python file defining that module
-//! ([`python`]), and the way back.
+//! ([`torch_module_source`]), and the way back.
 //!
 //! The layouts that differ (docs/checkpoint-format.md lists nabla's):
 //! - `linear`: nabla's W is in × out, `nn.Linear.weight` out × in: transposed;
