@@ -14,7 +14,9 @@ PyTorch's default random weights from a fixed seed, and for each, in tests/fixtu
 The committed files were made with torch 2.15.0 (CPU).
 
 check: runs `cargo test --test torch_interop write_exports_for_python -- --ignored`, which writes
-every zoo model with random weights, exported by `nabla export --format torch` (state dict and
+every zoo model, and two spec-file networks with the layer kinds no zoo model has (RNN, stacked
+recurrent layers, GELU, padded average pooling, weight-scaling dropout, …), with random weights,
+exported by `nabla export --format torch` (state dict and
 generated module), and nabla's outputs for fixed raw inputs; then loads each generated module,
 calls load_state_dict(strict=True), runs the inputs in evaluation mode (float32) and compares its
 outputs with nabla's (largest difference, and whether every row's argmax agrees).

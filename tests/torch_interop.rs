@@ -76,10 +76,61 @@ fn torch_made_state_dicts_import_and_match_torchs_outputs() {
     }
 }
 
-/// A model of `name` whose every parameter is random, biases included (LeNet's unconnected C3
-/// weights stay zero), saved as a nabla model file with `mean` and `std` as its normalisation.
+/// Spec-file networks with the layer kinds and options that no zoo model has: a simple RNN,
+/// stacked recurrent layers returning every step, GELU, sigmoid, tanh, identity, padded average
+/// pooling, a constant border, LRN with other constants, weight-scaling dropout, a scale.
+const SPEC_FILES: [(&str, &str); 2] = [
+    (
+        "kinds-cnn",
+        r#"
+name = "kinds-cnn"
+input = [2, 12, 12]
+loss = "softmax-cross-entropy"
+layers = [
+    { type = "conv2d", out = 4, kernel = 3, padding = 1 },
+    { type = "gelu" },
+    { type = "avgpool2d", kernel = 3, stride = 2, padding = 1 },
+    { type = "lrn", size = 3, alpha = 0.01, beta = 0.5, k = 2.0 },
+    { type = "pad", padding = [1, 2], value = 0.5 },
+    { type = "conv2d", out = 3, kernel = [3, 2], stride = [2, 1] },
+    { type = "tanh" },
+    { type = "flatten" },
+    { type = "dropout", p = 0.25, rule = "weight-scaling" },
+    { type = "linear", out = 8 },
+    { type = "sigmoid" },
+    { type = "identity" },
+    { type = "scale", factor = 2.5 },
+    { type = "linear", out = 3 },
+]"#,
+    ),
+    (
+        "kinds-rnn",
+        r#"
+name = "kinds-rnn"
+input = [6, 4]
+loss = "sigmoid-cross-entropy"
+layers = [
+    { type = "rnn", hidden = 5, sequence = true },
+    { type = "lstm", hidden = 3, sequence = true },
+    { type = "rnn", hidden = 4 },
+    { type = "linear", out = 2 },
+]"#,
+    ),
+];
+
+/// The spec of a zoo model or of one of [`SPEC_FILES`].
+fn spec(name: &str) -> ModelSpec {
+    match SPEC_FILES.iter().find(|(n, _)| *n == name) {
+        Some((_, text)) => ModelSpec::from_toml(text, Path::new(name)).unwrap(),
+        None => ModelSpec::zoo(name).unwrap(),
+    }
+}
+
+/// A model of `name` (see [`spec`]) whose every parameter is random, biases included (LeNet's
+/// unconnected C3 weights stay zero), saved as a nabla model file with `mean` and `std` as its
+/// normalisation.
 fn random_checkpoint(name: &str, path: &Path, mean: f32, std: f32) -> Model {
-    let mut model = Model::new(ModelSpec::zoo(name).unwrap(), &mut Rng::seed(5)).unwrap();
+    let mut model = Model::new(spec(name), &mut Rng::seed(5)).unwrap();
     let mut rng = Rng::seed(6);
     for (_, p) in model.params_mut() {
         let noise = rng.normal_tensor(p.value().shape(), 0.05);
@@ -100,7 +151,7 @@ fn random_checkpoint(name: &str, path: &Path, mean: f32, std: f32) -> Model {
 #[test]
 fn export_then_import_through_the_cli_gives_identical_predictions() {
     let dir = Scratch::new("torch-round-trip");
-    for name in ["lenet5", "lstm-rows", "mlp-dropout"] {
+    for name in ["lenet5", "lstm-rows", "mlp-dropout", "kinds-cnn", "kinds-rnn"] {
         let original = dir.0.join(format!("{name}.safetensors"));
         let mut model = random_checkpoint(name, &original, 0.1307, 0.3081);
         let torch = format!("{name}.torch.safetensors");
@@ -158,7 +209,7 @@ fn export_then_import_through_the_cli_gives_identical_predictions() {
     assert_clean_failure(&out, &["lstm-rows.torch.safetensors", "nabla import --from torch"]);
 }
 
-/// Writes every zoo model exported by the binary, with nabla's outputs on fixed raw inputs, for
+/// Writes every zoo model and [`SPEC_FILES`] network exported by the binary, with nabla's outputs on fixed raw inputs, for
 /// `scripts/torch_interop.py check` (not run in CI: GoogLeNet's forward pass on 224×224 images
 /// takes a few seconds, and nothing here is checked without PyTorch).
 #[test]
@@ -167,7 +218,7 @@ fn write_exports_for_python() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("torch-interop");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for (name, _) in ZOO {
+    for name in ZOO.iter().chain(&SPEC_FILES).map(|(name, _)| *name) {
         let (mean, std) = (0.1307, 0.3081);
         let weights = dir.join(format!("{name}.nabla.safetensors"));
         let mut model = random_checkpoint(name, &weights, mean, std);
