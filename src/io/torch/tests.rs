@@ -188,6 +188,13 @@ fn bad_state_dicts_are_refused_naming_the_tensor_and_the_expected_shape() {
     )
     .unwrap();
     assert_eq!(norm, None);
+    // a table's per-column normalisation comes back whole; a wrong count is named
+    let per_column = InputNorm { mean: (0..6).map(|j| j as f32).collect(), std: vec![2.0; 6] };
+    write_tensors(&path, &torch_state_dict(&model, &per_column), HashMap::new()).unwrap();
+    let (_, norm) = import_torch(&path, spec.clone(), &SizeLimits::default()).unwrap();
+    assert_eq!(norm, Some(per_column));
+    let e = err(torch_state_dict(&model, &InputNorm { mean: vec![0.0; 4], std: vec![1.0; 4] }));
+    assert!(e.contains("'input_mean'") && e.contains("shape [4]") && e.contains("expects [6]"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
