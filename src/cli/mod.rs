@@ -2,7 +2,7 @@
 //!
 //! Imports run one way, commands → `training` → `shared`:
 //! - commands: `train` (with its `ensemble`), `compare`, `eval`, `predict`, `explain`, `bench`,
-//!   `summary`, `conv`, `augment`, `fuzz`; none imports another;
+//!   `summary`, `conv`, `augment`, `fuzz`, `export`, `import`; none imports another;
 //! - `training`: the training pipeline that `train` and `compare` share (the train flags, preparing,
 //!   running and summarising a run, its run folder);
 //! - `shared`: helpers of several commands (the `--data` flags and input normalisation, the
@@ -16,7 +16,9 @@ mod compare;
 mod conv;
 mod eval;
 mod explain;
+mod export;
 mod fuzz;
+mod import;
 mod predict;
 mod shared;
 mod summary;
@@ -57,6 +59,10 @@ enum Command {
     /// Fuzz the file readers: mutated IDX, CSV, PNG, spec and checkpoint files must give an error,
     /// never a panic or a huge allocation.
     Fuzz(fuzz::FuzzArgs),
+    /// Write saved weights for another framework (--format torch: safetensors and a Python module).
+    Export(export::ExportArgs),
+    /// Read weights from another framework (--from torch) into a nabla model file.
+    Import(import::ImportArgs),
 }
 
 /// Runs the parsed command.
@@ -72,5 +78,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Conv(args) => conv::run(args),
         Command::Augment(args) => augment::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Import(args) => import::run(args),
     }
 }

@@ -1,7 +1,9 @@
 //! Checkpoints in the safetensors format: one f32 tensor per parameter under its dotted name
 //! (`0.weight`), and in the header's metadata the model spec as JSON under `nabla.spec`, so that a
 //! checkpoint alone is enough to rebuild, evaluate and use the model. Callers may add their own
-//! metadata entries (input normalisation, for example).
+//! metadata entries (input normalisation, for example). `nabla.format_version` says which version
+//! of the format wrote the file (docs/checkpoint-format.md describes it); files without it are
+//! version 1, and a version this build does not know is refused instead of misread.
 
 use super::atomic_write;
 use crate::nn::{Model, ModelSpec, Module, SizeLimits};
@@ -13,6 +15,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 const SPEC_KEY: &str = "nabla.spec";
+/// The metadata key of the format's version.
+pub const FORMAT_VERSION_KEY: &str = "nabla.format_version";
+/// The version this build writes; files without [`FORMAT_VERSION_KEY`] are version 1.
+pub const FORMAT_VERSION: u32 = 1;
+/// The metadata key that a PyTorch export (`nabla export --format torch`) stores its spec under,
+/// instead of [`SPEC_KEY`]: its tensors are in PyTorch's layouts, which nabla cannot load as they are.
+pub(crate) const TORCH_SPEC_KEY: &str = "nabla.torch.spec";
 
 /// Saves `model` and `metadata` to `path` (atomically).
 pub fn save_checkpoint(path: &Path, model: &Model, metadata: &HashMap<String, String>) -> Result<()> {
@@ -32,6 +41,7 @@ pub fn save_checkpoint(path: &Path, model: &Model, metadata: &HashMap<String, St
     }
     let mut meta = metadata.clone();
     meta.insert(SPEC_KEY.into(), serde_json::to_string(model.spec()).expect("a spec always serializes"));
+    meta.insert(FORMAT_VERSION_KEY.into(), FORMAT_VERSION.to_string());
     meta.insert("format".into(), "pt".into());
     let out = safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::config(format!("{}: cannot serialize: {e}", path.display())))?;
@@ -71,6 +81,11 @@ pub fn load_checkpoint_limited(path: &Path, limits: &SizeLimits) -> Result<(Mode
     let (header_len, header) =
         SafeTensors::read_metadata(&buf).map_err(|e| bad("header", format!("not a safetensors file ({e})")))?;
     let metadata = header.metadata().clone().unwrap_or_default();
+    check_format_version(&metadata).map_err(|message| bad(&format!("metadata '{FORMAT_VERSION_KEY}'"), message))?;
+    if !metadata.contains_key(SPEC_KEY) && metadata.contains_key(TORCH_SPEC_KEY) {
+        let hint = "a PyTorch export (tensors in PyTorch's layouts): bring it back with `nabla import --from torch`";
+        return Err(bad("metadata", format!("no '{SPEC_KEY}' entry: {hint}")));
+    }
     let spec_json = metadata
         .get(SPEC_KEY)
         .ok_or_else(|| bad("metadata", format!("no '{SPEC_KEY}' entry: not a nabla checkpoint")))?;
@@ -114,6 +129,20 @@ pub fn load_checkpoint_limited(path: &Path, limits: &SizeLimits) -> Result<(Mode
     Ok((model, metadata))
 }
 
+/// Accepts the versions this build reads: [`FORMAT_VERSION`], or no version entry (files written
+/// before the entry existed, which are version 1).
+fn check_format_version(metadata: &HashMap<String, String>) -> std::result::Result<(), String> {
+    let Some(text) = metadata.get(FORMAT_VERSION_KEY) else { return Ok(()) };
+    match text.trim().parse::<u32>() {
+        Ok(v) if v == FORMAT_VERSION => Ok(()),
+        Ok(v) if v > FORMAT_VERSION => Err(format!(
+            "version {v}, but this nabla reads version {FORMAT_VERSION} only: the file comes from a newer nabla \
+             (upgrade nabla to read it)"
+        )),
+        _ => Err(format!("'{text}' is not a version this nabla knows; expected {FORMAT_VERSION}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +160,7 @@ mod tests {
         let (back, meta_back) = load_checkpoint(&path).unwrap();
         assert_eq!(back.spec(), model.spec());
         assert_eq!(meta_back["nabla.note"], "hello");
+        assert_eq!(meta_back[FORMAT_VERSION_KEY], "1");
         for ((n1, p1), (n2, p2)) in model.params().iter().zip(back.params()) {
             assert_eq!(n1, &n2);
             assert_eq!(p1.value(), p2.value());
@@ -145,6 +175,55 @@ mod tests {
         save_checkpoint(&path, &nan, &meta).unwrap();
         let err = load_checkpoint(&path).err().unwrap().to_string();
         assert!(err.contains("m.safetensors") && err.contains("value 2 is NaN") && err.contains("finite"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The same file with its metadata entry `key` set to `value`, or removed if `None`.
+    fn with_metadata(file: &[u8], key: &str, value: Option<&str>) -> Vec<u8> {
+        let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&file[8..8 + n]).unwrap();
+        let meta = header["__metadata__"].as_object_mut().unwrap();
+        match value {
+            Some(v) => meta.insert(key.into(), v.into()),
+            None => meta.remove(key),
+        };
+        let mut text = serde_json::to_vec(&header).unwrap();
+        text.resize(text.len().next_multiple_of(8), b' ');
+        let mut out = (text.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&text);
+        out.extend_from_slice(&file[8 + n..]);
+        out
+    }
+
+    /// Issue 16: files say which format version wrote them; files without the entry (written
+    /// before it existed) are version 1, and unknown versions are refused, naming the entry.
+    #[test]
+    fn the_format_version_is_written_and_unknown_versions_are_refused() {
+        let spec = ModelSpec::mlp(4, &[3], 2, Activation::Relu, Loss::SoftmaxCrossEntropy);
+        let model = Model::new(spec, &mut Rng::seed(1)).unwrap();
+        let dir = std::env::temp_dir().join(format!("nabla-ckpt-version-{}", std::process::id()));
+        let path = dir.join("m.safetensors");
+        save_checkpoint(&path, &model, &HashMap::new()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, with_metadata(&bytes, FORMAT_VERSION_KEY, None)).unwrap();
+        let (old, meta) = load_checkpoint(&path).unwrap();
+        assert!(!meta.contains_key(FORMAT_VERSION_KEY));
+        assert_eq!(old.params()[0].1.value(), model.params()[0].1.value());
+        for (version, expected) in
+            [("2", "version 2, but this nabla reads version 1"), ("1.5", "'1.5' is not a version")]
+        {
+            std::fs::write(&path, with_metadata(&bytes, FORMAT_VERSION_KEY, Some(version))).unwrap();
+            let err = load_checkpoint(&path).err().unwrap().to_string();
+            assert!(
+                err.contains("m.safetensors") && err.contains(FORMAT_VERSION_KEY) && err.contains(expected),
+                "{err}"
+            );
+        }
+        // a PyTorch export is named as such, not as "not a nabla checkpoint"
+        let torch = with_metadata(&with_metadata(&bytes, SPEC_KEY, None), TORCH_SPEC_KEY, Some("{}"));
+        std::fs::write(&path, torch).unwrap();
+        let err = load_checkpoint(&path).err().unwrap().to_string();
+        assert!(err.contains("nabla import --from torch"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

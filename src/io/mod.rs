@@ -1,9 +1,11 @@
-//! Files that nabla writes: checkpoints (safetensors) and the atomic write they all go through.
+//! Files that nabla writes: checkpoints (safetensors), PyTorch exports ([`torch`]) and the atomic
+//! write they all go through.
 
 mod checkpoint;
+pub mod torch;
 
 pub(crate) use checkpoint::canonical_header;
-pub use checkpoint::{load_checkpoint, load_checkpoint_limited, save_checkpoint};
+pub use checkpoint::{FORMAT_VERSION, FORMAT_VERSION_KEY, load_checkpoint, load_checkpoint_limited, save_checkpoint};
 
 use crate::{Error, Result};
 use std::io::Write;

@@ -42,7 +42,7 @@ impl std::fmt::Display for Outlier {
 }
 
 /// The checkpoint metadata key of [`Normalization`].
-const NORMALIZATION_KEY: &str = "nabla.normalization";
+pub const NORMALIZATION_KEY: &str = "nabla.normalization";
 
 /// x ← (x − mean)/std, with one mean and std for all inputs or one per input column.
 #[derive(Clone, Debug, Serialize, Deserialize)]
