@@ -297,15 +297,14 @@ pub fn import_torch(path: &Path, spec: ModelSpec, limits: &SizeLimits) -> Result
     let mut names: Vec<String> = tensors.names().into_iter().map(String::from).collect();
     names.sort();
     if let Some(extra) = names.iter().find(|n| !known.contains(*n)) {
-        let mut expected: Vec<&str> = entries.iter().flat_map(|e| e.torch.iter().map(String::as_str)).collect();
-        expected.truncate(6);
+        let expected: Vec<&str> = entries.iter().flat_map(|e| e.torch.iter().map(String::as_str)).collect();
+        let more = if expected.len() > 6 { ", …" } else { "" };
         return Err(bad(
             &format!("tensor '{extra}'"),
             format!(
-                "not a tensor of model '{}' (it expects {}{}): a different network, or names with a prefix?",
+                "not a tensor of model '{}' (it expects {}{more}): a different network, or names with a prefix?",
                 model.spec().name,
-                expected.join(", "),
-                if known.len() > 8 { ", …" } else { "" }
+                expected[..expected.len().min(6)].join(", "),
             ),
         ));
     }

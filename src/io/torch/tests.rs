@@ -188,6 +188,15 @@ fn bad_state_dicts_are_refused_naming_the_tensor_and_the_expected_shape() {
     )
     .unwrap();
     assert_eq!(norm, None);
+    // not a safetensors file at all, or one cut short
+    std::fs::write(&path, b"garbage").unwrap();
+    let e = import_torch(&path, spec.clone(), &SizeLimits::default()).err().unwrap().to_string();
+    assert!(e.contains("t.safetensors") && e.contains("not a safetensors file"), "{e}");
+    write_tensors(&path, &good, HashMap::new()).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    let e = import_torch(&path, spec.clone(), &SizeLimits::default()).err().unwrap().to_string();
+    assert!(e.contains("t.safetensors") && e.contains("header"), "{e}");
     // a table's per-column normalisation comes back whole; a wrong count is named
     let per_column = InputNorm { mean: (0..6).map(|j| j as f32).collect(), std: vec![2.0; 6] };
     write_tensors(&path, &torch_state_dict(&model, &per_column), HashMap::new()).unwrap();
