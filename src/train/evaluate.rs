@@ -107,3 +107,23 @@ pub fn evaluate(model: &mut Model, data: &Dataset, batch_size: usize) -> Evaluat
         regression: regression.then(|| sums.finish(n)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regression_sums_give_mse_mae_and_r2() {
+        // targets 1, 2, 3 (mean 2, Σ(t − t̄)² = 2), outputs 1, 2, 5: errors 0, 0, 2
+        let mut sums = RegressionSums::new(1);
+        sums.add(&[1.0, 2.0], &[1.0, 2.0]);
+        sums.add(&[5.0], &[3.0]);
+        let m = sums.finish(3);
+        assert_eq!((m.mse, m.mae), (4.0 / 3.0, 2.0 / 3.0));
+        assert_eq!(m.r2, 1.0 - 4.0 / 2.0);
+        assert_eq!(m.rmse(), (4.0f32 / 3.0).sqrt());
+        // in units of y = mean + 10·z
+        let u = m.in_units(10.0);
+        assert_eq!((u.mse, u.mae, u.r2), (m.mse * 100.0, m.mae * 10.0, m.r2));
+    }
+}
