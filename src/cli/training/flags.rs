@@ -381,3 +381,40 @@ fn parse_hidden(text: &str) -> Result<Vec<usize>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        train: TrainArgs,
+    }
+
+    fn args(flags: &[&str]) -> TrainArgs {
+        Flags::parse_from([&["nabla"], flags].concat()).train
+    }
+
+    #[test]
+    fn a_table_gets_about_20_steps_an_epoch_and_3000_in_all() {
+        let mut a = args(&[]);
+        let line = a.settle_for_table(120).unwrap();
+        assert_eq!((a.batch_size, a.epochs), (Some(6), Some(150)));
+        assert!(line.contains("batch size 6 (20 steps per epoch), 150 epochs (3000 steps)"), "{line}");
+        // large tables: batches of 128 and at least 5 epochs; tiny ones: batches of 4, at most 500
+        let mut a = args(&[]);
+        a.settle_for_table(1_000_000);
+        assert_eq!((a.batch_size, a.epochs), (Some(128), Some(5)));
+        let mut a = args(&[]);
+        a.settle_for_table(10);
+        assert_eq!((a.batch_size, a.epochs), (Some(4), Some(500)));
+        // flags win
+        let mut a = args(&["--batch-size", "40"]);
+        a.settle_for_table(80);
+        assert_eq!((a.batch_size, a.epochs), (Some(40), Some(500)));
+        let mut a = args(&["--batch-size", "40", "--epochs", "3"]);
+        assert!(a.settle_for_table(80).is_none());
+    }
+}
