@@ -51,9 +51,10 @@ fn eval_and_predict_check_the_data_against_the_checkpoint_first() {
     std::fs::write(s.0.join("four.csv"), table(200, 4, |_, _| None)).unwrap();
     std::fs::write(s.0.join("five.csv"), table(50, 5, |_, _| None)).unwrap();
     let weights = train_csv(&s.0, "four.csv", "four.safetensors");
-    // another column count, and no --data (MNIST), used to panic in the normalisation
+    // another column count, and no --data (MNIST), used to panic in the normalisation; the
+    // checkpoint's column names tell which column is new
     let out = nabla(&["eval", "--weights", &weights, "--data", "five.csv", "--target", "y"], &s.0);
-    assert_clean_failure(&out, &["four.safetensors", "takes 4 inputs", "five.csv has 5 inputs"]);
+    assert_clean_failure(&out, &["five.csv", "columns differ from the model's", "does not know 'x5'"]);
     let out = nabla(&["eval", "--weights", &weights], &s.0);
     assert_clean_failure(&out, &["takes 4 inputs", "--data mnist has 784 inputs"]);
     // a table model is not an image model

@@ -121,8 +121,8 @@ fn matmul(sizes: &str) -> Result<serde_json::Value> {
 
 /// The benchmark MLP 784-512-512-10 (ReLU) on MNIST, with an SGD trainer at constant η.
 fn mnist_mlp(batch: usize, epochs: usize, eta: f32, momentum: f32) -> Result<(Trainer, source::Source)> {
-    let args = DataArgs { data: "mnist".into(), target: None, regression: false, test_split: 0.2 };
-    let data = source::load(&args, 0, None)?;
+    let args = DataArgs::mnist("mnist");
+    let data = source::load(&args, 0, None, None)?;
     let spec = ModelSpec::mlp(784, &[512, 512], 10, Activation::Relu, Loss::SoftmaxCrossEntropy);
     let model = Model::new(spec, &mut Rng::seed(0))?;
     let optimizer = Optimizer::new(Sgd { momentum, nesterov: false }, eta);
@@ -238,10 +238,10 @@ fn lenet(batch: usize, epochs: usize) -> Result<serde_json::Value> {
 /// Training epochs of a zoo model on MNIST (with its own input mapping) at constant η: seconds
 /// and samples/s per epoch, losses and test accuracies.
 fn zoo_epochs(name: &str, optimizer: Optimizer, eta: f32, batch: usize, epochs: usize) -> Result<serde_json::Value> {
-    let args = DataArgs { data: "mnist".into(), target: None, regression: false, test_split: 0.2 };
+    let args = DataArgs::mnist("mnist");
     let spec = ModelSpec::zoo(name).expect("a zoo model");
     let norm = spec.input_map.map(source::Normalization::from_input_map);
-    let data = source::load(&args, 0, norm.as_ref())?;
+    let data = source::load(&args, 0, None, norm.as_ref())?;
     let model = Model::new(spec, &mut Rng::seed(0))?;
     let config = TrainConfig { epochs, batch_size: batch, seed: 0, ..Default::default() };
     let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new(eta)), config);

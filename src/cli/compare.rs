@@ -161,6 +161,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     max_norm: None,
                     clip: None,
                     val_split: 0.0,
+                    val_data: None,
+                    test_data: None,
                     early_stop: None,
                     dropout: 0.0,
                     input_dropout: 0.0,

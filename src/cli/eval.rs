@@ -5,8 +5,10 @@
 use super::shared::json::json_f32;
 use super::shared::limits::LimitArgs;
 use super::shared::print::outln;
-use super::shared::source::{self, DataArgs, Normalization};
+use super::shared::regression;
+use super::shared::source::{self, DataArgs, Normalization, checkpoint_schema};
 use clap::Args;
+use nabla::data::table::TableSchema;
 use nabla::io::load_checkpoint_limited;
 use nabla::nn::{Model, SizeLimits};
 use nabla::train::{evaluate, evaluate_ensemble, mc_evaluate};
@@ -33,12 +35,17 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-/// Loads each checkpoint; all must share the first one's input normalisation and shapes.
-pub fn load_models(paths: &[PathBuf], limits: &SizeLimits) -> Result<(Vec<Model>, Normalization)> {
+/// Loads each checkpoint; all must share the first one's input normalisation and shapes. Also
+/// returns the first one's table schema (a model trained on a CSV file).
+pub fn load_models(paths: &[PathBuf], limits: &SizeLimits) -> Result<(Vec<Model>, Normalization, Option<TableSchema>)> {
     let mut models = Vec::new();
     let mut first: Option<(Normalization, String)> = None;
+    let mut schema = None;
     for path in paths {
         let (model, meta) = load_checkpoint_limited(path, limits)?;
+        if models.is_empty() {
+            schema = checkpoint_schema(path, &meta, &model)?;
+        }
         let norm = Normalization::from_checkpoint(path, &meta, model.spec().input_size())?;
         let key = serde_json::to_string(&norm).unwrap_or_default();
         match &first {
@@ -60,18 +67,18 @@ pub fn load_models(paths: &[PathBuf], limits: &SizeLimits) -> Result<(Vec<Model>
         models.push(model);
     }
     let (norm, _) = first.ok_or_else(|| Error::config("--weights: no file given"))?;
-    Ok((models, norm))
+    Ok((models, norm, schema))
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
     if args.mc_samples == Some(0) {
         return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
     }
-    let (mut models, norm) = load_models(&args.weights, &args.limits.limits())?;
+    let (mut models, norm, schema) = load_models(&args.weights, &args.limits.limits())?;
     let spec = models[0].spec();
     let (inputs, outputs) = (spec.input_size(), spec.output_size()?);
     // the widths first: the checkpoint's per-column normalisation only fits the model's width
-    let raw = source::read(&args.data, args.seed)?;
+    let raw = source::read_eval(&args.data, args.seed, schema.as_ref())?;
     let (columns, targets) = (raw.test.inputs.shape()[1], raw.test.targets.shape()[1]);
     if columns != inputs || targets != outputs {
         return Err(Error::config(format!(
@@ -83,14 +90,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     if raw.test.is_empty() {
         return Err(Error::config(format!(
-            "--data {}: the test set is empty; nothing to evaluate (a CSV file's test part is --test-split {} of its rows)",
-            args.data.data, args.data.test_split
+            "--data {}: the test set is empty; nothing to evaluate (with --test-split F, a CSV file's test part is F of \
+             its rows; without it, every row)",
+            args.data.data
         )));
     }
     let data = raw.normalize(Some(&norm))?;
     let mut out = serde_json::json!({
         "model": spec.name,
         "weights": args.weights,
+        "samples": data.test.len(),
         "test_samples": data.test.len(),
     });
     if models.len() > 1 {
@@ -106,12 +115,24 @@ pub fn run(args: EvalArgs) -> Result<()> {
         out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
     } else {
         let e = evaluate(&mut models[0], &data.test, 1000);
-        match e.accuracy {
-            Some(a) => outln!("test loss {:.4}  test acc {:.2}%  ({} samples)", e.loss, 100.0 * a, data.test.len()),
-            None => outln!("test loss {:.4}  ({} samples)", e.loss, data.test.len()),
+        let metrics = e.regression.map(|m| m.in_units(regression::target_std(schema.as_ref())));
+        match (e.accuracy, metrics) {
+            (Some(a), _) => {
+                outln!("test loss {:.4}  test acc {:.2}%  ({} samples)", e.loss, 100.0 * a, data.test.len())
+            }
+            (None, Some(m)) => outln!(
+                "test loss {:.4} (½·MSE of the standardised target)  {}  ({} samples)",
+                e.loss,
+                regression::text("test ", &m),
+                data.test.len()
+            ),
+            (None, None) => outln!("test loss {:.4}  ({} samples)", e.loss, data.test.len()),
         }
         out["test_loss"] = json_f32(e.loss);
         out["test_accuracy"] = e.accuracy.map(json_f32).unwrap_or_default();
+        if metrics.is_some() {
+            regression::json(&mut out, "test", metrics);
+        }
     }
     if let Some(k) = args.mc_samples {
         let mc = mc_evaluate(&mut models[0], &data.test, k, args.seed)

@@ -1,4 +1,7 @@
-//! `nabla predict`: classify one 28×28 grayscale PNG (white ink on black, as in MNIST).
+//! `nabla predict`: classify one 28×28 grayscale PNG (white ink on black, as in MNIST), or, with
+//! `--data rows.csv`, every row of a table (`table.rs`).
+
+mod table;
 
 use super::shared::json::json_f32;
 use super::shared::limits::LimitArgs;
@@ -18,7 +21,15 @@ pub struct PredictArgs {
     #[arg(long)]
     pub weights: PathBuf,
     /// A 28×28 PNG (grayscale, or RGB/RGBA turned to gray).
-    pub image: PathBuf,
+    #[arg(required_unless_present = "data", conflicts_with = "data")]
+    pub image: Option<PathBuf>,
+    /// A CSV file of rows to predict (for a model trained on a table); the target column may be
+    /// present or not.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// With --data: write the predictions here as CSV (else to stdout).
+    #[arg(long, requires = "data")]
+    pub out: Option<PathBuf>,
     /// The image has dark ink on a light background: invert it to MNIST's white on black.
     #[arg(long)]
     pub invert: bool,
@@ -40,12 +51,17 @@ pub fn run(args: PredictArgs) -> Result<()> {
     if args.mc_samples == Some(0) {
         return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
     }
+    let image = match (&args.data, &args.image) {
+        (Some(data), _) => return table::run(&args, data),
+        (None, Some(image)) => image,
+        (None, None) => return Err(Error::config("predict reads an image (a PNG file) or --data rows.csv")),
+    };
     let (mut model, meta) = load_checkpoint_limited(&args.weights, &args.limits.limits())?;
     let norm = Normalization::from_checkpoint(&args.weights, &meta, model.spec().input_size())?;
     if norm.mean.len() > 1 {
         return Err(Error::config(format!(
             "{}: the model was trained on a table of {} columns (it normalises each column), not on images; \
-             predict reads one image (use eval with a CSV file)",
+             predict reads one image (give rows of a CSV file with --data)",
             args.weights.display(),
             norm.mean.len()
         )));
@@ -53,10 +69,10 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let (height, width) = image_size(&model.spec().input).map_err(|message| {
         Error::config(format!("{}: {message}; predict reads one grayscale image", args.weights.display()))
     })?;
-    let (mut pixels, w, h) = read_gray_png(&args.image)?;
+    let (mut pixels, w, h) = read_gray_png(image)?;
     if (w, h) != (width, height) {
         return Err(Error::format(
-            &args.image,
+            image,
             "PNG size",
             format!("{w}×{h} pixels, expected {width}×{height}, the size of the model's input images"),
         ));

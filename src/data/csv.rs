@@ -1,13 +1,20 @@
-//! Numeric CSV tables: one example per line, comma-separated numbers, one column the target.
+//! CSV tables, read as a stream: one example per line, comma-separated cells, one column the
+//! target, the others inputs (numbers, or names of categories for `--categorical` columns).
 //!
-//! Cells are trimmed and may be quoted (`"x1"`); quotes cannot hide commas, which numeric tables
-//! never need. Blank lines are skipped. An optional first line names the columns. Places in errors
-//! are line numbers of the file (1-based, blank lines and header counted, as an editor shows them)
-//! and column names, or 0-based column indices when there is no header.
+//! The file is read line by line through a buffer, never whole: only the parsed values are kept
+//! (4 bytes per number), so a table's memory is about half its text's. Cells are trimmed and may
+//! be quoted (`"x1"`); quotes cannot hide commas. Blank lines are skipped. An optional first line
+//! names the columns. Places in errors are line numbers of the file (1-based, blank lines and
+//! header counted, as an editor shows them) and column names, or 0-based column indices when there
+//! is no header. Empty cells and the usual markers (`NA`, `NaN`, `?`, `null`, …) are missing
+//! values: [`crate::data::table`] refuses them with a hint, or imputes them when asked to.
 
 use super::Dataset;
-use crate::tensor::Tensor;
+use super::table::{TableOptions, read_table};
 use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 /// Which column holds the target.
@@ -20,9 +27,9 @@ pub enum TargetColumn {
 }
 
 /// What the target column means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Task {
-    /// Class indices 0, 1, …, K − 1, turned into one-hot targets.
+    /// Classes, as integers 0, 1, …, K − 1 or as names, turned into one-hot targets.
     Classification,
     /// Real values, kept as an N × 1 target.
     Regression,
@@ -36,22 +43,27 @@ pub struct CsvOptions {
     /// Classification or regression.
     pub task: Task,
     /// Whether the first line names the columns; `None` detects it: it does if one of its cells is
-    /// not a number.
+    /// not a number and either the target is given by name or none of its cells is a number.
     pub header: Option<bool>,
 }
 
-/// One-hot targets are N × K and dense, so a stray huge "label" (a regression column read as
-/// classes) would allocate gigabytes; more classes than this is an error with a hint instead.
-const MAX_CLASSES: usize = 1 << 16;
-
-/// Rows × classes of the one-hot targets at most (1 GiB of f32): below [`MAX_CLASSES`] a large
-/// file with one stray big label could still ask for tens of gigabytes.
-const MAX_ONE_HOT: usize = 1 << 28;
+/// Class labels that are numbers must be below this: one-hot targets are N × K and dense, so a
+/// stray huge "label" (a regression column read as classes) would allocate gigabytes. Also the
+/// most distinct values a target column read as classes may hold.
+pub(crate) const MAX_CLASSES: usize = 1 << 16;
 
 /// Regression targets beyond ±this are an error: the least-squares loss squares the error, and
 /// squares beyond 3.4·10³⁸ overflow f32 to infinity (then NaN), so a stray 3e38 would turn the loss
 /// into NaN far from its cause. 10¹⁵ leaves room for a batch's sum of squares.
-const MAX_TARGET: f32 = 1e15;
+pub(crate) const MAX_TARGET: f32 = 1e15;
+
+/// Cells that mean "no value" (pandas' defaults, less the rarer ones).
+const MISSING: [&str; 12] = ["", "NA", "N/A", "na", "n/a", "NaN", "nan", "NAN", "null", "NULL", "None", "?"];
+
+/// Whether a cell is a missing-value marker.
+pub(crate) fn is_missing(cell: &str) -> bool {
+    MISSING.contains(&cell)
+}
 
 /// Reads a `--target` flag: a number is a column index, anything else a column name.
 pub fn parse_target(s: &str) -> TargetColumn {
@@ -59,114 +71,15 @@ pub fn parse_target(s: &str) -> TargetColumn {
     s.parse().map_or_else(|_| TargetColumn::Name(s.to_string()), TargetColumn::Index)
 }
 
-/// Loads a numeric CSV table: the target column becomes the targets, the others (in file order)
-/// the inputs.
+/// Loads a CSV table: the target column becomes the targets, the others (in file order) the
+/// inputs. Class names are numbered in sorted order; missing values are an error.
 pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        Error::format(path, format!("byte offset {at}"), "not UTF-8 text; expected a CSV file")
-    })?;
-    // A byte-order mark (Excel writes one) would otherwise glue itself to the first name.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut lines = text.lines().enumerate().map(|(i, line)| (i + 1, line)).filter(|(_, line)| !line.trim().is_empty());
-
-    let Some((first_line, first)) = lines.next() else {
-        return Err(Error::format(
-            path,
-            "line 1",
-            "the file is empty; expected numeric rows, optionally after a header",
-        ));
-    };
-    let first = cells(first);
-    let has_header = options.header.unwrap_or_else(|| first.iter().any(|c| number(c).is_none()));
-    let names = has_header.then(|| first.iter().map(|c| c.to_string()).collect::<Vec<_>>());
-    let width = first.len();
-    let target = target_index(path, &options.target, names.as_deref(), width)?;
-    if width < 2 {
-        return Err(Error::format(path, format!("line {first_line}"), "one column; expected inputs and a target"));
-    }
-    let column = |j: usize| match &names {
-        Some(names) => format!("column '{}'", names[j]),
-        None => format!("column {j}"),
-    };
-
-    let mut inputs = Vec::new();
-    let mut targets = Vec::new();
-    let data_lines = (!has_header).then_some((first_line, first)).into_iter().chain(lines.map(|(n, l)| (n, cells(l))));
-    for (line, row) in data_lines {
-        if row.len() != width {
-            let message = format!("found {} columns, expected {width} as in line {first_line}", row.len());
-            return Err(Error::format(path, format!("line {line}"), message));
-        }
-        for (j, cell) in row.iter().enumerate() {
-            let Some(value) = number(cell) else {
-                let message = format!("found '{cell}', expected a number");
-                return Err(Error::format(path, format!("line {line}, {}", column(j)), message));
-            };
-            if j == target {
-                targets.push(value);
-            } else {
-                inputs.push(value);
-            }
-        }
-    }
-    let rows = targets.len();
-    if rows == 0 {
-        return Err(Error::format(path, format!("line {first_line}"), "a header but no data rows"));
-    }
-    let inputs = Tensor::from_vec(inputs, &[rows, width - 1]);
-    match options.task {
-        Task::Regression => {
-            if let Some(bad) = targets.iter().position(|v| v.abs() > MAX_TARGET) {
-                let line = data_line(text, has_header, bad);
-                let message = format!(
-                    "found {}, expected a regression target within ±{MAX_TARGET:e} (its square in the least-squares \
-                     loss would overflow); rescale the column",
-                    targets[bad]
-                );
-                return Err(Error::format(path, format!("line {line}, {}", column(target)), message));
-            }
-            let targets = Tensor::from_vec(targets, &[rows, 1]);
-            Ok(Dataset { inputs, targets, labels: None, image_shape: None })
-        }
-        Task::Classification => {
-            let labels = class_labels(path, text, has_header, &targets, &column(target))?;
-            let classes = labels.iter().max().map_or(0, |&m| m + 1);
-            Ok(Dataset::classification(inputs, labels, classes, None))
-        }
-    }
-}
-
-/// The file line (1-based) of data row `row`. Only for errors: finding it again is cheaper than
-/// carrying line numbers for every row through the fast path.
-fn data_line(text: &str, has_header: bool, row: usize) -> usize {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .nth(row + has_header as usize)
-        .map_or(0, |(i, _)| i + 1)
-}
-
-/// The names of the input columns of a CSV file, in the order of [`load_csv`]'s input columns:
-/// `column 'name'` from the header, else `column j` (its 0-based index in the file). For errors
-/// about an input column found after loading (a value that overflows once standardised).
-pub fn input_column_names(path: &Path, options: &CsvOptions) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let first = cells(text.lines().find(|line| !line.trim().is_empty()).unwrap_or_default());
-    let has_header = options.header.unwrap_or_else(|| first.iter().any(|c| number(c).is_none()));
-    let names = has_header.then(|| first.iter().map(|c| c.to_string()).collect::<Vec<_>>());
-    let target = target_index(path, &options.target, names.as_deref(), first.len())?;
-    let name = |j: usize| match &names {
-        Some(names) => format!("column '{}'", names[j]),
-        None => format!("column {j}"),
-    };
-    Ok((0..first.len()).filter(|&j| j != target).map(name).collect())
+    let options = TableOptions::new(options.clone());
+    Ok(read_table(path, &options, &mut |_, _| {})?.into_dataset())
 }
 
 /// The trimmed, unquoted cells of one line.
-fn cells(line: &str) -> Vec<&str> {
+pub(crate) fn cells(line: &str) -> Vec<&str> {
     line.split(',')
         .map(|cell| {
             let cell = cell.trim();
@@ -177,56 +90,344 @@ fn cells(line: &str) -> Vec<&str> {
 
 /// The cell as a finite number; NaN and infinities count as not numbers, since they would poison
 /// every sum they enter.
-fn number(cell: &str) -> Option<f32> {
+pub(crate) fn number(cell: &str) -> Option<f32> {
     cell.parse::<f32>().ok().filter(|x| x.is_finite())
 }
 
-/// The 0-based index of the target column.
-fn target_index(path: &Path, target: &TargetColumn, names: Option<&[String]>, width: usize) -> Result<usize> {
-    match (target, names) {
-        (TargetColumn::Index(i), _) if *i < width => Ok(*i),
-        (TargetColumn::Index(i), _) => {
-            let message =
-                format!("target column index {i} is out of range; the file has {width} columns (0–{})", width - 1);
-            Err(Error::format(path, "target column", message))
-        }
-        (TargetColumn::Name(name), Some(names)) => names.iter().position(|n| n == name).ok_or_else(|| {
-            let message = format!("no column named '{name}'; the columns are {}", names.join(", "));
-            Error::format(path, "header", message)
-        }),
-        (TargetColumn::Name(name), None) => {
-            let message =
-                format!("target column '{name}' is a name, but the file has no header; give an index 0–{}", width - 1);
-            Err(Error::format(path, "header", message))
+/// The non-blank lines of a file, read one at a time, with their line numbers and the bytes read.
+pub(crate) struct Lines<'a> {
+    path: &'a Path,
+    reader: BufReader<std::fs::File>,
+    buf: String,
+    line: usize,
+    /// Bytes read so far.
+    pub bytes: u64,
+    /// The file's length in bytes.
+    pub len: u64,
+}
+
+impl<'a> Lines<'a> {
+    /// Opens `path` for reading.
+    pub fn open(path: &'a Path) -> Result<Lines<'a>> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        Ok(Lines { path, reader: BufReader::with_capacity(1 << 16, file), buf: String::new(), line: 0, bytes: 0, len })
+    }
+
+    /// The next non-blank line and its number (1-based), without its line break, or `None` at the
+    /// end. A byte-order mark (Excel writes one) is removed from the first line.
+    pub fn next_line(&mut self) -> Result<Option<(usize, String)>> {
+        loop {
+            self.buf.clear();
+            let n = self.reader.read_line(&mut self.buf).map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => {
+                    Error::format(self.path, format!("line {}", self.line + 1), "not UTF-8 text; expected a CSV file")
+                }
+                _ => Error::io(self.path, e),
+            })?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.bytes += n as u64;
+            self.line += 1;
+            let text = if self.line == 1 { self.buf.trim_start_matches('\u{feff}') } else { &self.buf };
+            if !text.trim().is_empty() {
+                return Ok(Some((self.line, text.trim_end_matches(['\n', '\r']).to_string())));
+            }
         }
     }
 }
 
-/// The target values as class indices; each must be a non-negative integer below [`MAX_CLASSES`].
-fn class_labels(path: &Path, text: &str, has_header: bool, values: &[f32], column: &str) -> Result<Vec<usize>> {
-    let valid = |v: f32| v >= 0.0 && v.fract() == 0.0 && (v as usize) < MAX_CLASSES;
-    let Some(bad) = values.iter().position(|&v| !valid(v)) else {
-        let labels: Vec<usize> = values.iter().map(|&v| v as usize).collect();
-        let Some((top, &max)) = labels.iter().enumerate().max_by_key(|&(_, &k)| k) else { return Ok(labels) };
-        if labels.len().saturating_mul(max + 1) <= MAX_ONE_HOT {
-            return Ok(labels);
+/// The first line's reading: the columns' names, whether they came from a header.
+#[derive(Clone, Debug)]
+pub(crate) struct Header {
+    /// Names from the header, else the 0-based indices as text.
+    pub names: Vec<String>,
+    /// Whether the first line is a header.
+    pub named: bool,
+    /// The first non-blank line's number.
+    pub line: usize,
+}
+
+impl Header {
+    /// Reads the first non-blank line `text` (number `line`): a header if `header` says so, or,
+    /// when it is `None`, if one of its cells is not a number and either the target is named
+    /// (`by_name`) or none of its cells is a number (a first data row may hold class names).
+    pub fn detect(header: Option<bool>, by_name: bool, line: usize, text: &str) -> Header {
+        let first = cells(text);
+        let texts = first.iter().filter(|c| number(c).is_none()).count();
+        let named = header.unwrap_or(texts > 0 && (by_name || texts == first.len()));
+        let names = if named {
+            first.iter().map(|c| c.to_string()).collect()
+        } else {
+            (0..first.len()).map(|j| j.to_string()).collect()
+        };
+        Header { names, named, line }
+    }
+
+    /// `column 'name'` with a header, else `column j`.
+    pub fn column(&self, j: usize) -> String {
+        if self.named { format!("column '{}'", self.names[j]) } else { format!("column {j}") }
+    }
+
+    /// The 0-based index of the target column.
+    pub fn target_index(&self, path: &Path, target: &TargetColumn) -> Result<usize> {
+        let width = self.names.len();
+        match target {
+            TargetColumn::Index(i) if *i < width => Ok(*i),
+            TargetColumn::Index(i) => {
+                let message =
+                    format!("target column index {i} is out of range; the file has {width} columns (0–{})", width - 1);
+                Err(Error::format(path, "target column", message))
+            }
+            TargetColumn::Name(name) if self.named => self.names.iter().position(|n| n == name).ok_or_else(|| {
+                let message = format!("no column named '{name}'; the columns are {}", self.names.join(", "));
+                Error::format(path, "header", message)
+            }),
+            TargetColumn::Name(name) => {
+                let message = format!(
+                    "target column '{name}' is a name, but the file has no header; give an index 0–{}",
+                    width - 1
+                );
+                Err(Error::format(path, "header", message))
+            }
         }
-        let line = data_line(text, has_header, top);
-        let message = format!(
-            "found class {max}: {} classes × {} rows is more one-hot targets than {MAX_ONE_HOT} (1 GiB); class labels \
-             should number the classes 0, 1, 2, … (use regression for a numeric target)",
-            max + 1,
-            labels.len()
-        );
-        return Err(Error::format(path, format!("line {line}, {column}"), message));
+    }
+}
+
+/// What one column of the file becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A numeric input, stored in this slot of its row.
+    Number(usize),
+    /// The k-th categorical input.
+    Category(usize),
+    /// The target.
+    Target,
+}
+
+/// How to read each column of a file.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    /// One role per column of the file.
+    pub roles: Vec<Role>,
+    /// Numeric slots per row.
+    pub numbers: usize,
+    /// Categorical columns.
+    pub categories: usize,
+    /// How to read the target's cells: as numbers (regression) or as text (classes).
+    pub target: Option<Task>,
+}
+
+/// The distinct texts of a column in the order first seen (with the line of each first
+/// appearance), and each row's code into them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Vocabulary {
+    index: HashMap<String, u32>,
+    /// (text, line of its first appearance), in the order first seen.
+    pub values: Vec<(String, usize)>,
+    /// Each row's index into `values`.
+    pub codes: Vec<u32>,
+}
+
+impl Vocabulary {
+    /// Records `text` (found on `line`) for the next row.
+    fn push(&mut self, text: &str, line: usize) {
+        let code = match self.index.get(text) {
+            Some(&code) => code,
+            None => {
+                let code = self.values.len() as u32;
+                self.index.insert(text.to_string(), code);
+                self.values.push((text.to_string(), line));
+                code
+            }
+        };
+        self.codes.push(code);
+    }
+}
+
+/// A missing value: where it is and how it was written.
+#[derive(Clone, Debug)]
+pub(crate) struct Missing {
+    pub line: usize,
+    /// `column 'name'` or `column j`.
+    pub column: String,
+    pub cell: String,
+}
+
+/// The target column as read.
+#[derive(Clone, Debug)]
+pub(crate) enum TargetValues {
+    /// The file has no target column (rows to predict).
+    Absent,
+    /// Regression targets.
+    Numbers(Vec<f32>),
+    /// Class cells as text.
+    Texts(Vocabulary),
+}
+
+/// A CSV file as parsed: numbers in row-major slots (NaN where a value is missing), categorical
+/// columns and the target as vocabularies.
+pub(crate) struct RawTable {
+    pub header: Header,
+    pub rows: usize,
+    /// rows × plan.numbers.
+    pub numbers: Vec<f32>,
+    pub categories: Vec<Vocabulary>,
+    pub target: TargetValues,
+    /// The first missing numeric input, if any.
+    pub missing: Option<Missing>,
+}
+
+/// How often (in bytes read) the progress callback is called.
+const PROGRESS_EVERY: u64 = 4 << 20;
+
+/// Reads `path` line by line: the first non-blank line decides the header (see
+/// [`Header::detect`]); `plan` maps the header to each column's role; then every row is parsed
+/// into its slots. `progress(bytes read, file length)` is called every few megabytes.
+pub(crate) fn read_csv(
+    path: &Path,
+    header: Option<bool>,
+    by_name: bool,
+    plan: impl FnOnce(&Header) -> Result<Plan>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<RawTable> {
+    let mut lines = Lines::open(path)?;
+    let Some((first_line, first)) = lines.next_line()? else {
+        return Err(Error::format(
+            path,
+            "line 1",
+            "the file is empty; expected rows of values, optionally after a header",
+        ));
     };
-    let line = data_line(text, has_header, bad);
-    let message = format!(
-        "found {}, expected a class label: an integer 0–{} (use regression for real-valued targets)",
-        values[bad],
-        MAX_CLASSES - 1
-    );
-    Err(Error::format(path, format!("line {line}, {column}"), message))
+    let head = Header::detect(header, by_name, first_line, &first);
+    let plan = plan(&head)?;
+    let width = head.names.len();
+    let mut table = RawTable {
+        header: head,
+        rows: 0,
+        numbers: Vec::new(),
+        categories: vec![Vocabulary::default(); plan.categories],
+        target: match plan.target {
+            None => TargetValues::Absent,
+            Some(Task::Regression) => TargetValues::Numbers(Vec::new()),
+            Some(Task::Classification) => TargetValues::Texts(Vocabulary::default()),
+        },
+        missing: None,
+    };
+    let mut row = vec![0.0f32; plan.numbers];
+    let mut pending = (!table.header.named).then_some((first_line, first));
+    let mut next_report = PROGRESS_EVERY;
+    loop {
+        let (line, text) = match pending.take() {
+            Some(first) => first,
+            None => match lines.next_line()? {
+                Some(next) => next,
+                None => break,
+            },
+        };
+        let cells = cells(&text);
+        if cells.len() != width {
+            let message = format!("found {} columns, expected {width} as in line {first_line}", cells.len());
+            return Err(Error::format(path, format!("line {line}"), message));
+        }
+        for (j, (cell, role)) in cells.iter().zip(&plan.roles).enumerate() {
+            let place = || format!("line {line}, {}", table.header.column(j));
+            match *role {
+                Role::Number(slot) => {
+                    row[slot] = match number(cell) {
+                        Some(v) => v,
+                        None if is_missing(cell) => {
+                            if table.missing.is_none() {
+                                let column = table.header.column(j);
+                                table.missing = Some(Missing { line, column, cell: cell.to_string() });
+                            }
+                            f32::NAN
+                        }
+                        None => {
+                            return Err(Error::format(path, place(), format!("found '{cell}', expected a number")));
+                        }
+                    }
+                }
+                Role::Category(k) => {
+                    if is_missing(cell) {
+                        let message = format!(
+                            "missing category ('{cell}'); give it a name of its own (such as 'unknown') or drop the row"
+                        );
+                        return Err(Error::format(path, place(), message));
+                    }
+                    table.categories[k].push(cell, line);
+                }
+                Role::Target => match &mut table.target {
+                    TargetValues::Absent => {}
+                    TargetValues::Numbers(values) => values.push(regression_target(path, cell, &place)?),
+                    TargetValues::Texts(vocabulary) => {
+                        if is_missing(cell) {
+                            let message = format!("missing target ('{cell}'); drop the row or fill in its class");
+                            return Err(Error::format(path, place(), message));
+                        }
+                        vocabulary.push(cell, line);
+                        if vocabulary.values.len() > MAX_CLASSES {
+                            let message = format!(
+                                "more than {MAX_CLASSES} distinct values in the target column; expected classes (for a \
+                                 numeric target, pass --regression)"
+                            );
+                            return Err(Error::format(path, place(), message));
+                        }
+                    }
+                },
+            }
+        }
+        table.numbers.extend_from_slice(&row);
+        table.rows += 1;
+        if table.rows == 64 {
+            reserve(&mut table, &lines, plan.numbers);
+        }
+        if lines.bytes >= next_report {
+            progress(lines.bytes, lines.len);
+            next_report = lines.bytes + PROGRESS_EVERY;
+        }
+    }
+    progress(lines.bytes, lines.len);
+    if table.rows == 0 {
+        return Err(Error::format(path, format!("line {first_line}"), "a header but no data rows"));
+    }
+    Ok(table)
+}
+
+/// Reserves room for the rows still to come, estimated from the bytes per row so far, so that
+/// the vectors grow once instead of doubling (each doubling of a large table would briefly hold
+/// both copies).
+fn reserve(table: &mut RawTable, lines: &Lines, numbers: usize) {
+    let per_row = lines.bytes as f64 / table.rows as f64;
+    let rows = ((lines.len - lines.bytes) as f64 / per_row * 1.05) as usize + 16;
+    table.numbers.reserve(rows * numbers);
+    match &mut table.target {
+        TargetValues::Numbers(values) => values.reserve(rows),
+        TargetValues::Texts(vocabulary) => vocabulary.codes.reserve(rows),
+        TargetValues::Absent => {}
+    }
+    for vocabulary in &mut table.categories {
+        vocabulary.codes.reserve(rows);
+    }
+}
+
+/// A regression target cell as a number within ±[`MAX_TARGET`].
+fn regression_target(path: &Path, cell: &str, place: &dyn Fn() -> String) -> Result<f32> {
+    match number(cell) {
+        Some(v) if v.abs() <= MAX_TARGET => Ok(v),
+        Some(v) => {
+            let message = format!(
+                "found {v}, expected a regression target within ±{MAX_TARGET:e} (its square in the least-squares \
+                 loss would overflow); rescale the column"
+            );
+            Err(Error::format(path, place(), message))
+        }
+        None if is_missing(cell) => {
+            Err(Error::format(path, place(), format!("missing target ('{cell}'); drop the row or fill in its value")))
+        }
+        None => Err(Error::format(path, place(), format!("found '{cell}', expected a number"))),
+    }
 }
 
 #[cfg(test)]
@@ -292,8 +493,11 @@ mod tests {
         let opts = options("y", Task::Regression);
         let text = error(&dir, "n.csv", "x1,x3,y\n1,2,3\n4,abc,6\n", &opts);
         assert!(text.ends_with("line 3, column 'x3': found 'abc', expected a number"), "{text}");
+        let text = error(&dir, "i.csv", "1,2\n3,inf\n", &options("0", Task::Regression));
+        assert!(text.contains("line 2, column 1: found 'inf', expected a number"), "{text}");
+        // NaN is a missing-value marker: refused with the ways forward
         let text = error(&dir, "m.csv", "1,2\n3,NaN\n", &options("0", Task::Regression));
-        assert!(text.contains("line 2, column 1: found 'NaN'"), "{text}");
+        assert!(text.contains("line 2, column 1: missing value ('NaN')") && text.contains("--impute"), "{text}");
     }
 
     #[test]
@@ -339,15 +543,5 @@ mod tests {
         let text = error(&dir, "t.csv", "x,y\n1,2\n\n3,3e38\n", &options("y", Task::Regression));
         assert!(text.contains("line 4, column 'y': found 300000000000000000000000000000000000000"), "{text}");
         assert!(text.contains("least-squares"), "{text}");
-    }
-
-    #[test]
-    fn input_column_names_skip_the_target() {
-        let dir = Scratch::new("csv_names");
-        let named = dir.write("n.csv", "\u{feff}a,y,b\n1,2,3\n".as_bytes());
-        let names = input_column_names(&named, &options("y", Task::Regression)).unwrap();
-        assert_eq!(names, ["column 'a'", "column 'b'"]);
-        let bare = dir.write("b.csv", b"\n1,2,3\n");
-        assert_eq!(input_column_names(&bare, &options("0", Task::Regression)).unwrap(), ["column 1", "column 2"]);
     }
 }

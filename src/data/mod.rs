@@ -1,4 +1,4 @@
-//! Datasets: MNIST (IDX, raw or gzip) and CSV tables.
+//! Datasets: MNIST (IDX, raw or gzip) and CSV tables (streamed; see [`table`] for their schema).
 //!
 //! Every loader returns a [`Dataset`]: an N × D input matrix and an N × K target matrix, one row
 //! per example. Classification targets are one-hot rows with the class indices kept beside them;
@@ -10,9 +10,10 @@ mod csv;
 mod idx;
 mod mnist;
 mod png;
+pub mod table;
 
 pub use augment::{Augmentation, Elastic, augment_batch};
-pub use csv::{CsvOptions, TargetColumn, Task, input_column_names, load_csv, parse_target};
+pub use csv::{CsvOptions, TargetColumn, Task, load_csv, parse_target};
 pub use idx::{Idx, IdxFile, read_idx};
 pub use mnist::load_mnist;
 pub use png::read_gray_png;

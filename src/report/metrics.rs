@@ -88,6 +88,8 @@ fn parse_row(line: &str) -> std::result::Result<EpochReport, String> {
         val_accuracy: optional(4)?,
         test_loss: optional(5)?,
         test_accuracy: optional(6)?,
+        val_regression: None,
+        test_regression: None,
         seconds: parse_optional::<f64>(cells[7], columns[7])?
             .ok_or_else(|| "column `seconds` is empty, expected a number".to_string())?,
     })
@@ -116,6 +118,8 @@ mod tests {
             val_accuracy: with_eval.then_some(0.875),
             test_loss: with_eval.then_some(2.5e-7),
             test_accuracy: None,
+            val_regression: None,
+            test_regression: None,
             seconds: 1.0 / 3.0,
         }
     }

@@ -303,6 +303,8 @@ mod tests {
                 val_accuracy: None,
                 test_loss: (epoch > 1).then_some(2.0),
                 test_accuracy: None,
+                val_regression: None,
+                test_regression: None,
                 seconds: 1.0,
             })
             .collect();

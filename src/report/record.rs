@@ -110,6 +110,8 @@ mod tests {
             val_accuracy: None,
             test_loss: Some(2.5 / epoch as f32),
             test_accuracy: Some(0.5),
+            val_regression: None,
+            test_regression: None,
             seconds: 0.25,
         }
     }

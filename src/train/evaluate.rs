@@ -2,7 +2,9 @@
 
 use crate::autodiff::{Var, no_grad};
 use crate::data::Dataset;
+use crate::loss::Loss;
 use crate::nn::{Model, Module};
+use serde::{Deserialize, Serialize};
 
 /// The loss and accuracy of a model on a dataset.
 #[derive(Clone, Copy, Debug)]
@@ -11,6 +13,68 @@ pub struct Evaluation {
     pub loss: f32,
     /// Fraction correct (classification only).
     pub accuracy: Option<f32>,
+    /// Errors of the outputs as values (least squares on data without classes only).
+    pub regression: Option<RegressionMetrics>,
+}
+
+/// How far a regression model's outputs u are from the targets t, over all n rows and k outputs:
+/// MSE = Σ(u − t)²/(nk), MAE = Σ|u − t|/(nk), and R² = 1 − Σ(u − t)²/Σ(t − t̄)² (t̄ each output's
+/// mean over the set: 1 is perfect, 0 no better than predicting the mean).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegressionMetrics {
+    /// Mean squared error.
+    pub mse: f32,
+    /// Mean absolute error.
+    pub mae: f32,
+    /// Coefficient of determination.
+    pub r2: f32,
+}
+
+impl RegressionMetrics {
+    /// Root mean squared error.
+    pub fn rmse(&self) -> f32 {
+        self.mse.sqrt()
+    }
+
+    /// The metrics of targets and outputs that were standardised, y = mean + std·z, in the units
+    /// of y: MSE scales by std², MAE by std, R² not at all.
+    pub fn in_units(&self, std: f32) -> RegressionMetrics {
+        RegressionMetrics { mse: self.mse * std * std, mae: self.mae * std.abs(), r2: self.r2 }
+    }
+}
+
+/// Running sums for [`RegressionMetrics`].
+struct RegressionSums {
+    squared: f64,
+    absolute: f64,
+    /// Per output: Σt and Σt².
+    sum: Vec<f64>,
+    sum_sq: Vec<f64>,
+}
+
+impl RegressionSums {
+    fn new(k: usize) -> RegressionSums {
+        RegressionSums { squared: 0.0, absolute: 0.0, sum: vec![0.0; k], sum_sq: vec![0.0; k] }
+    }
+
+    fn add(&mut self, u: &[f32], t: &[f32]) {
+        let k = self.sum.len().max(1);
+        for (i, (&u, &t)) in u.iter().zip(t).enumerate() {
+            let e = (u - t) as f64;
+            self.squared += e * e;
+            self.absolute += e.abs();
+            self.sum[i % k] += t as f64;
+            self.sum_sq[i % k] += (t as f64) * (t as f64);
+        }
+    }
+
+    fn finish(&self, n: usize) -> RegressionMetrics {
+        let values = (n * self.sum.len()).max(1) as f64;
+        let n = n.max(1) as f64;
+        let total: f64 = self.sum.iter().zip(&self.sum_sq).map(|(s, q)| q - s * s / n).sum();
+        let r2 = if total > 0.0 { 1.0 - self.squared / total } else { 0.0 };
+        RegressionMetrics { mse: (self.squared / values) as f32, mae: (self.absolute / values) as f32, r2: r2 as f32 }
+    }
 }
 
 /// The mean loss and the accuracy of `model` on `data`, in batches of `batch_size` rows, in
@@ -20,12 +84,17 @@ pub fn evaluate(model: &mut Model, data: &Dataset, batch_size: usize) -> Evaluat
     let mut loss = 0.0f64;
     let mut correct = 0usize;
     let n = data.len();
+    let regression = data.labels.is_none() && model.spec().loss == Loss::LeastSquares;
+    let mut sums = RegressionSums::new(data.targets.shape()[1]);
     for start in (0..n).step_by(batch_size.max(1)) {
         let rows: Vec<usize> = (start..(start + batch_size).min(n)).collect();
         let x = Var::constant(data.inputs.gather_rows(&rows));
         let t = data.targets.gather_rows(&rows);
         let u = no_grad(|| model.forward(&x));
         loss += model.spec().loss.apply(&u, &t).value().item() as f64 * rows.len() as f64;
+        if regression {
+            sums.add(u.value().data(), t.data());
+        }
         if let Some(labels) = &data.labels {
             let predicted = u.value().argmax_rows();
             correct += predicted.iter().zip(&rows).filter(|&(p, &r)| *p == labels[r]).count();
@@ -35,5 +104,26 @@ pub fn evaluate(model: &mut Model, data: &Dataset, batch_size: usize) -> Evaluat
     Evaluation {
         loss: (loss / n.max(1) as f64) as f32,
         accuracy: data.labels.as_ref().map(|_| correct as f32 / n.max(1) as f32),
+        regression: regression.then(|| sums.finish(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regression_sums_give_mse_mae_and_r2() {
+        // targets 1, 2, 3 (mean 2, Σ(t − t̄)² = 2), outputs 1, 2, 5: errors 0, 0, 2
+        let mut sums = RegressionSums::new(1);
+        sums.add(&[1.0, 2.0], &[1.0, 2.0]);
+        sums.add(&[5.0], &[3.0]);
+        let m = sums.finish(3);
+        assert_eq!((m.mse, m.mae), (4.0 / 3.0, 2.0 / 3.0));
+        assert_eq!(m.r2, 1.0 - 4.0 / 2.0);
+        assert_eq!(m.rmse(), (4.0f32 / 3.0).sqrt());
+        // in units of y = mean + 10·z
+        let u = m.in_units(10.0);
+        assert_eq!((u.mse, u.mae, u.r2), (m.mse * 100.0, m.mae * 10.0, m.r2));
     }
 }

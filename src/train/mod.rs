@@ -28,7 +28,7 @@ mod uncertainty;
 
 pub use checkpoint::{load_training_checkpoint, save_training_checkpoint};
 pub use ensemble::{EnsembleEvaluation, bootstrap, evaluate_ensemble};
-pub use evaluate::{Evaluation, evaluate};
+pub use evaluate::{Evaluation, RegressionMetrics, evaluate};
 pub use pretrain::{Pretrain, PretrainedLayer, pretrain_greedy, pretrainable_layers};
 pub use regularize::Regularization;
 pub use uncertainty::{McEvaluation, McPrediction, mc_evaluate, mc_predict};
@@ -92,6 +92,13 @@ pub struct EpochReport {
     pub test_loss: Option<f32>,
     /// The fraction of the test set classified correctly after the epoch.
     pub test_accuracy: Option<f32>,
+    /// The validation set's regression errors (least squares without classes), in the units of
+    /// the targets as trained on.
+    #[serde(default)]
+    pub val_regression: Option<RegressionMetrics>,
+    /// The test set's, likewise.
+    #[serde(default)]
+    pub test_regression: Option<RegressionMetrics>,
     /// Seconds of training in the epoch, evaluation excluded.
     pub seconds: f64,
 }
@@ -323,6 +330,8 @@ impl Trainer {
             val_accuracy: val.and_then(|e| e.accuracy),
             test_loss: test.map(|e| e.loss),
             test_accuracy: test.and_then(|e| e.accuracy),
+            val_regression: val.and_then(|e| e.regression),
+            test_regression: test.and_then(|e| e.regression),
             seconds,
         };
         self.schedule.end_epoch(epoch, report.val_loss.unwrap_or(report.train_loss));

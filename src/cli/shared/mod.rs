@@ -7,4 +7,5 @@ pub mod json;
 pub mod limits;
 pub mod png;
 pub mod print;
+pub mod regression;
 pub mod source;

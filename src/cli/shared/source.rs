@@ -1,7 +1,12 @@
 //! Where training and test data come from (`--data`), and the input normalisation that a
 //! checkpoint carries so that eval and predict see inputs exactly as training did.
 
-use nabla::data::{CsvOptions, Dataset, Task, input_column_names, load_csv, load_mnist, parse_target};
+use super::print::errln;
+use indicatif::{ProgressBar, ProgressStyle};
+use nabla::data::table::{
+    Impute, SCHEMA_KEY, Table, TableOptions, TableSchema, column_stats, read_table, read_with_schema,
+};
+use nabla::data::{CsvOptions, Dataset, TargetColumn, Task, load_mnist, parse_target};
 use nabla::{Error, Result, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -133,6 +138,8 @@ pub struct Source {
     pub train: Dataset,
     pub test: Dataset,
     pub normalization: Normalization,
+    /// How a CSV file was read (None for MNIST): goes into the checkpoint.
+    pub schema: Option<TableSchema>,
 }
 
 /// Training and test data as read and split, before normalisation, with the statistics that
@@ -141,27 +148,56 @@ pub struct Source {
 pub struct RawSource {
     pub train: Dataset,
     pub test: Dataset,
-    pub own: Normalization,
-    /// The CSV file and how it was read, to name columns in errors (None for MNIST).
-    csv: Option<(PathBuf, CsvOptions)>,
+    /// The data's own normalisation (None where a checkpoint's is used instead).
+    pub own: Option<Normalization>,
+    /// How a CSV file was read (None for MNIST).
+    pub schema: Option<TableSchema>,
+    /// The files of the training and test rows, to name them in errors (None for MNIST).
+    files: Option<(PathBuf, PathBuf)>,
     /// `--data` as given.
     data: String,
 }
+
 /// Options of `--data` shared by train and eval.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct DataArgs {
     /// `mnist` (the bundled copy), a folder of MNIST IDX files (raw or .gz), or a CSV file.
     #[arg(long, default_value = "mnist")]
     pub data: String,
-    /// For a CSV file: the target column, by name or 0-based index.
+    /// For a CSV file: the target column, by name or 0-based index (eval reads it from the model).
     #[arg(long)]
     pub target: Option<String>,
     /// For a CSV file: predict a number (regression) instead of a class.
     #[arg(long)]
     pub regression: bool,
-    /// For a CSV file: the fraction of rows held out as the test set (seeded by --seed).
-    #[arg(long, default_value_t = 0.2)]
-    pub test_split: f32,
+    /// For a CSV file: the fraction of rows held out as the test set (seeded by --seed) [train's
+    /// default: 0.2, or 0 with --test-data; eval scores every row of the file unless it is given].
+    #[arg(long)]
+    pub test_split: Option<f32>,
+    /// For a CSV file: input columns whose cells are names of categories, one-hot encoded with
+    /// the vocabulary stored in the model (COL,COL,…).
+    #[arg(long, value_delimiter = ',')]
+    #[serde(default)]
+    pub categorical: Vec<String>,
+    /// For a CSV file: fill missing inputs (empty, NA, NaN, ?) with each column's mean or median
+    /// over the training rows, stored in the model: mean or median.
+    #[arg(long)]
+    #[serde(default)]
+    pub impute: Option<String>,
+}
+
+impl DataArgs {
+    /// `--data mnist` or another file or folder, no CSV options.
+    pub fn mnist(data: &str) -> DataArgs {
+        DataArgs {
+            data: data.into(),
+            target: None,
+            regression: false,
+            test_split: None,
+            categorical: Vec::new(),
+            impute: None,
+        }
+    }
 }
 
 /// The bundled MNIST folder: `data/mnist` under the current folder, else under the source tree.
@@ -170,72 +206,278 @@ pub(crate) fn bundled_mnist() -> PathBuf {
     if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist") }
 }
 
-/// Loads `--data`, splits a CSV into train and test with `seed`, and normalises both with
-/// statistics of the training part (MNIST: mean 0.1307, std 0.3081), or with `given`: a
-/// checkpoint's when evaluating it, a model spec's input map when training.
-pub fn load(args: &DataArgs, seed: u64, given: Option<&Normalization>) -> Result<Source> {
-    read(args, seed)?.normalize(given)
+/// Loads `--data` (and a CSV file's `test_data`), splits a CSV into train and test with `seed`,
+/// and normalises both with statistics of the training part (MNIST: mean 0.1307, std 0.3081), or
+/// with `given`: a model spec's input map.
+pub fn load(args: &DataArgs, seed: u64, test_data: Option<&Path>, given: Option<&Normalization>) -> Result<Source> {
+    read(args, seed, test_data)?.normalize(given)
 }
 
-/// Loads `--data` and splits a CSV into train and test with `seed`, as [`load`] does, without
-/// normalising.
-pub fn read(args: &DataArgs, seed: u64) -> Result<RawSource> {
-    if !(0.0..1.0).contains(&args.test_split) {
-        return Err(Error::config(format!("--test-split {} must be in [0, 1)", args.test_split)));
-    }
+/// The path of `--data`: a folder (MNIST's IDX files) or a file (CSV), or an error.
+fn data_path(args: &DataArgs) -> Result<PathBuf> {
     let path = if args.data == "mnist" { bundled_mnist() } else { PathBuf::from(&args.data) };
+    if path.is_dir() || path.is_file() {
+        return Ok(path);
+    }
+    Err(Error::config(format!(
+        "--data {}: no such file or folder (expected mnist, a folder of IDX files, or a CSV file)",
+        args.data
+    )))
+}
+
+/// Loads `--data` for training and splits a CSV file into train and test with `seed` (or takes
+/// its test rows from `test_data`), as [`load`] does, without normalising.
+pub fn read(args: &DataArgs, seed: u64, test_data: Option<&Path>) -> Result<RawSource> {
+    let split = args.test_split.unwrap_or(if test_data.is_some() { 0.0 } else { 0.2 });
+    if !(0.0..1.0).contains(&split) {
+        return Err(Error::config(format!("--test-split {split} must be in [0, 1)")));
+    }
+    let path = data_path(args)?;
     if path.is_dir() {
+        if test_data.is_some() {
+            return Err(Error::config("--test-data is for CSV files; an MNIST folder has its own test set"));
+        }
         let (train, test) = load_mnist(&path)?;
         let own = Normalization { mean: vec![MNIST_MEAN], std: vec![MNIST_STD] };
-        Ok(RawSource { train, test, own, csv: None, data: args.data.clone() })
-    } else if path.is_file() {
-        let target = args.target.as_deref().ok_or_else(|| {
-            Error::config(format!("{}: a CSV file needs --target COLUMN (a name or a 0-based index)", path.display()))
-        })?;
-        let task = if args.regression { Task::Regression } else { Task::Classification };
-        let options = CsvOptions { target: parse_target(target), task, header: None };
-        let table = load_csv(&path, &options)?;
-        let (train, test) = table.split(args.test_split, seed);
-        // statistics of the training part only: the test set must not leak into training
-        let (mean, std) = train.clone().standardize_columns();
-        let own = Normalization { mean, std };
-        Ok(RawSource { train, test, own, csv: Some((path, options)), data: args.data.clone() })
-    } else {
-        Err(Error::config(format!(
-            "--data {}: no such file or folder (expected mnist, a folder of IDX files, or a CSV file)",
-            args.data
-        )))
+        return Ok(RawSource { train, test, own: Some(own), schema: None, files: None, data: args.data.clone() });
     }
+    if test_data.is_some() && split > 0.0 {
+        return Err(Error::config("give --test-data or --test-split, not both: the test rows come from one place"));
+    }
+    let options = table_options(args, &path)?;
+    let table = with_progress(&path, |p| read_table(&path, &options, p))?;
+    let (mut train, test) = table.split(split, seed);
+    // statistics of the training part only: the test set must not leak into training
+    train.fit(&path)?;
+    let schema = train.schema.clone();
+    let (test, test_path) = match test_data {
+        Some(file) => (read_for_model(file, &schema)?, file.to_path_buf()),
+        None => {
+            let mut test = test;
+            test.apply(&schema);
+            (test, path.clone())
+        }
+    };
+    if test.targets.is_none() {
+        return Err(Error::format(
+            &test_path,
+            "header",
+            format!("no target column '{}'; a test file needs it", schema.target),
+        ));
+    }
+    let (mean, std) = column_stats(&train.inputs, train.width());
+    let own = Normalization { mean, std };
+    Ok(RawSource {
+        train: train.into_dataset(),
+        test: test.into_dataset(),
+        own: Some(own),
+        schema: Some(schema),
+        files: Some((path, test_path)),
+        data: args.data.clone(),
+    })
+}
+
+/// The table options of the CSV flags.
+fn table_options(args: &DataArgs, path: &Path) -> Result<TableOptions> {
+    let target = args.target.as_deref().ok_or_else(|| {
+        Error::config(format!("{}: a CSV file needs --target COLUMN (a name or a 0-based index)", path.display()))
+    })?;
+    let task = if args.regression { Task::Regression } else { Task::Classification };
+    Ok(TableOptions {
+        csv: CsvOptions { target: parse_target(target), task, header: None },
+        categorical: args.categorical.clone(),
+        impute: args.impute.as_deref().map(Impute::parse).transpose()?,
+    })
+}
+
+/// Loads `--data` to evaluate a model: MNIST's test set, or every row of a CSV file (its held-out
+/// part with an explicit --test-split), read as the model's `schema` says; models without one
+/// (trained before schemas were stored) read the file by --target. Not normalised.
+pub fn read_eval(args: &DataArgs, seed: u64, schema: Option<&TableSchema>) -> Result<RawSource> {
+    let path = data_path(args)?;
+    let Some(schema) = schema.filter(|_| path.is_file()) else {
+        let mut raw = read(args, seed, None)?;
+        if path.is_file() && args.test_split.is_none() {
+            // every row: the whole file is the evaluation set
+            let table = {
+                let options = table_options(args, &path)?;
+                with_progress(&path, |p| read_table(&path, &options, p))?
+            };
+            raw.test = table.into_dataset();
+        }
+        raw.own = None;
+        return Ok(raw);
+    };
+    if let Some(target) = &args.target
+        && parse_target(target) != TargetColumn::Name(schema.target.clone())
+        && parse_target(target)
+            != TargetColumn::Index(schema.columns.iter().position(|c| *c == schema.target).unwrap_or(usize::MAX))
+    {
+        return Err(Error::config(format!(
+            "--target {target}: the model was trained to predict column '{}' (eval reads it from the model; leave \
+             --target out)",
+            schema.target
+        )));
+    }
+    let table = read_for_model(&path, schema)?;
+    if table.targets.is_none() {
+        return Err(Error::format(
+            &path,
+            "header",
+            format!(
+                "no target column '{}': eval compares predictions with it (predict reads files without)",
+                schema.target
+            ),
+        ));
+    }
+    let (train, test) = match args.test_split {
+        Some(split) if !(0.0..1.0).contains(&split) => {
+            return Err(Error::config(format!("--test-split {split} must be in [0, 1)")));
+        }
+        Some(split) => table.split(split, seed),
+        None => table.split(1.0, seed),
+    };
+    // a 1.0 split keeps the file's rows but shuffles them; scored every one, their order is moot
+    Ok(RawSource {
+        train: train.into_dataset(),
+        test: test.into_dataset(),
+        own: None,
+        schema: Some(schema.clone()),
+        files: Some((path.clone(), path)),
+        data: args.data.clone(),
+    })
+}
+
+/// A validation or test file for a model trained on a table of `schema`, read and normalised as
+/// the training rows were.
+pub fn load_extra(path: &Path, schema: &TableSchema, norm: &Normalization) -> Result<Dataset> {
+    let table = read_for_model(path, schema)?;
+    if table.targets.is_none() {
+        return Err(Error::format(path, "header", format!("no target column '{}'", schema.target)));
+    }
+    let mut set = table.into_dataset();
+    norm.check(set.inputs.shape()[1]).map_err(|message| {
+        Error::config(format!("{}: the input normalisation does not fit: {message}", path.display()))
+    })?;
+    norm.apply_inputs(&mut set.inputs).map_err(|outlier| outlier_error(path, schema, outlier))?;
+    Ok(set)
+}
+
+/// The error of an input that is out of range once normalised, naming its file and column.
+pub fn outlier_error(path: &Path, schema: &TableSchema, outlier: Outlier) -> Error {
+    let column = schema.input_names().get(outlier.column).cloned();
+    Error::format(path, column.unwrap_or_else(|| format!("input {}", outlier.column)), outlier.to_string())
+}
+
+/// The table schema stored in a checkpoint, checked against its model's inputs and outputs.
+pub fn checkpoint_schema(
+    path: &Path,
+    meta: &HashMap<String, String>,
+    model: &nabla::nn::Model,
+) -> Result<Option<TableSchema>> {
+    let Some(schema) = TableSchema::from_checkpoint(path, meta)? else { return Ok(None) };
+    let (inputs, outputs) = (model.spec().input_size(), model.spec().output_size()?);
+    if schema.inputs() != inputs || schema.outputs() != outputs {
+        return Err(Error::format(
+            path,
+            format!("metadata '{SCHEMA_KEY}'"),
+            format!(
+                "its table has {} inputs and {} outputs, but the model takes {inputs} and gives {outputs}",
+                schema.inputs(),
+                schema.outputs()
+            ),
+        ));
+    }
+    Ok(Some(schema))
+}
+
+/// Files at least this large are read with a progress bar (and their reading timed).
+const LARGE_FILE: u64 = 64 << 20;
+
+/// The progress of reading a CSV file: a bar of bytes on stderr for a large file (drawn only when
+/// stderr is a terminal), and a line with the time it took.
+pub struct ReadProgress {
+    bar: Option<ProgressBar>,
+    path: PathBuf,
+    started: std::time::Instant,
+}
+
+impl ReadProgress {
+    /// The progress of reading `path`: silent unless the file is large.
+    pub fn new(path: &Path) -> ReadProgress {
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let bar = (len >= LARGE_FILE).then(|| {
+            let bar = ProgressBar::new(len);
+            bar.set_style(
+                ProgressStyle::with_template("reading {prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                    .expect("the template is valid")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(path.display().to_string());
+            bar
+        });
+        ReadProgress { bar, path: path.to_path_buf(), started: std::time::Instant::now() }
+    }
+}
+
+impl ReadProgress {
+    /// `bytes` of the file's `len` are read.
+    fn tick(&mut self, bytes: u64, len: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(len);
+            bar.set_position(bytes);
+        }
+    }
+
+    /// The reading ended with `table` (or failed): the bar goes, a large file's figures stay.
+    fn finish(self, table: Option<&Table>) {
+        let Some(bar) = self.bar else { return };
+        bar.finish_and_clear();
+        if let Some(t) = table {
+            let seconds = self.started.elapsed().as_secs_f64();
+            errln!("read {}: {} rows of {} inputs in {seconds:.1} s", self.path.display(), t.rows, t.width());
+        }
+    }
+}
+
+/// Runs `read` on `path` with a [`ReadProgress`].
+fn with_progress(path: &Path, read: impl FnOnce(&mut dyn FnMut(u64, u64)) -> Result<Table>) -> Result<Table> {
+    let mut progress = ReadProgress::new(path);
+    let table = read(&mut |bytes, len| progress.tick(bytes, len));
+    progress.finish(table.as_ref().ok());
+    table
+}
+
+/// Reads a file for a model of `schema`, with a progress bar if it is large.
+pub fn read_for_model(path: &Path, schema: &TableSchema) -> Result<Table> {
+    with_progress(path, |progress| read_with_schema(path, schema, progress))
 }
 
 impl RawSource {
     /// The data normalised with `given` (else with its own statistics). An error names the data
     /// when `given` does not fit its columns, and the file, column and value when an input is not
     /// finite, or far out of range, once normalised.
+    ///
+    /// Panics if there is neither: only evaluation reads data without statistics of its own, and
+    /// it passes the checkpoint's.
     pub fn normalize(self, given: Option<&Normalization>) -> Result<Source> {
-        let RawSource { mut train, mut test, own, csv, data } = self;
-        let normalization = given.cloned().unwrap_or(own);
+        let RawSource { mut train, mut test, own, schema, files, data } = self;
+        let normalization = given.cloned().or(own).expect("data read for evaluation is normalised as its model says");
         let columns = train.inputs.shape()[1];
         normalization.check(columns).map_err(|message| {
             Error::config(format!("--data {data}: the input normalisation does not fit: {message}"))
         })?;
-        for set in [&mut train, &mut test] {
+        for (set, which) in [(&mut train, 0), (&mut test, 1)] {
             if let Err(outlier) = normalization.apply_inputs(&mut set.inputs) {
-                return Err(match &csv {
-                    Some((path, options)) => {
-                        let names = input_column_names(path, options)?;
-                        let column = names.get(outlier.column).cloned();
-                        Error::format(
-                            path,
-                            column.unwrap_or_else(|| format!("input {}", outlier.column)),
-                            outlier.to_string(),
-                        )
+                return Err(match (&files, &schema) {
+                    (Some(files), Some(schema)) => {
+                        outlier_error(if which == 0 { &files.0 } else { &files.1 }, schema, outlier)
                     }
-                    None => Error::config(format!("--data {data}: input {}: {outlier}", outlier.column)),
+                    _ => Error::config(format!("--data {data}: input {}: {outlier}", outlier.column)),
                 });
             }
         }
-        Ok(Source { train, test, normalization })
+        Ok(Source { train, test, normalization, schema })
     }
 }
 

@@ -13,7 +13,10 @@ use nabla::{Error, Result};
 
 /// Trains a prepared run to its end; returns it with its history.
 pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
-    let meta = run.data.normalization.checkpoint_meta();
+    let mut meta = run.data.normalization.checkpoint_meta();
+    if let Some(schema) = &run.data.schema {
+        meta.extend(schema.checkpoint_meta());
+    }
     let t = &run.trainer;
     errln!(
         "training {} ({} parameters) on {} samples{}, {}: {}, {}, m = {}; run folder {}",
@@ -32,6 +35,15 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
     );
     let sets = Sets { train: &run.data.train, val: run.val.as_ref(), test: Some(&run.data.test) };
     let mut progress = Progress::new(run.args.epochs(), quiet);
+    if let Some(scale) = run.data.schema.as_ref().and_then(|s| s.target_scale) {
+        errln!(
+            "regression: the loss is ½·MSE of the standardised target (mean {}, std {}); mse, rmse and mae are in \
+             the target's units",
+            scale.mean,
+            scale.std
+        );
+        progress = progress.regression(scale.std);
+    }
     let record = &mut run.record;
     let trained = run.trainer.run(sets, &mut progress, &mut |t| run_folder::save_epoch(t, record, &meta));
     if let Err(e) = trained {

@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 /// says otherwise).
 pub const MOMENTUM_ALIAS: &str = "momentum";
 
+/// The steps per epoch that a table's batch size aims at (see [`TrainArgs::settle_for_table`]).
+pub const TABLE_STEPS_PER_EPOCH: usize = 20;
+
+/// The steps in all that a table's epochs aim at.
+pub const TABLE_STEPS: usize = 3000;
+
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -48,11 +54,11 @@ pub struct TrainArgs {
     /// Loss: softmax-ce, sigmoid-ce or mse (default: softmax-ce for classes, mse for regression).
     #[arg(long)]
     pub loss: Option<String>,
-    /// Passes over the training set [default: 5].
+    /// Passes over the training set [default: 5; for a table, about 3000 steps' worth].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Mini-batch size m (1: plain SGD; the training set size: full batch) [default: the model's,
-    /// else 128].
+    /// else 128; for a table, about 20 steps per epoch].
     #[arg(long)]
     pub batch_size: Option<usize>,
     // the help lists the optimizers from `nabla::optim::OPTIMIZERS`
@@ -94,6 +100,14 @@ pub struct TrainArgs {
     /// Fraction of the training set held out for validation.
     #[arg(long, default_value_t = 0.0)]
     pub val_split: f32,
+    /// A CSV file of validation rows (same columns as --data) instead of --val-split.
+    #[arg(long)]
+    #[serde(default)]
+    pub val_data: Option<PathBuf>,
+    /// A CSV file of test rows (same columns as --data): the training file is then not split.
+    #[arg(long)]
+    #[serde(default)]
+    pub test_data: Option<PathBuf>,
     /// Stop after this many epochs without a lower validation loss and keep the best weights.
     #[arg(long)]
     pub early_stop: Option<usize>,
@@ -197,7 +211,8 @@ impl TrainArgs {
         }
         let spec = self.model.as_deref().map(ModelSpec::load).transpose()?;
         let defaults = spec.as_ref().and_then(|s| s.train.clone()).unwrap_or_default();
-        self.batch_size = Some(self.batch_size.or(defaults.batch_size).unwrap_or(128));
+        // a table's batch size and epochs wait for its size (see `settle_for_table`)
+        self.batch_size = self.batch_size.or(defaults.batch_size).or(images.then_some(128));
         self.epochs = self.epochs.or(defaults.epochs);
         self.l2 = Some(self.l2.or(defaults.l2).unwrap_or(0.0));
         self.max_norm = self.max_norm.or(defaults.max_norm);
@@ -208,6 +223,24 @@ impl TrainArgs {
         self.optimizer = Some(self.optimizer.take().or(defaults.optimizer).unwrap_or_else(|| "sgd".into()));
         self.schedule = Some(self.schedule.take().or(defaults.schedule).unwrap_or_else(|| "constant".into()));
         Ok(spec)
+    }
+
+    /// For a table of `rows` training rows, the batch size and epochs that neither a flag nor the
+    /// model's spec gave: about [`TABLE_STEPS_PER_EPOCH`] steps per epoch (m within 4–128) and about
+    /// [`TABLE_STEPS`] steps in all (5–500 epochs), so that a 120-row table is not trained for 50
+    /// steps by 50 epochs of one full batch. Returns a line that says what was chosen, if anything.
+    pub fn settle_for_table(&mut self, rows: usize) -> Option<String> {
+        if self.batch_size.is_some() && self.epochs.is_some() {
+            return None;
+        }
+        let m = *self.batch_size.get_or_insert((rows / TABLE_STEPS_PER_EPOCH).clamp(4, 128));
+        let steps = rows.div_ceil(m).max(1);
+        let epochs = *self.epochs.get_or_insert(TABLE_STEPS.div_ceil(steps).clamp(5, 500));
+        Some(format!(
+            "a table of {rows} training rows: batch size {m} ({steps} steps per epoch), {epochs} epochs ({} steps); \
+             --batch-size and --epochs override them",
+            steps * epochs
+        ))
     }
 
     /// Checks the settled numbers, each error naming its flag and the range expected: counts of at
@@ -233,7 +266,7 @@ impl TrainArgs {
         }
         let fractions = [
             ("--val-split", self.val_split),
-            ("--test-split", self.data.test_split),
+            ("--test-split", self.data.test_split.unwrap_or(0.0)),
             ("--momentum", self.momentum.unwrap_or(0.0)),
             ("--dropout", self.dropout),
             ("--input-dropout", self.input_dropout),
@@ -244,8 +277,15 @@ impl TrainArgs {
                 return Err(Error::config(format!("{flag} {v} must be in [0, 1)")));
             }
         }
-        if self.early_stop.is_some() && self.val_split == 0.0 {
-            return Err(Error::config("--early-stop needs a validation set: add --val-split (for example 0.1)"));
+        if self.early_stop.is_some() && self.val_split == 0.0 && self.val_data.is_none() {
+            return Err(Error::config(
+                "--early-stop needs a validation set: add --val-split (for example 0.1) or --val-data FILE",
+            ));
+        }
+        if self.val_data.is_some() && self.val_split > 0.0 {
+            return Err(Error::config(
+                "give --val-data or --val-split, not both: the validation rows come from one place",
+            ));
         }
         for (flag, v) in [("--lr", self.lr), ("--pretrain-lr", Some(self.pretrain_lr))] {
             if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
@@ -340,4 +380,41 @@ fn parse_hidden(text: &str) -> Result<Vec<usize>> {
             _ => Err(Error::config(format!("--hidden: '{s}' is not a positive layer width (example: 512,512)"))),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        train: TrainArgs,
+    }
+
+    fn args(flags: &[&str]) -> TrainArgs {
+        Flags::parse_from([&["nabla"], flags].concat()).train
+    }
+
+    #[test]
+    fn a_table_gets_about_20_steps_an_epoch_and_3000_in_all() {
+        let mut a = args(&[]);
+        let line = a.settle_for_table(120).unwrap();
+        assert_eq!((a.batch_size, a.epochs), (Some(6), Some(150)));
+        assert!(line.contains("batch size 6 (20 steps per epoch), 150 epochs (3000 steps)"), "{line}");
+        // large tables: batches of 128 and at least 5 epochs; tiny ones: batches of 4, at most 500
+        let mut a = args(&[]);
+        a.settle_for_table(1_000_000);
+        assert_eq!((a.batch_size, a.epochs), (Some(128), Some(5)));
+        let mut a = args(&[]);
+        a.settle_for_table(10);
+        assert_eq!((a.batch_size, a.epochs), (Some(4), Some(500)));
+        // flags win
+        let mut a = args(&["--batch-size", "40"]);
+        a.settle_for_table(80);
+        assert_eq!((a.batch_size, a.epochs), (Some(40), Some(500)));
+        let mut a = args(&["--batch-size", "40", "--epochs", "3"]);
+        assert!(a.settle_for_table(80).is_none());
+    }
 }

@@ -39,14 +39,19 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
     let spec = args.settle_model()?;
     args.validate()?;
     let input_map = args.input_map(spec.as_ref())?;
-    let mut data = source::load(&args.data, args.seed, input_map.map(Normalization::from_input_map).as_ref())?;
+    let given = input_map.map(Normalization::from_input_map);
+    let mut data = source::load(&args.data, args.seed, args.test_data.as_deref(), given.as_ref())?;
     // pre-training reads images only, so --limit-train (which limits the labelled samples) does
     // not cut them
     let images = data.train.inputs.clone();
     if let Some(n) = args.limit_train {
         data.train = data.train.take(n.min(data.train.len()));
     }
-    let val = if args.val_split > 0.0 {
+    let val = if let Some(file) = &args.val_data {
+        let schema =
+            data.schema.as_ref().ok_or_else(|| Error::config("--val-data is for CSV files (--data FILE.csv)"))?;
+        Some(source::load_extra(file, schema, &data.normalization)?)
+    } else if args.val_split > 0.0 {
         let (train, val) = data.train.split(args.val_split, args.seed);
         if val.is_empty() {
             return Err(Error::config(format!(
@@ -62,6 +67,11 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
     };
     if data.train.is_empty() {
         return Err(Error::config("the training set is empty"));
+    }
+    if data.schema.is_some()
+        && let Some(line) = args.settle_for_table(data.train.len())
+    {
+        errln!("{line}");
     }
     let loss = match &args.loss {
         Some(name) => Loss::parse(name)?,

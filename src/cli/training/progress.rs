@@ -2,6 +2,7 @@
 //! samples/s), then one line per epoch on stdout.
 
 use crate::cli::shared::print::outln;
+use crate::cli::shared::regression;
 use indicatif::{ProgressBar, ProgressStyle};
 use nabla::train::{EpochReport, Observer};
 use std::time::Instant;
@@ -14,11 +15,18 @@ pub struct Progress {
     loss_sum: f64,
     samples: usize,
     started: Instant,
+    /// For a regression target: the std that maps its errors back to its units.
+    target_std: Option<f32>,
 }
 
 impl Progress {
     pub fn new(epochs: usize, quiet: bool) -> Progress {
-        Progress { epochs, quiet, bar: None, loss_sum: 0.0, samples: 0, started: Instant::now() }
+        Progress { epochs, quiet, bar: None, loss_sum: 0.0, samples: 0, started: Instant::now(), target_std: None }
+    }
+
+    /// Shows regression errors in the target's units: it was standardised with `std`.
+    pub fn regression(self, std: f32) -> Progress {
+        Progress { target_std: Some(std), ..self }
     }
 }
 
@@ -72,6 +80,13 @@ impl Observer for Progress {
         }
         if let Some(a) = r.test_accuracy {
             line += &format!("  test acc {:.2}%", 100.0 * a);
+        }
+        if let Some(std) = self.target_std {
+            for (prefix, m) in [("val ", r.val_regression), ("test ", r.test_regression)] {
+                if let Some(m) = m {
+                    line += &format!("  {}", regression::text(prefix, &m.in_units(std)));
+                }
+            }
         }
         line += &format!("  η {}  {:.2} s", r.lr, r.seconds);
         outln!("{line}");

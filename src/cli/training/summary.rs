@@ -3,6 +3,7 @@
 use super::model::describe;
 use super::prepare::Run;
 use crate::cli::shared::json::json_f32;
+use crate::cli::shared::regression;
 use nabla::nn::{Model, Module};
 use std::path::Path;
 
@@ -14,7 +15,7 @@ pub fn summary(run: &Run, weights: &Path) -> serde_json::Value {
     let total: f64 = seconds.iter().sum();
     // after early stopping the reported figures are the restored best epoch's
     let shown = t.best_epoch().filter(|_| t.config.early_stop.is_some()).map_or(last, |e| &t.history[e - 1]);
-    serde_json::json!({
+    let mut out = serde_json::json!({
         "model": describe(t.model.spec()),
         "epochs": t.history.len(),
         "batch_size": run.args.batch_size(),
@@ -41,7 +42,13 @@ pub fn summary(run: &Run, weights: &Path) -> serde_json::Value {
             "units": d.shape.1,
             "reconstruction_loss": d.losses.iter().copied().map(json_f32).collect::<Vec<_>>(),
         })).collect::<Vec<_>>()),
-    })
+    });
+    if let Some(schema) = run.data.schema.as_ref().filter(|s| s.target_scale.is_some()) {
+        let std = regression::target_std(Some(schema));
+        regression::json(&mut out, "val", shown.val_regression.map(|m| m.in_units(std)));
+        regression::json(&mut out, "test", shown.test_regression.map(|m| m.in_units(std)));
+    }
+    out
 }
 
 /// √(Σ w²) over the weights (not the biases).
