@@ -2,7 +2,7 @@
 //!
 //! Imports run one way, commands → `training` → `shared`:
 //! - commands: `train` (with its `ensemble`), `compare`, `eval`, `predict`, `explain`, `bench`,
-//!   `summary`, `conv`, `augment`, `fuzz`; none imports another;
+//!   `summary`, `conv`, `augment`, `fuzz`, `export`; none imports another;
 //! - `training`: the training pipeline that `train` and `compare` share (the train flags, preparing,
 //!   running and summarising a run, its run folder);
 //! - `shared`: helpers of several commands (the `--data` flags and input normalisation, the
@@ -16,6 +16,7 @@ mod compare;
 mod conv;
 mod eval;
 mod explain;
+mod export;
 mod fuzz;
 mod predict;
 mod shared;
@@ -54,6 +55,8 @@ enum Command {
     Conv(conv::ConvArgs),
     /// Write a PNG grid of MNIST digits beside augmented versions of them (--show N).
     Augment(augment::ShowArgs),
+    /// Write saved weights in another format: an ONNX model (--format onnx) taking raw inputs.
+    Export(export::ExportArgs),
     /// Fuzz the file readers: mutated IDX, CSV, PNG, spec and checkpoint files must give an error,
     /// never a panic or a huge allocation.
     Fuzz(fuzz::FuzzArgs),
@@ -72,5 +75,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Conv(args) => conv::run(args),
         Command::Augment(args) => augment::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Export(args) => export::run(args),
     }
 }

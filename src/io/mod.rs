@@ -1,6 +1,7 @@
 //! Files that nabla writes: checkpoints (safetensors) and the atomic write they all go through.
 
 mod checkpoint;
+pub mod onnx;
 
 pub(crate) use checkpoint::canonical_header;
 pub use checkpoint::{load_checkpoint, load_checkpoint_limited, save_checkpoint};
