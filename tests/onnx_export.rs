@@ -14,14 +14,14 @@ use nabla::data::load_mnist;
 use nabla::io::onnx::{InputScaling, RawInput, onnx_bytes};
 use nabla::io::save_checkpoint;
 use nabla::loss::Loss;
-use nabla::nn::{Activation, Model, ModelSpec};
+use nabla::nn::{Activation, Model, ModelSpec, Module};
 use nabla::rng::Rng;
 use nabla::{Tensor, Var, autodiff::no_grad};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
 use tract_onnx::prelude as tract;
-use tract_onnx::prelude::{Datum, Framework, InferenceModelExt};
+use tract_onnx::prelude::{DatumExt, Framework, InferenceModelExt, IntoRunnable};
 
 const MNIST_MEAN: f32 = 0.1307;
 const MNIST_STD: f32 = 0.3081;
@@ -63,8 +63,8 @@ fn run_tract(bytes: &[u8], input: &[f32], shape: &[usize]) -> Vec<Vec<f32>> {
         .into_runnable()
         .expect("tract plans it");
     let x = tract::Tensor::from_shape(shape, input).unwrap();
-    let outputs = plan.run(tract::tvec!(x.into())).expect("tract runs the graph");
-    outputs.iter().map(|t| t.as_slice::<f32>().unwrap().to_vec()).collect()
+    let outputs = plan.run(std::iter::once(x.into()).collect()).expect("tract runs the graph");
+    outputs.iter().map(|t| t.to_plain_array_view::<f32>().unwrap().iter().copied().collect()).collect()
 }
 
 /// The largest |a − b|/max(1, |b|); panics if the lengths differ.

@@ -101,6 +101,10 @@ pub struct NodeProto {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
 #[repr(i32)]
 pub enum AttributeType {
+    /// Not set. prost takes an enumeration's first variant as its default and does not write a
+    /// field that holds it: `onnx.proto` lists this 0 first, and so must nabla, or the type it
+    /// means would be dropped from the file.
+    Undefined = 0,
     /// One float (`f`).
     Float = 1,
     /// One integer (`i`).
@@ -133,6 +137,8 @@ pub struct AttributeProto {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
 #[repr(i32)]
 pub enum DataType {
+    /// Not set: listed first for the reason given at [`AttributeType::Undefined`].
+    Undefined = 0,
     /// 32-bit float.
     Float = 1,
     /// 64-bit signed integer (shapes, axes, pads).
