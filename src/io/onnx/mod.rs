@@ -234,9 +234,7 @@ mod tests {
         assert_eq!(values, model.params()[0].1.value().data());
         // the input: float, N × 4
         let input = &graph.input[0];
-        let tensor = match input.r#type.as_ref().unwrap().value.as_ref().unwrap() {
-            pb::type_proto::Value::TensorType(t) => t,
-        };
+        let pb::type_proto::Value::TensorType(tensor) = input.r#type.as_ref().unwrap().value.as_ref().unwrap();
         assert_eq!((input.name.as_str(), tensor.elem_type), (INPUT, 1));
         let dims: Vec<_> = tensor.shape.as_ref().unwrap().dim.iter().map(|d| d.value.clone().unwrap()).collect();
         use pb::tensor_shape_proto::dimension::Value;
