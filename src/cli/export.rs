@@ -1,10 +1,13 @@
 //! `nabla export`: saved weights in another framework's format. A thin dispatcher over the
-//! formats; each format's work is in the library (`nabla::io::torch` for PyTorch).
+//! formats; each format's work is in the library (`nabla::io::torch` for PyTorch,
+//! `nabla::io::onnx` for ONNX, whose graph starts with the checkpoint's input scaling, so that it
+//! takes raw pixels (0–255) or raw table columns).
 
 use super::shared::limits::LimitArgs;
 use super::shared::print::{errln, outln};
 use super::shared::source::{NORMALIZATION_KEY, Normalization};
 use clap::{Args, ValueEnum};
+use nabla::io::onnx::{InputScaling, RawInput, export_onnx};
 use nabla::io::torch::{InputNorm, save_torch};
 use nabla::io::{check_writable, load_checkpoint_limited};
 use nabla::{Error, Result};
@@ -18,7 +21,7 @@ pub struct ExportArgs {
     /// The format to write.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
-    /// The file to write (torch: the state dict as safetensors).
+    /// The file to write (torch: the state dict as safetensors; replaced atomically).
     #[arg(long)]
     pub out: PathBuf,
     /// torch: where to write the Python file defining the module (default: model.py beside --out).
@@ -33,12 +36,34 @@ pub struct ExportArgs {
 pub enum ExportFormat {
     /// PyTorch: safetensors in torch.nn's names and layouts, and a Python file defining the module.
     Torch,
+    /// An ONNX model (opset 20) for onnxruntime, tract, TensorRT, …
+    Onnx,
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
     match args.format {
         ExportFormat::Torch => torch(&args),
+        ExportFormat::Onnx => onnx(&args),
     }
+}
+
+/// `--format onnx`.
+fn onnx(args: &ExportArgs) -> Result<()> {
+    check_writable(&args.out)?;
+    let (model, meta) = load_checkpoint_limited(&args.weights, &args.limits.limits())?;
+    let inputs = model.spec().input_size();
+    let norm = Normalization::from_checkpoint(&args.weights, &meta, inputs)?;
+    // one mean and std per input value are a table's per-column statistics (as is the one pair
+    // of a one-column table); one pair for many inputs is that of images, whose pixels nabla's
+    // readers divide by 255 first
+    let raw = if norm.mean.len() == inputs { RawInput::Columns } else { RawInput::Pixels };
+    export_onnx(&model, &InputScaling { raw, mean: norm.mean, std: norm.std }, &args.out)?;
+    let takes = match raw {
+        RawInput::Pixels => "raw pixels 0-255",
+        RawInput::Columns => "raw table columns",
+    };
+    outln!("wrote {} (ONNX opset {}): input takes {takes}", args.out.display(), nabla::io::onnx::OPSET);
+    Ok(())
 }
 
 /// `--format torch`.

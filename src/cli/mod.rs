@@ -59,7 +59,8 @@ enum Command {
     /// Fuzz the file readers: mutated IDX, CSV, PNG, spec and checkpoint files must give an error,
     /// never a panic or a huge allocation.
     Fuzz(fuzz::FuzzArgs),
-    /// Write saved weights for another framework (--format torch: safetensors and a Python module).
+    /// Write saved weights for another framework: --format torch (safetensors and a Python
+    /// module) or --format onnx (an ONNX model taking raw inputs).
     Export(export::ExportArgs),
     /// Read weights from another framework (--from torch) into a nabla model file.
     Import(import::ImportArgs),

@@ -1,7 +1,9 @@
-//! Files that nabla writes: checkpoints (safetensors), PyTorch exports ([`torch`]) and the atomic
+//! Files that nabla writes: checkpoints (safetensors), ONNX models ([`onnx`]), PyTorch exports
+//! ([`torch`]) and the atomic
 //! write they all go through.
 
 mod checkpoint;
+pub mod onnx;
 pub mod torch;
 
 pub(crate) use checkpoint::canonical_header;
