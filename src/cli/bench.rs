@@ -114,7 +114,8 @@ fn matmul(sizes: &str) -> Result<serde_json::Value> {
 
 /// The benchmark MLP 784-512-512-10 (ReLU) on MNIST, with an SGD trainer at constant η.
 fn mnist_mlp(batch: usize, epochs: usize, eta: f32, momentum: f32) -> Result<(Trainer, source::Source)> {
-    let args = DataArgs { data: "mnist".into(), target: None, regression: false, test_split: 0.2 };
+    let args =
+        DataArgs { data: "mnist".into(), target: None, regression: false, test_split: 0.2, images: Default::default() };
     let data = source::load(&args, 0, None)?;
     let spec = ModelSpec::mlp(784, &[512, 512], 10, Activation::Relu, Loss::SoftmaxCrossEntropy);
     let model = Model::new(spec, &mut Rng::seed(0))?;
@@ -231,7 +232,8 @@ fn lenet(batch: usize, epochs: usize) -> Result<serde_json::Value> {
 /// Training epochs of a zoo model on MNIST (with its own input mapping) at constant η: seconds
 /// and samples/s per epoch, losses and test accuracies.
 fn zoo_epochs(name: &str, optimizer: Optimizer, eta: f32, batch: usize, epochs: usize) -> Result<serde_json::Value> {
-    let args = DataArgs { data: "mnist".into(), target: None, regression: false, test_split: 0.2 };
+    let args =
+        DataArgs { data: "mnist".into(), target: None, regression: false, test_split: 0.2, images: Default::default() };
     let spec = ModelSpec::zoo(name).expect("a zoo model");
     let norm = spec.input_map.map(source::Normalization::from_input_map);
     let data = source::load(&args, 0, norm.as_ref())?;

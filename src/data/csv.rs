@@ -128,7 +128,7 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
                 return Err(Error::format(path, format!("line {line}, {}", column(target)), message));
             }
             let targets = Tensor::from_vec(targets, &[rows, 1]);
-            Ok(Dataset { inputs, targets, labels: None, image_shape: None })
+            Ok(Dataset { inputs: inputs.into(), targets, labels: None, image_shape: None })
         }
         Task::Classification => {
             let labels = class_labels(path, text, has_header, &targets, &column(target))?;

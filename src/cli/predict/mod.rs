@@ -1,11 +1,16 @@
-//! `nabla predict`: classify one 28×28 grayscale PNG (white ink on black, as in MNIST).
+//! `nabla predict`: classify one 28×28 grayscale PNG (white ink on black, as in MNIST), or many
+//! PNG/JPEG images (`--data`, [`images`]) into a CSV of predictions.
 
+mod images;
+
+use super::shared::images::{ImageArgs, classes_from_checkpoint};
 use super::shared::json::json_f32;
 use super::shared::limits::LimitArgs;
 use super::shared::png::read_gray_png;
 use super::shared::print::outln;
 use super::shared::source::Normalization;
 use clap::Args;
+use images::{ImagePrediction, predict_images};
 use nabla::io::load_checkpoint_limited;
 use nabla::tensor::Tensor;
 use nabla::train::mc_predict;
@@ -18,7 +23,17 @@ pub struct PredictArgs {
     #[arg(long)]
     pub weights: PathBuf,
     /// A 28×28 PNG (grayscale, or RGB/RGBA turned to gray).
-    pub image: PathBuf,
+    #[arg(required_unless_present = "data", conflicts_with = "data")]
+    pub image: Option<PathBuf>,
+    /// PNG/JPEG files, folders of them, or image folders (a subfolder per class): one CSV row of
+    /// predictions per image.
+    #[arg(long, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// With --data: write the predictions CSV here (atomically) instead of to stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub images: ImageArgs,
     /// The image has dark ink on a light background: invert it to MNIST's white on black.
     #[arg(long)]
     pub invert: bool,
@@ -42,6 +57,21 @@ pub fn run(args: PredictArgs) -> Result<()> {
     }
     let (mut model, meta) = load_checkpoint_limited(&args.weights, &args.limits.limits())?;
     let norm = Normalization::from_checkpoint(&args.weights, &meta, model.spec().input_size())?;
+    let Some(image) = &args.image else {
+        if args.mc_samples.is_some() {
+            return Err(Error::config("--mc-samples works on one image (predict IMAGE), not on --data"));
+        }
+        let job = ImagePrediction {
+            paths: &args.data,
+            out: args.out.as_deref(),
+            images: &args.images,
+            invert: args.invert,
+            classes: classes_from_checkpoint(&args.weights, &meta)?,
+            normalization: norm,
+            weights: &args.weights,
+        };
+        return predict_images(&mut model, job);
+    };
     if norm.mean.len() > 1 {
         return Err(Error::config(format!(
             "{}: the model was trained on a table of {} columns (it normalises each column), not on images; \
@@ -53,10 +83,10 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let (height, width) = image_size(&model.spec().input).map_err(|message| {
         Error::config(format!("{}: {message}; predict reads one grayscale image", args.weights.display()))
     })?;
-    let (mut pixels, w, h) = read_gray_png(&args.image)?;
+    let (mut pixels, w, h) = read_gray_png(image)?;
     if (w, h) != (width, height) {
         return Err(Error::format(
-            &args.image,
+            image,
             "PNG size",
             format!("{w}×{h} pixels, expected {width}×{height}, the size of the model's input images"),
         ));

@@ -1,7 +1,11 @@
 //! Where training and test data come from (`--data`), and the input normalisation that a
 //! checkpoint carries so that eval and predict see inputs exactly as training did.
 
-use nabla::data::{CsvOptions, Dataset, Task, input_column_names, load_csv, load_mnist, parse_target};
+use super::images::{ImageArgs, pixel_statistics};
+use nabla::data::{
+    CsvOptions, Dataset, Inputs, Task, input_column_names, is_image_folder, load_csv, load_image_folder, load_mnist,
+    parse_target,
+};
 use nabla::{Error, Result, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -108,6 +112,27 @@ impl Normalization {
         Ok(())
     }
 
+    /// Normalises a dataset's inputs as [`Normalization::apply_inputs`] does. Bytes (images) with
+    /// one mean and std stay bytes: the 256 values they stand for are normalised, each with the
+    /// same f32 operations as a pixel would be, and an outlier is the first pixel whose value is
+    /// one.
+    pub fn apply_to(&self, inputs: &mut Inputs) -> std::result::Result<(), Outlier> {
+        let Inputs::Bytes(rows) = inputs else { return self.apply_inputs(inputs.tensor_mut()) };
+        let ([mean], [std]) = (&self.mean[..], &self.std[..]) else { return self.apply_inputs(inputs.tensor_mut()) };
+        let normalised = rows.values().map(|v| (v - mean) / std);
+        let bad = |v: f32| !v.is_finite() || v.abs() > MAX_STANDARDISED;
+        let d = rows.shape()[1];
+        // the pixels are searched only when some byte value would be out of range
+        let first_bad = || rows.bytes().iter().position(|&b| bad(normalised[b as usize]));
+        if let Some(i) = normalised.iter().any(|&v| bad(v)).then(first_bad).flatten() {
+            let b = rows.bytes()[i] as usize;
+            let value = rows.values()[b];
+            return Err(Outlier { column: i % d, value, mean: *mean, std: *std, normalised: normalised[b] });
+        }
+        rows.map_values(|v| (v - mean) / std);
+        Ok(())
+    }
+
     /// The normalisation stored in a checkpoint's metadata `meta`, checked against the model's
     /// `inputs`; `path` names the checkpoint in errors.
     pub fn from_checkpoint(path: &Path, meta: &HashMap<String, String>, inputs: usize) -> Result<Normalization> {
@@ -133,6 +158,8 @@ pub struct Source {
     pub train: Dataset,
     pub test: Dataset,
     pub normalization: Normalization,
+    /// The class names of an image folder (its subfolders), `None` for MNIST and tables.
+    pub classes: Option<Vec<String>>,
 }
 
 /// Training and test data as read and split, before normalisation, with the statistics that
@@ -144,13 +171,16 @@ pub struct RawSource {
     pub own: Normalization,
     /// The CSV file and how it was read, to name columns in errors (None for MNIST).
     csv: Option<(PathBuf, CsvOptions)>,
+    /// The class names of an image folder, `None` for MNIST and tables.
+    pub classes: Option<Vec<String>>,
     /// `--data` as given.
     data: String,
 }
 /// Options of `--data` shared by train and eval.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct DataArgs {
-    /// `mnist` (the bundled copy), a folder of MNIST IDX files (raw or .gz), or a CSV file.
+    /// `mnist` (the bundled copy), a folder of MNIST IDX files (raw or .gz), a folder of class
+    /// subfolders of PNG/JPEG images, or a CSV file.
     #[arg(long, default_value = "mnist")]
     pub data: String,
     /// For a CSV file: the target column, by name or 0-based index.
@@ -159,9 +189,12 @@ pub struct DataArgs {
     /// For a CSV file: predict a number (regression) instead of a class.
     #[arg(long)]
     pub regression: bool,
-    /// For a CSV file: the fraction of rows held out as the test set (seeded by --seed).
+    /// For a CSV file or an image folder: the fraction of rows held out as the test set (seeded
+    /// by --seed).
     #[arg(long, default_value_t = 0.2)]
     pub test_split: f32,
+    #[command(flatten)]
+    pub images: ImageArgs,
 }
 
 /// The bundled MNIST folder: `data/mnist` under the current folder, else under the source tree.
@@ -184,10 +217,17 @@ pub fn read(args: &DataArgs, seed: u64) -> Result<RawSource> {
         return Err(Error::config(format!("--test-split {} must be in [0, 1)", args.test_split)));
     }
     let path = if args.data == "mnist" { bundled_mnist() } else { PathBuf::from(&args.data) };
-    if path.is_dir() {
+    if path.is_dir() && is_image_folder(&path) {
+        let format = args.images.format()?;
+        let folder = load_image_folder(&path, format)?;
+        let (train, test) = folder.data.split(args.test_split, seed);
+        let own = pixel_statistics(&train);
+        let classes = Some(folder.classes);
+        Ok(RawSource { train, test, own, csv: None, classes, data: args.data.clone() })
+    } else if path.is_dir() {
         let (train, test) = load_mnist(&path)?;
         let own = Normalization { mean: vec![MNIST_MEAN], std: vec![MNIST_STD] };
-        Ok(RawSource { train, test, own, csv: None, data: args.data.clone() })
+        Ok(RawSource { train, test, own, csv: None, classes: None, data: args.data.clone() })
     } else if path.is_file() {
         let target = args.target.as_deref().ok_or_else(|| {
             Error::config(format!("{}: a CSV file needs --target COLUMN (a name or a 0-based index)", path.display()))
@@ -199,10 +239,11 @@ pub fn read(args: &DataArgs, seed: u64) -> Result<RawSource> {
         // statistics of the training part only: the test set must not leak into training
         let (mean, std) = train.clone().standardize_columns();
         let own = Normalization { mean, std };
-        Ok(RawSource { train, test, own, csv: Some((path, options)), data: args.data.clone() })
+        Ok(RawSource { train, test, own, csv: Some((path, options)), classes: None, data: args.data.clone() })
     } else {
         Err(Error::config(format!(
-            "--data {}: no such file or folder (expected mnist, a folder of IDX files, or a CSV file)",
+            "--data {}: no such file or folder (expected mnist, a folder of IDX files, a folder of class \
+             subfolders of images, or a CSV file)",
             args.data
         )))
     }
@@ -213,14 +254,14 @@ impl RawSource {
     /// when `given` does not fit its columns, and the file, column and value when an input is not
     /// finite, or far out of range, once normalised.
     pub fn normalize(self, given: Option<&Normalization>) -> Result<Source> {
-        let RawSource { mut train, mut test, own, csv, data } = self;
+        let RawSource { mut train, mut test, own, csv, classes, data } = self;
         let normalization = given.cloned().unwrap_or(own);
         let columns = train.inputs.shape()[1];
         normalization.check(columns).map_err(|message| {
             Error::config(format!("--data {data}: the input normalisation does not fit: {message}"))
         })?;
         for set in [&mut train, &mut test] {
-            if let Err(outlier) = normalization.apply_inputs(&mut set.inputs) {
+            if let Err(outlier) = normalization.apply_to(&mut set.inputs) {
                 return Err(match &csv {
                     Some((path, options)) => {
                         let names = input_column_names(path, options)?;
@@ -235,7 +276,7 @@ impl RawSource {
                 });
             }
         }
-        Ok(Source { train, test, normalization })
+        Ok(Source { train, test, normalization, classes })
     }
 }
 

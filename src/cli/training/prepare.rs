@@ -37,12 +37,13 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         nabla::io::check_writable(out).map_err(|e| Error::config(format!("--out: {e}")))?;
     }
     let spec = args.settle_model()?;
+    args.data.images.model_input = spec.as_ref().map(|s| s.input.clone());
     args.validate()?;
     let input_map = args.input_map(spec.as_ref())?;
     let mut data = source::load(&args.data, args.seed, input_map.map(Normalization::from_input_map).as_ref())?;
     // pre-training reads images only, so --limit-train (which limits the labelled samples) does
     // not cut them
-    let images = data.train.inputs.clone();
+    let images = (args.pretrain > 0 && resume_dir.is_none()).then(|| data.train.inputs.to_tensor());
     if let Some(n) = args.limit_train {
         data.train = data.train.take(n.min(data.train.len()));
     }
@@ -78,8 +79,10 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         Some(_) => None,
         None => Some(RunRecord::create(&claim_run_dir(&args.runs, &args.name)?, &args)?),
     };
-    let pretrained =
-        if args.pretrain > 0 && resume_dir.is_none() { pretrain(&args, &mut model, &images)? } else { Vec::new() };
+    let pretrained = match &images {
+        Some(images) => pretrain(&args, &mut model, images)?,
+        None => Vec::new(),
+    };
     let config = TrainConfig {
         epochs: args.epochs(),
         batch_size: args.batch_size(),
@@ -126,7 +129,13 @@ fn augment_config(args: &TrainArgs, model: &Model, norm: &Normalization) -> Resu
     }
     let input = &model.spec().input;
     let hw = match input[..] {
-        [_, h, w] => (h, w),
+        [1, h, w] => (h, w),
+        [c, _, _] => {
+            return Err(Error::config(format!(
+                "augmentation moves 1-channel images; the model takes {c} channels ({input:?}): give --grayscale and a \
+                 1-channel model, or train without augmentation"
+            )));
+        }
         [784] => (28, 28),
         _ => return Err(Error::config(format!("augmentation needs images; the model's input is {input:?}"))),
     };
