@@ -126,7 +126,7 @@ pub fn read_image(path: &Path, format: ImageFormat) -> Result<Vec<u8>> {
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?
         .decode()
-        .map_err(|e| Error::format(path, "image", format!("{e}; expected a PNG or JPEG image")))?;
+        .map_err(|e| Error::format(path, "image", format!("{}; expected a PNG or JPEG image", e.to_string().trim())))?;
     let (w, h) = (format.width as u32, format.height as u32);
     // Triangle (bilinear) filtering: smooth enough for shrinking photos, cheap for small images.
     let resized = if decoded.width() == w && decoded.height() == h {

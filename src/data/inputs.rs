@@ -27,7 +27,8 @@ pub struct ByteRows {
     bytes: Arc<Vec<u8>>,
     /// [N, D]
     shape: [usize; 2],
-    values: [f32; 256],
+    /// boxed: 1 KiB inline would make every `Inputs` that large
+    values: Box<[f32; 256]>,
 }
 
 impl ByteRows {
@@ -36,9 +37,9 @@ impl ByteRows {
     /// bytes do not split into `rows` equal rows.
     #[track_caller]
     pub fn new(bytes: Vec<u8>, rows: usize, scale: f32) -> ByteRows {
-        let cols = if rows == 0 { 0 } else { bytes.len() / rows };
+        let cols = bytes.len().checked_div(rows).unwrap_or(0);
         assert_eq!(rows * cols, bytes.len(), "ByteRows: {} bytes do not split into {rows} equal rows", bytes.len());
-        let values = std::array::from_fn(|v| v as f32 / scale);
+        let values = Box::new(std::array::from_fn(|v| v as f32 / scale));
         ByteRows { bytes: Arc::new(bytes), shape: [rows, cols], values }
     }
 
@@ -59,7 +60,7 @@ impl ByteRows {
 
     /// Replaces the value of every byte value x by `f(x)` (a normalisation).
     pub fn map_values(&mut self, f: impl Fn(f32) -> f32) {
-        for x in &mut self.values {
+        for x in self.values.iter_mut() {
             *x = f(*x);
         }
     }
@@ -71,7 +72,7 @@ impl ByteRows {
         for &r in rows {
             bytes.extend_from_slice(&self.bytes[r * d..(r + 1) * d]);
         }
-        ByteRows { bytes: Arc::new(bytes), shape: [rows.len(), d], values: self.values }
+        ByteRows { bytes: Arc::new(bytes), shape: [rows.len(), d], values: self.values.clone() }
     }
 }
 

@@ -7,7 +7,7 @@ use super::run_folder;
 use crate::cli::shared::print::errln;
 use crate::cli::shared::source::{self, Normalization, Source};
 use nabla::loss::Loss;
-use nabla::nn::Model;
+use nabla::nn::{LayerSpec, Model, ModelSpec};
 use nabla::optim::schedule::{Schedule, Warmup};
 use nabla::optim::{self, Optimizer, schedule_by_name};
 use nabla::report::{RunRecord, claim_run_dir};
@@ -70,6 +70,10 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         None => Loss::LeastSquares,
     };
     let (inputs, outputs) = (data.train.inputs.shape()[1], data.train.targets.shape()[1]);
+    let spec = match (spec, &data.classes) {
+        (Some(spec), Some(classes)) => Some(fit_classes(spec, classes.len())?),
+        (spec, _) => spec,
+    };
     let spec = model_spec(&args, spec, loss, (inputs, outputs), input_map)?;
     let mut model = Model::with_limits(spec, &mut Rng::seed(args.seed), &args.limits.limits())?;
     let (optimizer, schedule) = optimizer_and_schedule(&args)?;
@@ -142,6 +146,22 @@ fn augment_config(args: &TrainArgs, model: &Model, norm: &Normalization) -> Resu
     // a blank pixel (0) after normalisation: what shifted-in borders are filled with
     let background = (0.0 - norm.mean[0]) / norm.std[0];
     Ok(Some(AugmentConfig { augmentation, hw, background }))
+}
+
+/// A zoo model (10 digits) for an image folder of K classes: its last linear layer gets K outputs,
+/// as torchvision's fine-tuning recipes replace the classifier head.
+fn fit_classes(mut spec: ModelSpec, classes: usize) -> Result<ModelSpec> {
+    if spec.output_size()? == classes {
+        return Ok(spec);
+    }
+    match spec.layers.last_mut().map(|l| &mut l.spec) {
+        Some(LayerSpec::Linear(last)) => {
+            errln!("{}: its last linear layer gets {classes} outputs, one per class folder", spec.name);
+            last.out = classes;
+            Ok(spec)
+        }
+        _ => Ok(spec),
+    }
 }
 
 /// Greedy layer-wise pre-training of `model` on the first --pretrain-samples `images`, with one
