@@ -27,7 +27,7 @@ fn main() -> Result<()> {
         toml::from_str(&text).map_err(|e| nabla::Error::config(format!("{}: {e}", path.display())))
     };
     // the first four MNIST test digits as raw pixels
-    let test = load_mnist(&root.join("data/mnist"))?.1.inputs;
+    let test = load_mnist(&root.join("data/mnist"))?.1.inputs.to_tensor();
     let digits: Vec<f32> = test.data()[..4 * 784].iter().map(|&v| (v * 255.0).round()).collect();
     let pixels = |spec: &ModelSpec| {
         let (mean, std) = spec.input_map.map_or((0.1307, 0.3081), |map| map.mean_std());

@@ -31,7 +31,7 @@ fn mnist_pixels(k: usize) -> Vec<f32> {
     static TEST: OnceLock<Tensor> = OnceLock::new();
     let test = TEST.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
-        load_mnist(&dir).expect("the bundled MNIST loads").1.inputs
+        load_mnist(&dir).expect("the bundled MNIST loads").1.inputs.to_tensor()
     });
     // the loader divides each byte by 255; multiplying back gives the byte exactly
     test.data()[..k * 784].iter().map(|&v| (v * 255.0).round()).collect()

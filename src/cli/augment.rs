@@ -68,7 +68,8 @@ pub fn run(args: ShowArgs) -> Result<()> {
     let (cell_w, cell_h) = (w + GAP, h + GAP);
     let (width, height) = (GAP + (1 + VERSIONS) * cell_w, GAP + n * cell_h);
     let mut gray = vec![GAP_GRAY; width * height];
-    let originals = train.inputs.data().chunks(h * w);
+    let originals = train.inputs.to_tensor();
+    let originals = originals.data().chunks(h * w);
     let versions = augmented.data().chunks(h * w * VERSIONS);
     for (i, (original, versions)) in originals.zip(versions).enumerate() {
         for (j, image) in std::iter::once(original).chain(versions.chunks(h * w)).enumerate() {

@@ -2,6 +2,7 @@
 //! (several `--weights`: their probabilities are averaged), or with Monte-Carlo dropout
 //! (`--mc-samples K`: how uncertainty relates to error).
 
+use super::shared::images::{check_classes, classes_from_checkpoint, per_class};
 use super::shared::json::json_f32;
 use super::shared::limits::LimitArgs;
 use super::shared::print::outln;
@@ -35,16 +36,20 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-/// Loads each checkpoint; all must share the first one's input normalisation and shapes. Also
-/// returns the first one's table schema (a model trained on a CSV file).
-pub fn load_models(paths: &[PathBuf], limits: &SizeLimits) -> Result<(Vec<Model>, Normalization, Option<TableSchema>)> {
+/// The checkpoints of `--weights`, their shared input normalisation, and the first one's table
+/// schema (a model trained on a CSV file) and class names (an image folder's).
+type Loaded = (Vec<Model>, Normalization, Option<TableSchema>, Option<Vec<String>>);
+
+/// Loads each checkpoint; all must share the first one's input normalisation and shapes.
+pub fn load_models(paths: &[PathBuf], limits: &SizeLimits) -> Result<Loaded> {
     let mut models = Vec::new();
     let mut first: Option<(Normalization, String)> = None;
-    let mut schema = None;
+    let (mut schema, mut classes) = (None, None);
     for path in paths {
         let (model, meta) = load_checkpoint_limited(path, limits)?;
         if models.is_empty() {
             schema = checkpoint_schema(path, &meta, &model)?;
+            classes = classes_from_checkpoint(path, &meta)?;
         }
         let norm = Normalization::from_checkpoint(path, &meta, model.spec().input_size())?;
         let key = serde_json::to_string(&norm).unwrap_or_default();
@@ -67,18 +72,23 @@ pub fn load_models(paths: &[PathBuf], limits: &SizeLimits) -> Result<(Vec<Model>
         models.push(model);
     }
     let (norm, _) = first.ok_or_else(|| Error::config("--weights: no file given"))?;
-    Ok((models, norm, schema))
+    Ok((models, norm, schema, classes))
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
     if args.mc_samples == Some(0) {
         return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
     }
-    let (mut models, norm, schema) = load_models(&args.weights, &args.limits.limits())?;
+    let (mut models, norm, schema, classes) = load_models(&args.weights, &args.limits.limits())?;
     let spec = models[0].spec();
     let (inputs, outputs) = (spec.input_size(), spec.output_size()?);
+    let mut data_args = args.data.clone();
+    data_args.images.model_input = Some(spec.input.clone());
     // the widths first: the checkpoint's per-column normalisation only fits the model's width
-    let raw = source::read_eval(&args.data, args.seed, schema.as_ref())?;
+    let raw = source::read_eval(&data_args, args.seed, schema.as_ref())?;
+    if let (Some(model), Some(data)) = (&classes, &raw.classes) {
+        check_classes(&args.weights[0], model, data, &format!("--data {}", args.data.data))?;
+    }
     let (columns, targets) = (raw.test.inputs.shape()[1], raw.test.targets.shape()[1]);
     if columns != inputs || targets != outputs {
         return Err(Error::config(format!(
@@ -132,6 +142,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         out["test_accuracy"] = e.accuracy.map(json_f32).unwrap_or_default();
         if metrics.is_some() {
             regression::json(&mut out, "test", metrics);
+        }
+        if let Some(names) = &classes {
+            let counts = per_class(&mut models[0], &data.test, names.len());
+            let mut report = serde_json::Map::new();
+            for (name, &(n, correct)) in names.iter().zip(&counts) {
+                let acc = correct as f32 / n.max(1) as f32;
+                outln!("  {name}: {:.2}% of {n}", 100.0 * acc);
+                report.insert(name.clone(), serde_json::json!({ "samples": n, "accuracy": json_f32(acc) }));
+            }
+            out["per_class"] = report.into();
         }
     }
     if let Some(k) = args.mc_samples {

@@ -44,7 +44,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Evaluate saved weights on a test set.
     Eval(eval::EvalArgs),
-    /// Classify one 28×28 grayscale PNG with saved weights.
+    /// Classify one 28×28 grayscale PNG, or many PNG/JPEG images (--data) into a CSV, with saved
+    /// weights.
     Predict(predict::PredictArgs),
     /// Run the lecture's backpropagation example step by step.
     Explain,

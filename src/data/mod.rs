@@ -1,4 +1,5 @@
-//! Datasets: MNIST (IDX, raw or gzip) and CSV tables (streamed; see [`table`] for their schema).
+//! Datasets: MNIST (IDX, raw or gzip), image folders (a subfolder of PNG/JPEG files per class)
+//! and CSV tables (streamed; see [`table`] for their schema).
 //!
 //! Every loader returns a [`Dataset`]: an N × D input matrix and an N × K target matrix, one row
 //! per example. Classification targets are one-hot rows with the class indices kept beside them;
@@ -8,6 +9,8 @@
 mod augment;
 mod csv;
 mod idx;
+mod image_folder;
+mod inputs;
 mod mnist;
 mod png;
 pub mod table;
@@ -15,6 +18,10 @@ pub mod table;
 pub use augment::{Augmentation, Elastic, augment_batch};
 pub use csv::{CsvOptions, TargetColumn, Task, load_csv, parse_target};
 pub use idx::{Idx, IdxFile, read_idx};
+pub use image_folder::{
+    ImageFolder, ImageFormat, image_files, is_image_file, is_image_folder, load_image_folder, read_images,
+};
+pub use inputs::{ByteRows, Inputs};
 pub use mnist::load_mnist;
 pub use png::read_gray_png;
 
@@ -24,8 +31,9 @@ use crate::tensor::Tensor;
 /// Examples as rows: inputs, targets and, for classification, the class of each row.
 #[derive(Clone, Debug)]
 pub struct Dataset {
-    /// N × D, f32 (MNIST: pixels scaled to [0, 1], D = 784).
-    pub inputs: Tensor,
+    /// N × D: f32 for tables; bytes that become f32 per mini-batch for images (MNIST: pixels
+    /// scaled to [0, 1], D = 784).
+    pub inputs: Inputs,
     /// N × K: one-hot rows for classification, target values for regression.
     pub targets: Tensor,
     /// The class index of each row for classification, `None` for regression.
@@ -37,13 +45,18 @@ pub struct Dataset {
 impl Dataset {
     /// A classification dataset with one-hot targets for `labels`; each label must be below
     /// `classes`.
-    fn classification(inputs: Tensor, labels: Vec<usize>, classes: usize, image_shape: Option<[usize; 3]>) -> Dataset {
+    fn classification(
+        inputs: impl Into<Inputs>,
+        labels: Vec<usize>,
+        classes: usize,
+        image_shape: Option<[usize; 3]>,
+    ) -> Dataset {
         let mut one_hot = vec![0.0; labels.len() * classes];
         for (row, &label) in labels.iter().enumerate() {
             one_hot[row * classes + label] = 1.0;
         }
         let targets = Tensor::from_vec(one_hot, &[labels.len(), classes]);
-        Dataset { inputs, targets, labels: Some(labels), image_shape }
+        Dataset { inputs: inputs.into(), targets, labels: Some(labels), image_shape }
     }
 
     /// The number of rows (examples).
@@ -65,7 +78,7 @@ impl Dataset {
     pub fn take(&self, n: usize) -> Dataset {
         let n = n.min(self.len());
         Dataset {
-            inputs: self.inputs.slice(0, 0..n),
+            inputs: self.inputs.select_rows(&(0..n).collect::<Vec<_>>()),
             targets: self.targets.slice(0, 0..n),
             labels: self.labels.as_ref().map(|l| l[..n].to_vec()),
             image_shape: self.image_shape,
@@ -75,7 +88,7 @@ impl Dataset {
     /// The rows `rows`, in that order; panics if one is out of range.
     pub fn subset(&self, rows: &[usize]) -> Dataset {
         Dataset {
-            inputs: self.inputs.gather_rows(rows),
+            inputs: self.inputs.select_rows(rows),
             targets: self.targets.gather_rows(rows),
             labels: self.labels.as_ref().map(|l| rows.iter().map(|&r| l[r]).collect()),
             image_shape: self.image_shape,
@@ -96,10 +109,12 @@ impl Dataset {
         (self.subset(a), self.subset(b))
     }
 
-    /// Maps every input x to (x − mean) / std (e.g. MNIST's mean 0.1307 and std 0.3081).
+    /// Maps every input x to (x − mean) / std (e.g. MNIST's mean 0.1307 and std 0.3081); bytes
+    /// stay bytes (their 256 values are mapped).
     pub fn normalize(&mut self, mean: f32, std: f32) {
-        for x in self.inputs.data_mut() {
-            *x = (*x - mean) / std;
+        match &mut self.inputs {
+            Inputs::Bytes(b) => b.map_values(|x| (x - mean) / std),
+            Inputs::F32(t) => t.data_mut().iter_mut().for_each(|x| *x = (*x - mean) / std),
         }
     }
 
@@ -108,11 +123,12 @@ impl Dataset {
     /// [`apply_column_stats`](Dataset::apply_column_stats). A constant column gets std 1, so it
     /// becomes 0 instead of NaN.
     pub fn standardize_columns(&mut self) -> (Vec<f32>, Vec<f32>) {
-        let (n, d) = self.inputs.dims2("standardize_columns");
+        let inputs = self.inputs.to_tensor();
+        let (n, d) = inputs.dims2("standardize_columns");
         // Sums in f64: a column of 10⁶ values near 10⁴ would lose its variance in f32.
         let mut sum = vec![0.0f64; d];
         let mut sum_sq = vec![0.0f64; d];
-        for row in self.inputs.data().chunks_exact(d.max(1)) {
+        for row in inputs.data().chunks_exact(d.max(1)) {
             for (j, &x) in row.iter().enumerate() {
                 sum[j] += x as f64;
             }
@@ -120,7 +136,7 @@ impl Dataset {
         let count = n.max(1) as f64;
         let means: Vec<f64> = sum.iter().map(|s| s / count).collect();
         // Two passes (mean, then squared deviations) avoid the cancellation of E[x²] − E[x]².
-        for row in self.inputs.data().chunks_exact(d.max(1)) {
+        for row in inputs.data().chunks_exact(d.max(1)) {
             for (j, &x) in row.iter().enumerate() {
                 let dev = x as f64 - means[j];
                 sum_sq[j] += dev * dev;
@@ -143,7 +159,7 @@ impl Dataset {
     /// lengths differ from the number of columns.
     #[track_caller]
     pub fn apply_column_stats(&mut self, means: &[f32], stds: &[f32]) {
-        let (_, d) = self.inputs.dims2("apply_column_stats");
+        let d = self.inputs.shape()[1];
         assert!(
             means.len() == d && stds.len() == d,
             "apply_column_stats: {} means and {} stds for {d} columns",
@@ -236,13 +252,13 @@ mod tests {
     #[test]
     fn standardize_columns_then_apply_to_another_set() {
         let inputs = Tensor::from_vec(vec![1.0, 5.0, 3.0, 5.0], &[2, 2]);
-        let mut d = Dataset { inputs, targets: Tensor::zeros(&[2, 1]), labels: None, image_shape: None };
+        let mut d = Dataset { inputs: inputs.into(), targets: Tensor::zeros(&[2, 1]), labels: None, image_shape: None };
         assert_eq!(d.num_classes(), None);
         let (means, stds) = d.standardize_columns();
         assert_eq!((means, stds.clone()), (vec![2.0, 5.0], vec![1.0, 1.0]));
         assert_eq!(d.inputs.data(), &[-1.0, 0.0, 1.0, 0.0]);
         let mut other = d.take(1);
-        other.inputs = Tensor::from_vec(vec![4.0, 6.0], &[1, 2]);
+        other.inputs = Tensor::from_vec(vec![4.0, 6.0], &[1, 2]).into();
         other.apply_column_stats(&[2.0, 5.0], &stds);
         assert_eq!(other.inputs.data(), &[2.0, 1.0]);
         other.normalize(1.0, 2.0);

@@ -618,7 +618,7 @@ impl Table {
         let targets = self.targets.expect("Table::into_dataset: the table has no targets");
         let k = targets.len().checked_div(self.rows).unwrap_or_else(|| self.schema.outputs());
         Dataset {
-            inputs: Tensor::from_vec(self.inputs, &[self.rows, d]),
+            inputs: Tensor::from_vec(self.inputs, &[self.rows, d]).into(),
             targets: Tensor::from_vec(targets, &[self.rows, k]),
             labels: self.labels,
             image_shape: None,

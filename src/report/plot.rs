@@ -166,23 +166,17 @@ where
         .x_label_formatter(&|v| format!("{v}"))
         .draw()
         .map_err(|e| e.to_string())?;
-    // a dashed (evaluation) curve shares the colour of the solid (training) curve before it:
-    // one colour per run
-    let mut colour = 0;
-    for (i, s) in series.iter().enumerate() {
-        if i > 0 && !s.dashed {
-            colour += 1;
-        }
+    for (s, (colour, dash)) in series.iter().zip(line_styles(series)) {
         let style = COLOURS[colour % COLOURS.len()].stroke_width(2);
         let points = s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
-        let drawn = if s.dashed {
-            chart.draw_series(DashedLineSeries::new(points, 8, 5, style)).map_err(|e| e.to_string())?
-        } else {
-            chart.draw_series(LineSeries::new(points, style)).map_err(|e| e.to_string())?
+        let drawn = match dash {
+            Some((dash, gap)) => {
+                chart.draw_series(DashedLineSeries::new(points, dash, gap, style)).map_err(|e| e.to_string())?
+            }
+            None => chart.draw_series(LineSeries::new(points, style)).map_err(|e| e.to_string())?,
         };
-        let dashed = s.dashed;
         drawn.label(s.label.as_str()).legend(move |(x, y)| {
-            let (dash, gap) = if dashed { (7, 4) } else { (LEGEND_LINE, 0) };
+            let (dash, gap) = dash.unwrap_or((LEGEND_LINE as u32, 0));
             DashedPathElement::new([(x, y), (x + LEGEND_LINE, y)], dash, gap, style)
         });
     }
@@ -195,6 +189,33 @@ where
         .border_style(BLACK)
         .draw()
         .map_err(|e| e.to_string())
+}
+
+/// Dash patterns (dash, gap) in pixels of a run's first and second evaluation curves
+/// (validation and test): long dashes, then dots.
+const DASHES: [(u32, u32); 2] = [(9, 5), (2, 4)];
+
+/// The colour index and dash pattern (`None`: solid) of each series. A solid (training) curve
+/// starts a run; the dashed (evaluation) curves after it are its validation and test curves,
+/// told apart by their dash pattern. With one run each curve also has its own colour; with
+/// several, the colour tells the run.
+fn line_styles(series: &[Series]) -> Vec<(usize, Option<(u32, u32)>)> {
+    let one_run = series.iter().filter(|s| !s.dashed).count() <= 1;
+    let (mut run, mut nth_dashed) = (0, 0);
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if !s.dashed {
+                run += usize::from(i > 0);
+                nth_dashed = 0;
+                return (if one_run { i } else { run }, None);
+            }
+            let dash = DASHES[nth_dashed.min(DASHES.len() - 1)];
+            nth_dashed += 1;
+            (if one_run { i } else { run }, Some(dash))
+        })
+        .collect()
 }
 
 /// RGB pixels, row by row, as PNG bytes.
@@ -273,6 +294,22 @@ mod tests {
         let series = [curve("train", 3.0, 1e-3, 0.4, false), curve("test", 3.5, 2e-2, 0.3, true)];
         plot_losses(&path, "log scale", &series).unwrap();
         assert_png(&path);
+    }
+
+    #[test]
+    fn validation_and_test_differ_in_colour_and_dash() {
+        let one = [
+            curve("train", 1.0, 0.4, 0.2, false),
+            curve("val", 1.0, 0.4, 0.2, true),
+            curve("test", 1.0, 0.4, 0.2, true),
+        ];
+        let styles = line_styles(&one);
+        assert_eq!(styles, [(0, None), (1, Some(DASHES[0])), (2, Some(DASHES[1]))]);
+        // two runs: the colour tells the run, the dash the set
+        let two: Vec<Series> = one.iter().chain(&one).cloned().collect();
+        let styles = line_styles(&two);
+        assert_eq!(styles[1..3], [(0, Some(DASHES[0])), (0, Some(DASHES[1]))]);
+        assert_eq!(styles[3..], [(1, None), (1, Some(DASHES[0])), (1, Some(DASHES[1]))]);
     }
 
     #[test]

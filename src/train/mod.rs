@@ -448,8 +448,12 @@ mod tests {
             (0..8).flat_map(|i| [0.0, 1.0, 2.0].map(|c| f32::from(c == (i % 3) as f32))).collect(),
             &[8, 3],
         );
-        let data =
-            Dataset { inputs: Rng::seed(1).normal_tensor(&[8, 6], 1.0), targets, labels: None, image_shape: None };
+        let data = Dataset {
+            inputs: Rng::seed(1).normal_tensor(&[8, 6], 1.0).into(),
+            targets,
+            labels: None,
+            image_shape: None,
+        };
         let buffers = |t: &Trainer| t.model.params().iter().map(|(_, p)| p.value().data().as_ptr()).collect::<Vec<_>>();
         let (before, values) = (buffers(&trainer), trainer.model.params()[0].1.value().data().to_vec());
         trainer.step(&data, &[0, 1, 2, 3], 0);
@@ -467,7 +471,8 @@ mod tests {
             &[16, 3],
         );
         let labels = Some((0..16).map(|i| i % 3).collect());
-        let data = Dataset { inputs: Rng::seed(1).normal_tensor(&[16, 6], 1.0), targets, labels, image_shape: None };
+        let data =
+            Dataset { inputs: Rng::seed(1).normal_tensor(&[16, 6], 1.0).into(), targets, labels, image_shape: None };
         let sets = Sets { train: &data, val: None, test: None };
         for huge in [1e6, 1e30] {
             let model = Model::new(spec.clone(), &mut Rng::seed(0)).unwrap();

@@ -3,6 +3,7 @@
 
 pub mod augment_flags;
 pub mod help;
+pub mod images;
 pub mod json;
 pub mod limits;
 pub mod png;

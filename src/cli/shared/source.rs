@@ -1,12 +1,15 @@
 //! Where training and test data come from (`--data`), and the input normalisation that a
 //! checkpoint carries so that eval and predict see inputs exactly as training did.
 
+use super::images::{ImageArgs, pixel_statistics};
 use super::print::errln;
 use indicatif::{ProgressBar, ProgressStyle};
 use nabla::data::table::{
     Impute, SCHEMA_KEY, Table, TableOptions, TableSchema, column_stats, read_table, read_with_schema,
 };
-use nabla::data::{CsvOptions, Dataset, TargetColumn, Task, load_mnist, parse_target};
+use nabla::data::{
+    CsvOptions, Dataset, Inputs, TargetColumn, Task, is_image_folder, load_image_folder, load_mnist, parse_target,
+};
 use nabla::{Error, Result, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -113,6 +116,27 @@ impl Normalization {
         Ok(())
     }
 
+    /// Normalises a dataset's inputs as [`Normalization::apply_inputs`] does. Bytes (images) with
+    /// one mean and std stay bytes: the 256 values they stand for are normalised, each with the
+    /// same f32 operations as a pixel would be, and an outlier is the first pixel whose value is
+    /// one.
+    pub fn apply_to(&self, inputs: &mut Inputs) -> std::result::Result<(), Outlier> {
+        let Inputs::Bytes(rows) = inputs else { return self.apply_inputs(inputs.tensor_mut()) };
+        let ([mean], [std]) = (&self.mean[..], &self.std[..]) else { return self.apply_inputs(inputs.tensor_mut()) };
+        let normalised = rows.values().map(|v| (v - mean) / std);
+        let bad = |v: f32| !v.is_finite() || v.abs() > MAX_STANDARDISED;
+        let d = rows.shape()[1];
+        // the pixels are searched only when some byte value would be out of range
+        let first_bad = || rows.bytes().iter().position(|&b| bad(normalised[b as usize]));
+        if let Some(i) = normalised.iter().any(|&v| bad(v)).then(first_bad).flatten() {
+            let b = rows.bytes()[i] as usize;
+            let value = rows.values()[b];
+            return Err(Outlier { column: i % d, value, mean: *mean, std: *std, normalised: normalised[b] });
+        }
+        rows.map_values(|v| (v - mean) / std);
+        Ok(())
+    }
+
     /// The normalisation stored in a checkpoint's metadata `meta`, checked against the model's
     /// `inputs`; `path` names the checkpoint in errors.
     pub fn from_checkpoint(path: &Path, meta: &HashMap<String, String>, inputs: usize) -> Result<Normalization> {
@@ -140,6 +164,8 @@ pub struct Source {
     pub normalization: Normalization,
     /// How a CSV file was read (None for MNIST): goes into the checkpoint.
     pub schema: Option<TableSchema>,
+    /// The class names of an image folder (its subfolders), `None` for MNIST and tables.
+    pub classes: Option<Vec<String>>,
 }
 
 /// Training and test data as read and split, before normalisation, with the statistics that
@@ -154,6 +180,8 @@ pub struct RawSource {
     pub schema: Option<TableSchema>,
     /// The files of the training and test rows, to name them in errors (None for MNIST).
     files: Option<(PathBuf, PathBuf)>,
+    /// The class names of an image folder, `None` for MNIST and tables.
+    pub classes: Option<Vec<String>>,
     /// `--data` as given.
     data: String,
 }
@@ -161,7 +189,8 @@ pub struct RawSource {
 /// Options of `--data` shared by train and eval.
 #[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
 pub struct DataArgs {
-    /// `mnist` (the bundled copy), a folder of MNIST IDX files (raw or .gz), or a CSV file.
+    /// `mnist` (the bundled copy), a folder of MNIST IDX files (raw or .gz), a folder of class
+    /// subfolders of PNG/JPEG images, or a CSV file.
     #[arg(long, default_value = "mnist")]
     pub data: String,
     /// For a CSV file: the target column, by name or 0-based index (eval reads it from the model).
@@ -170,7 +199,8 @@ pub struct DataArgs {
     /// For a CSV file: predict a number (regression) instead of a class.
     #[arg(long)]
     pub regression: bool,
-    /// For a CSV file: the fraction of rows held out as the test set (seeded by --seed) [train's
+    /// For a CSV file or an image folder: the fraction of rows held out as the test set (seeded
+    /// by --seed) [train's
     /// default: 0.2, or 0 with --test-data; eval scores every row of the file unless it is given].
     #[arg(long)]
     pub test_split: Option<f32>,
@@ -184,6 +214,9 @@ pub struct DataArgs {
     #[arg(long)]
     #[serde(default)]
     pub impute: Option<String>,
+    #[command(flatten)]
+    #[serde(default)]
+    pub images: ImageArgs,
 }
 
 impl DataArgs {
@@ -196,6 +229,7 @@ impl DataArgs {
             test_split: None,
             categorical: Vec::new(),
             impute: None,
+            images: ImageArgs::default(),
         }
     }
 }
@@ -220,7 +254,8 @@ fn data_path(args: &DataArgs) -> Result<PathBuf> {
         return Ok(path);
     }
     Err(Error::config(format!(
-        "--data {}: no such file or folder (expected mnist, a folder of IDX files, or a CSV file)",
+        "--data {}: no such file or folder (expected mnist, a folder of IDX files, a folder of class \
+         subfolders of images, or a CSV file)",
         args.data
     )))
 }
@@ -233,13 +268,21 @@ pub fn read(args: &DataArgs, seed: u64, test_data: Option<&Path>) -> Result<RawS
         return Err(Error::config(format!("--test-split {split} must be in [0, 1)")));
     }
     let path = data_path(args)?;
+    if path.is_dir() && test_data.is_some() {
+        return Err(Error::config("--test-data is for CSV files; a folder has its own test set or split"));
+    }
+    if path.is_dir() && is_image_folder(&path) {
+        let folder = load_image_folder(&path, args.images.format()?)?;
+        let (train, test) = folder.data.split(split, seed);
+        let own = Some(pixel_statistics(&train));
+        let classes = Some(folder.classes);
+        return Ok(RawSource { train, test, own, schema: None, files: None, classes, data: args.data.clone() });
+    }
     if path.is_dir() {
-        if test_data.is_some() {
-            return Err(Error::config("--test-data is for CSV files; an MNIST folder has its own test set"));
-        }
         let (train, test) = load_mnist(&path)?;
         let own = Normalization { mean: vec![MNIST_MEAN], std: vec![MNIST_STD] };
-        return Ok(RawSource { train, test, own: Some(own), schema: None, files: None, data: args.data.clone() });
+        let data = args.data.clone();
+        return Ok(RawSource { train, test, own: Some(own), schema: None, files: None, classes: None, data });
     }
     if test_data.is_some() && split > 0.0 {
         return Err(Error::config("give --test-data or --test-split, not both: the test rows come from one place"));
@@ -273,6 +316,7 @@ pub fn read(args: &DataArgs, seed: u64, test_data: Option<&Path>) -> Result<RawS
         own: Some(own),
         schema: Some(schema),
         files: Some((path, test_path)),
+        classes: None,
         data: args.data.clone(),
     })
 }
@@ -344,6 +388,7 @@ pub fn read_eval(args: &DataArgs, seed: u64, schema: Option<&TableSchema>) -> Re
         own: None,
         schema: Some(schema.clone()),
         files: Some((path.clone(), path)),
+        classes: None,
         data: args.data.clone(),
     })
 }
@@ -359,7 +404,7 @@ pub fn load_extra(path: &Path, schema: &TableSchema, norm: &Normalization) -> Re
     norm.check(set.inputs.shape()[1]).map_err(|message| {
         Error::config(format!("{}: the input normalisation does not fit: {message}", path.display()))
     })?;
-    norm.apply_inputs(&mut set.inputs).map_err(|outlier| outlier_error(path, schema, outlier))?;
+    norm.apply_to(&mut set.inputs).map_err(|outlier| outlier_error(path, schema, outlier))?;
     Ok(set)
 }
 
@@ -461,14 +506,14 @@ impl RawSource {
     /// Panics if there is neither: only evaluation reads data without statistics of its own, and
     /// it passes the checkpoint's.
     pub fn normalize(self, given: Option<&Normalization>) -> Result<Source> {
-        let RawSource { mut train, mut test, own, schema, files, data } = self;
+        let RawSource { mut train, mut test, own, schema, files, classes, data } = self;
         let normalization = given.cloned().or(own).expect("data read for evaluation is normalised as its model says");
         let columns = train.inputs.shape()[1];
         normalization.check(columns).map_err(|message| {
             Error::config(format!("--data {data}: the input normalisation does not fit: {message}"))
         })?;
         for (set, which) in [(&mut train, 0), (&mut test, 1)] {
-            if let Err(outlier) = normalization.apply_inputs(&mut set.inputs) {
+            if let Err(outlier) = normalization.apply_to(&mut set.inputs) {
                 return Err(match (&files, &schema) {
                     (Some(files), Some(schema)) => {
                         outlier_error(if which == 0 { &files.0 } else { &files.1 }, schema, outlier)
@@ -477,7 +522,7 @@ impl RawSource {
                 });
             }
         }
-        Ok(Source { train, test, normalization, schema })
+        Ok(Source { train, test, normalization, schema, classes })
     }
 }
 

@@ -5,6 +5,7 @@ use super::model::describe;
 use super::prepare::Run;
 use super::progress::Progress;
 use super::run_folder;
+use crate::cli::shared::images::classes_meta;
 use crate::cli::shared::print::errln;
 use nabla::io::save_checkpoint;
 use nabla::nn::Module;
@@ -17,6 +18,7 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
     if let Some(schema) = &run.data.schema {
         meta.extend(schema.checkpoint_meta());
     }
+    meta.extend(run.data.classes.as_deref().map(classes_meta).unwrap_or_default());
     let t = &run.trainer;
     errln!(
         "training {} ({} parameters) on {} samples{}, {}: {}, {}, m = {}; run folder {}",
@@ -67,7 +69,7 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
 /// epoch's figures still go to `metrics.csv` and the plot (a comparison shows them), its weights
 /// nowhere.
 fn diverged(run: &mut Run, epoch: usize, e: Error) -> Error {
-    if let Err(write) = run.record.push(run.trainer.history.last().expect("the diverged epoch").clone()) {
+    if let Err(write) = run.record.push_last(run.trainer.history.last().expect("the diverged epoch").clone()) {
         errln!("{write}");
     }
     let kept = match epoch - 1 {

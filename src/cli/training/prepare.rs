@@ -7,7 +7,7 @@ use super::run_folder;
 use crate::cli::shared::print::errln;
 use crate::cli::shared::source::{self, Normalization, Source};
 use nabla::loss::Loss;
-use nabla::nn::Model;
+use nabla::nn::{LayerSpec, Model, ModelSpec};
 use nabla::optim::schedule::{Schedule, Warmup};
 use nabla::optim::{self, Optimizer, schedule_by_name};
 use nabla::report::{RunRecord, claim_run_dir};
@@ -37,13 +37,14 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         nabla::io::check_writable(out).map_err(|e| Error::config(format!("--out: {e}")))?;
     }
     let spec = args.settle_model()?;
+    args.data.images.model_input = spec.as_ref().map(|s| s.input.clone());
     args.validate()?;
     let input_map = args.input_map(spec.as_ref())?;
     let given = input_map.map(Normalization::from_input_map);
     let mut data = source::load(&args.data, args.seed, args.test_data.as_deref(), given.as_ref())?;
     // pre-training reads images only, so --limit-train (which limits the labelled samples) does
     // not cut them
-    let images = data.train.inputs.clone();
+    let images = (args.pretrain > 0 && resume_dir.is_none()).then(|| data.train.inputs.to_tensor());
     if let Some(n) = args.limit_train {
         data.train = data.train.take(n.min(data.train.len()));
     }
@@ -79,6 +80,10 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         None => Loss::LeastSquares,
     };
     let (inputs, outputs) = (data.train.inputs.shape()[1], data.train.targets.shape()[1]);
+    let spec = match (spec, &data.classes) {
+        (Some(spec), Some(classes)) => Some(fit_classes(spec, classes.len())?),
+        (spec, _) => spec,
+    };
     let spec = model_spec(&args, spec, loss, (inputs, outputs), input_map)?;
     let mut model = Model::with_limits(spec, &mut Rng::seed(args.seed), &args.limits.limits())?;
     let (optimizer, schedule) = optimizer_and_schedule(&args)?;
@@ -88,8 +93,10 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
         Some(_) => None,
         None => Some(RunRecord::create(&claim_run_dir(&args.runs, &args.name)?, &args)?),
     };
-    let pretrained =
-        if args.pretrain > 0 && resume_dir.is_none() { pretrain(&args, &mut model, &images)? } else { Vec::new() };
+    let pretrained = match &images {
+        Some(images) => pretrain(&args, &mut model, images)?,
+        None => Vec::new(),
+    };
     let config = TrainConfig {
         epochs: args.epochs(),
         batch_size: args.batch_size(),
@@ -136,13 +143,35 @@ fn augment_config(args: &TrainArgs, model: &Model, norm: &Normalization) -> Resu
     }
     let input = &model.spec().input;
     let hw = match input[..] {
-        [_, h, w] => (h, w),
+        [1, h, w] => (h, w),
+        [c, _, _] => {
+            return Err(Error::config(format!(
+                "augmentation moves 1-channel images; the model takes {c} channels ({input:?}): give --grayscale and a \
+                 1-channel model, or train without augmentation"
+            )));
+        }
         [784] => (28, 28),
         _ => return Err(Error::config(format!("augmentation needs images; the model's input is {input:?}"))),
     };
     // a blank pixel (0) after normalisation: what shifted-in borders are filled with
     let background = (0.0 - norm.mean[0]) / norm.std[0];
     Ok(Some(AugmentConfig { augmentation, hw, background }))
+}
+
+/// A zoo model (10 digits) for an image folder of K classes: its last linear layer gets K outputs,
+/// as torchvision's fine-tuning recipes replace the classifier head.
+fn fit_classes(mut spec: ModelSpec, classes: usize) -> Result<ModelSpec> {
+    if spec.output_size()? == classes {
+        return Ok(spec);
+    }
+    match spec.layers.last_mut().map(|l| &mut l.spec) {
+        Some(LayerSpec::Linear(last)) => {
+            errln!("{}: its last linear layer gets {classes} outputs, one per class folder", spec.name);
+            last.out = classes;
+            Ok(spec)
+        }
+        _ => Ok(spec),
+    }
 }
 
 /// Greedy layer-wise pre-training of `model` on the first --pretrain-samples `images`, with one

@@ -61,7 +61,7 @@ pub fn save_epoch(trainer: &Trainer, record: &mut RunRecord, meta: &HashMap<Stri
 pub fn finish(trainer: &Trainer, record: &mut RunRecord, meta: &HashMap<String, String>) -> Result<()> {
     save_checkpoint(&record.dir().join(MODEL_FILE), &trainer.model, meta)?;
     match trainer.history.last() {
-        Some(r) => record.push(r.clone()),
+        Some(r) => record.push_last(r.clone()),
         None => Ok(()),
     }
 }

@@ -1,14 +1,19 @@
-//! `nabla predict`: classify one 28×28 grayscale PNG (white ink on black, as in MNIST), or, with
-//! `--data rows.csv`, every row of a table (`table.rs`).
+//! `nabla predict`: classify one 28×28 grayscale PNG (white ink on black, as in MNIST), many
+//! PNG/JPEG images (`--data`, [`images`]) into a CSV of predictions, or every row of a table
+//! (`--data rows.csv`, `table.rs`).
 
 mod table;
 
+mod images;
+
+use super::shared::images::{ImageArgs, classes_from_checkpoint};
 use super::shared::json::json_f32;
 use super::shared::limits::LimitArgs;
 use super::shared::png::read_gray_png;
 use super::shared::print::outln;
 use super::shared::source::Normalization;
 use clap::Args;
+use images::{ImagePrediction, predict_images};
 use nabla::io::load_checkpoint_limited;
 use nabla::tensor::Tensor;
 use nabla::train::mc_predict;
@@ -23,13 +28,16 @@ pub struct PredictArgs {
     /// A 28×28 PNG (grayscale, or RGB/RGBA turned to gray).
     #[arg(required_unless_present = "data", conflicts_with = "data")]
     pub image: Option<PathBuf>,
-    /// A CSV file of rows to predict (for a model trained on a table); the target column may be
-    /// present or not.
+    /// PNG/JPEG files, folders of them, or image folders (a subfolder per class): one CSV row of
+    /// predictions per image; or one CSV file of rows (for a model trained on a table; the
+    /// target column may be present or not).
+    #[arg(long, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// With --data: write the predictions CSV here (atomically) instead of to stdout.
     #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// With --data: write the predictions here as CSV (else to stdout).
-    #[arg(long, requires = "data")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub images: ImageArgs,
     /// The image has dark ink on a light background: invert it to MNIST's white on black.
     #[arg(long)]
     pub invert: bool,
@@ -51,13 +59,29 @@ pub fn run(args: PredictArgs) -> Result<()> {
     if args.mc_samples == Some(0) {
         return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
     }
-    let image = match (&args.data, &args.image) {
-        (Some(data), _) => return table::run(&args, data),
-        (None, Some(image)) => image,
-        (None, None) => return Err(Error::config("predict reads an image (a PNG file) or --data rows.csv")),
-    };
+    // one .csv file: a table's rows
+    if let [rows] = &args.data[..]
+        && rows.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        return table::run(&args, rows);
+    }
     let (mut model, meta) = load_checkpoint_limited(&args.weights, &args.limits.limits())?;
     let norm = Normalization::from_checkpoint(&args.weights, &meta, model.spec().input_size())?;
+    let Some(image) = &args.image else {
+        if args.mc_samples.is_some() {
+            return Err(Error::config("--mc-samples works on one image (predict IMAGE), not on --data"));
+        }
+        let job = ImagePrediction {
+            paths: &args.data,
+            out: args.out.as_deref(),
+            images: &args.images,
+            invert: args.invert,
+            classes: classes_from_checkpoint(&args.weights, &meta)?,
+            normalization: norm,
+            weights: &args.weights,
+        };
+        return predict_images(&mut model, job);
+    };
     if norm.mean.len() > 1 {
         return Err(Error::config(format!(
             "{}: the model was trained on a table of {} columns (it normalises each column), not on images; \

@@ -1,0 +1,200 @@
+//! A dataset's input rows: f32 values (tables), or bytes (image pixels) that become f32 one
+//! mini-batch at a time.
+//!
+//! MNIST's 70,000 images are 55 MB as bytes and 220 MB as f32. Held as bytes, each byte value v
+//! stands for `values[v]`, a table of 256 floats: scaling (v/255) and normalising ((x − mean)/std)
+//! rewrite the table, not the pixels, and a batch is gathered through it. A table entry is the
+//! result of the same f32 operations on the same operands as the per-pixel computation it
+//! replaces, so a batch holds the same bits either way.
+
+use crate::tensor::Tensor;
+use std::sync::Arc;
+
+/// N × D input rows, as f32 or as bytes that stand for f32 values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inputs {
+    /// N × D values (a CSV table's columns).
+    F32(Tensor),
+    /// N × D bytes (pixels) with the value each byte stands for.
+    Bytes(ByteRows),
+}
+
+/// N × D bytes and the f32 value of each of the 256 byte values; cheap to clone (the bytes are
+/// shared).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ByteRows {
+    // a Vec, not [u8]: Arc<[u8]> from a Vec copies it
+    bytes: Arc<Vec<u8>>,
+    /// [N, D]
+    shape: [usize; 2],
+    /// boxed: 1 KiB inline would make every `Inputs` that large
+    values: Box<[f32; 256]>,
+}
+
+impl ByteRows {
+    /// `rows` rows of `bytes.len() / rows` bytes each, with byte v standing for v/`scale` (255 for
+    /// pixels in [0, 1]: division, not × 1/255, gives the correctly rounded v/255). Panics if the
+    /// bytes do not split into `rows` equal rows.
+    #[track_caller]
+    pub fn new(bytes: Vec<u8>, rows: usize, scale: f32) -> ByteRows {
+        let cols = bytes.len().checked_div(rows).unwrap_or(0);
+        assert_eq!(rows * cols, bytes.len(), "ByteRows: {} bytes do not split into {rows} equal rows", bytes.len());
+        let values = Box::new(std::array::from_fn(|v| v as f32 / scale));
+        ByteRows { bytes: Arc::new(bytes), shape: [rows, cols], values }
+    }
+
+    /// [N, D].
+    pub fn shape(&self) -> [usize; 2] {
+        self.shape
+    }
+
+    /// The bytes, row after row.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The f32 value that byte value v stands for, at index v.
+    pub fn values(&self) -> &[f32; 256] {
+        &self.values
+    }
+
+    /// Replaces the value of every byte value x by `f(x)` (a normalisation).
+    pub fn map_values(&mut self, f: impl Fn(f32) -> f32) {
+        for x in self.values.iter_mut() {
+            *x = f(*x);
+        }
+    }
+
+    /// The rows `rows`, as bytes, in that order.
+    fn select(&self, rows: &[usize]) -> ByteRows {
+        let d = self.shape[1];
+        let mut bytes = Vec::with_capacity(rows.len() * d);
+        for &r in rows {
+            bytes.extend_from_slice(&self.bytes[r * d..(r + 1) * d]);
+        }
+        ByteRows { bytes: Arc::new(bytes), shape: [rows.len(), d], values: self.values.clone() }
+    }
+}
+
+impl Inputs {
+    /// [N, D].
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Inputs::F32(t) => t.shape(),
+            Inputs::Bytes(b) => &b.shape,
+        }
+    }
+
+    /// The rows `rows`, in that order, as an f32 tensor (a mini-batch); panics if one is out of
+    /// range.
+    pub fn gather_rows(&self, rows: &[usize]) -> Tensor {
+        match self {
+            Inputs::F32(t) => t.gather_rows(rows),
+            Inputs::Bytes(b) => {
+                let d = b.shape[1];
+                let mut data = Vec::with_capacity(rows.len() * d);
+                for &r in rows {
+                    data.extend(b.bytes[r * d..(r + 1) * d].iter().map(|&v| b.values[v as usize]));
+                }
+                Tensor::from_vec(data, &[rows.len(), d])
+            }
+        }
+    }
+
+    /// The rows `rows`, in that order, stored as these are (bytes stay bytes).
+    pub fn select_rows(&self, rows: &[usize]) -> Inputs {
+        match self {
+            Inputs::F32(t) => Inputs::F32(t.gather_rows(rows)),
+            Inputs::Bytes(b) => Inputs::Bytes(b.select(rows)),
+        }
+    }
+
+    /// Every row as an f32 tensor (a copy for bytes; a shared buffer for f32).
+    pub fn to_tensor(&self) -> Tensor {
+        match self {
+            Inputs::F32(t) => t.clone(),
+            Inputs::Bytes(b) => self.gather_rows(&(0..b.shape[0]).collect::<Vec<_>>()),
+        }
+    }
+
+    /// The f32 values, row after row; panics for bytes, which have none to lend (use
+    /// [`to_tensor`](Inputs::to_tensor) or [`gather_rows`](Inputs::gather_rows)).
+    #[track_caller]
+    pub fn data(&self) -> &[f32] {
+        match self {
+            Inputs::F32(t) => t.data(),
+            Inputs::Bytes(_) => panic!("Inputs::data: the inputs are bytes; call to_tensor() for their f32 values"),
+        }
+    }
+
+    /// The inputs as an f32 tensor to change in place; bytes become f32 first (4× the memory).
+    pub fn tensor_mut(&mut self) -> &mut Tensor {
+        if let Inputs::Bytes(_) = self {
+            *self = Inputs::F32(self.to_tensor());
+        }
+        match self {
+            Inputs::F32(t) => t,
+            Inputs::Bytes(_) => unreachable!("converted to f32 above"),
+        }
+    }
+
+    /// The f32 values to change in place, as [`tensor_mut`](Inputs::tensor_mut).
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        self.tensor_mut().data_mut()
+    }
+}
+
+impl From<Tensor> for Inputs {
+    fn from(t: Tensor) -> Inputs {
+        Inputs::F32(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes() -> Inputs {
+        Inputs::Bytes(ByteRows::new(vec![0, 51, 255, 102, 1, 2], 3, 255.0))
+    }
+
+    #[test]
+    fn bytes_gather_as_the_floats_they_stand_for() {
+        let x = bytes();
+        assert_eq!(x.shape(), &[3, 2]);
+        let batch = x.gather_rows(&[2, 0]);
+        assert_eq!(batch.shape(), &[2, 2]);
+        assert_eq!(batch.data(), &[1.0 / 255.0, 2.0 / 255.0, 0.0, 51.0 / 255.0]);
+        let picked = x.select_rows(&[1]);
+        assert!(matches!(picked, Inputs::Bytes(_)));
+        assert_eq!(picked.to_tensor().data(), &[1.0, 102.0 / 255.0]);
+    }
+
+    #[test]
+    fn mapped_values_equal_the_per_pixel_computation_bit_for_bit() {
+        let (mean, std) = (0.1307f32, 0.3081f32);
+        let mut x = bytes();
+        let Inputs::Bytes(b) = &mut x else { unreachable!() };
+        b.map_values(|v| (v - mean) / std);
+        let direct: Vec<f32> = [0u8, 51, 255, 102, 1, 2].iter().map(|&v| (v as f32 / 255.0 - mean) / std).collect();
+        let via_table = x.to_tensor();
+        let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(via_table.data()), bits(&direct));
+    }
+
+    #[test]
+    fn data_mut_turns_bytes_into_floats() {
+        let mut x = bytes();
+        x.data_mut()[0] = 7.0;
+        assert!(matches!(x, Inputs::F32(_)));
+        assert_eq!(&x.data()[..2], &[7.0, 51.0 / 255.0]);
+        let f: Inputs = Tensor::from_vec(vec![1.0, 2.0], &[1, 2]).into();
+        assert_eq!(f.gather_rows(&[0]).data(), &[1.0, 2.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "the inputs are bytes")]
+    fn data_of_bytes_panics_with_a_hint() {
+        bytes().data();
+    }
+}
