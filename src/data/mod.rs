@@ -11,7 +11,7 @@ mod idx;
 mod mnist;
 mod png;
 
-pub use augment::{Augmentation, Elastic, augment_batch};
+pub use augment::{Augmentation, Elastic, augment_batch, augment_part};
 pub use csv::{CsvOptions, TargetColumn, Task, input_column_names, load_csv, parse_target};
 pub use idx::{Idx, IdxFile, read_idx};
 pub use mnist::load_mnist;

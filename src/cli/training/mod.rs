@@ -12,6 +12,6 @@ mod summary;
 
 pub use execute::execute;
 pub use flags::{MOMENTUM_ALIAS, TrainArgs};
-pub use prepare::prepare;
+pub use prepare::{Run, prepare, prepare_rank};
 pub use run_folder::MODEL_FILE;
 pub use summary::summary;
