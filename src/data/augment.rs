@@ -121,7 +121,14 @@ pub fn augment_batch(x: &Tensor, hw: (usize, usize), aug: &Augmentation, backgro
 /// `Rng::derive(seed, first + i)`): a data-parallel rank distorts its part of a batch exactly as
 /// one process distorts those rows of the whole batch.
 #[track_caller]
-pub fn augment_part(x: &Tensor, hw: (usize, usize), aug: &Augmentation, background: f32, seed: u64, first: usize) -> Tensor {
+pub fn augment_part(
+    x: &Tensor,
+    hw: (usize, usize),
+    aug: &Augmentation,
+    background: f32,
+    seed: u64,
+    first: usize,
+) -> Tensor {
     let (m, d) = x.dims2("augment_batch");
     let (h, w) = hw;
     assert!(

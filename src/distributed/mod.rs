@@ -13,7 +13,7 @@
 mod mpi;
 
 #[cfg(feature = "mpi")]
-pub use mpi::MpiWorld;
+pub use mpi::{MpiJob, MpiWorld};
 
 /// The collective operations that data parallelism needs, over the K ranks of a job. Every rank
 /// calls the same operations in the same order with buffers of the same length; a call returns
@@ -41,9 +41,7 @@ pub const LAUNCHER_SIZE_VARIABLES: [&str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZ
 /// The number of processes that a launcher (`mpirun -np K`, `srun -n K`) started alongside this
 /// one, with the variable that says so; `None` outside a launcher.
 pub fn launcher_world_size() -> Option<(usize, &'static str)> {
-    LAUNCHER_SIZE_VARIABLES
-        .iter()
-        .find_map(|&var| std::env::var(var).ok()?.trim().parse().ok().map(|k| (k, var)))
+    LAUNCHER_SIZE_VARIABLES.iter().find_map(|&var| std::env::var(var).ok()?.trim().parse().ok().map(|k| (k, var)))
 }
 
 /// FNV-1a, 64 bits: a hash that is the same on every host and build, for comparing settings,

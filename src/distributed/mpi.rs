@@ -13,29 +13,48 @@ use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 
-/// The job's processes (`MPI_COMM_WORLD`); MPI is finalised when this is dropped.
+/// MPI itself: initialised by [`MpiJob::init`], finalised when this is dropped, which must come
+/// after the last collective call and never before an [`MpiWorld::abort_job`].
+pub struct MpiJob {
+    universe: Universe,
+}
+
+impl MpiJob {
+    /// Initialises MPI; `None` if it was initialised already.
+    pub fn init() -> Option<MpiJob> {
+        Some(MpiJob { universe: mpi::initialize()? })
+    }
+
+    /// The job's processes.
+    pub fn world(&self) -> MpiWorld {
+        MpiWorld { world: self.universe.world() }
+    }
+}
+
+/// The job's processes (`MPI_COMM_WORLD`).
 pub struct MpiWorld {
     world: SimpleCommunicator,
-    // dropped last: finalises MPI
-    _universe: Universe,
 }
 
 impl MpiWorld {
-    /// Initialises MPI; `None` if it was initialised already.
-    pub fn init() -> Option<MpiWorld> {
-        let universe = mpi::initialize()?;
-        Some(MpiWorld { world: universe.world(), _universe: universe })
-    }
-
     /// Ends every process of the job with `code` (MPI_Abort): what a rank that failed calls, after
     /// printing why, so that the others do not wait for it forever. MPI must be initialised.
     pub fn abort_job(code: i32) -> ! {
         SimpleCommunicator::world().abort(code)
     }
 
-    /// The name of the MPI library (for the start-up line).
+    /// How many ranks of the job run on this host (they share its cores).
+    pub fn ranks_on_this_host(&self) -> usize {
+        self.world.split_shared(0).size() as usize
+    }
+
+    /// The name and version of the MPI library (for the start-up line).
     pub fn library() -> String {
-        mpi::environment::library_version().unwrap_or_else(|_| "an unknown MPI library".into())
+        let full = mpi::environment::library_version().unwrap_or_default();
+        match full.split([',', '\n']).next().map(str::trim) {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => "an unknown MPI library".into(),
+        }
     }
 }
 

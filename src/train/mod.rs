@@ -331,7 +331,8 @@ impl Trainer {
         self.model.reseed(&mut rng);
         if let Some(p) = &self.parallel {
             // each rank's part of a batch gets its own dropout masks
-            self.model.reseed(&mut Rng::derive(Rng::derive(self.config.seed, epoch as u64).next_u64(), p.rank() as u64));
+            self.model
+                .reseed(&mut Rng::derive(Rng::derive(self.config.seed, epoch as u64).next_u64(), p.rank() as u64));
         }
         let batches = balanced_batches(order.len(), self.config.batch_size);
         observer.epoch_start(epoch, batches.len(), lr);

@@ -90,13 +90,21 @@ impl DataParallel {
     /// rows) by the gradient of the global batch's mean loss, and returns that loss.
     ///
     /// Panics, naming it, if a parameter of `model` received no gradient (as the optimizer would).
-    pub fn reduce_gradients(&self, model: &dyn Module, grads: &mut Gradients, loss: f32, part: usize, batch: usize) -> f32 {
+    pub fn reduce_gradients(
+        &self,
+        model: &dyn Module,
+        grads: &mut Gradients,
+        loss: f32,
+        part: usize,
+        batch: usize,
+    ) -> f32 {
         let weight = part as f32 / batch as f32;
         let params = model.params();
         let mut buffer = Vec::with_capacity(self.bucket + 1);
         let mut first = 0;
         for (i, (name, p)) in params.iter().enumerate() {
-            let g = grads.get_param(p).unwrap_or_else(|| panic!("gradient sum: parameter '{name}' received no gradient"));
+            let g =
+                grads.get_param(p).unwrap_or_else(|| panic!("gradient sum: parameter '{name}' received no gradient"));
             buffer.extend(g.data().iter().map(|&v| v * weight));
             let last = i + 1 == params.len();
             if buffer.len() >= self.bucket || last {
@@ -139,10 +147,7 @@ impl DataParallel {
     /// An error naming the ranks whose weights differ from rank 0's after `epoch` (they would if
     /// a sum gave different bits on different ranks).
     pub fn check_same_weights(&self, model: &dyn Module, epoch: usize) -> Result<()> {
-        let hash = model
-            .params()
-            .iter()
-            .fold(FNV_OFFSET, |h, (_, p)| fnv1a_f32(h, p.value().data()));
+        let hash = model.params().iter().fold(FNV_OFFSET, |h, (_, p)| fnv1a_f32(h, p.value().data()));
         let hashes = self.comm.all_gather(hash);
         let differ: Vec<usize> = (1..hashes.len()).filter(|&r| hashes[r] != hashes[0]).collect();
         if differ.is_empty() {
