@@ -20,6 +20,7 @@
 
 pub mod autodiff;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod fuzz;
 pub mod io;

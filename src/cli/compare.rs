@@ -181,6 +181,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     runs: root.clone(),
                     resume: None,
                     json: false,
+                    distributed: false,
+                    bucket: nabla::train::BUCKET_ELEMENTS,
                 };
                 errln!("── {label}");
                 let run = training::prepare(train_args)?;

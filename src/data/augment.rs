@@ -114,6 +114,21 @@ impl Augmentation {
 /// Panics if `x` is not 2-D with H·W columns, or if `aug` fails [`Augmentation::validate`].
 #[track_caller]
 pub fn augment_batch(x: &Tensor, hw: (usize, usize), aug: &Augmentation, background: f32, seed: u64) -> Tensor {
+    augment_part(x, hw, aug, background, seed, 0)
+}
+
+/// As [`augment_batch`] for the rows `first`, `first + 1`, … of a batch (row i of `x` draws from
+/// `Rng::derive(seed, first + i)`): a data-parallel rank distorts its part of a batch exactly as
+/// one process distorts those rows of the whole batch.
+#[track_caller]
+pub fn augment_part(
+    x: &Tensor,
+    hw: (usize, usize),
+    aug: &Augmentation,
+    background: f32,
+    seed: u64,
+    first: usize,
+) -> Tensor {
     let (m, d) = x.dims2("augment_batch");
     let (h, w) = hw;
     assert!(
@@ -132,7 +147,7 @@ pub fn augment_batch(x: &Tensor, hw: (usize, usize), aug: &Augmentation, backgro
         // rows that one rayon job handles (each use overwrites it all)
         Vec::new,
         |scratch, (row, (out_row, in_row))| {
-            let mut rng = Rng::derive(seed, row as u64);
+            let mut rng = Rng::derive(seed, (first + row) as u64);
             let map = InverseAffine::draw(aug, hw, &mut rng);
             let field = match (aug.elastic, &kernel) {
                 (Some(e), Some(kernel)) => {

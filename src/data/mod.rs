@@ -15,7 +15,7 @@ mod mnist;
 mod png;
 pub mod table;
 
-pub use augment::{Augmentation, Elastic, augment_batch};
+pub use augment::{Augmentation, Elastic, augment_batch, augment_part};
 pub use csv::{CsvOptions, TargetColumn, Task, load_csv, parse_target};
 pub use idx::{Idx, IdxFile, read_idx};
 pub use image_folder::{

@@ -5,6 +5,7 @@ use crate::data::Dataset;
 use crate::loss::Loss;
 use crate::nn::{Model, Module};
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// The loss and accuracy of a model on a dataset.
 #[derive(Clone, Copy, Debug)]
@@ -80,14 +81,20 @@ impl RegressionSums {
 /// The mean loss and the accuracy of `model` on `data`, in batches of `batch_size` rows, in
 /// evaluation mode (the model is put back in training mode afterwards).
 pub fn evaluate(model: &mut Model, data: &Dataset, batch_size: usize) -> Evaluation {
+    evaluate_range(model, data, 0..data.len(), batch_size)
+}
+
+/// As [`evaluate`], over the rows `range` of `data` alone (a rank's shard, in data-parallel
+/// training).
+pub fn evaluate_range(model: &mut Model, data: &Dataset, range: Range<usize>, batch_size: usize) -> Evaluation {
     model.set_training(false);
     let mut loss = 0.0f64;
     let mut correct = 0usize;
-    let n = data.len();
+    let (n, end) = (range.len(), range.end);
     let regression = data.labels.is_none() && model.spec().loss == Loss::LeastSquares;
     let mut sums = RegressionSums::new(data.targets.shape()[1]);
-    for start in (0..n).step_by(batch_size.max(1)) {
-        let rows: Vec<usize> = (start..(start + batch_size).min(n)).collect();
+    for start in range.step_by(batch_size.max(1)) {
+        let rows: Vec<usize> = (start..(start + batch_size).min(end)).collect();
         let x = Var::constant(data.inputs.gather_rows(&rows));
         let t = data.targets.gather_rows(&rows);
         let u = no_grad(|| model.forward(&x));

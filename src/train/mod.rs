@@ -22,19 +22,21 @@
 mod checkpoint;
 mod ensemble;
 mod evaluate;
+mod parallel;
 mod pretrain;
 mod regularize;
 mod uncertainty;
 
 pub use checkpoint::{load_training_checkpoint, save_training_checkpoint};
 pub use ensemble::{EnsembleEvaluation, bootstrap, evaluate_ensemble};
-pub use evaluate::{Evaluation, RegressionMetrics, evaluate};
+pub use evaluate::{Evaluation, RegressionMetrics, evaluate, evaluate_range};
+pub use parallel::{BUCKET_ELEMENTS, DataParallel, shard};
 pub use pretrain::{Pretrain, PretrainedLayer, pretrain_greedy, pretrainable_layers};
 pub use regularize::Regularization;
 pub use uncertainty::{McEvaluation, McPrediction, mc_evaluate, mc_predict};
 
 use crate::autodiff::Var;
-use crate::data::{Augmentation, Dataset, augment_batch};
+use crate::data::{Augmentation, Dataset, augment_part};
 use crate::nn::{Model, Module};
 use crate::optim::{Optimizer, Schedule, ScheduleState};
 use crate::rng::Rng;
@@ -215,6 +217,8 @@ pub struct Trainer {
     best_weights: Option<Vec<Tensor>>,
     stopped: bool,
     initial_loss: Option<f32>,
+    /// The other ranks of a data-parallel run, if any.
+    parallel: Option<DataParallel>,
 }
 
 impl Trainer {
@@ -230,7 +234,21 @@ impl Trainer {
             best_weights: None,
             stopped: false,
             initial_loss: None,
+            parallel: None,
         }
+    }
+
+    /// Makes this trainer one rank of a data-parallel run: rank 0's weights are broadcast to
+    /// every rank now, and from here on each step computes this rank's part of every batch (see
+    /// [`DataParallel`]). Every rank must make the same calls with the same settings and data.
+    pub fn distribute(&mut self, parallel: DataParallel) {
+        parallel.broadcast_weights(&mut self.model);
+        self.parallel = Some(parallel);
+    }
+
+    /// The data-parallel run this trainer is a rank of, if any.
+    pub fn parallel(&self) -> Option<&DataParallel> {
+        self.parallel.as_ref()
     }
 
     /// Epochs completed.
@@ -278,12 +296,27 @@ impl Trainer {
         if self.config.early_stop.is_some() && sets.val.is_none_or(|d| d.is_empty()) {
             return Err(Error::config("early stopping needs a validation set (--val-split)"));
         }
+        if let Some(p) = &self.parallel {
+            let smallest = balanced_batches(sets.train.len(), self.config.batch_size).iter().map(|b| b.len()).min();
+            if smallest.is_some_and(|n| n < p.size()) {
+                return Err(Error::config(format!(
+                    "a mini-batch of {} rows cannot be split over {} ranks: give a --batch-size (and training set) \
+                     of at least {} rows",
+                    smallest.unwrap_or(0),
+                    p.size(),
+                    p.size()
+                )));
+            }
+        }
         if self.epoch() == 0 && self.initial_loss.is_none() && !sets.train.is_empty() {
             let first = sets.train.take(INITIAL_LOSS_SAMPLES.min(sets.train.len()));
             self.initial_loss = Some(evaluate(&mut self.model, &first, INITIAL_LOSS_SAMPLES).loss);
         }
         while self.epoch() < self.config.epochs && !self.stopped {
             self.run_epoch(sets, observer);
+            if let Some(p) = &self.parallel {
+                p.check_same_weights(&self.model, self.epoch())?;
+            }
             if let Some(d) = self.divergence() {
                 return Err(Error::config(format!("{d}: try a smaller --lr")));
             }
@@ -303,6 +336,11 @@ impl Trainer {
         let mut rng = Rng::derive(self.config.seed, epoch as u64);
         rng.shuffle(&mut order);
         self.model.reseed(&mut rng);
+        if let Some(p) = &self.parallel {
+            // each rank's part of a batch gets its own dropout masks
+            self.model
+                .reseed(&mut Rng::derive(Rng::derive(self.config.seed, epoch as u64).next_u64(), p.rank() as u64));
+        }
         let batches = balanced_batches(order.len(), self.config.batch_size);
         observer.epoch_start(epoch, batches.len(), lr);
         self.model.set_training(true);
@@ -319,8 +357,8 @@ impl Trainer {
         let seconds = start.elapsed().as_secs_f64();
         let n = sets.train.len().max(1) as f64;
         // an empty set has no figures (None), not a loss and accuracy of 0
-        let val = sets.val.filter(|d| !d.is_empty()).map(|d| evaluate(&mut self.model, d, 1000));
-        let test = sets.test.filter(|d| !d.is_empty()).map(|d| evaluate(&mut self.model, d, 1000));
+        let val = sets.val.filter(|d| !d.is_empty()).map(|d| self.evaluate(d));
+        let test = sets.test.filter(|d| !d.is_empty()).map(|d| self.evaluate(d));
         let report = EpochReport {
             epoch,
             lr,
@@ -343,15 +381,27 @@ impl Trainer {
         self.history.last().expect("just pushed")
     }
 
+    /// The loss and accuracy on `data` (split across the ranks of a data-parallel run).
+    fn evaluate(&mut self, data: &Dataset) -> Evaluation {
+        match &self.parallel {
+            Some(p) => p.evaluate(&mut self.model, data, 1000),
+            None => evaluate(&mut self.model, data, 1000),
+        }
+    }
+
     /// One mini-batch step on `rows` of `data`, with `seed` for this step's augmentation;
-    /// returns the batch's data loss and penalty, both before the update.
+    /// returns the batch's data loss and penalty, both before the update. A rank of a
+    /// data-parallel run computes the gradient of its part of `rows` and sums it with the others'.
     pub fn step(&mut self, data: &Dataset, rows: &[usize], seed: u64) -> (f32, f32) {
-        let mut x = data.inputs.gather_rows(rows);
+        let part = self.parallel.as_ref().map_or(0..rows.len(), |p| p.part(rows.len()));
+        let first = part.start;
+        let mine = &rows[part];
+        let mut x = data.inputs.gather_rows(mine);
         if let Some(a) = &self.config.augment {
-            x = augment_batch(&x, a.hw, &a.augmentation, a.background, seed);
+            x = augment_part(&x, a.hw, &a.augmentation, a.background, seed, first);
         }
         let x = Var::constant(x);
-        let t = data.targets.gather_rows(rows);
+        let t = data.targets.gather_rows(mine);
         let (loss, mut grads) = {
             let loss_fn = self.model.spec().loss;
             let (u, side) = self.model.forward_train(&x);
@@ -366,6 +416,10 @@ impl Trainer {
         };
         // the graph (u, e and the side outputs, gone with the block above) holds the weights'
         // buffers: had it lived on, the optimizer would have copied every weight before writing it
+        let loss = match &self.parallel {
+            Some(p) => p.reduce_gradients(&self.model, &mut grads, loss, mine.len(), rows.len()),
+            None => loss,
+        };
         let reg = self.config.regularization;
         let penalty = reg.add_penalty(&self.model, &mut grads);
         reg.clip_gradients(&self.model, &mut grads);

@@ -9,11 +9,14 @@ use crate::cli::shared::images::classes_meta;
 use crate::cli::shared::print::errln;
 use nabla::io::save_checkpoint;
 use nabla::nn::Module;
-use nabla::train::Sets;
+use nabla::train::{Quiet, Sets};
 use nabla::{Error, Result};
 
 /// Trains a prepared run to its end; returns it with its history.
 pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
+    if !run.leader {
+        return follow(run);
+    }
     let mut meta = run.data.normalization.checkpoint_meta();
     if let Some(schema) = &run.data.schema {
         meta.extend(schema.checkpoint_meta());
@@ -62,6 +65,14 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
     if let Some(out) = &run.args.out {
         save_checkpoint(out, &run.trainer.model, &meta)?;
     }
+    Ok(run)
+}
+
+/// Trains a rank other than 0 of a data-parallel run: the same steps as rank 0, silently and
+/// without writing files (rank 0 prints and writes them).
+fn follow(mut run: Run) -> Result<Run> {
+    let sets = Sets { train: &run.data.train, val: run.val.as_ref(), test: Some(&run.data.test) };
+    run.trainer.run(sets, &mut Quiet, &mut |_| Ok(()))?;
     Ok(run)
 }
 

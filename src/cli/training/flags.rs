@@ -177,6 +177,15 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip)]
     pub json: bool,
+    /// Train as one rank of a data-parallel MPI job (implied when `mpirun -np K`, K > 1, or
+    /// `srun` starts nabla; needs a build with `--features mpi`).
+    #[arg(long)]
+    #[serde(skip)]
+    pub distributed: bool,
+    /// Data-parallel runs: gradients are summed across ranks in buckets of this many numbers.
+    #[arg(long, value_name = "NUMBERS", default_value_t = nabla::train::BUCKET_ELEMENTS)]
+    #[serde(skip)]
+    pub bucket: usize,
 }
 
 impl TrainArgs {
@@ -309,7 +318,7 @@ impl TrainArgs {
     }
 
     /// The config this run continues: with `--resume DIR`, `DIR/config.json`'s, with --epochs,
-    /// --json and --out from these flags; otherwise these flags. Also returns DIR.
+    /// --json, --out, --distributed and --bucket from these flags; otherwise these flags. Also returns DIR.
     pub fn resumed(self) -> Result<(TrainArgs, Option<PathBuf>)> {
         let Some(dir) = self.resume.clone() else { return Ok((self, None)) };
         let path = dir.join(nabla::report::CONFIG_FILE);
@@ -318,6 +327,7 @@ impl TrainArgs {
             serde_json::from_str(&text).map_err(|e| Error::format(&path, "config", e.to_string()))?;
         saved.epochs = self.epochs.or(saved.epochs);
         saved.json = self.json;
+        (saved.distributed, saved.bucket) = (self.distributed, self.bucket);
         saved.out = self.out.clone().or(saved.out);
         Ok((saved, Some(dir)))
     }

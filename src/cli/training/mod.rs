@@ -13,5 +13,7 @@ mod summary;
 pub use execute::execute;
 pub use flags::{MOMENTUM_ALIAS, TrainArgs};
 pub use prepare::prepare;
+#[cfg(feature = "mpi")]
+pub use prepare::{Run, prepare_rank};
 pub use run_folder::MODEL_FILE;
 pub use summary::summary;

@@ -24,16 +24,26 @@ pub struct Run {
     pub record: RunRecord,
     /// What greedy pre-training did, layer by layer (empty without --pretrain).
     pub pretrained: Vec<PretrainedLayer>,
+    /// Whether this process prints and writes the run's files: always, except on the ranks other
+    /// than 0 of a data-parallel run.
+    pub leader: bool,
 }
 
 /// Loads the data and builds a fresh run (or, with `--resume`, the saved one). The output paths
 /// (the run folder, claimed here, and --out) are checked before anything is trained.
 pub fn prepare(args: TrainArgs) -> Result<Run> {
-    if let Some(dir) = &args.resume {
+    prepare_rank(args, true)
+}
+
+/// As [`prepare`]; a process that is not the `leader` (a rank other than 0 of a data-parallel
+/// run, whose weights rank 0 broadcasts) claims no run folder, checks no output path and skips
+/// pre-training: its `record` names the folder and is never written.
+pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
+    if let Some(dir) = args.resume.as_ref().filter(|_| leader) {
         run_folder::check_resumable(dir)?;
     }
     let (mut args, resume_dir) = args.resumed()?;
-    if let Some(out) = &args.out {
+    if let Some(out) = args.out.as_ref().filter(|_| leader) {
         nabla::io::check_writable(out).map_err(|e| Error::config(format!("--out: {e}")))?;
     }
     let spec = args.settle_model()?;
@@ -44,7 +54,7 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
     let mut data = source::load(&args.data, args.seed, args.test_data.as_deref(), given.as_ref())?;
     // pre-training reads images only, so --limit-train (which limits the labelled samples) does
     // not cut them
-    let images = (args.pretrain > 0 && resume_dir.is_none()).then(|| data.train.inputs.to_tensor());
+    let images = (args.pretrain > 0 && resume_dir.is_none() && leader).then(|| data.train.inputs.to_tensor());
     if let Some(n) = args.limit_train {
         data.train = data.train.take(n.min(data.train.len()));
     }
@@ -91,6 +101,7 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
     // a new run's folder, claimed once every setting has been checked and before any training
     let new_record = match resume_dir {
         Some(_) => None,
+        None if !leader => Some(RunRecord::resume(&args.runs.join(&args.name), Vec::new())),
         None => Some(RunRecord::create(&claim_run_dir(&args.runs, &args.name)?, &args)?),
     };
     let pretrained = match &images {
@@ -113,7 +124,7 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
             RunRecord::resume(&dir, trainer.history.clone())
         }
     };
-    Ok(Run { args, trainer, data, val, record, pretrained })
+    Ok(Run { args, trainer, data, val, record, pretrained, leader })
 }
 
 /// The optimizer and the learning-rate schedule (with its warm-up) that the settled flags ask for.

@@ -1,0 +1,60 @@
+//! Data-parallel training over K cooperating processes (ranks), the way PyTorch's
+//! DistributedDataParallel does it: every rank holds the whole model, computes the gradient of
+//! its part of each global mini-batch, and the parts' gradients are summed across ranks before
+//! every rank applies the same update.
+//!
+//! This module is the transport: a [`Collective`] (sum, broadcast, gather over the ranks), over
+//! MPI in `mpi.rs` (cargo feature `mpi`). The trainer's side (each rank's part of a batch, the
+//! gradient buckets, evaluation split across ranks) is `crate::train::DataParallel`. This file
+//! builds without MPI, so that the default binary can say what it lacks when `mpirun` starts it
+//! ([`launcher_world_size`]).
+
+#[cfg(feature = "mpi")]
+mod mpi;
+
+#[cfg(feature = "mpi")]
+pub use mpi::{MpiJob, MpiWorld};
+
+/// The collective operations that data parallelism needs, over the K ranks of a job. Every rank
+/// calls the same operations in the same order with buffers of the same length; a call returns
+/// when every rank has made it.
+pub trait Collective {
+    /// This process's rank, 0 ≤ rank < size.
+    fn rank(&self) -> usize;
+    /// K, the number of ranks.
+    fn size(&self) -> usize;
+    /// Replaces `data` by its element-wise sum over the ranks. Every rank receives the same bits
+    /// (the sum is computed in an order that depends on K and the lengths alone).
+    fn all_reduce_sum(&self, data: &mut [f32]);
+    /// As [`Collective::all_reduce_sum`], in f64 (counts and loss sums of an evaluation).
+    fn all_reduce_sum_f64(&self, data: &mut [f64]);
+    /// Replaces `data` on every rank by rank 0's.
+    fn broadcast(&self, data: &mut [f32]);
+    /// Every rank's `value`, in rank order.
+    fn all_gather(&self, value: u64) -> Vec<u64>;
+}
+
+/// The environment variables through which launchers tell a process how many processes its job
+/// has: Open MPI's `mpirun`, MPICH/Hydra and Slurm's PMI, and a Slurm job step (`srun`).
+pub const LAUNCHER_SIZE_VARIABLES: [&str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"];
+
+/// The number of processes that a launcher (`mpirun -np K`, `srun -n K`) started alongside this
+/// one, with the variable that says so; `None` outside a launcher.
+pub fn launcher_world_size() -> Option<(usize, &'static str)> {
+    LAUNCHER_SIZE_VARIABLES.iter().find_map(|&var| std::env::var(var).ok()?.trim().parse().ok().map(|k| (k, var)))
+}
+
+/// FNV-1a, 64 bits: a hash that is the same on every host and build, for comparing settings,
+/// binaries and weights across ranks (not for security).
+pub fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// [`fnv1a`] over the bits of f32 values, a word at a time (a data set's hundreds of megabytes in
+/// a fraction of a second).
+pub fn fnv1a_f32(hash: u64, values: &[f32]) -> u64 {
+    values.iter().fold(hash, |h, v| (h ^ u64::from(v.to_bits())).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The starting value of [`fnv1a`].
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
