@@ -258,7 +258,7 @@ simd_kernel! {
 #[cfg(test)]
 mod tests {
     use crate::Var;
-    use crate::ops::testing::{check, randn};
+    use crate::ops::testing::{assert_same_as_composed, check, randn};
 
     /// The recurrence by its definition, from matmul, slices and elementwise ops.
     fn composed(x: &Var, w: &Var, u: &Var, b_x: &Var, b_h: &Var, sequence: bool) -> Var {
@@ -306,30 +306,15 @@ mod tests {
         // 70 rows: three parts of a step on two threads, the last one short
         let xs = randn(33, &[&[70, 4, 5], &[5, 9], &[3, 9], &[9], &[9]]);
         for sequence in [false, true] {
-            let (fused_in, plain_in): (Vec<Var>, Vec<Var>) =
-                xs.iter().map(|t| (Var::leaf(t.clone()), Var::leaf(t.clone()))).unzip();
-            let run = |v: &[Var], fused: bool| {
-                let out = if fused {
-                    v[0].gru(&v[1], &v[2], &v[3], &v[4], sequence)
-                } else {
-                    composed(&v[0], &v[1], &v[2], &v[3], &v[4], sequence)
-                };
-                // a loss that weighs every output differently
-                let weights = randn(34, &[out.shape()]).remove(0);
-                let e = out.mul(&Var::constant(weights)).sum();
-                (out, e.backward())
-            };
-            let ((fo, fg), (po, pg)) = (run(&fused_in, true), run(&plain_in, false));
-            let close = |a: &[f32], b: &[f32], what: &str| {
-                for (p, q) in a.iter().zip(b) {
-                    assert!((p - q).abs() < 1e-5 * (1.0 + q.abs()), "{what} (sequence {sequence}): {p} vs {q}");
-                }
-            };
-            close(fo.value().data(), po.value().data(), "output");
-            for (k, name) in ["x", "W", "U", "b_x", "b_h"].iter().enumerate() {
-                let (a, b) = (fg.get(&fused_in[k]).expect("fused gradient"), pg.get(&plain_in[k]).expect("gradient"));
-                close(a.data(), b.data(), name);
-            }
+            let fused = |v: &[Var]| v[0].gru(&v[1], &v[2], &v[3], &v[4], sequence);
+            let definition = |v: &[Var]| composed(&v[0], &v[1], &v[2], &v[3], &v[4], sequence);
+            assert_same_as_composed(
+                &xs,
+                &["x", "W", "U", "b_x", "b_h"],
+                fused,
+                definition,
+                &format!("gru (sequence {sequence})"),
+            );
         }
     }
 }

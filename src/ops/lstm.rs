@@ -259,7 +259,7 @@ pub(super) fn swap_leading_axes(x: &[f32], a: usize, b: usize, w: usize) -> Vec<
 #[cfg(test)]
 mod tests {
     use crate::Var;
-    use crate::ops::testing::{check, randn};
+    use crate::ops::testing::{assert_same_as_composed, check, randn};
 
     /// The recurrence by its definition, from matmul, slices and elementwise ops.
     fn composed(x: &Var, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
@@ -304,30 +304,15 @@ mod tests {
         // 70 rows: three parts of a step on two threads, the last one short
         let xs = randn(23, &[&[70, 4, 5], &[5, 12], &[3, 12], &[12]]);
         for sequence in [false, true] {
-            let (fused_in, plain_in): (Vec<Var>, Vec<Var>) =
-                xs.iter().map(|t| (Var::leaf(t.clone()), Var::leaf(t.clone()))).unzip();
-            let run = |v: &[Var], fused: bool| {
-                let out = if fused {
-                    v[0].lstm(&v[1], &v[2], &v[3], sequence)
-                } else {
-                    composed(&v[0], &v[1], &v[2], &v[3], sequence)
-                };
-                // a loss that weighs every output differently
-                let weights = randn(24, &[out.shape()]).remove(0);
-                let e = out.mul(&Var::constant(weights)).sum();
-                (out, e.backward())
-            };
-            let ((fo, fg), (po, pg)) = (run(&fused_in, true), run(&plain_in, false));
-            let close = |a: &[f32], b: &[f32], what: &str| {
-                for (p, q) in a.iter().zip(b) {
-                    assert!((p - q).abs() < 1e-5 * (1.0 + q.abs()), "{what} (sequence {sequence}): {p} vs {q}");
-                }
-            };
-            close(fo.value().data(), po.value().data(), "output");
-            for (k, name) in ["x", "W", "U", "b"].iter().enumerate() {
-                let (a, b) = (fg.get(&fused_in[k]).expect("fused gradient"), pg.get(&plain_in[k]).expect("gradient"));
-                close(a.data(), b.data(), name);
-            }
+            let fused = |v: &[Var]| v[0].lstm(&v[1], &v[2], &v[3], sequence);
+            let definition = |v: &[Var]| composed(&v[0], &v[1], &v[2], &v[3], sequence);
+            assert_same_as_composed(
+                &xs,
+                &["x", "W", "U", "b"],
+                fused,
+                definition,
+                &format!("lstm (sequence {sequence})"),
+            );
         }
     }
 }

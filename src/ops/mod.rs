@@ -40,4 +40,36 @@ pub(crate) mod testing {
             panic!("{e}");
         }
     }
+
+    /// Asserts that a fused op and its composition from simpler ops (its definition) give the
+    /// same output and the same gradient for each input (`names`), within 1e-5 relative: the
+    /// sums run in another order. The loss weighs every output differently.
+    #[track_caller]
+    pub fn assert_same_as_composed(
+        inputs: &[Tensor],
+        names: &[&str],
+        fused: impl Fn(&[Var]) -> Var,
+        composed: impl Fn(&[Var]) -> Var,
+        what: &str,
+    ) {
+        let (fused_in, plain_in): (Vec<Var>, Vec<Var>) =
+            inputs.iter().map(|t| (Var::leaf(t.clone()), Var::leaf(t.clone()))).unzip();
+        let run = |v: &[Var], f: &dyn Fn(&[Var]) -> Var| {
+            let out = f(v);
+            let weights = randn(24, &[out.shape()]).remove(0);
+            let e = out.mul(&Var::constant(weights)).sum();
+            (out, e.backward())
+        };
+        let ((fo, fg), (po, pg)) = (run(&fused_in, &fused), run(&plain_in, &composed));
+        let close = |a: &[f32], b: &[f32], part: &str| {
+            for (p, q) in a.iter().zip(b) {
+                assert!((p - q).abs() < 1e-5 * (1.0 + q.abs()), "{what}, {part}: {p} vs {q}");
+            }
+        };
+        close(fo.value().data(), po.value().data(), "output");
+        for (k, name) in names.iter().enumerate() {
+            let (a, b) = (fg.get(&fused_in[k]).expect("fused gradient"), pg.get(&plain_in[k]).expect("gradient"));
+            close(a.data(), b.data(), name);
+        }
+    }
 }

@@ -40,6 +40,7 @@ pub use with_mpi::run;
 mod with_mpi {
     use super::super::super::training::{self, MODEL_FILE, Run, TrainArgs};
     use crate::cli::shared::print::{errln, outln};
+    use nabla::data::Inputs;
     use nabla::distributed::{Collective, FNV_OFFSET, MpiJob, MpiWorld, fnv1a, fnv1a_f32};
     use nabla::train::DataParallel;
     use nabla::{Error, Result};
@@ -123,9 +124,14 @@ mod with_mpi {
             .map_err(|e| Error::config(format!("cannot write the settings as JSON: {e}")))?;
         let exe = std::env::current_exe().map_err(|e| Error::config(format!("cannot find this binary: {e}")))?;
         let binary = std::fs::read(&exe).map_err(|e| Error::io(&exe, e))?;
+        // images are bytes with the value table they stand for, tables f32
+        let inputs = |h, inputs: &Inputs| match inputs {
+            Inputs::F32(t) => fnv1a_f32(h, t.data()),
+            Inputs::Bytes(rows) => fnv1a_f32(fnv1a(h, rows.bytes()), rows.values()),
+        };
         let data = [&run.data.train, &run.data.test]
             .iter()
-            .fold(FNV_OFFSET, |h, d| fnv1a_f32(fnv1a_f32(h, d.inputs.data()), d.targets.data()));
+            .fold(FNV_OFFSET, |h, d| fnv1a_f32(inputs(h, &d.inputs), d.targets.data()));
         let checks = [
             ("settings (flags, model spec, resumed epoch)", fnv1a(FNV_OFFSET, settings.as_bytes())),
             ("nabla binary", fnv1a(FNV_OFFSET, &binary)),
