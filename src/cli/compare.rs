@@ -160,7 +160,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     l2: None,
                     max_norm: None,
                     clip: None,
-                    val_split: 0.0,
+                    val_split: None,
                     val_data: None,
                     test_data: None,
                     early_stop: None,

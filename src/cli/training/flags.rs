@@ -21,6 +21,16 @@ pub const TABLE_STEPS_PER_EPOCH: usize = 20;
 /// The steps in all that a table's epochs aim at.
 pub const TABLE_STEPS: usize = 3000;
 
+/// Plain SGD's default η for a regression table (see [`TrainArgs::settle_for_regression`]).
+pub const REGRESSION_SGD_LR: f32 = 0.01;
+
+/// The share of a regression table's training rows held out for validation by default.
+pub const REGRESSION_VAL_SPLIT: f32 = 0.2;
+
+/// The epochs without a lower validation loss after which a regression table's training stops by
+/// default.
+pub const REGRESSION_EARLY_STOP: usize = 10;
+
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -97,9 +107,10 @@ pub struct TrainArgs {
     /// Clip gradients to this global norm.
     #[arg(long)]
     pub clip: Option<f32>,
-    /// Fraction of the training set held out for validation.
-    #[arg(long, default_value_t = 0.0)]
-    pub val_split: f32,
+    /// Fraction of the training set held out for validation [default: 0, or 0.2 for a regression
+    /// table given neither --val-data nor --early-stop; 0 turns that off].
+    #[arg(long)]
+    pub val_split: Option<f32>,
     /// A CSV file of validation rows (same columns as --data) instead of --val-split.
     #[arg(long)]
     #[serde(default)]
@@ -252,6 +263,36 @@ impl TrainArgs {
         ))
     }
 
+    /// For a regression table, what neither a flag nor the spec gave: plain SGD's η of 0.01 instead
+    /// of 0.1 (the squared error's gradient grows with the error, where cross-entropy's is at most
+    /// 1, so η = 0.1 diverges on small tables such as scikit-learn's diabetes), and 20% of the
+    /// training rows held out for validation with early stopping after 10 epochs without
+    /// improvement (a small table is fitted to noise long before 3000 steps end). Returns a line
+    /// that says what was chosen, if anything.
+    pub fn settle_for_regression(&mut self) -> Option<String> {
+        let mut chosen = Vec::new();
+        if self.lr.is_none() && self.optimizer.as_deref().is_none_or(|o| o == "sgd") {
+            self.lr = Some(REGRESSION_SGD_LR);
+            chosen.push(format!("η {REGRESSION_SGD_LR} (--lr)"));
+        }
+        if self.val_split.is_none() && self.val_data.is_none() && self.early_stop.is_none() {
+            self.val_split = Some(REGRESSION_VAL_SPLIT);
+            self.early_stop = Some(REGRESSION_EARLY_STOP);
+            chosen.push(format!(
+                "{:.0}% of the training rows for validation (--val-split; 0 turns it off), stopping after {} epochs \
+                 without a lower validation loss (--early-stop)",
+                REGRESSION_VAL_SPLIT * 100.0,
+                REGRESSION_EARLY_STOP
+            ));
+        }
+        (!chosen.is_empty()).then(|| format!("regression: {}", chosen.join("; ")))
+    }
+
+    /// The fraction of the training set held out for validation (0: none).
+    pub fn val_split(&self) -> f32 {
+        self.val_split.unwrap_or(0.0)
+    }
+
     /// Checks the settled numbers, each error naming its flag and the range expected: counts of at
     /// least 1 where 0 means nothing (batch size, epochs, --early-stop, --limit-train,
     /// --pretrain-samples, --patience), fractions and probabilities in [0, 1) (--val-split,
@@ -274,7 +315,7 @@ impl TrainArgs {
             }
         }
         let fractions = [
-            ("--val-split", self.val_split),
+            ("--val-split", self.val_split()),
             ("--test-split", self.data.test_split.unwrap_or(0.0)),
             ("--momentum", self.momentum.unwrap_or(0.0)),
             ("--dropout", self.dropout),
@@ -286,12 +327,12 @@ impl TrainArgs {
                 return Err(Error::config(format!("{flag} {v} must be in [0, 1)")));
             }
         }
-        if self.early_stop.is_some() && self.val_split == 0.0 && self.val_data.is_none() {
+        if self.early_stop.is_some() && self.val_split() == 0.0 && self.val_data.is_none() {
             return Err(Error::config(
                 "--early-stop needs a validation set: add --val-split (for example 0.1) or --val-data FILE",
             ));
         }
-        if self.val_data.is_some() && self.val_split > 0.0 {
+        if self.val_data.is_some() && self.val_split() > 0.0 {
             return Err(Error::config(
                 "give --val-data or --val-split, not both: the validation rows come from one place",
             ));
@@ -426,5 +467,20 @@ mod tests {
         assert_eq!((a.batch_size, a.epochs), (Some(40), Some(500)));
         let mut a = args(&["--batch-size", "40", "--epochs", "3"]);
         assert!(a.settle_for_table(80).is_none());
+    }
+
+    #[test]
+    fn a_regression_table_gets_a_smaller_eta_and_early_stopping_unless_flags_say_otherwise() {
+        let mut a = args(&[]);
+        let line = a.settle_for_regression().unwrap();
+        assert_eq!((a.lr, a.val_split, a.early_stop), (Some(0.01), Some(0.2), Some(10)), "{line}");
+        a.validate().unwrap();
+        // another optimizer keeps its own η; --val-split 0 turns validation off
+        let mut a = args(&["--optimizer", "adam", "--val-split", "0"]);
+        assert!(a.settle_for_regression().is_none());
+        assert_eq!((a.lr, a.val_split(), a.early_stop), (None, 0.0, None));
+        let mut a = args(&["--lr", "0.1", "--val-data", "v.csv"]);
+        assert!(a.settle_for_regression().is_none());
+        assert_eq!((a.lr, a.val_split, a.early_stop), (Some(0.1), None, None));
     }
 }

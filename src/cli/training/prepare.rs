@@ -6,6 +6,7 @@ use super::model::model_spec;
 use super::run_folder;
 use crate::cli::shared::print::errln;
 use crate::cli::shared::source::{self, Normalization, Source};
+use nabla::data::Task;
 use nabla::loss::Loss;
 use nabla::nn::{LayerSpec, Model, ModelSpec};
 use nabla::optim::schedule::{Schedule, Warmup};
@@ -58,16 +59,21 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
     if let Some(n) = args.limit_train {
         data.train = data.train.take(n.min(data.train.len()));
     }
+    if data.schema.as_ref().is_some_and(|s| s.task == Task::Regression)
+        && let Some(line) = args.settle_for_regression()
+    {
+        errln!("{line}");
+    }
     let val = if let Some(file) = &args.val_data {
         let schema =
             data.schema.as_ref().ok_or_else(|| Error::config("--val-data is for CSV files (--data FILE.csv)"))?;
         Some(source::load_extra(file, schema, &data.normalization)?)
-    } else if args.val_split > 0.0 {
-        let (train, val) = data.train.split(args.val_split, args.seed);
+    } else if args.val_split() > 0.0 {
+        let (train, val) = data.train.split(args.val_split(), args.seed);
         if val.is_empty() {
             return Err(Error::config(format!(
                 "--val-split {} of {} training samples holds out none; give a larger fraction",
-                args.val_split,
+                args.val_split(),
                 data.train.len()
             )));
         }
