@@ -100,6 +100,16 @@ fn a_small_cnn_trains_on_rgb_images_with_their_own_size() {
     let gray = [&args[..], &["--grayscale"]].concat();
     let j = last_json(&nabla_ok(&gray, &s.0));
     assert_eq!(j["parameters"], 100 * 16 + 16 + 16 * 3 + 3, "{j}");
+    // the format is stored with the model: eval and predict read 6×12 RGB images without the
+    // flags (an MLP's 216 inputs alone do not say 6×12×3), and refuse flags that differ
+    let wide = ["train", "--data", &dir, "--hidden", "16", "--image-size", "6x12", "--epochs", "2", "--out", "wide"];
+    nabla_ok(&wide, &s.0);
+    let e = last_json(&nabla_ok(&["eval", "--weights", "wide", "--data", &dir, "--json"], &s.0));
+    assert!(e["test_accuracy"].is_number(), "{e}");
+    let file = format!("{dir}/plus/000.png");
+    nabla_ok(&["predict", "--weights", "wide", "--data", &file], &s.0);
+    let out = nabla(&["eval", "--weights", "wide", "--data", &dir, "--image-size", "12x6"], &s.0);
+    assert_clean_failure(&out, &["trained on 6x12 images of 3 channel(s)", "--image-size"]);
     // lenet5-modern (1×28×28) with augmentation, as on MNIST
     let aug = ["train", "--data", &dir, "--epochs", "1", "--rotate", "10", "--translate", "2", "--json"];
     let j = last_json(&nabla_ok(&aug, &s.0));

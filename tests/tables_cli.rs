@@ -54,6 +54,14 @@ fn a_test_file_is_scored_whole_and_names_come_back_out() {
     let e = last_json(&nabla_ok(&["eval", "--weights", "m", "--data", "test.csv", "--json"], &s.0));
     assert_eq!(e["samples"], 30, "{e}");
     assert_eq!(e["test_accuracy"], j["test_accuracy"], "{e}");
+    // each class by name, as for image folders
+    let per_class = e["per_class"].as_object().expect("a per-class report");
+    assert_eq!(per_class.keys().collect::<Vec<_>>(), ["setosa", "versicolor", "virginica"], "{e}");
+    // the table flags that the model's schema decides are refused when they say otherwise
+    let out = nabla(&["eval", "--weights", "m", "--data", "test.csv", "--impute", "mean"], &s.0);
+    assert_clean_failure(&out, &["--impute mean", "no --impute", "leave --impute out"]);
+    let out = nabla(&["eval", "--weights", "m", "--data", "test.csv", "--regression"], &s.0);
+    assert_clean_failure(&out, &["--regression", "a target of classes"]);
     let e =
         last_json(&nabla_ok(&["eval", "--weights", "m", "--data", "test.csv", "--test-split", "0.5", "--json"], &s.0));
     assert_eq!(e["samples"], 15, "{e}");
@@ -130,6 +138,10 @@ fn categories_and_missing_values() {
     write(&s.0, "pink.csv", "colour,x\npink,1\n");
     let out = nabla(&["predict", "--weights", "m", "--data", "pink.csv"], &s.0);
     assert_clean_failure(&out, &["pink.csv", "line 2, column 'colour'", "category 'pink'", "'blue', 'green', 'red'"]);
+    write(&s.0, "e.csv", "x,colour,y\n0.5,red,1\n");
+    nabla_ok(&["eval", "--weights", "m", "--data", "e.csv", "--categorical", "colour", "--impute", "median"], &s.0);
+    let out = nabla(&["eval", "--weights", "m", "--data", "e.csv", "--categorical", "x"], &s.0);
+    assert_clean_failure(&out, &["--categorical x", "the categorical columns [colour]"]);
 }
 
 #[test]

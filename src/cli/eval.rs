@@ -2,7 +2,7 @@
 //! (several `--weights`: their probabilities are averaged), or with Monte-Carlo dropout
 //! (`--mc-samples K`: how uncertainty relates to error).
 
-use super::shared::images::{check_classes, classes_from_checkpoint, per_class};
+use super::shared::images::{check_classes, classes_from_checkpoint, image_from_checkpoint, per_class};
 use super::shared::json::json_f32;
 use super::shared::limits::LimitArgs;
 use super::shared::print::outln;
@@ -10,6 +10,7 @@ use super::shared::regression;
 use super::shared::source::{self, DataArgs, Normalization, checkpoint_schema};
 use clap::Args;
 use nabla::data::table::TableSchema;
+use nabla::data::{ImageFormat, Task};
 use nabla::io::load_checkpoint_limited;
 use nabla::nn::{Model, SizeLimits};
 use nabla::train::{evaluate, evaluate_ensemble, mc_evaluate};
@@ -37,19 +38,24 @@ pub struct EvalArgs {
 }
 
 /// The checkpoints of `--weights`, their shared input normalisation, and the first one's table
-/// schema (a model trained on a CSV file) and class names (an image folder's).
-type Loaded = (Vec<Model>, Normalization, Option<TableSchema>, Option<Vec<String>>);
+/// schema (a model trained on a CSV file), class names and image format (if it was trained on
+/// images).
+type Loaded = (Vec<Model>, Normalization, Option<TableSchema>, Option<Vec<String>>, Option<ImageFormat>);
 
 /// Loads each checkpoint; all must share the first one's input normalisation and shapes.
 pub fn load_models(paths: &[PathBuf], limits: &SizeLimits) -> Result<Loaded> {
     let mut models = Vec::new();
     let mut first: Option<(Normalization, String)> = None;
-    let (mut schema, mut classes) = (None, None);
+    let (mut schema, mut classes, mut trained_image) = (None, None, None);
     for path in paths {
         let (model, meta) = load_checkpoint_limited(path, limits)?;
         if models.is_empty() {
             schema = checkpoint_schema(path, &meta, &model)?;
-            classes = classes_from_checkpoint(path, &meta)?;
+            // a table's class names are also in its schema (files written before `nabla.classes`
+            // was written for tables have them only there)
+            let of_table = schema.as_ref().filter(|s| s.task == Task::Classification).map(|s| s.classes.clone());
+            classes = classes_from_checkpoint(path, &meta)?.or(of_table);
+            trained_image = image_from_checkpoint(path, &meta)?;
         }
         let norm = Normalization::from_checkpoint(path, &meta, model.spec().input_size())?;
         let key = serde_json::to_string(&norm).unwrap_or_default();
@@ -72,18 +78,19 @@ pub fn load_models(paths: &[PathBuf], limits: &SizeLimits) -> Result<Loaded> {
         models.push(model);
     }
     let (norm, _) = first.ok_or_else(|| Error::config("--weights: no file given"))?;
-    Ok((models, norm, schema, classes))
+    Ok((models, norm, schema, classes, trained_image))
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
     if args.mc_samples == Some(0) {
         return Err(Error::config("--mc-samples 0: expected at least 1 (stochastic passes)"));
     }
-    let (mut models, norm, schema, classes) = load_models(&args.weights, &args.limits.limits())?;
+    let (mut models, norm, schema, classes, trained_image) = load_models(&args.weights, &args.limits.limits())?;
     let spec = models[0].spec();
     let (inputs, outputs) = (spec.input_size(), spec.output_size()?);
     let mut data_args = args.data.clone();
     data_args.images.model_input = Some(spec.input.clone());
+    data_args.images.trained = trained_image;
     // the widths first: the checkpoint's per-column normalisation only fits the model's width
     let raw = source::read_eval(&data_args, args.seed, schema.as_ref())?;
     if let (Some(model), Some(data)) = (&classes, &raw.classes) {

@@ -26,6 +26,8 @@ pub struct ImagePrediction<'a> {
     pub invert: bool,
     /// The checkpoint's class names, if it has them (else classes are numbered).
     pub classes: Option<Vec<String>>,
+    /// The image format the model was trained on, if its checkpoint says.
+    pub trained_image: Option<ImageFormat>,
     /// The checkpoint's input normalisation (one mean and std).
     pub normalization: Normalization,
     /// The checkpoint, to name it in errors.
@@ -43,6 +45,7 @@ pub fn predict_images(model: &mut Model, job: ImagePrediction) -> Result<()> {
     }
     let mut images = job.images.clone();
     images.model_input = Some(model.spec().input.clone());
+    images.trained = job.trained_image;
     let format = images.format()?;
     let files = collect_files(job.paths)?;
     let outputs = model.spec().output_size()?;

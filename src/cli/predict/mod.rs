@@ -6,7 +6,7 @@ mod table;
 
 mod images;
 
-use super::shared::images::{ImageArgs, classes_from_checkpoint};
+use super::shared::images::{ImageArgs, classes_from_checkpoint, image_from_checkpoint};
 use super::shared::json::json_f32;
 use super::shared::limits::LimitArgs;
 use super::shared::png::read_gray_png;
@@ -77,6 +77,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
             images: &args.images,
             invert: args.invert,
             classes: classes_from_checkpoint(&args.weights, &meta)?,
+            trained_image: image_from_checkpoint(&args.weights, &meta)?,
             normalization: norm,
             weights: &args.weights,
         };

@@ -10,8 +10,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The checkpoint metadata key of the class names (a JSON array of strings).
+/// The checkpoint metadata key of the class names (a JSON array of strings): any classifier
+/// trained on named classes (an image folder's subfolders, a table's class column).
 const CLASSES_KEY: &str = "nabla.classes";
+
+/// The checkpoint metadata key of the images' format (`{"channels", "height", "width"}`) that a
+/// model was trained on, which eval and predict then read image files into.
+const IMAGE_KEY: &str = "nabla.image";
 
 /// How an image folder's pictures become rows.
 #[derive(clap::Args, Debug, Clone, Default, Serialize, Deserialize)]
@@ -28,12 +33,32 @@ pub struct ImageArgs {
     #[arg(skip)]
     #[serde(skip)]
     pub model_input: Option<Vec<usize>>,
+    /// The format the model was trained on (from its checkpoint), set by eval and predict: the
+    /// default, and what the flags must agree with.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub trained: Option<ImageFormat>,
 }
 
 impl ImageArgs {
-    /// The size and channels images are turned into: the flags, else what the model takes.
+    /// The size and channels images are turned into: the format the model was trained on if it is
+    /// known (flags that differ from it are an error), else the flags, else what the model takes.
     pub fn format(&self) -> Result<ImageFormat> {
         let size = self.image_size.as_deref().map(parse_size).transpose()?;
+        if let Some(trained) = self.trained {
+            let size_differs = size.is_some_and(|s| s != (trained.height, trained.width));
+            if size_differs || (self.grayscale && trained.channels != 1) {
+                return Err(Error::config(format!(
+                    "the model was trained on {}x{} images of {} channel(s), but {} asks for other ones; \
+                     leave the flag out (images are read as in training)",
+                    trained.height,
+                    trained.width,
+                    trained.channels,
+                    if size_differs { "--image-size" } else { "--grayscale" }
+                )));
+            }
+            return Ok(trained);
+        }
         let square = |n: usize| (n > 0 && n.isqrt() * n.isqrt() == n).then_some((n.isqrt(), n.isqrt()));
         // (channels, size) that the model's input implies
         let (channels, model_size) = match self.model_input.as_deref() {
@@ -105,6 +130,32 @@ pub fn classes_from_checkpoint(path: &Path, meta: &HashMap<String, String>) -> R
     Ok(Some(names))
 }
 
+/// The checkpoint metadata that [`image_from_checkpoint`] reads back.
+pub fn image_meta(shape: [usize; 3]) -> HashMap<String, String> {
+    let [channels, height, width] = shape;
+    let json = serde_json::json!({ "channels": channels, "height": height, "width": width }).to_string();
+    HashMap::from([(IMAGE_KEY.to_string(), json)])
+}
+
+/// The image format in a checkpoint's metadata, if it has one; `path` names it in errors.
+pub fn image_from_checkpoint(path: &Path, meta: &HashMap<String, String>) -> Result<Option<ImageFormat>> {
+    let Some(text) = meta.get(IMAGE_KEY) else { return Ok(None) };
+    let bad = |why: String| Error::format(path, format!("metadata '{IMAGE_KEY}'"), why);
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let field = |name: &str| {
+        value[name]
+            .as_u64()
+            .filter(|&n| (1..=4096).contains(&n))
+            .map(|n| n as usize)
+            .ok_or_else(|| bad(format!("'{name}': expected a whole number from 1 to 4096")))
+    };
+    let format = ImageFormat { channels: field("channels")?, height: field("height")?, width: field("width")? };
+    if format.channels != 1 && format.channels != 3 {
+        return Err(bad(format!("'channels' {}: expected 1 or 3", format.channels)));
+    }
+    Ok(Some(format))
+}
+
 /// Checks that the data's classes are the model's, in the same order; the error lists both.
 pub fn check_classes(weights: &Path, model: &[String], data: &[String], what: &str) -> Result<()> {
     if model == data {
@@ -139,7 +190,12 @@ mod tests {
     use super::*;
 
     fn args(input: Option<&[usize]>, size: Option<&str>, grayscale: bool) -> ImageArgs {
-        ImageArgs { image_size: size.map(String::from), grayscale, model_input: input.map(<[usize]>::to_vec) }
+        ImageArgs {
+            image_size: size.map(String::from),
+            grayscale,
+            model_input: input.map(<[usize]>::to_vec),
+            trained: None,
+        }
     }
 
     #[test]
@@ -155,6 +211,28 @@ mod tests {
         assert!(f(Some(&[4, 8, 8]), None, false).unwrap_err().to_string().contains("4 channels"));
         assert!(f(None, Some("0x8"), false).unwrap_err().to_string().contains("--image-size 0x8"));
         assert!(f(None, Some("28"), false).is_err());
+    }
+
+    #[test]
+    fn the_trained_format_comes_back_from_the_checkpoint_and_rules_the_flags() {
+        let meta = image_meta([3, 8, 16]);
+        let trained = image_from_checkpoint(Path::new("w"), &meta).unwrap().unwrap();
+        assert_eq!(trained.shape(), [3, 8, 16]);
+        assert_eq!(image_from_checkpoint(Path::new("w"), &HashMap::new()).unwrap(), None);
+        // an MLP's 384 inputs (3·8·16) are a guess without the stored format, which then rules
+        let mut a = args(Some(&[384]), None, false);
+        assert_eq!(a.format().unwrap().shape(), [1, 28, 28]);
+        a.trained = Some(trained);
+        assert_eq!(a.format().unwrap().shape(), [3, 8, 16]);
+        a.image_size = Some("8x16".into());
+        assert_eq!(a.format().unwrap().shape(), [3, 8, 16]);
+        a.image_size = Some("16x8".into());
+        assert!(a.format().unwrap_err().to_string().contains("--image-size"));
+        a.image_size = None;
+        a.grayscale = true;
+        assert!(a.format().unwrap_err().to_string().contains("--grayscale"));
+        let bad = HashMap::from([(IMAGE_KEY.to_string(), r#"{"channels": 2, "height": 8, "width": 8}"#.to_string())]);
+        assert!(image_from_checkpoint(Path::new("w"), &bad).unwrap_err().to_string().contains("'channels' 2"));
     }
 
     #[test]

@@ -310,15 +310,53 @@ pub fn read(args: &DataArgs, seed: u64, test_data: Option<&Path>) -> Result<RawS
     }
     let (mean, std) = column_stats(&train.inputs, train.width());
     let own = Normalization { mean, std };
+    let classes = (schema.task == Task::Classification).then(|| schema.classes.clone());
     Ok(RawSource {
         train: train.into_dataset(),
         test: test.into_dataset(),
         own: Some(own),
         schema: Some(schema),
         files: Some((path, test_path)),
-        classes: None,
+        classes,
         data: args.data.clone(),
     })
+}
+
+/// Checks that --regression, --categorical and --impute, given to a command that reads a table
+/// for a trained model, say what the model's schema says: the schema decides how the columns are
+/// read, so a flag that differs would otherwise be silently ignored.
+fn check_table_flags(args: &DataArgs, schema: &TableSchema) -> Result<()> {
+    let differs = |given: String, trained: String| {
+        let flag = given.split(' ').next().unwrap_or_default().to_string();
+        Err(Error::config(format!(
+            "{given}: the model was trained with {trained} (its schema decides how the columns are read; leave {flag} \
+             out)"
+        )))
+    };
+    if args.regression && schema.task != Task::Regression {
+        return differs("--regression".into(), "a target of classes".into());
+    }
+    let trained: Vec<&str> = schema.categories.iter().map(|c| c.column.as_str()).collect();
+    let (mut given, mut sorted): (Vec<&str>, _) =
+        (args.categorical.iter().map(String::as_str).collect(), trained.clone());
+    given.sort_unstable();
+    sorted.sort_unstable();
+    if !given.is_empty() && given != sorted {
+        return differs(
+            format!("--categorical {}", args.categorical.join(",")),
+            format!("the categorical columns [{}]", trained.join(", ")),
+        );
+    }
+    if let Some(text) = &args.impute
+        && schema.impute.as_ref().map(|i| i.method) != Some(Impute::parse(text)?)
+    {
+        let trained = match &schema.impute {
+            Some(i) => format!("--impute {:?}", i.method).to_lowercase(),
+            None => "no --impute".into(),
+        };
+        return differs(format!("--impute {text}"), trained);
+    }
+    Ok(())
 }
 
 /// The table options of the CSV flags.
@@ -363,6 +401,7 @@ pub fn read_eval(args: &DataArgs, seed: u64, schema: Option<&TableSchema>) -> Re
             schema.target
         )));
     }
+    check_table_flags(args, schema)?;
     let table = read_for_model(&path, schema)?;
     if table.targets.is_none() {
         return Err(Error::format(

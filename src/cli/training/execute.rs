@@ -5,7 +5,7 @@ use super::model::describe;
 use super::prepare::Run;
 use super::progress::Progress;
 use super::run_folder;
-use crate::cli::shared::images::classes_meta;
+use crate::cli::shared::images::{classes_meta, image_meta};
 use crate::cli::shared::print::errln;
 use nabla::io::save_checkpoint;
 use nabla::nn::Module;
@@ -22,6 +22,7 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
         meta.extend(schema.checkpoint_meta());
     }
     meta.extend(run.data.classes.as_deref().map(classes_meta).unwrap_or_default());
+    meta.extend(run.data.train.image_shape.map(image_meta).unwrap_or_default());
     let t = &run.trainer;
     errln!(
         "training {} ({} parameters) on {} samples{}, {}: {}, {}, m = {}; run folder {}",

@@ -183,7 +183,7 @@ fn fit_classes(mut spec: ModelSpec, classes: usize) -> Result<ModelSpec> {
     }
     match spec.layers.last_mut().map(|l| &mut l.spec) {
         Some(LayerSpec::Linear(last)) => {
-            errln!("{}: its last linear layer gets {classes} outputs, one per class folder", spec.name);
+            errln!("{}: its last linear layer gets {classes} outputs, one per class", spec.name);
             last.out = classes;
             Ok(spec)
         }
