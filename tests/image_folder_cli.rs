@@ -110,6 +110,10 @@ fn a_small_cnn_trains_on_rgb_images_with_their_own_size() {
     nabla_ok(&["predict", "--weights", "wide", "--data", &file], &s.0);
     let out = nabla(&["eval", "--weights", "wide", "--data", &dir, "--image-size", "12x6"], &s.0);
     assert_clean_failure(&out, &["trained on 6x12 images of 3 channel(s)", "--image-size"]);
+    // RGB images are augmented too (an MLP on 3×10×10)
+    let rgb_aug = [&args[..], &["--rotate", "10", "--translate", "1"]].concat();
+    let j = last_json(&nabla_ok(&rgb_aug, &s.0));
+    assert!(j["test_accuracy"].as_f64().is_some(), "{j}");
     // lenet5-modern (1×28×28) with augmentation, as on MNIST
     let aug = ["train", "--data", &dir, "--epochs", "1", "--rotate", "10", "--translate", "2", "--json"];
     let j = last_json(&nabla_ok(&aug, &s.0));

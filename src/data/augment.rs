@@ -101,17 +101,19 @@ impl Augmentation {
     }
 }
 
-/// Distorts each row of `x` (m × (H·W), one grayscale image per row, already normalised) by its
-/// own random draw of `aug`, and returns the m × (H·W) result. `hw` is (H, W); `background` is
-/// the normalised value of a blank pixel (for MNIST normalised by mean μ and std s: −μ/s), given
-/// to every pixel that comes from outside the image.
+/// Distorts each row of `x` (m × (C·H·W), one image per row, C planes of H × W — 1 for gray,
+/// 3 for RGB — already normalised) by its own random draw of `aug`, the same for every plane of
+/// the row, and returns the result in the same shape. `hw` is (H, W); `background` is the
+/// normalised value of a blank pixel (for MNIST normalised by mean μ and std s: −μ/s), given to
+/// every pixel that comes from outside the image.
 ///
 /// Row i draws from the stream `Rng::derive(seed, i)`, so the result depends on `seed` and the
 /// data alone, not on the number of threads; pass a different seed for each batch (from the run's
 /// seed and the step number, say), or every batch repeats the same distortions. Rows are processed
 /// in parallel.
 ///
-/// Panics if `x` is not 2-D with H·W columns, or if `aug` fails [`Augmentation::validate`].
+/// Panics if `x` is not 2-D with a multiple of H·W columns, or if `aug` fails
+/// [`Augmentation::validate`].
 #[track_caller]
 pub fn augment_batch(x: &Tensor, hw: (usize, usize), aug: &Augmentation, background: f32, seed: u64) -> Tensor {
     augment_part(x, hw, aug, background, seed, 0)
@@ -132,11 +134,12 @@ pub fn augment_part(
     let (m, d) = x.dims2("augment_batch");
     let (h, w) = hw;
     assert!(
-        h > 0 && w > 0 && d == h * w,
-        "augment_batch: rows of {d} values are not images of {h}×{w} = {} pixels (input shape {:?})",
+        h > 0 && w > 0 && d > 0 && d % (h * w) == 0,
+        "augment_batch: rows of {d} values are not images of {h}×{w} = {} pixels per plane (input shape {:?})",
         h * w,
         x.shape()
     );
+    let plane = h * w;
     if let Err(e) = aug.validate() {
         panic!("augment_batch: {e}");
     }
@@ -151,16 +154,19 @@ pub fn augment_part(
             let map = InverseAffine::draw(aug, hw, &mut rng);
             let field = match (aug.elastic, &kernel) {
                 (Some(e), Some(kernel)) => {
-                    scratch.resize(3 * d, 0.0);
-                    let (dx, rest) = scratch.split_at_mut(d);
-                    let (dy, tmp) = rest.split_at_mut(d);
+                    scratch.resize(3 * plane, 0.0);
+                    let (dx, rest) = scratch.split_at_mut(plane);
+                    let (dy, tmp) = rest.split_at_mut(plane);
                     elastic_field(e.alpha, kernel, hw, &mut rng, dx, tmp);
                     elastic_field(e.alpha, kernel, hw, &mut rng, dy, tmp);
                     Some((&*dx, &*dy))
                 }
                 _ => None,
             };
-            warp(in_row, hw, &map, field, background, out_row);
+            // one geometry for the planes of a colour image, so that they stay registered
+            for (in_plane, out_plane) in in_row.chunks(plane).zip(out_row.chunks_mut(plane)) {
+                warp(in_plane, hw, &map, field, background, out_plane);
+            }
         },
     );
     Tensor::from_vec(out, &[m, d])
@@ -486,6 +492,28 @@ mod tests {
             assert!(message.contains(name), "{message}");
         }
         assert!(full().validate().is_ok());
+    }
+
+    #[test]
+    fn the_planes_of_a_colour_image_move_alike() {
+        // three planes: the blobs, twice the blobs, minus the blobs; each row's planes must come
+        // out as the gray row does, in the same ratios
+        let gray = blobs(4);
+        let d = HW.0 * HW.1;
+        let mut rgb = Vec::new();
+        for row in gray.data().chunks(d) {
+            for k in [1.0, 2.0, -1.0] {
+                rgb.extend(row.iter().map(|v| k * v));
+            }
+        }
+        let rgb = Tensor::from_vec(rgb, &[4, 3 * d]);
+        let a = augment_batch(&gray, HW, &full(), 0.0, 9);
+        let b = augment_batch(&rgb, HW, &full(), 0.0, 9);
+        for (g, c) in a.data().chunks(d).zip(b.data().chunks(3 * d)) {
+            for (k, plane) in [1.0, 2.0, -1.0].iter().zip(c.chunks(d)) {
+                assert!(g.iter().zip(plane).all(|(g, p)| (k * g - p).abs() <= 1e-5 * (1.0 + g.abs())));
+            }
+        }
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
     let spec = model_spec(&args, spec, loss, (inputs, outputs), input_map)?;
     let mut model = Model::with_limits(spec, &mut Rng::seed(args.seed), &args.limits.limits())?;
     let (optimizer, schedule) = optimizer_and_schedule(&args)?;
-    let augment = augment_config(&args, &model, &data.normalization)?;
+    let augment = augment_config(&args, &model, &data.normalization, data.train.image_shape)?;
     // a new run's folder, claimed once every setting has been checked and before any training
     let new_record = match resume_dir {
         Some(_) => None,
@@ -152,22 +152,23 @@ fn optimizer_and_schedule(args: &TrainArgs) -> Result<(Optimizer, Box<dyn Schedu
     Ok((optimizer, schedule))
 }
 
-/// The trainer's augmentation settings, when flags ask for any: images only.
-fn augment_config(args: &TrainArgs, model: &Model, norm: &Normalization) -> Result<Option<AugmentConfig>> {
+/// The trainer's augmentation settings, when flags ask for any: images only, gray or RGB (each
+/// row's planes move alike). The image size is the data's (MNIST, an image folder), else what the
+/// model's input says.
+fn augment_config(
+    args: &TrainArgs,
+    model: &Model,
+    norm: &Normalization,
+    image: Option<[usize; 3]>,
+) -> Result<Option<AugmentConfig>> {
     let augmentation = args.augment.to_augmentation()?;
     if augmentation.is_off() {
         return Ok(None);
     }
     let input = &model.spec().input;
-    let hw = match input[..] {
-        [1, h, w] => (h, w),
-        [c, _, _] => {
-            return Err(Error::config(format!(
-                "augmentation moves 1-channel images; the model takes {c} channels ({input:?}): give --grayscale and a \
-                 1-channel model, or train without augmentation"
-            )));
-        }
-        [784] => (28, 28),
+    let hw = match (image, input.as_slice()) {
+        (Some([_, h, w]), _) | (None, &[1 | 3, h, w]) => (h, w),
+        (None, &[784]) => (28, 28),
         _ => return Err(Error::config(format!("augmentation needs images; the model's input is {input:?}"))),
     };
     // a blank pixel (0) after normalisation: what shifted-in borders are filled with
