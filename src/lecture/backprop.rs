@@ -126,12 +126,16 @@ pub fn worked_example() -> WorkedExample {
 
     // δ_k = ∂E/∂u_k: restart the graph at u_k
     let u_k_leaf = Var::leaf(u_k.value().clone());
-    let delta_k = least_squares(&u_k_leaf.sigmoid(), &t).backward().get(&u_k_leaf).unwrap().clone();
+    let delta_k = least_squares(&u_k_leaf.sigmoid(), &t)
+        .backward()
+        .get(&u_k_leaf)
+        .expect("the loss depends on its leaf u_k")
+        .clone();
     // δ_j = ∂E/∂u_j: restart the graph at u_j, with the output layer fixed
     let u_j_leaf = Var::leaf(u_j.value().clone());
     let (w_jk_c, b_k_c) = (w_jk.detach(), b_k.detach());
     let z = u_j_leaf.sigmoid().affine(&w_jk_c, &b_k_c).sigmoid();
-    let delta_j = least_squares(&z, &t).backward().get(&u_j_leaf).unwrap().clone();
+    let delta_j = least_squares(&z, &t).backward().get(&u_j_leaf).expect("the loss depends on its leaf u_j").clone();
 
     // one step of gradient descent, w ← w − η ∂E/∂w
     let step = |w: &Var, g: &Tensor| w.value().sub(&g.scale(ETA as f32));
