@@ -109,6 +109,20 @@ impl Inputs {
         }
     }
 
+    /// Keeps the rows `keep` (distinct indices), in that order, moving them within the buffer
+    /// (which a clone still sharing it would copy first) instead of copying them out.
+    #[track_caller]
+    pub fn keep_rows(&mut self, keep: &[usize]) {
+        match self {
+            Inputs::F32(t) => *t = keep_tensor_rows(std::mem::replace(t, Tensor::zeros(&[0])), keep),
+            Inputs::Bytes(b) => {
+                let d = b.shape[1];
+                keep_rows_in_place(Arc::make_mut(&mut b.bytes), d, keep);
+                b.shape[0] = keep.len();
+            }
+        }
+    }
+
     /// Every row as an f32 tensor (a copy for bytes; a shared buffer for f32).
     pub fn to_tensor(&self) -> Tensor {
         match self {
@@ -142,6 +156,53 @@ impl Inputs {
     pub fn data_mut(&mut self) -> &mut [f32] {
         self.tensor_mut().data_mut()
     }
+}
+
+/// The rows `keep` of the 2-D tensor `t`, in that order, moved within its buffer.
+#[track_caller]
+pub(crate) fn keep_tensor_rows(t: Tensor, keep: &[usize]) -> Tensor {
+    let (_, d) = t.dims2("keep_rows");
+    let mut data = t.into_vec();
+    keep_rows_in_place(&mut data, d, keep);
+    Tensor::from_vec(data, &[keep.len(), d])
+}
+
+/// Keeps the rows `keep` (distinct indices below the row count), in that order, of the row-major
+/// `data` of rows of `d` values: row i becomes old row keep[i], the others are dropped. Rows move
+/// within the buffer, cycle by cycle of the permutation, through one row of scratch, so that a
+/// split of a large table never holds two copies of it. Panics on an index out of range or
+/// repeated.
+#[track_caller]
+fn keep_rows_in_place<T: Copy>(data: &mut Vec<T>, d: usize, keep: &[usize]) {
+    let n = data.len().checked_div(d).unwrap_or(0);
+    let mut kept = vec![false; n];
+    for &r in keep {
+        assert!(r < n && !kept[r], "keep_rows: row {r} is out of range (0..{n}) or given twice");
+        kept[r] = true;
+    }
+    // a whole permutation, new row i = old row perm[i]: the kept rows, then the others
+    let perm: Vec<usize> = keep.iter().copied().chain((0..n).filter(|&r| !kept[r])).collect();
+    let mut placed = vec![false; n];
+    let mut scratch = Vec::with_capacity(d);
+    for start in 0..n {
+        if placed[start] {
+            continue;
+        }
+        scratch.clear();
+        scratch.extend_from_slice(&data[start * d..(start + 1) * d]);
+        let mut j = start;
+        loop {
+            placed[j] = true;
+            let k = perm[j];
+            if k == start {
+                data[j * d..(j + 1) * d].copy_from_slice(&scratch);
+                break;
+            }
+            data.copy_within(k * d..(k + 1) * d, j * d);
+            j = k;
+        }
+    }
+    data.truncate(keep.len() * d);
 }
 
 impl From<Tensor> for Inputs {

@@ -69,7 +69,7 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
             data.schema.as_ref().ok_or_else(|| Error::config("--val-data is for CSV files (--data FILE.csv)"))?;
         Some(source::load_extra(file, schema, &data.normalization)?)
     } else if args.val_split() > 0.0 {
-        let (train, val) = data.train.split(args.val_split(), args.seed);
+        let val = data.train.split_off(args.val_split(), args.seed);
         if val.is_empty() {
             return Err(Error::config(format!(
                 "--val-split {} of {} training samples holds out none; give a larger fraction",
@@ -77,7 +77,6 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
                 data.train.len()
             )));
         }
-        data.train = train;
         Some(val)
     } else {
         None
