@@ -104,11 +104,8 @@ fn rows(what: &str, t: &Tensor) -> Result<usize> {
 
 /// `values` as rows of `width` numbers, or an error if they do not divide into such rows.
 fn matrix(what: &str, values: &[f32], width: usize, unit: &str) -> Result<Tensor> {
-    if width == 0 || values.len() % width != 0 {
-        return Err(Error::config(format!(
-            "dataset: {} {what} numbers are not rows of {width} {unit}",
-            values.len()
-        )));
+    if width == 0 || !values.len().is_multiple_of(width) {
+        return Err(Error::config(format!("dataset: {} {what} numbers are not rows of {width} {unit}", values.len())));
     }
     Ok(Tensor::from_vec(values.to_vec(), &[values.len() / width, width]))
 }

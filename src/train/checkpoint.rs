@@ -143,7 +143,7 @@ mod tests {
         let model = Model::new(spec, &mut Rng::seed(seed)).unwrap();
         let config = TrainConfig { epochs: 4, batch_size: 4, seed, early_stop: Some(5), ..Default::default() };
         let sgd = Sgd { momentum: 0.9, nesterov: false };
-        Trainer::new(model, Optimizer::new(sgd, 0.1), Box::new(Constant::new(0.1)), config)
+        Trainer::new(model, Optimizer::new(sgd, 0.1), Box::new(Constant::new()), config)
     }
 
     fn data() -> Dataset {

@@ -6,6 +6,9 @@
 //! optimizer updates w in place → max-norm projects the weights. m = 1 is plain SGD, m = N
 //! full-batch gradient descent.
 //!
+//! The learning rate has one source, the optimizer's: [`Trainer::new`] starts the schedule with
+//! it, and the schedule sets the optimizer's η before each epoch.
+//!
 //! One epoch, in this order: η ← schedule; shuffle with the stream (seed, epoch); the steps;
 //! evaluate the validation and test sets; the schedule sees the validation loss (or the training
 //! loss without a validation set); early stopping sees the validation loss. Because the shuffle
@@ -230,7 +233,7 @@ impl std::fmt::Display for Divergence {
 /// net.push(Linear::new(8, 1, Init::LeCun, &mut rng));
 /// let config = TrainConfig { epochs: 200, batch_size: 8, ..Default::default() };
 /// let optimizer = Optimizer::new(Adam::default(), 0.01);
-/// let mut trainer = Trainer::with_loss(net, Loss::LeastSquares, optimizer, Box::new(Constant::new(0.01)), config);
+/// let mut trainer = Trainer::with_loss(net, Loss::LeastSquares, optimizer, Box::new(Constant::new()), config);
 /// trainer.fit(Sets { train: &data, val: None, test: Some(&data) }).unwrap();
 /// let report = trainer.history.last().unwrap();
 /// assert!(report.test_loss.unwrap() < 0.01, "{report:?}");
@@ -268,13 +271,17 @@ impl Trainer {
 impl<M: Module> Trainer<M> {
     /// A trainer at epoch 0 of any module, trained with `loss`. The module gets each mini-batch
     /// as the dataset stores it, N × D rows: one whose layers want images reshapes them itself.
+    ///
+    /// The optimizer's learning rate is the run's η0: the schedule is started with it (see
+    /// [`Schedule::start`]) and sets the optimizer's η before every epoch.
     pub fn with_loss(
         model: M,
         loss: Loss,
         optimizer: Optimizer,
-        schedule: Box<dyn Schedule>,
+        mut schedule: Box<dyn Schedule>,
         config: TrainConfig,
     ) -> Trainer<M> {
+        schedule.start(optimizer.lr());
         Trainer {
             model,
             loss,
@@ -557,8 +564,7 @@ mod tests {
         let spec = ModelSpec::mlp(6, &[5], 3, Activation::Relu, Loss::SoftmaxCrossEntropy);
         let model = Model::new(spec, &mut Rng::seed(0)).unwrap();
         let config = TrainConfig { epochs: 1, batch_size: 4, ..Default::default() };
-        let mut trainer =
-            Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new(0.1)), config);
+        let mut trainer = Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new()), config);
         let targets = Tensor::from_vec(
             (0..8).flat_map(|i| [0.0, 1.0, 2.0].map(|c| f32::from(c == (i % 3) as f32))).collect(),
             &[8, 3],
@@ -593,7 +599,7 @@ mod tests {
             let model = Model::new(spec.clone(), &mut Rng::seed(0)).unwrap();
             let config = TrainConfig { epochs: 2, batch_size: 4, ..Default::default() };
             let mut trainer =
-                Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new(0.1)), config);
+                Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new()), config);
             let mut saved = Vec::new();
             trainer
                 .run(sets, &mut Quiet, &mut |t| {
@@ -604,7 +610,8 @@ mod tests {
             let start = trainer.initial_loss().unwrap();
             assert!(start > 0.5 && start < 5.0, "{start}");
             // η = 10⁶ (a finite explosion) or 10³⁰ (NaN) from epoch 3 on
-            let mut schedule = Constant::new(huge);
+            let mut schedule = Constant::new();
+            schedule.start(huge);
             schedule.restore(&ScheduleState { schedule: schedule.describe(), ..trainer.schedule.state() }).unwrap();
             trainer.schedule = Box::new(schedule);
             trainer.config.epochs = 5;
