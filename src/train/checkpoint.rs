@@ -10,6 +10,12 @@
 //! `nabla.spec` (the model spec), `nabla.trainer` (the [`TrainerState`] as JSON), the optimizer's
 //! rule, η and t, and the caller's entries. A model file for `eval` and `predict` is
 //! [`crate::io::save_checkpoint`]'s, not this.
+//!
+//! Both functions take the trainer of a spec-built [`crate::nn::Model`] (`Trainer<Model>`): the
+//! spec is what makes the file rebuild its model and refuse another one. A trainer of a
+//! hand-written module saves its weights by name in `after_epoch` with
+//! [`crate::io::save_weights`] (the code rebuilds the module, [`crate::io::load_weights`] fills
+//! it), as `examples/custom_module.rs` does.
 
 use super::{Trainer, TrainerState};
 use crate::io::{atomic_write, canonical_header};
