@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release --example cnn`
 
-use nabla::nn::{Activation, ActivationLayer, Conv2d, Flatten, Init, Linear, MaxPool2d, Module, Sequential};
+use nabla::nn::{Conv2d, Flatten, Init, Linear, MaxPool2d, Module, ReLU, Sequential};
 use nabla::optim::{Optimizer, Sgd};
 use nabla::rng::Rng;
 use nabla::{Tensor, Var, loss};
@@ -38,7 +38,7 @@ fn main() {
     let (x, t, classes) = bars(600, &mut rng);
     let mut net = Sequential::new();
     net.push(Conv2d::new(1, 8, (3, 3), (1, 1), (1, 1), Init::He, &mut rng)); // 8 × 12 × 12
-    net.push(ActivationLayer(Activation::Relu));
+    net.push(ReLU);
     net.push(MaxPool2d { kernel: (2, 2), stride: (2, 2), padding: (0, 0) }); // 8 × 6 × 6
     net.push(Flatten);
     net.push(Linear::new(8 * 6 * 6, 3, Init::LeCun, &mut rng));

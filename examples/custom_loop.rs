@@ -3,10 +3,8 @@
 //!
 //! `cargo run --release --example custom_loop`
 
-use nabla::nn::{Activation, ActivationLayer, Init, Linear, Module, Sequential};
-use nabla::optim::{Adam, Optimizer};
-use nabla::rng::Rng;
-use nabla::{Tensor, Var, loss};
+use nabla::loss;
+use nabla::prelude::*;
 
 /// Two interleaved spirals, `n` points each: inputs n·2 × 2, targets n·2 × 1 (0 or 1).
 fn spirals(n: usize, rng: &mut Rng) -> (Tensor, Tensor) {
@@ -34,9 +32,9 @@ fn main() {
     let (x, t) = spirals(200, &mut rng);
     let mut net = Sequential::new();
     net.push(Linear::new(2, 16, Init::He, &mut rng));
-    net.push(ActivationLayer(Activation::Relu));
+    net.push(ReLU);
     net.push(Linear::new(16, 16, Init::He, &mut rng));
-    net.push(ActivationLayer(Activation::Relu));
+    net.push(ReLU);
     net.push(Linear::new(16, 1, Init::LeCun, &mut rng));
     let mut optimizer = Optimizer::new(Adam::default(), 0.01);
 

@@ -29,6 +29,7 @@ pub mod loss;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod prelude;
 pub mod report;
 pub mod rng;
 pub mod tensor;

@@ -127,7 +127,7 @@ fn trajectory(run: Run, data: &Dataset, jitter: f32) -> Vec<f32> {
     }
     let optimizer = Optimizer::new(Sgd { momentum: run.momentum, nesterov: false }, run.lr);
     let config = TrainConfig { epochs: 2, batch_size: run.batch_size, seed: 7, ..Default::default() };
-    let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new(run.lr)), config);
+    let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new()), config);
     let mut losses = Losses(Vec::new());
     let sets = Sets { train: data, val: None, test: None };
     trainer.run(sets, &mut losses, &mut |_| Ok(())).expect("training runs");

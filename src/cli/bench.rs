@@ -127,7 +127,7 @@ fn mnist_mlp(batch: usize, epochs: usize, eta: f32, momentum: f32) -> Result<(Tr
     let model = Model::new(spec, &mut Rng::seed(0))?;
     let optimizer = Optimizer::new(Sgd { momentum, nesterov: false }, eta);
     let config = TrainConfig { epochs, batch_size: batch, seed: 0, ..Default::default() };
-    Ok((Trainer::new(model, optimizer, Box::new(Constant::new(eta)), config), data))
+    Ok((Trainer::new(model, optimizer, Box::new(Constant::new()), config), data))
 }
 
 fn mlp(batch: usize, epochs: usize) -> Result<serde_json::Value> {
@@ -244,7 +244,7 @@ fn zoo_epochs(name: &str, optimizer: Optimizer, eta: f32, batch: usize, epochs: 
     let data = source::load(&args, 0, None, norm.as_ref())?;
     let model = Model::new(spec, &mut Rng::seed(0))?;
     let config = TrainConfig { epochs, batch_size: batch, seed: 0, ..Default::default() };
-    let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new(eta)), config);
+    let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new()), config);
     let mut out = run_epochs(&mut trainer, &data)?;
     out.insert("lr".into(), json_f32(eta));
     Ok(out.into())

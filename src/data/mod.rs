@@ -7,6 +7,7 @@
 //! names the file, the place in it and what was expected.
 
 mod augment;
+mod constructors;
 mod csv;
 mod idx;
 mod image_folder;

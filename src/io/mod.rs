@@ -1,13 +1,16 @@
-//! Files that nabla writes: checkpoints (safetensors), ONNX models ([`onnx`]), PyTorch exports
+//! Files that nabla writes: checkpoints (safetensors), the weights of any module by name
+//! ([`save_weights`]), ONNX models ([`onnx`]), PyTorch exports
 //! ([`torch`]) and the atomic
 //! write they all go through.
 
 mod checkpoint;
 pub mod onnx;
 pub mod torch;
+mod weights;
 
 pub(crate) use checkpoint::canonical_header;
 pub use checkpoint::{FORMAT_VERSION, FORMAT_VERSION_KEY, load_checkpoint, load_checkpoint_limited, save_checkpoint};
+pub use weights::{load_weights, save_weights};
 
 use crate::{Error, Result};
 use std::io::Write;

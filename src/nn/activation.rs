@@ -1,8 +1,19 @@
 //! Activation functions as layers without parameters: Y = f(U), elementwise. The [`Activation`]
 //! table below has one row per function: its name in spec files (`type = "relu"`, `"gelu"`, …,
-//! without fields) and for `nabla train --activation`, the init it asks of the layer that feeds
-//! it, and its op (forward and backward in `ops/activation.rs`). Every row is a layer kind of its
-//! own; this file holds what they share as kinds: same shape out, no parameters.
+//! without fields) and for `nabla train --activation`, its layer under PyTorch's name
+//! ([`ReLU`], [`GELU`], [`Sigmoid`], [`Tanh`], [`Identity`], and LeNet-5's [`ScaledTanh`]), the
+//! init it asks of the layer that feeds it, and its op (forward and backward in
+//! `ops/activation.rs`). Every row is a layer kind of its own; this file holds what they share as
+//! kinds: same shape out, no parameters.
+//!
+//! ```
+//! use nabla::nn::{Activation, ActivationLayer, Module, ReLU};
+//! use nabla::{Tensor, Var};
+//! let u = Var::constant(Tensor::from_vec(vec![-1.0, 2.0], &[1, 2]));
+//! assert_eq!(ReLU.forward(&u).value().data(), &[0.0, 2.0]);
+//! // the same layer, chosen by value (from a flag or a spec)
+//! assert_eq!(ActivationLayer(Activation::parse("relu").unwrap()).forward(&u).value().data(), &[0.0, 2.0]);
+//! ```
 //!
 //! # Shapes
 //! - input U: any; output Y: the same
@@ -14,9 +25,10 @@ use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 
 /// Declares the activation table: each row is a variant, its name (in spec files and for
-/// `--activation`), the init it asks of the layer that feeds it and the op that applies it.
+/// `--activation`), its layer's type (PyTorch's name), the init it asks of the layer that feeds it
+/// and the op that applies it.
 macro_rules! activations {
-    ($($(#[$doc:meta])* $variant:ident = $name:literal, init before: $init:ident, $apply:path;)*) => {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal, layer $layer:ident, init before: $init:ident, $apply:path;)*) => {
         /// The activation functions, by name (the table at the end of this file's macro call).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum Activation {
@@ -50,22 +62,45 @@ macro_rules! activations {
                 }
             }
         }
+
+        $(
+            $(#[$doc])*
+            ///
+            /// The layer of one row of the [`Activation`] table, under PyTorch's name (as
+            /// `torch.nn`'s): no parameters, output shape = input shape.
+            #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+            // PyTorch's spelling (`nn.GELU`) is what its users look for
+            #[allow(clippy::upper_case_acronyms)]
+            pub struct $layer;
+
+            impl Module for $layer {
+                fn forward(&self, u: &Var) -> Var {
+                    $apply(u)
+                }
+            }
+
+            impl From<$layer> for Activation {
+                fn from(_: $layer) -> Activation {
+                    Activation::$variant
+                }
+            }
+        )*
     };
 }
 
 activations! {
     /// f(u) = u.
-    Identity = "identity", init before: LeCun, Var::identity;
+    Identity = "identity", layer Identity, init before: LeCun, Var::identity;
     /// f(u) = 1 / (1 + e^(−u)).
-    Sigmoid = "sigmoid", init before: Xavier, Var::sigmoid;
+    Sigmoid = "sigmoid", layer Sigmoid, init before: Xavier, Var::sigmoid;
     /// f(u) = tanh(u).
-    Tanh = "tanh", init before: Xavier, Var::tanh;
+    Tanh = "tanh", layer Tanh, init before: Xavier, Var::tanh;
     /// f(u) = max(0, u).
-    Relu = "relu", init before: He, Var::relu;
+    Relu = "relu", layer ReLU, init before: He, Var::relu;
     /// LeNet-5's f(u) = 1.7159·tanh(2u/3).
-    ScaledTanh = "scaled-tanh", init before: Xavier, Var::scaled_tanh;
+    ScaledTanh = "scaled-tanh", layer ScaledTanh, init before: Xavier, Var::scaled_tanh;
     /// f(u) = u·Φ(u), Φ the standard normal CDF (the exact form, PyTorch's default).
-    Gelu = "gelu", init before: He, Var::gelu;
+    Gelu = "gelu", layer GELU, init before: He, Var::gelu;
 }
 
 impl Activation {
@@ -82,7 +117,8 @@ impl Activation {
     }
 }
 
-/// Applies an [`Activation`] elementwise.
+/// Applies an [`Activation`] chosen by value (from a flag or a spec) elementwise; the table's
+/// layers by name ([`ReLU`], …) are the same functions as types.
 #[derive(Clone, Copy, Debug)]
 pub struct ActivationLayer(pub Activation);
 

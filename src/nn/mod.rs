@@ -7,8 +7,9 @@
 //! Layers, one file each, each with a "Shapes" section: [`Linear`], [`Conv2d`] (optionally with
 //! a fixed connection table, as LeNet-5's C3), [`MaxPool2d`], [`AvgPool2d`], [`Subsample`]
 //! (LeNet-5's trainable sub-sampling), [`Pad`], [`Flatten`], [`Rbf`] (LeNet-5's Euclidean RBF
-//! output units), [`Scale`], [`Dropout`], [`ActivationLayer`] (every [`Activation`]:
-//! ReLU, GELU, sigmoid, tanh, LeNet-5's scaled tanh, identity), the recurrent [`Rnn`],
+//! output units), [`Scale`], [`Dropout`], the activations under PyTorch's names ([`ReLU`], [`GELU`],
+//! [`Sigmoid`], [`Tanh`], [`ScaledTanh`] for LeNet-5, [`Identity`]) or by value as an
+//! [`ActivationLayer`] of an [`Activation`], the recurrent [`Rnn`],
 //! [`Lstm`] and [`Gru`], trained by backpropagation through time, and GoogLeNet's [`Inception`] module,
 //! [`LocalResponseNorm`] and [`Auxiliary`] classifiers.
 //!
@@ -47,7 +48,7 @@ mod stacked;
 mod summary;
 mod zoo;
 
-pub use activation::{Activation, ActivationLayer, NoFields};
+pub use activation::{Activation, ActivationLayer, GELU, Identity, NoFields, ReLU, ScaledTanh, Sigmoid, Tanh};
 pub use auxiliary::{Auxiliary, AuxiliarySpec};
 pub use conv2d::{Conv2d, Conv2dSpec};
 pub use dropout::{Dropout, DropoutRule, DropoutSpec};

@@ -1,6 +1,12 @@
 //! Learning-rate schedules: the η of each epoch, as plain logic that the trainer drives once per
 //! epoch.
 //!
+//! η has one source: the optimizer (`Optimizer::new(rule, η0)`, as PyTorch's `SGD(params, lr)`).
+//! A schedule is built without it and scales or changes it: [`Schedule::start`] gives it the
+//! optimizer's η0 (the trainer calls it, in `Trainer::new`, as PyTorch's schedulers read the
+//! optimizer's `initial_lr`), and the trainer writes the schedule's η into the optimizer before
+//! every epoch.
+//!
 //! With k the number of epochs ended (so epoch k + 1 is the next one) and η0 the starting η:
 //!
 //! | [`schedule_by_name`] | schedule          | η of epoch k + 1                                                  |
@@ -12,13 +18,15 @@
 //! | `cosine`             | [`Cosine`]        | η_min + ½(η0 − η_min)(1 + cos(π · min(k, T) / T))                 |
 //! |                      | [`Warmup`]        | s(k) · min(1, (k + 1) / (N + 1)) for any schedule s               |
 //!
-//! The call order is part of the API: the trainer sets η from [`Schedule::lr`] before the first
-//! epoch and from [`Schedule::end_epoch`] after each one, passing the epoch's number, which must be
-//! one more than the last (a schedule panics otherwise):
+//! The call order is part of the API: the trainer starts the schedule with the optimizer's η0,
+//! sets η from [`Schedule::lr`] before the first epoch and from [`Schedule::end_epoch`] after
+//! each one, passing the epoch's number, which must be one more than the last (a schedule panics
+//! otherwise, and when used before it is started):
 //!
 //! ```
 //! use nabla::optim::schedule::{Plateau, Schedule};
-//! let mut schedule = Plateau::lecture(0.1);
+//! let mut schedule = Plateau::lecture();
+//! schedule.start(0.1); // the optimizer's η0 (Trainer::new does this)
 //! let mut eta = schedule.lr(); // η of epoch 1
 //! for (epoch, loss) in [(1, 0.9), (2, 0.9), (3, 0.9), (4, 0.9)] {
 //!     // … train epoch `epoch` with η = eta, measure its loss …
@@ -36,6 +44,7 @@ use serde::{Deserialize, Serialize};
 /// A learning-rate schedule, driven once per epoch.
 ///
 /// ```text
+/// schedule.start(optimizer.lr());                                // η0 is the optimizer's
 /// optimizer.set_lr(schedule.lr());                               // η of epoch 1
 /// for epoch in 1..=epochs {
 ///     … train one epoch, measure `metric` …
@@ -43,7 +52,13 @@ use serde::{Deserialize, Serialize};
 /// }
 /// ```
 pub trait Schedule: Send {
+    /// Makes `eta0`, the optimizer's learning rate at the start of the run, the η0 that the
+    /// schedule scales (`Trainer::new` calls it). Panics unless η0 > 0 and, for a schedule with
+    /// an η floor, the floor is at most η0.
+    fn start(&mut self, eta0: f32);
+
     /// The η to use for the next epoch: epoch k + 1 after k calls of [`Schedule::end_epoch`].
+    /// Panics if the schedule has not been started.
     fn lr(&self) -> f32;
 
     /// Records that epoch `epoch` (1 for the first) ended with `metric` (the training loss or a
@@ -99,10 +114,12 @@ pub const LECTURE_PATIENCE: usize = 3;
 /// The relative improvement that [`Plateau`] asks of a metric by default: 10⁻⁴ (PyTorch's).
 pub const DEFAULT_THRESHOLD: f32 = 1e-4;
 
-/// Counts the epochs ended, k, and checks that they are reported in order.
+/// Counts the epochs ended, k, and checks that they are reported in order; holds the η0 that
+/// [`Schedule::start`] gave.
 #[derive(Clone, Copy, Debug, Default)]
 struct Clock {
     ended: usize,
+    eta0: Option<f32>,
 }
 
 /// A schedule whose η is a formula of the epochs ended alone (constant, step, exponential,
@@ -122,9 +139,19 @@ trait ClosedForm: Send {
 
     /// Kind and settings, as [`Schedule::describe`].
     fn describe(&self) -> String;
+
+    /// Checks the settings against η0 (for [`Schedule::start`]).
+    fn check(&self, _eta0: f32) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<T: ClosedForm> Schedule for T {
+    fn start(&mut self, eta0: f32) {
+        valid(positive("η0", eta0).and(self.check(eta0)));
+        self.clock_mut().eta0 = Some(eta0);
+    }
+
     fn lr(&self) -> f32 {
         self.eta()
     }
@@ -159,6 +186,19 @@ impl Clock {
             self.ended
         );
         self.ended = epoch;
+    }
+
+    /// η0, or a panic naming `who` if the schedule was never started.
+    #[track_caller]
+    fn eta0(&self, who: &str) -> f32 {
+        self.eta0.unwrap_or_else(|| {
+            panic!("schedule {who}: used before start(η0): Trainer::new starts it with the optimizer's η")
+        })
+    }
+
+    /// η0 for [`Schedule::describe`]: NaN before the start.
+    fn shown(&self) -> f32 {
+        self.eta0.unwrap_or(f32::NAN)
     }
 
     fn state(&self, schedule: String, plateau: Option<PlateauState>) -> ScheduleState {
@@ -223,17 +263,15 @@ fn valid(check: Result<()>) {
 }
 
 /// The same η for every epoch: η = η0.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Constant {
-    eta0: f32,
     clock: Clock,
 }
 
 impl Constant {
-    /// η = `eta0` throughout. Panics unless η0 > 0.
-    pub fn new(eta0: f32) -> Constant {
-        valid(positive("η0", eta0));
-        Constant { eta0, clock: Clock::default() }
+    /// η = η0, the optimizer's, throughout.
+    pub fn new() -> Constant {
+        Constant::default()
     }
 }
 
@@ -249,11 +287,11 @@ impl ClosedForm for Constant {
     }
 
     fn eta(&self) -> f32 {
-        self.eta0
+        self.clock.eta0(Self::NAME)
     }
 
     fn describe(&self) -> String {
-        format!("constant(η {})", self.eta0)
+        format!("constant(η {})", self.clock.shown())
     }
 }
 
@@ -261,17 +299,17 @@ impl ClosedForm for Constant {
 /// `step_size` epochs.
 #[derive(Clone, Debug)]
 pub struct Step {
-    eta0: f32,
     step_size: usize,
     gamma: f32,
     clock: Clock,
 }
 
 impl Step {
-    /// η0 · γ^⌊k / step_size⌋. Panics unless η0 > 0, step_size ≥ 1 and 0 < γ ≤ 1.
-    pub fn new(eta0: f32, step_size: usize, gamma: f32) -> Step {
-        valid(positive("η0", eta0).and(at_least_one("step size", step_size)).and(decay(gamma)));
-        Step { eta0, step_size, gamma, clock: Clock::default() }
+    /// η0 · γ^⌊k / step_size⌋ (PyTorch's `StepLR(step_size, gamma)`). Panics unless
+    /// step_size ≥ 1 and 0 < γ ≤ 1.
+    pub fn new(step_size: usize, gamma: f32) -> Step {
+        valid(at_least_one("step size", step_size).and(decay(gamma)));
+        Step { step_size, gamma, clock: Clock::default() }
     }
 }
 
@@ -288,27 +326,26 @@ impl ClosedForm for Step {
 
     fn eta(&self) -> f32 {
         let steps = self.clock.ended / self.step_size;
-        (self.eta0 as f64 * (self.gamma as f64).powf(steps as f64)) as f32
+        (self.clock.eta0(Self::NAME) as f64 * (self.gamma as f64).powf(steps as f64)) as f32
     }
 
     fn describe(&self) -> String {
-        format!("step(η0 {}, γ {} every {} epochs)", self.eta0, self.gamma, self.step_size)
+        format!("step(η0 {}, γ {} every {} epochs)", self.clock.shown(), self.gamma, self.step_size)
     }
 }
 
 /// Exponential decay: η of epoch k + 1 = η0 · γ^k.
 #[derive(Clone, Debug)]
 pub struct Exponential {
-    eta0: f32,
     gamma: f32,
     clock: Clock,
 }
 
 impl Exponential {
-    /// η0 · γ^k. Panics unless η0 > 0 and 0 < γ ≤ 1.
-    pub fn new(eta0: f32, gamma: f32) -> Exponential {
-        valid(positive("η0", eta0).and(decay(gamma)));
-        Exponential { eta0, gamma, clock: Clock::default() }
+    /// η0 · γ^k (PyTorch's `ExponentialLR(gamma)`). Panics unless 0 < γ ≤ 1.
+    pub fn new(gamma: f32) -> Exponential {
+        valid(decay(gamma));
+        Exponential { gamma, clock: Clock::default() }
     }
 }
 
@@ -324,11 +361,11 @@ impl ClosedForm for Exponential {
     }
 
     fn eta(&self) -> f32 {
-        (self.eta0 as f64 * (self.gamma as f64).powf(self.clock.ended as f64)) as f32
+        (self.clock.eta0(Self::NAME) as f64 * (self.gamma as f64).powf(self.clock.ended as f64)) as f32
     }
 
     fn describe(&self) -> String {
-        format!("exp(η0 {}, γ {})", self.eta0, self.gamma)
+        format!("exp(η0 {}, γ {})", self.clock.shown(), self.gamma)
     }
 }
 
@@ -338,18 +375,18 @@ impl ClosedForm for Exponential {
 /// η_min, and any epoch after T at η_min (η does not rise again).
 #[derive(Clone, Debug)]
 pub struct Cosine {
-    eta0: f32,
     eta_min: f32,
     period: usize,
     clock: Clock,
 }
 
 impl Cosine {
-    /// η_min + ½(η0 − η_min)(1 + cos(π · min(k, T) / T)) with T = `period`. Panics unless η0 > 0,
-    /// 0 ≤ η_min ≤ η0 and T ≥ 1.
-    pub fn new(eta0: f32, eta_min: f32, period: usize) -> Cosine {
-        valid(positive("η0", eta0).and(floor_of("η_min", eta_min, eta0)).and(at_least_one("period T", period)));
-        Cosine { eta0, eta_min, period, clock: Clock::default() }
+    /// η_min + ½(η0 − η_min)(1 + cos(π · min(k, T) / T)) with T = `period` (PyTorch's
+    /// `CosineAnnealingLR(T_max, eta_min)`). Panics unless T ≥ 1, and at the start unless
+    /// 0 ≤ η_min ≤ η0.
+    pub fn new(eta_min: f32, period: usize) -> Cosine {
+        valid(at_least_one("period T", period));
+        Cosine { eta_min, period, clock: Clock::default() }
     }
 }
 
@@ -366,12 +403,16 @@ impl ClosedForm for Cosine {
 
     fn eta(&self) -> f32 {
         let progress = self.clock.ended.min(self.period) as f64 / self.period as f64;
-        let (eta0, eta_min) = (self.eta0 as f64, self.eta_min as f64);
+        let (eta0, eta_min) = (self.clock.eta0(Self::NAME) as f64, self.eta_min as f64);
         (eta_min + 0.5 * (eta0 - eta_min) * (1.0 + (std::f64::consts::PI * progress).cos())) as f32
     }
 
     fn describe(&self) -> String {
-        format!("cosine(η0 {}, η_min {}, T {})", self.eta0, self.eta_min, self.period)
+        format!("cosine(η0 {}, η_min {}, T {})", self.clock.shown(), self.eta_min, self.period)
+    }
+
+    fn check(&self, eta0: f32) -> Result<()> {
+        floor_of("η_min", self.eta_min, eta0)
     }
 }
 
@@ -392,12 +433,12 @@ impl ClosedForm for Cosine {
 /// epochs: its patience p is this schedule's p + 1.)
 #[derive(Clone, Debug)]
 pub struct Plateau {
-    eta0: f32,
     patience: usize,
     factor: f32,
     threshold: f32,
     cooldown: usize,
-    min_lr: f32,
+    /// The floor given by [`Plateau::with_min_lr`]; 10⁻⁶ · η0 without one.
+    min_lr: Option<f32>,
     clock: Clock,
     state: PlateauState,
 }
@@ -405,26 +446,30 @@ pub struct Plateau {
 impl Plateau {
     /// Starts at η0 and divides η by `factor` after `patience` epochs in a row without improvement,
     /// with threshold 10⁻⁴ ([`DEFAULT_THRESHOLD`]), no cooldown and min η = 10⁻⁶ · η0. Panics
-    /// unless η0 > 0, patience ≥ 1 and factor > 1.
-    pub fn new(eta0: f32, patience: usize, factor: f32) -> Plateau {
-        valid(positive("η0", eta0).and(at_least_one("patience", patience)).and(divisor(factor)));
+    /// unless patience ≥ 1 and factor > 1.
+    pub fn new(patience: usize, factor: f32) -> Plateau {
+        valid(at_least_one("patience", patience).and(divisor(factor)));
         Plateau {
-            eta0,
             patience,
             factor,
             threshold: DEFAULT_THRESHOLD,
             cooldown: 0,
-            min_lr: 1e-6 * eta0,
+            min_lr: None,
             clock: Clock::default(),
-            state: PlateauState { lr: eta0, best: None, bad_epochs: 0, cooldown_left: 0 },
+            state: PlateauState { lr: f32::NAN, best: None, bad_epochs: 0, cooldown_left: 0 },
         }
     }
 
     /// The lecture's recipe: start at η0 and divide η by 5 ([`LECTURE_FACTOR`]) after 3
     /// ([`LECTURE_PATIENCE`]) epochs in a row without improvement; the other settings as in
     /// [`Plateau::new`].
-    pub fn lecture(eta0: f32) -> Plateau {
-        Plateau::new(eta0, LECTURE_PATIENCE, LECTURE_FACTOR)
+    pub fn lecture() -> Plateau {
+        Plateau::new(LECTURE_PATIENCE, LECTURE_FACTOR)
+    }
+
+    /// The floor of η: the one given, or 10⁻⁶ · η0.
+    fn floor(&self) -> f32 {
+        self.min_lr.unwrap_or_else(|| 1e-6 * self.clock.eta0("plateau"))
     }
 
     /// The relative improvement asked of the metric: it improves if metric < best − |best| ·
@@ -441,21 +486,31 @@ impl Plateau {
         self
     }
 
-    /// The floor of η: a reduction gives max(η / factor, `min_lr`). Panics unless 0 ≤ min_lr ≤ η0.
+    /// The floor of η: a reduction gives max(η / factor, `min_lr`). Panics at the start unless
+    /// 0 ≤ min_lr ≤ η0.
     pub fn with_min_lr(mut self, min_lr: f32) -> Plateau {
-        valid(floor_of("min η", min_lr, self.eta0));
-        self.min_lr = min_lr;
+        self.min_lr = Some(min_lr);
         self
     }
 }
 
 impl Schedule for Plateau {
+    fn start(&mut self, eta0: f32) {
+        valid(positive("η0", eta0).and(self.min_lr.map_or(Ok(()), |m| floor_of("min η", m, eta0))));
+        self.clock.eta0 = Some(eta0);
+        if self.clock.ended == 0 {
+            self.state.lr = eta0;
+        }
+    }
+
     fn lr(&self) -> f32 {
+        self.clock.eta0("plateau");
         self.state.lr
     }
 
     fn end_epoch(&mut self, epoch: usize, metric: f32) -> f32 {
         self.clock.tick(epoch, "plateau");
+        let floor = self.floor();
         let s = &mut self.state;
         let improved = match s.best {
             None => metric.is_finite(),
@@ -472,7 +527,7 @@ impl Schedule for Plateau {
             s.bad_epochs = 0;
         }
         if s.bad_epochs >= self.patience {
-            s.lr = (s.lr / self.factor).max(self.min_lr);
+            s.lr = (s.lr / self.factor).max(floor);
             s.bad_epochs = 0;
             s.cooldown_left = self.cooldown;
         }
@@ -497,7 +552,12 @@ impl Schedule for Plateau {
     fn describe(&self) -> String {
         format!(
             "plateau(η0 {}, patience {}, factor {}, threshold {}, cooldown {}, min η {:e})",
-            self.eta0, self.patience, self.factor, self.threshold, self.cooldown, self.min_lr
+            self.clock.shown(),
+            self.patience,
+            self.factor,
+            self.threshold,
+            self.cooldown,
+            self.min_lr.unwrap_or(1e-6 * self.clock.shown())
         )
     }
 }
@@ -523,6 +583,10 @@ impl Warmup {
 }
 
 impl Schedule for Warmup {
+    fn start(&mut self, eta0: f32) {
+        self.inner.start(eta0);
+    }
+
     fn lr(&self) -> f32 {
         let ramp = ((self.clock.ended + 1) as f64 / (self.warmup + 1) as f64).min(1.0);
         (self.inner.lr() as f64 * ramp) as f32
@@ -558,48 +622,46 @@ pub struct ScheduleKind {
     /// What it does with η0 and the settings P (`patience`) and F (`factor`), in one line (as in
     /// the list of [`schedule_by_name`]).
     pub about: &'static str,
-    /// Builds it from η0 (checked), the run's epochs, P and F.
+    /// Builds it from the run's epochs, P and F.
     build: BuildSchedule,
 }
 
-/// How a [`ScheduleKind`] builds its schedule from η0, the run's epochs, P and F.
-type BuildSchedule = fn(f32, usize, usize, f32) -> Result<Box<dyn Schedule>>;
+/// How a [`ScheduleKind`] builds its schedule from the run's epochs, P and F.
+type BuildSchedule = fn(usize, usize, f32) -> Result<Box<dyn Schedule>>;
 
 /// Every schedule, in the order that error messages and `--help` list them.
 pub const SCHEDULE_KINDS: [ScheduleKind; 5] = [
-    ScheduleKind {
-        name: "constant", about: "η0 throughout", build: |eta0, _, _, _| Ok(Box::new(Constant::new(eta0)))
-    },
+    ScheduleKind { name: "constant", about: "η0 throughout", build: |_, _, _| Ok(Box::new(Constant::new())) },
     ScheduleKind {
         name: "plateau",
         about: "η ÷ F after P epochs in a row without improvement",
-        build: |eta0, _, patience, factor| {
+        build: |_, patience, factor| {
             falling(patience, factor)?;
-            Ok(Box::new(Plateau::new(eta0, patience, factor)))
+            Ok(Box::new(Plateau::new(patience, factor)))
         },
     },
     ScheduleKind {
         name: "step",
         about: "η ÷ F after every P epochs, η0 · F^−⌊k / P⌋",
-        build: |eta0, _, patience, factor| {
+        build: |_, patience, factor| {
             falling(patience, factor)?;
-            Ok(Box::new(Step::new(eta0, patience, 1.0 / factor)))
+            Ok(Box::new(Step::new(patience, 1.0 / factor)))
         },
     },
     ScheduleKind {
         name: "exp",
         about: "the smooth form of `step`, η0 · F^(−k/P)",
-        build: |eta0, _, patience, factor| {
+        build: |_, patience, factor| {
             falling(patience, factor)?;
-            Ok(Box::new(Exponential::new(eta0, (factor as f64).powf(-1.0 / patience as f64) as f32)))
+            Ok(Box::new(Exponential::new((factor as f64).powf(-1.0 / patience as f64) as f32)))
         },
     },
     ScheduleKind {
         name: "cosine",
         about: "from η0 down to 0 over T = `epochs`",
-        build: |eta0, epochs, _, _| {
+        build: |epochs, _, _| {
             at_least_one("epochs", epochs)?;
-            Ok(Box::new(Cosine::new(eta0, 0.0, epochs)))
+            Ok(Box::new(Cosine::new(0.0, epochs)))
         },
     },
 ];
@@ -620,8 +682,8 @@ fn falling(patience: usize, factor: f32) -> Result<()> {
     at_least_one("patience", patience).and(divisor(factor))
 }
 
-/// Builds the schedule `name` (one of [`SCHEDULES`]) for a run of `epochs` epochs from η0 = `eta0`;
-/// `patience` (P) and `factor` (F) set how fast η falls:
+/// Builds the schedule `name` (one of [`SCHEDULES`]) for a run of `epochs` epochs; `patience` (P)
+/// and `factor` (F) set how fast η falls from η0, the optimizer's η (see [`Schedule::start`]):
 ///
 /// - `constant`: η0 throughout ([`Constant`]).
 /// - `plateau`: η ÷ F after P epochs in a row without improvement ([`Plateau::new`]).
@@ -630,26 +692,32 @@ fn falling(patience: usize, factor: f32) -> Result<()> {
 /// - `cosine`: from η0 down to 0 over T = `epochs` ([`Cosine`]).
 ///
 /// Settings that a schedule does not use are ignored. Wrap the result in [`Warmup`] for a warm-up.
-/// η0 ≤ 0, an unknown name, or for a schedule that uses them P = 0, F ≤ 1 or `epochs` = 0 are
+/// An unknown name, or for a schedule that uses them P = 0, F ≤ 1 or `epochs` = 0 are
 /// configuration errors.
-pub fn schedule_by_name(
-    name: &str,
-    eta0: f32,
-    epochs: usize,
-    patience: usize,
-    factor: f32,
-) -> Result<Box<dyn Schedule>> {
-    positive("learning rate η", eta0)?;
+pub fn schedule_by_name(name: &str, epochs: usize, patience: usize, factor: f32) -> Result<Box<dyn Schedule>> {
     let kind = SCHEDULE_KINDS
         .iter()
         .find(|k| k.name == name)
         .ok_or_else(|| Error::config(format!("unknown schedule '{name}': expected one of {}", SCHEDULES.join(", "))))?;
-    (kind.build)(eta0, epochs, patience, factor)
+    (kind.build)(epochs, patience, factor)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `schedule` started at η0 = `eta0`.
+    fn started<S: Schedule>(mut schedule: S, eta0: f32) -> S {
+        schedule.start(eta0);
+        schedule
+    }
+
+    /// The schedule `name` (as [`schedule_by_name`] builds it) started at η0 = `eta0`.
+    fn named(name: &str, eta0: f32, epochs: usize, patience: usize, factor: f32) -> Result<Box<dyn Schedule>> {
+        let mut schedule = schedule_by_name(name, epochs, patience, factor)?;
+        schedule.start(eta0);
+        Ok(schedule)
+    }
 
     /// Feeds `metrics` to `schedule` as epochs 1, 2, … and returns the η returned after each.
     fn run(schedule: &mut dyn Schedule, metrics: &[f32]) -> Vec<f32> {
@@ -667,7 +735,7 @@ mod tests {
 
     #[test]
     fn plateau_divides_after_patience_epochs_without_improvement() {
-        let mut s = Plateau::new(1.0, 2, 5.0);
+        let mut s = started(Plateau::new(2, 5.0), 1.0);
         assert_eq!(s.lr(), 1.0);
         let losses = [1.0, 0.8, 0.8, 0.8, 0.79995, 0.8, 0.7, 0.7, 0.7, 0.7, 0.7];
         // epoch:   1: first metric, best 1.0          2: 0.8 improves         3: bad 1
@@ -681,42 +749,42 @@ mod tests {
 
     #[test]
     fn plateau_counts_an_improvement_only_beyond_the_relative_threshold() {
-        let mut s = Plateau::new(1.0, 1, 2.0);
+        let mut s = started(Plateau::new(1, 2.0), 1.0);
         // 0.99995 is within 1e-4 of 1.0 (bad → ÷2); 0.9998 is beyond it; NaN never improves
         assert_lrs(&run(&mut s, &[1.0, 0.99995, 0.9998, f32::NAN]), &[1.0, 0.5, 0.5, 0.25]);
-        let mut loose = Plateau::new(1.0, 1, 2.0).with_threshold(0.0);
+        let mut loose = started(Plateau::new(1, 2.0).with_threshold(0.0), 1.0);
         assert_lrs(&run(&mut loose, &[1.0, 0.99995, 0.99995]), &[1.0, 1.0, 0.5]);
         // negative metrics: best − |best|·threshold, so −1.00005 does not beat −1.0 by 1e-4
-        let mut negative = Plateau::new(1.0, 1, 2.0);
+        let mut negative = started(Plateau::new(1, 2.0), 1.0);
         assert_lrs(&run(&mut negative, &[-1.0, -1.00005, -1.2]), &[1.0, 0.5, 0.5]);
         // a NaN or infinite first metric does not become the best
-        let mut diverged = Plateau::new(1.0, 1, 2.0);
+        let mut diverged = started(Plateau::new(1, 2.0), 1.0);
         assert_lrs(&run(&mut diverged, &[f32::INFINITY, 3.0, 3.0]), &[0.5, 0.5, 0.25]);
     }
 
     #[test]
     fn plateau_stops_at_the_floor() {
-        let mut s = Plateau::new(1.0, 1, 10.0).with_min_lr(0.05);
+        let mut s = started(Plateau::new(1, 10.0).with_min_lr(0.05), 1.0);
         assert_lrs(&run(&mut s, &[1.0; 5]), &[1.0, 0.1, 0.05, 0.05, 0.05]);
         // the default floor is 1e-6·η0
-        let mut d = Plateau::new(1.0, 1, 10.0);
+        let mut d = started(Plateau::new(1, 10.0), 1.0);
         let lrs = run(&mut d, &[1.0; 10]);
         assert_lrs(&lrs[5..], &[1e-5, 1e-6, 1e-6, 1e-6, 1e-6]);
     }
 
     #[test]
     fn plateau_cooldown_holds_the_count_after_a_reduction() {
-        let mut s = Plateau::new(1.0, 1, 5.0).with_cooldown(2);
+        let mut s = started(Plateau::new(1, 5.0).with_cooldown(2), 1.0);
         // 2: bad → ÷5, cooldown 2; 3, 4: cooldown; 5: bad → ÷5; 6, 7: cooldown; 8: ÷5
         assert_lrs(&run(&mut s, &[1.0; 8]), &[1.0, 0.2, 0.2, 0.2, 0.04, 0.04, 0.04, 0.008]);
         // an improvement during cooldown still becomes the best
-        let mut t = Plateau::new(1.0, 1, 5.0).with_cooldown(1);
+        let mut t = started(Plateau::new(1, 5.0).with_cooldown(1), 1.0);
         assert_lrs(&run(&mut t, &[1.0, 1.0, 0.5, 0.5]), &[1.0, 0.2, 0.2, 0.04]);
     }
 
     #[test]
     fn lecture_recipe_divides_by_five_after_three_bad_epochs() {
-        let mut s = Plateau::lecture(0.1);
+        let mut s = started(Plateau::lecture(), 0.1);
         assert_lrs(&run(&mut s, &[0.9, 0.8, 0.8, 0.8, 0.8, 0.7]), &[0.1, 0.1, 0.1, 0.1, 0.02, 0.02]);
         assert!(s.describe().starts_with("plateau(η0 0.1, patience 3, factor 5,"), "{}", s.describe());
     }
@@ -724,15 +792,15 @@ mod tests {
     #[test]
     fn constant_step_exp_and_cosine_follow_their_formulas() {
         let flat = [0.5f32; 12];
-        assert_lrs(&run(&mut Constant::new(0.1), &flat[..3]), &[0.1; 3]);
+        assert_lrs(&run(&mut started(Constant::new(), 0.1), &flat[..3]), &[0.1; 3]);
         let (eta0, gamma) = (0.1f64, 0.5f64);
         // η of epoch k + 1 for k = 1..=12, as returned after epoch k
         let ks = 1..=12;
         let step: Vec<f64> = ks.clone().map(|k| eta0 * gamma.powi(k / 3)).collect();
-        assert_lrs(&run(&mut Step::new(0.1, 3, 0.5), &flat), &step);
-        assert_lrs(&run(&mut Step::new(0.1, 3, 0.5), &flat[..4]), &[0.1, 0.1, 0.05, 0.05]);
+        assert_lrs(&run(&mut started(Step::new(3, 0.5), 0.1), &flat), &step);
+        assert_lrs(&run(&mut started(Step::new(3, 0.5), 0.1), &flat[..4]), &[0.1, 0.1, 0.05, 0.05]);
         let exp: Vec<f64> = ks.clone().map(|k| eta0 * 0.9f64.powi(k)).collect();
-        assert_lrs(&run(&mut Exponential::new(0.1, 0.9), &flat), &exp);
+        assert_lrs(&run(&mut started(Exponential::new(0.9), 0.1), &flat), &exp);
         let (t, eta_min) = (10, 0.001f64);
         let cosine: Vec<f64> = ks
             .map(|k| {
@@ -740,7 +808,7 @@ mod tests {
                 eta_min + 0.5 * (eta0 - eta_min) * (1.0 + (std::f64::consts::PI * progress).cos())
             })
             .collect();
-        let mut c = Cosine::new(0.1, 0.001, 10);
+        let mut c = started(Cosine::new(0.001, 10), 0.1);
         assert_eq!(c.lr(), 0.1);
         let got = run(&mut c, &flat);
         assert_lrs(&got, &cosine);
@@ -750,17 +818,17 @@ mod tests {
 
     #[test]
     fn warmup_ramps_linearly_then_hands_over() {
-        let mut w = Warmup::new(Box::new(Constant::new(1.0)), 3);
+        let mut w = Warmup::new(Box::new(started(Constant::new(), 1.0)), 3);
         assert_eq!(w.lr(), 0.25);
         assert_lrs(&run(&mut w, &[0.5; 5]), &[0.5, 0.75, 1.0, 1.0, 1.0]);
         // over a decaying schedule, on one clock: s(k) · min(1, (k + 1)/4)
-        let mut e = Warmup::new(Box::new(Exponential::new(1.0, 0.5)), 3);
+        let mut e = Warmup::new(Box::new(started(Exponential::new(0.5), 1.0)), 3);
         let expected: Vec<f64> = (1..=5).map(|k| 0.5f64.powi(k) * ((k + 1) as f64 / 4.0).min(1.0)).collect();
         assert_lrs(&run(&mut e, &[0.5; 5]), &expected);
         // the wrapped plateau sees every metric, warm-up included
-        let mut p = Warmup::new(Box::new(Plateau::new(1.0, 2, 5.0)), 1);
+        let mut p = Warmup::new(Box::new(started(Plateau::new(2, 5.0), 1.0)), 1);
         assert_lrs(&run(&mut p, &[1.0, 1.0, 1.0, 1.0]), &[1.0, 1.0, 0.2, 0.2]);
-        let mut none = Warmup::new(Box::new(Constant::new(0.3)), 0);
+        let mut none = Warmup::new(Box::new(started(Constant::new(), 0.3)), 0);
         assert_eq!(none.lr(), 0.3);
         assert_lrs(&run(&mut none, &[0.5]), &[0.3]);
     }
@@ -768,10 +836,10 @@ mod tests {
     /// Every kind of schedule, built afresh each call.
     fn every_schedule() -> Vec<Box<dyn Schedule>> {
         let mut all: Vec<Box<dyn Schedule>> =
-            SCHEDULES.iter().map(|name| schedule_by_name(name, 0.1, 20, 2, 5.0).unwrap()).collect();
-        all.push(Box::new(Plateau::new(0.1, 1, 2.0).with_cooldown(2).with_min_lr(0.01)));
-        all.push(Box::new(Warmup::new(Box::new(Plateau::lecture(0.1)), 3)));
-        all.push(Box::new(Warmup::new(schedule_by_name("cosine", 0.1, 20, 1, 2.0).unwrap(), 4)));
+            SCHEDULES.iter().map(|name| named(name, 0.1, 20, 2, 5.0).unwrap()).collect();
+        all.push(Box::new(started(Plateau::new(1, 2.0).with_cooldown(2).with_min_lr(0.01), 0.1)));
+        all.push(Box::new(Warmup::new(Box::new(started(Plateau::lecture(), 0.1)), 3)));
+        all.push(Box::new(Warmup::new(named("cosine", 0.1, 20, 1, 2.0).unwrap(), 4)));
         all
     }
 
@@ -795,11 +863,11 @@ mod tests {
 
     #[test]
     fn restore_rejects_a_state_of_another_schedule() {
-        let mut plateau = schedule_by_name("plateau", 0.1, 10, 2, 5.0).unwrap();
-        let other = schedule_by_name("plateau", 0.1, 10, 3, 5.0).unwrap().state();
+        let mut plateau = named("plateau", 0.1, 10, 2, 5.0).unwrap();
+        let other = named("plateau", 0.1, 10, 3, 5.0).unwrap().state();
         let err = plateau.restore(&other).unwrap_err().to_string();
         assert!(err.contains("patience 3") && err.contains("patience 2") && err.contains("same schedule"), "{err}");
-        let mut cosine = schedule_by_name("cosine", 0.1, 10, 2, 5.0).unwrap();
+        let mut cosine = named("cosine", 0.1, 10, 2, 5.0).unwrap();
         run(cosine.as_mut(), &[1.0, 1.0]);
         assert!(cosine.restore(&plateau.state()).is_err());
         assert_eq!(cosine.state().epoch, 2);
@@ -808,10 +876,38 @@ mod tests {
         assert!(plateau.restore(&missing).is_err());
     }
 
+    /// η0 comes from the optimizer at the start; a schedule used before it, or started at an η0
+    /// below its floor, panics with the reason.
+    #[test]
+    fn a_schedule_needs_a_valid_start() {
+        let panics = |f: Box<dyn FnOnce() + std::panic::UnwindSafe>| {
+            let payload = std::panic::catch_unwind(f).unwrap_err();
+            payload.downcast_ref::<String>().cloned().unwrap_or_default()
+        };
+        assert!(
+            panics(Box::new(|| {
+                let _ = Constant::new().lr();
+            }))
+            .contains("before start(η0)")
+        );
+        assert!(
+            panics(Box::new(|| {
+                let _ = Plateau::lecture().lr();
+            }))
+            .contains("before start(η0)")
+        );
+        assert!(panics(Box::new(|| Constant::new().start(0.0))).contains("η0 = 0"));
+        assert!(panics(Box::new(|| Cosine::new(0.5, 10).start(0.1))).contains("η_min = 0.5"));
+        assert!(panics(Box::new(|| Plateau::lecture().with_min_lr(0.5).start(0.1))).contains("min η = 0.5"));
+        let mut w = Warmup::new(Box::new(Step::new(1, 0.5)), 1);
+        w.start(0.2);
+        assert_eq!((w.lr(), w.describe().contains("η0 0.2")), (0.1, true));
+    }
+
     #[test]
     #[should_panic(expected = "end_epoch(3) after epoch 1")]
     fn an_epoch_out_of_order_panics() {
-        let mut s = Step::new(0.1, 2, 0.5);
+        let mut s = started(Step::new(2, 0.5), 0.1);
         s.end_epoch(1, 0.0);
         s.end_epoch(3, 0.0);
     }
@@ -819,35 +915,30 @@ mod tests {
     #[test]
     fn schedule_by_name_builds_each_and_rejects_bad_settings() {
         for name in SCHEDULES {
-            let s = schedule_by_name(name, 0.1, 10, 2, 5.0).unwrap();
+            let s = named(name, 0.1, 10, 2, 5.0).unwrap();
             assert_eq!(s.lr(), 0.1, "{name}");
             assert!(s.describe().starts_with(name), "{name}: {}", s.describe());
         }
         // step and exp both reach η0 / F after P epochs
         for name in ["step", "exp"] {
-            let mut s = schedule_by_name(name, 0.1, 10, 2, 5.0).unwrap();
+            let mut s = named(name, 0.1, 10, 2, 5.0).unwrap();
             assert_lrs(&run(s.as_mut(), &[1.0, 1.0, 1.0, 1.0])[1..2], &[0.02]);
         }
-        let err = schedule_by_name("linear", 0.1, 10, 2, 5.0).err().unwrap().to_string();
+        let err = named("linear", 0.1, 10, 2, 5.0).err().unwrap().to_string();
         assert!(err.contains("'linear'") && err.contains("plateau") && err.contains("cosine"), "{err}");
-        for (name, eta0, epochs, patience, factor) in [
-            ("constant", 0.0, 10, 2, 5.0),
-            ("cosine", f32::NAN, 10, 2, 5.0),
-            ("plateau", 0.1, 10, 2, 1.0),
-            ("plateau", 0.1, 10, 2, 0.5),
-            ("plateau", 0.1, 10, 0, 5.0),
-            ("step", 0.1, 10, 2, f32::INFINITY),
-            ("exp", 0.1, 10, 0, 5.0),
-            ("cosine", 0.1, 0, 2, 5.0),
+        for (name, epochs, patience, factor) in [
+            ("plateau", 10, 2, 1.0),
+            ("plateau", 10, 2, 0.5),
+            ("plateau", 10, 0, 5.0),
+            ("step", 10, 2, f32::INFINITY),
+            ("exp", 10, 0, 5.0),
+            ("cosine", 0, 2, 5.0),
         ] {
-            assert!(
-                schedule_by_name(name, eta0, epochs, patience, factor).is_err(),
-                "{name} {eta0} {patience} {factor}"
-            );
+            assert!(schedule_by_name(name, epochs, patience, factor).is_err(), "{name} {patience} {factor}");
         }
         // settings a schedule does not use are not checked
-        assert!(schedule_by_name("constant", 0.1, 0, 0, 0.0).is_ok());
-        assert!(schedule_by_name("cosine", 0.1, 10, 0, 1.0).is_ok());
+        assert!(named("constant", 0.1, 0, 0, 0.0).is_ok());
+        assert!(named("cosine", 0.1, 10, 0, 1.0).is_ok());
     }
 
     /// The list in the docs of [`schedule_by_name`] says what each kind does.

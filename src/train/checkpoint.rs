@@ -10,6 +10,12 @@
 //! `nabla.spec` (the model spec), `nabla.trainer` (the [`TrainerState`] as JSON), the optimizer's
 //! rule, η and t, and the caller's entries. A model file for `eval` and `predict` is
 //! [`crate::io::save_checkpoint`]'s, not this.
+//!
+//! Both functions take the trainer of a spec-built [`crate::nn::Model`] (`Trainer<Model>`): the
+//! spec is what makes the file rebuild its model and refuse another one. A trainer of a
+//! hand-written module saves its weights by name in `after_epoch` with
+//! [`crate::io::save_weights`] (the code rebuilds the module, [`crate::io::load_weights`] fills
+//! it), as `examples/custom_module.rs` does.
 
 use super::{Trainer, TrainerState};
 use crate::io::{atomic_write, canonical_header};
@@ -143,7 +149,7 @@ mod tests {
         let model = Model::new(spec, &mut Rng::seed(seed)).unwrap();
         let config = TrainConfig { epochs: 4, batch_size: 4, seed, early_stop: Some(5), ..Default::default() };
         let sgd = Sgd { momentum: 0.9, nesterov: false };
-        Trainer::new(model, Optimizer::new(sgd, 0.1), Box::new(Constant::new(0.1)), config)
+        Trainer::new(model, Optimizer::new(sgd, 0.1), Box::new(Constant::new()), config)
     }
 
     fn data() -> Dataset {

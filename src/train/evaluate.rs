@@ -87,18 +87,43 @@ pub fn evaluate(model: &mut Model, data: &Dataset, batch_size: usize) -> Evaluat
 /// As [`evaluate`], over the rows `range` of `data` alone (a rank's shard, in data-parallel
 /// training).
 pub fn evaluate_range(model: &mut Model, data: &Dataset, range: Range<usize>, batch_size: usize) -> Evaluation {
+    let loss = model.spec().loss;
+    evaluate_module(model, loss, data, range, batch_size)
+}
+
+/// The mean `loss` and the accuracy of any [`Module`] on the rows `range` of `data`, in batches
+/// of `batch_size` rows, in evaluation mode (put back in training mode afterwards). The module
+/// gets the rows as they are stored (N × D); a hand-written one reshapes them itself.
+///
+/// ```
+/// use nabla::data::Dataset;
+/// use nabla::loss::Loss;
+/// use nabla::nn::{Init, Linear};
+/// use nabla::{Tensor, rng::Rng, train::evaluate_module};
+/// let data = Dataset::from_labels(Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0], &[2, 2]), vec![0, 1], 2).unwrap();
+/// let mut layer = Linear::new(2, 2, Init::LeCun, &mut Rng::seed(0));
+/// let e = evaluate_module(&mut layer, Loss::SoftmaxCrossEntropy, &data, 0..data.len(), 100);
+/// assert!(e.loss > 0.0 && e.accuracy.is_some());
+/// ```
+pub fn evaluate_module(
+    model: &mut dyn Module,
+    loss_fn: Loss,
+    data: &Dataset,
+    range: Range<usize>,
+    batch_size: usize,
+) -> Evaluation {
     model.set_training(false);
     let mut loss = 0.0f64;
     let mut correct = 0usize;
     let (n, end) = (range.len(), range.end);
-    let regression = data.labels.is_none() && model.spec().loss == Loss::LeastSquares;
+    let regression = data.labels.is_none() && loss_fn == Loss::LeastSquares;
     let mut sums = RegressionSums::new(data.targets.shape()[1]);
     for start in range.step_by(batch_size.max(1)) {
         let rows: Vec<usize> = (start..(start + batch_size).min(end)).collect();
         let x = Var::constant(data.inputs.gather_rows(&rows));
         let t = data.targets.gather_rows(&rows);
         let u = no_grad(|| model.forward(&x));
-        loss += model.spec().loss.apply(&u, &t).value().item() as f64 * rows.len() as f64;
+        loss += loss_fn.apply(&u, &t).value().item() as f64 * rows.len() as f64;
         if regression {
             sums.add(u.value().data(), t.data());
         }

@@ -6,6 +6,9 @@
 //! optimizer updates w in place → max-norm projects the weights. m = 1 is plain SGD, m = N
 //! full-batch gradient descent.
 //!
+//! The learning rate has one source, the optimizer's: [`Trainer::new`] starts the schedule with
+//! it, and the schedule sets the optimizer's η before each epoch.
+//!
 //! One epoch, in this order: η ← schedule; shuffle with the stream (seed, epoch); the steps;
 //! evaluate the validation and test sets; the schedule sees the validation loss (or the training
 //! loss without a validation set); early stopping sees the validation loss. Because the shuffle
@@ -29,7 +32,7 @@ mod uncertainty;
 
 pub use checkpoint::{load_training_checkpoint, save_training_checkpoint};
 pub use ensemble::{EnsembleEvaluation, bootstrap, evaluate_ensemble};
-pub use evaluate::{Evaluation, RegressionMetrics, evaluate, evaluate_range};
+pub use evaluate::{Evaluation, RegressionMetrics, evaluate, evaluate_module, evaluate_range};
 pub use parallel::{BUCKET_ELEMENTS, DataParallel, shard};
 pub use pretrain::{Pretrain, PretrainedLayer, pretrain_greedy, pretrainable_layers};
 pub use regularize::Regularization;
@@ -37,6 +40,7 @@ pub use uncertainty::{McEvaluation, McPrediction, mc_evaluate, mc_predict};
 
 use crate::autodiff::Var;
 use crate::data::{Augmentation, Dataset, augment_part};
+use crate::loss::Loss;
 use crate::nn::{Model, Module};
 use crate::optim::{Optimizer, Schedule, ScheduleState};
 use crate::rng::Rng;
@@ -200,10 +204,45 @@ impl std::fmt::Display for Divergence {
     }
 }
 
-/// A model, its optimizer and schedule, and the run's progress.
-pub struct Trainer {
+/// A model, its loss, optimizer and schedule, and the run's progress.
+///
+/// `M` is any [`Module`]: a spec-built [`Model`] (the default, what the CLI trains; its loss is
+/// the spec's, see [`Trainer::new`]) or a network written by hand, trained with a loss given to
+/// [`Trainer::with_loss`]. Everything but the training checkpoint works for both: a checkpoint
+/// that rebuilds its model needs the spec that only a [`Model`] has (see
+/// [`save_training_checkpoint`]); a hand-written module keeps its weights by name with
+/// [`crate::io::save_weights`] and rebuilds itself in code.
+///
+/// ```
+/// use nabla::data::Dataset;
+/// use nabla::loss::Loss;
+/// use nabla::nn::{Init, Linear, ReLU, Sequential};
+/// use nabla::optim::{Adam, Optimizer, schedule::Constant};
+/// use nabla::rng::Rng;
+/// use nabla::train::{Quiet, Sets, TrainConfig, Trainer};
+/// use nabla::Tensor;
+///
+/// // y = 2x on a few points, by a 1-8-1 network
+/// let xs: Vec<f32> = (0..32).map(|i| i as f32 / 32.0).collect();
+/// let ys: Vec<f32> = xs.iter().map(|x| 2.0 * x).collect();
+/// let data = Dataset::from_target_slices(&xs, 1, &ys, 1).unwrap();
+/// let mut rng = Rng::seed(0);
+/// let mut net = Sequential::new();
+/// net.push(Linear::new(1, 8, Init::He, &mut rng));
+/// net.push(ReLU);
+/// net.push(Linear::new(8, 1, Init::LeCun, &mut rng));
+/// let config = TrainConfig { epochs: 200, batch_size: 8, ..Default::default() };
+/// let optimizer = Optimizer::new(Adam::default(), 0.01);
+/// let mut trainer = Trainer::with_loss(net, Loss::LeastSquares, optimizer, Box::new(Constant::new()), config);
+/// trainer.fit(Sets { train: &data, val: None, test: Some(&data) }).unwrap();
+/// let report = trainer.history.last().unwrap();
+/// assert!(report.test_loss.unwrap() < 0.01, "{report:?}");
+/// ```
+pub struct Trainer<M: Module = Model> {
     /// The model being trained.
-    pub model: Model,
+    pub model: M,
+    /// The loss it is trained and evaluated with.
+    pub loss: Loss,
     /// Its optimizer.
     pub optimizer: Optimizer,
     /// The learning-rate schedule.
@@ -222,10 +261,30 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A trainer at epoch 0.
+    /// A trainer at epoch 0 of a spec-built model, with the spec's loss.
     pub fn new(model: Model, optimizer: Optimizer, schedule: Box<dyn Schedule>, config: TrainConfig) -> Trainer {
+        let loss = model.spec().loss;
+        Trainer::with_loss(model, loss, optimizer, schedule, config)
+    }
+}
+
+impl<M: Module> Trainer<M> {
+    /// A trainer at epoch 0 of any module, trained with `loss`. The module gets each mini-batch
+    /// as the dataset stores it, N × D rows: one whose layers want images reshapes them itself.
+    ///
+    /// The optimizer's learning rate is the run's η0: the schedule is started with it (see
+    /// [`Schedule::start`]) and sets the optimizer's η before every epoch.
+    pub fn with_loss(
+        model: M,
+        loss: Loss,
+        optimizer: Optimizer,
+        mut schedule: Box<dyn Schedule>,
+        config: TrainConfig,
+    ) -> Trainer<M> {
+        schedule.start(optimizer.lr());
         Trainer {
             model,
+            loss,
             optimizer,
             schedule,
             config,
@@ -288,7 +347,7 @@ impl Trainer {
         &mut self,
         sets: Sets,
         observer: &mut dyn Observer,
-        after_epoch: &mut dyn FnMut(&Trainer) -> Result<()>,
+        after_epoch: &mut dyn FnMut(&Trainer<M>) -> Result<()>,
     ) -> Result<()> {
         if self.config.batch_size == 0 {
             return Err(Error::config("the batch size must be positive"));
@@ -310,7 +369,8 @@ impl Trainer {
         }
         if self.epoch() == 0 && self.initial_loss.is_none() && !sets.train.is_empty() {
             let first = sets.train.take(INITIAL_LOSS_SAMPLES.min(sets.train.len()));
-            self.initial_loss = Some(evaluate(&mut self.model, &first, INITIAL_LOSS_SAMPLES).loss);
+            let e = evaluate_module(&mut self.model, self.loss, &first, 0..first.len(), INITIAL_LOSS_SAMPLES);
+            self.initial_loss = Some(e.loss);
         }
         while self.epoch() < self.config.epochs && !self.stopped {
             self.run_epoch(sets, observer);
@@ -324,6 +384,13 @@ impl Trainer {
         }
         self.restore_best();
         Ok(())
+    }
+
+    /// [`Trainer::run`] without an observer or anything to do after each epoch: trains until
+    /// `config.epochs` epochs are done or early stopping ends the run (as PyTorch Lightning's
+    /// `fit`). The reports are in [`Trainer::history`].
+    pub fn fit(&mut self, sets: Sets) -> Result<()> {
+        self.run(sets, &mut Quiet, &mut |_| Ok(()))
     }
 
     /// One epoch: the steps, then evaluation, schedule and early stopping.
@@ -384,8 +451,8 @@ impl Trainer {
     /// The loss and accuracy on `data` (split across the ranks of a data-parallel run).
     fn evaluate(&mut self, data: &Dataset) -> Evaluation {
         match &self.parallel {
-            Some(p) => p.evaluate(&mut self.model, data, 1000),
-            None => evaluate(&mut self.model, data, 1000),
+            Some(p) => p.evaluate(&mut self.model, self.loss, data, 1000),
+            None => evaluate_module(&mut self.model, self.loss, data, 0..data.len(), 1000),
         }
     }
 
@@ -403,8 +470,9 @@ impl Trainer {
         let x = Var::constant(x);
         let t = data.targets.gather_rows(mine);
         let (loss, mut grads) = {
-            let loss_fn = self.model.spec().loss;
-            let (u, side) = self.model.forward_train(&x);
+            let loss_fn = self.loss;
+            let mut side = Vec::new();
+            let u = Module::forward_train(&self.model, &x, &mut side);
             let mut e = loss_fn.apply(&u, &t);
             // the reported loss is the main output's; auxiliary classifiers add theirs, weighted,
             // to what is minimised
@@ -496,8 +564,7 @@ mod tests {
         let spec = ModelSpec::mlp(6, &[5], 3, Activation::Relu, Loss::SoftmaxCrossEntropy);
         let model = Model::new(spec, &mut Rng::seed(0)).unwrap();
         let config = TrainConfig { epochs: 1, batch_size: 4, ..Default::default() };
-        let mut trainer =
-            Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new(0.1)), config);
+        let mut trainer = Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new()), config);
         let targets = Tensor::from_vec(
             (0..8).flat_map(|i| [0.0, 1.0, 2.0].map(|c| f32::from(c == (i % 3) as f32))).collect(),
             &[8, 3],
@@ -532,7 +599,7 @@ mod tests {
             let model = Model::new(spec.clone(), &mut Rng::seed(0)).unwrap();
             let config = TrainConfig { epochs: 2, batch_size: 4, ..Default::default() };
             let mut trainer =
-                Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new(0.1)), config);
+                Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new()), config);
             let mut saved = Vec::new();
             trainer
                 .run(sets, &mut Quiet, &mut |t| {
@@ -543,7 +610,8 @@ mod tests {
             let start = trainer.initial_loss().unwrap();
             assert!(start > 0.5 && start < 5.0, "{start}");
             // η = 10⁶ (a finite explosion) or 10³⁰ (NaN) from epoch 3 on
-            let mut schedule = Constant::new(huge);
+            let mut schedule = Constant::new();
+            schedule.start(huge);
             schedule.restore(&ScheduleState { schedule: schedule.describe(), ..trainer.schedule.state() }).unwrap();
             trainer.schedule = Box::new(schedule);
             trainer.config.epochs = 5;

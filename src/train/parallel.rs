@@ -15,11 +15,12 @@
 //! and on the shared-memory transport a 2-rank sum of an MLP's gradient is a small part of a
 //! step (docs/distributed.md has the figures).
 
-use super::evaluate::{Evaluation, evaluate_range};
+use super::evaluate::{Evaluation, evaluate_module};
 use crate::autodiff::Gradients;
 use crate::data::Dataset;
 use crate::distributed::{Collective, FNV_OFFSET, fnv1a_f32};
-use crate::nn::{Model, Module};
+use crate::loss::Loss;
+use crate::nn::Module;
 use crate::{Error, Result};
 use std::cell::Cell;
 use std::ops::Range;
@@ -133,13 +134,13 @@ impl DataParallel {
         sum[0]
     }
 
-    /// The loss and accuracy of `model` on `data`, each rank evaluating its shard of the rows.
-    pub fn evaluate(&self, model: &mut Model, data: &Dataset, batch_size: usize) -> Evaluation {
+    /// The `loss` and accuracy of `model` on `data`, each rank evaluating its shard of the rows.
+    pub fn evaluate(&self, model: &mut dyn Module, loss: Loss, data: &Dataset, batch_size: usize) -> Evaluation {
         let rows = shard(data.len(), self.rank(), self.size());
-        let mine = evaluate_range(model, data, rows.clone(), batch_size);
+        let mine = evaluate_module(model, loss, data, rows.clone(), batch_size);
         if mine.regression.is_some() {
             // R² needs the whole set's target variance: every rank scores every row instead
-            return evaluate_range(model, data, 0..data.len(), batch_size);
+            return evaluate_module(model, loss, data, 0..data.len(), batch_size);
         }
         let n = rows.len() as f64;
         let mut sums = [mine.loss as f64 * n, mine.accuracy.map_or(0.0, |a| (a as f64 * n).round())];

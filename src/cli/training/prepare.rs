@@ -144,7 +144,7 @@ fn optimizer_and_schedule(args: &TrainArgs) -> Result<(Optimizer, Box<dyn Schedu
     };
     let optimizer = optim::by_name(name, lr, momentum, args.nesterov)?;
     let schedule_name = args.schedule.as_deref().unwrap_or("constant");
-    let mut schedule = schedule_by_name(schedule_name, lr, args.epochs(), args.patience, args.factor)?;
+    let mut schedule = schedule_by_name(schedule_name, args.epochs(), args.patience, args.factor)?;
     if args.warmup > 0 {
         schedule = Box::new(Warmup::new(schedule, args.warmup));
     }
