@@ -49,12 +49,12 @@ impl Module for TwoLayer {
     }
 }
 
-/// Points on two noisy rings, radius 0.5 (class 0) and 1 (class 1).
+/// Points on two noisy, overlapping rings, radius 0.5 (class 0) and 1 (class 1), ± 0.3.
 fn rings(n: usize, rng: &mut Rng) -> Dataset {
     let (mut x, mut labels) = (Vec::new(), Vec::new());
     for i in 0..n {
         let class = i % 2;
-        let r = 0.5 * (1 + class) as f32 + rng.uniform(-0.15, 0.15);
+        let r = 0.5 * (1 + class) as f32 + rng.uniform(-0.3, 0.3);
         let angle = rng.uniform(0.0, 2.0 * std::f32::consts::PI);
         x.extend([r * angle.cos(), r * angle.sin()]);
         labels.push(class);
@@ -83,7 +83,7 @@ fn main() {
     let (train, val) = rings(1000, &mut rng).split(0.2, 5);
     let test = rings(400, &mut Rng::seed(6));
 
-    let config = TrainConfig { epochs: 60, batch_size: 32, seed: 7, early_stop: Some(5), ..Default::default() };
+    let config = TrainConfig { epochs: 200, batch_size: 32, seed: 7, early_stop: Some(5), ..Default::default() };
     let optimizer = Optimizer::new(Adam::default(), 0.01); // η lives here; the schedule scales it
     let schedule = Box::new(Plateau::new(2, 2.0));
     let net = TwoLayer::new(2, 16, 2, &mut rng);
@@ -110,7 +110,9 @@ fn main() {
     println!("reloaded: test accuracy {:.1}%", 100.0 * accuracy);
     let best = evaluate_module(&mut trainer.model, Loss::SoftmaxCrossEntropy, &test, 0..test.len(), 1000);
     assert_eq!(e.loss, best.loss, "the reloaded network differs");
-    assert!(accuracy > 0.95, "the rings were not learnt: {accuracy}");
+    // the rings overlap (radii 0.5 ± 0.3 and 1 ± 0.3): about 90% is what a boundary can get
+    assert!(accuracy > 0.85, "the rings were not learnt: {accuracy}");
+    assert!(trainer.stopped_early(), "the validation loss stopped falling well before epoch 200");
 }
 
 #[cfg(test)]

@@ -632,6 +632,47 @@ mod tests {
         }
     }
 
+    /// A hand-written network with the layers and weights of a spec-built MLP, trained by
+    /// `Trainer::with_loss` with the spec's loss, ends with the same weights, bit for bit, and the
+    /// same reports as the `Model` that the CLI trains (validation and early stopping included).
+    #[test]
+    fn a_hand_written_module_trains_as_the_spec_built_model() {
+        use crate::nn::{Init, Linear, ReLU, Sequential};
+        let spec = ModelSpec::mlp(6, &[5], 3, Activation::Relu, Loss::SoftmaxCrossEntropy);
+        let mut rng = Rng::seed(1);
+        let x = rng.normal_tensor(&[40, 6], 1.0);
+        let data = Dataset::from_labels(x, (0..40).map(|i| i % 3).collect(), 3).unwrap();
+        let (train, val) = data.split(0.25, 2);
+        let sets = Sets { train: &train, val: Some(&val), test: Some(&val) };
+        let config = TrainConfig { epochs: 6, batch_size: 8, seed: 3, early_stop: Some(2), ..Default::default() };
+        let optimizer = || Optimizer::new(Sgd { momentum: 0.9, nesterov: false }, 0.2);
+
+        let model = Model::new(spec, &mut Rng::seed(0)).unwrap();
+        let mut net = Sequential::new();
+        net.push(Linear::new(6, 5, Init::He, &mut rng));
+        net.push(ReLU);
+        net.push(Linear::new(5, 3, Init::LeCun, &mut rng));
+        for ((a, p), (b, q)) in net.params_mut().into_iter().zip(model.params()) {
+            assert_eq!(a, b);
+            *p.value_mut() = q.value().clone();
+        }
+        let schedule = || Box::new(crate::optim::schedule::Plateau::new(1, 2.0));
+        let mut by_spec = Trainer::new(model, optimizer(), schedule(), config.clone());
+        let mut by_hand = Trainer::with_loss(net, Loss::SoftmaxCrossEntropy, optimizer(), schedule(), config);
+        by_spec.fit(sets).unwrap();
+        by_hand.fit(sets).unwrap();
+        let bits = |m: &dyn Module| -> Vec<u32> {
+            m.params()
+                .iter()
+                .flat_map(|(_, p)| p.value().data().iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+                .collect()
+        };
+        assert_eq!(bits(&by_hand.model), bits(&by_spec.model));
+        let reports = |t: &[EpochReport]| t.iter().map(|r| (r.lr, r.train_loss, r.val_loss)).collect::<Vec<_>>();
+        assert_eq!(reports(&by_hand.history), reports(&by_spec.history));
+        assert_eq!(by_hand.best_epoch(), by_spec.best_epoch());
+    }
+
     #[test]
     fn batches_cover_every_sample_once_and_differ_by_at_most_one() {
         for (n, m) in [(10_000, 128), (60_000, 128), (5, 1), (5, 5), (5, 10), (0, 4), (129, 128)] {
