@@ -32,6 +32,19 @@ pub trait Collective {
     fn broadcast(&self, data: &mut [f32]);
     /// Every rank's `value`, in rank order.
     fn all_gather(&self, value: u64) -> Vec<u64>;
+    /// Starts [`Collective::all_reduce_sum`] of `data` and returns at once, so that the caller
+    /// computes while the numbers travel. Every rank starts its sums in the same order, and the
+    /// bits are those the blocking sum of the same length would give on every rank.
+    fn start_sum(&self, data: Vec<f32>) -> Box<dyn PendingSum + '_>;
+}
+
+/// A sum started by [`Collective::start_sum`] and still in flight.
+pub trait PendingSum {
+    /// Lets the sum advance (MPI moves non-blocking collectives on only inside its own calls)
+    /// and says whether it has finished.
+    fn poll(&mut self) -> bool;
+    /// Waits for the sum to finish and returns it.
+    fn finish(self: Box<Self>) -> Vec<f32>;
 }
 
 /// The environment variables through which launchers tell a process how many processes its job
