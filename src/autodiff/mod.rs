@@ -34,6 +34,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// needs none). It receives the output gradient and the parents.
 pub type BackwardFn = Box<dyn Fn(&Tensor, &[Var]) -> Vec<Option<Tensor>>>;
 
+/// Told by [`Var::backward_notify`] that the gradient of a leaf id is final, and given it.
+pub type ReadyFn<'a> = dyn FnMut(usize, &Tensor) + 'a;
+
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 pub(crate) fn fresh_id() -> usize {
@@ -112,7 +115,7 @@ impl Var {
     /// two), so that nothing more can add to it. Data-parallel training starts summing a bucket
     /// of gradients across processes there, while backward goes on with earlier layers.
     #[track_caller]
-    pub fn backward_notify(&self, ready: &mut dyn FnMut(usize, &Tensor)) -> Gradients {
+    pub fn backward_notify(&self, ready: &mut ReadyFn) -> Gradients {
         assert_eq!(self.value().numel(), 1, "backward: the loss must be one number, got shape {:?}", self.shape());
         self.backward_from(Tensor::ones(self.shape()), Some(ready))
     }
@@ -124,7 +127,7 @@ impl Var {
     }
 
     #[track_caller]
-    fn backward_from(&self, seed: Tensor, mut ready: Option<&mut dyn FnMut(usize, &Tensor)>) -> Gradients {
+    fn backward_from(&self, seed: Tensor, mut ready: Option<&mut ReadyFn>) -> Gradients {
         assert_eq!(
             seed.shape(),
             self.shape(),
