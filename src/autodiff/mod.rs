@@ -34,6 +34,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// needs none). It receives the output gradient and the parents.
 pub type BackwardFn = Box<dyn Fn(&Tensor, &[Var]) -> Vec<Option<Tensor>>>;
 
+/// Told by [`Var::backward_notify`] that the gradient of a leaf id is final, and given it.
+pub type ReadyFn<'a> = dyn FnMut(usize, &Tensor) + 'a;
+
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 pub(crate) fn fresh_id() -> usize {
@@ -107,9 +110,24 @@ impl Var {
         self.backward_with(Tensor::ones(self.shape()))
     }
 
+    /// [`Var::backward`], calling `ready(id, gradient)` for each leaf id as soon as its gradient
+    /// is final: when the walk has passed every leaf node of that id (a [`Param`] used twice has
+    /// two), so that nothing more can add to it. Data-parallel training starts summing a bucket
+    /// of gradients across processes there, while backward goes on with earlier layers.
+    #[track_caller]
+    pub fn backward_notify(&self, ready: &mut ReadyFn) -> Gradients {
+        assert_eq!(self.value().numel(), 1, "backward: the loss must be one number, got shape {:?}", self.shape());
+        self.backward_from(Tensor::ones(self.shape()), Some(ready))
+    }
+
     /// Back-propagates `seed` (the gradient of some scalar with respect to this value).
     #[track_caller]
     pub fn backward_with(&self, seed: Tensor) -> Gradients {
+        self.backward_from(seed, None)
+    }
+
+    #[track_caller]
+    fn backward_from(&self, seed: Tensor, mut ready: Option<&mut ReadyFn>) -> Gradients {
         assert_eq!(
             seed.shape(),
             self.shape(),
@@ -122,9 +140,29 @@ impl Var {
             return Gradients { by_id: leaves };
         }
         let order = self.topological_order();
+        // leaf nodes per id not yet passed (counted only for a `ready` hook)
+        let mut unpassed: HashMap<usize, usize> = HashMap::new();
+        if ready.is_some() {
+            for node in order.iter().filter(|n| n.0.backward.is_none()) {
+                *unpassed.entry(node.0.id).or_default() += 1;
+            }
+        }
         let mut pending: HashMap<*const Node, Tensor> = HashMap::with_capacity(order.len());
         pending.insert(Rc::as_ptr(&self.0), seed);
         for node in order.iter().rev() {
+            if let Some(ready) = ready.as_deref_mut().filter(|_| node.0.backward.is_none()) {
+                let grad = pending.remove(&Rc::as_ptr(&node.0));
+                let id = node.0.id;
+                if let Some(grad) = grad {
+                    accumulate(&mut leaves, id, grad);
+                }
+                let left = unpassed.get_mut(&id).expect("counted above");
+                *left -= 1;
+                if let (0, Some(g)) = (*left, leaves.get(&id)) {
+                    ready(id, g);
+                }
+                continue;
+            }
             let Some(grad) = pending.remove(&Rc::as_ptr(&node.0)) else { continue };
             match &node.0.backward {
                 None => accumulate(&mut leaves, node.0.id, grad),
@@ -228,4 +266,38 @@ pub(crate) fn grad_enabled() -> bool {
 
 pub(crate) fn set_grad_enabled(on: bool) -> bool {
     GRAD_ENABLED.with(|g| g.replace(on))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hook sees each parameter once, with its whole gradient, even when the forward pass
+    /// used it twice (two leaf nodes of one id), and before backward has passed the leaves that
+    /// come earlier in the forward pass.
+    #[test]
+    fn backward_notify_hands_over_each_final_gradient_once() {
+        let p = Param::new(Tensor::from_vec(vec![2.0, 3.0], &[2]));
+        let q = Param::new(Tensor::from_vec(vec![5.0, 7.0], &[2]));
+        // y = Σ (p·q + p)·p: p is read by three leaf nodes, q by one
+        let y = p.var().mul(&q.var()).add(&p.var()).mul(&p.var()).sum();
+        let mut seen = Vec::new();
+        let grads = y.backward_notify(&mut |id, g| seen.push((id, g.data().to_vec())));
+        let plain = y.backward();
+        let mut ids: Vec<usize> = seen.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, {
+            let mut both = vec![p.id(), q.id()];
+            both.sort_unstable();
+            both
+        });
+        for (id, g) in &seen {
+            let param = if *id == p.id() { &p } else { &q };
+            assert_eq!(g, grads.get_param(param).unwrap().data(), "id {id}");
+            assert_eq!(g, plain.get_param(param).unwrap().data(), "id {id}");
+        }
+        // ∂y/∂p = 2pq + 2p, ∂y/∂q = p²
+        assert_eq!(grads.get_param(&p).unwrap().data(), &[24.0, 48.0]);
+        assert_eq!(grads.get_param(&q).unwrap().data(), &[4.0, 9.0]);
+    }
 }

@@ -32,6 +32,19 @@ pub trait Collective {
     fn broadcast(&self, data: &mut [f32]);
     /// Every rank's `value`, in rank order.
     fn all_gather(&self, value: u64) -> Vec<u64>;
+    /// Starts [`Collective::all_reduce_sum`] of `data` and returns at once, so that the caller
+    /// computes while the numbers travel. Every rank starts its sums in the same order, and the
+    /// bits are those the blocking sum of the same length would give on every rank.
+    fn start_sum(&self, data: Vec<f32>) -> Box<dyn PendingSum + '_>;
+}
+
+/// A sum started by [`Collective::start_sum`] and still in flight.
+pub trait PendingSum {
+    /// Lets the sum advance (MPI moves non-blocking collectives on only inside its own calls)
+    /// and says whether it has finished.
+    fn poll(&mut self) -> bool;
+    /// Waits for the sum to finish and returns it.
+    fn finish(self: Box<Self>) -> Vec<f32>;
 }
 
 /// The environment variables through which launchers tell a process how many processes its job
@@ -41,7 +54,13 @@ pub const LAUNCHER_SIZE_VARIABLES: [&str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZ
 /// The number of processes that a launcher (`mpirun -np K`, `srun -n K`) started alongside this
 /// one, with the variable that says so; `None` outside a launcher.
 pub fn launcher_world_size() -> Option<(usize, &'static str)> {
-    LAUNCHER_SIZE_VARIABLES.iter().find_map(|&var| std::env::var(var).ok()?.trim().parse().ok().map(|k| (k, var)))
+    world_size_from(|var| std::env::var(var).ok())
+}
+
+/// [`launcher_world_size`] with the environment read through `lookup`: the first of
+/// [`LAUNCHER_SIZE_VARIABLES`] that holds a number.
+fn world_size_from(lookup: impl Fn(&str) -> Option<String>) -> Option<(usize, &'static str)> {
+    LAUNCHER_SIZE_VARIABLES.iter().find_map(|&var| lookup(var)?.trim().parse().ok().map(|k| (k, var)))
 }
 
 /// FNV-1a, 64 bits: a hash that is the same on every host and build, for comparing settings,
@@ -58,3 +77,30 @@ pub fn fnv1a_f32(hash: u64, values: &[f32]) -> u64 {
 
 /// The starting value of [`fnv1a`].
 pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size_in(vars: &[(&str, &str)]) -> Option<(usize, &'static str)> {
+        world_size_from(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+    }
+
+    /// What `mpirun`, Hydra/PMI and `srun` set in each process they start (`srun -n 4`:
+    /// SLURM_STEP_NUM_TASKS=4 beside SLURM_NTASKS and SLURM_PROCID), and what does not count.
+    #[test]
+    fn launchers_are_recognised_by_their_variables() {
+        assert_eq!(size_in(&[("OMPI_COMM_WORLD_SIZE", "2")]), Some((2, "OMPI_COMM_WORLD_SIZE")));
+        assert_eq!(size_in(&[("PMI_SIZE", "3")]), Some((3, "PMI_SIZE")));
+        assert_eq!(
+            size_in(&[("SLURM_STEP_NUM_TASKS", "4"), ("SLURM_NTASKS", "4"), ("SLURM_PROCID", "1")]),
+            Some((4, "SLURM_STEP_NUM_TASKS"))
+        );
+        assert_eq!(size_in(&[("SLURM_STEP_NUM_TASKS", " 8\n")]), Some((8, "SLURM_STEP_NUM_TASKS")));
+        assert_eq!(size_in(&[("SLURM_STEP_NUM_TASKS", "8"), ("PMI_SIZE", "8")]), Some((8, "PMI_SIZE")));
+        // an allocation's size without a job step (SLURM_NTASKS alone), junk, no launcher at all
+        assert_eq!(size_in(&[("SLURM_NTASKS", "4")]), None);
+        assert_eq!(size_in(&[("OMPI_COMM_WORLD_SIZE", "two")]), None);
+        assert_eq!(size_in(&[]), None);
+    }
+}

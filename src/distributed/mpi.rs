@@ -7,9 +7,11 @@
 //! that the ranks' weights still agree after every epoch, so a library that broke this would be
 //! caught, not trusted.
 
-use super::Collective;
+use super::{Collective, PendingSum};
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
+use mpi::ffi;
+use mpi::raw::AsRaw;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 
@@ -85,5 +87,76 @@ impl Collective for MpiWorld {
         let mut all = vec![0u64; self.size()];
         self.world.all_gather_into(&value, &mut all[..]);
         all
+    }
+
+    fn start_sum(&self, data: Vec<f32>) -> Box<dyn PendingSum + '_> {
+        Box::new(MpiSum::start(&self.world, data))
+    }
+}
+
+/// An `MPI_Iallreduce` in flight. It owns both buffers, which MPI reads and writes until the
+/// request completes: they are heap blocks that do not move when the box does, and they are
+/// freed only after [`PendingSum::finish`] (or the drop) has waited for the request.
+struct MpiSum<'a> {
+    // read by MPI alone, through the pointer given to MPI_Iallreduce
+    _send: Vec<f32>,
+    sum: Vec<f32>,
+    request: ffi::MPI_Request,
+    done: bool,
+    // the communicator must outlive the request
+    _world: std::marker::PhantomData<&'a SimpleCommunicator>,
+}
+
+impl<'a> MpiSum<'a> {
+    fn start(world: &'a SimpleCommunicator, send: Vec<f32>) -> MpiSum<'a> {
+        let mut sum = vec![0.0f32; send.len()];
+        let count = i32::try_from(send.len()).expect("a gradient bucket holds fewer than 2^31 numbers");
+        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: both buffers hold `count` f32 and stay allocated, unmoved, until the request
+        // completes (MPI_Test or MPI_Wait below); the communicator outlives `self` ('a)
+        unsafe {
+            ffi::MPI_Iallreduce(
+                send.as_ptr().cast(),
+                sum.as_mut_ptr().cast(),
+                count,
+                ffi::RSMPI_FLOAT,
+                ffi::RSMPI_SUM,
+                world.as_raw(),
+                &mut request,
+            );
+        }
+        MpiSum { _send: send, sum, request, done: false, _world: std::marker::PhantomData }
+    }
+
+    fn wait(&mut self) {
+        if !self.done {
+            // SAFETY: the request is live (not yet completed), and completing it frees it
+            unsafe { ffi::MPI_Wait(&mut self.request, ffi::RSMPI_STATUS_IGNORE) };
+            self.done = true;
+        }
+    }
+}
+
+impl PendingSum for MpiSum<'_> {
+    fn poll(&mut self) -> bool {
+        if !self.done {
+            let mut flag = 0;
+            // SAFETY: as in `wait`; MPI_Test frees the request once it reports completion
+            unsafe { ffi::MPI_Test(&mut self.request, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
+            self.done = flag != 0;
+        }
+        self.done
+    }
+
+    fn finish(mut self: Box<Self>) -> Vec<f32> {
+        self.wait();
+        std::mem::take(&mut self.sum)
+    }
+}
+
+impl Drop for MpiSum<'_> {
+    fn drop(&mut self) {
+        // MPI may still write `sum` and read `send`: they must not be freed before it is done
+        self.wait();
     }
 }

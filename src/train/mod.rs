@@ -33,7 +33,7 @@ mod uncertainty;
 pub use checkpoint::{load_training_checkpoint, save_training_checkpoint};
 pub use ensemble::{EnsembleEvaluation, bootstrap, evaluate_ensemble};
 pub use evaluate::{Evaluation, RegressionMetrics, evaluate, evaluate_module, evaluate_range};
-pub use parallel::{BUCKET_ELEMENTS, DataParallel, shard};
+pub use parallel::{BUCKET_ELEMENTS, DataParallel, SumTiming, shard};
 pub use pretrain::{Pretrain, PretrainedLayer, pretrain_greedy, pretrainable_layers};
 pub use regularize::Regularization;
 pub use uncertainty::{McEvaluation, McPrediction, mc_evaluate, mc_predict};
@@ -480,14 +480,13 @@ impl<M: Module> Trainer<M> {
             for (weight, side_u) in side {
                 e = e.add(&loss_fn.apply(&side_u, &t).scale(weight));
             }
-            (loss, e.backward())
+            match &self.parallel {
+                Some(p) => p.backward_and_sum(&e, &self.model, loss, mine.len(), rows.len()),
+                None => (loss, e.backward()),
+            }
         };
         // the graph (u, e and the side outputs, gone with the block above) holds the weights'
         // buffers: had it lived on, the optimizer would have copied every weight before writing it
-        let loss = match &self.parallel {
-            Some(p) => p.reduce_gradients(&self.model, &mut grads, loss, mine.len(), rows.len()),
-            None => loss,
-        };
         let reg = self.config.regularization;
         let penalty = reg.add_penalty(&self.model, &mut grads);
         reg.clip_gradients(&self.model, &mut grads);

@@ -5,29 +5,29 @@
 //! With weights n_r/m, Σ_r (n_r/m)·∂E_r/∂w = ∂E/∂w for E the mean over all m rows: the gradient
 //! of the single-process step, up to the order of the floating-point sums. The scaled gradients
 //! are summed across ranks in buckets of about [`BUCKET_ELEMENTS`] numbers (the parameters in
-//! model order, whole parameters per bucket), the last bucket carrying (n_r/m)·E_r as one more
-//! number so that the global batch's loss costs no extra message. Penalties, clipping and the
+//! reverse model order, whole parameters per bucket), the first bucket carrying (n_r/m)·E_r as
+//! one more number so that the global batch's loss costs no extra message. Each bucket's sum
+//! starts, non-blocking, as soon as backward has finished its gradients
+//! ([`crate::autodiff::Var::backward_notify`]), so that it travels while backward computes the
+//! earlier layers' (DDP's overlap); the sums are polled at each finished parameter, since MPI
+//! moves them on only inside its calls. Penalties, clipping and the
 //! update follow on every rank from the same summed gradient, so the weights stay equal bit for
 //! bit; [`DataParallel::check_same_weights`] verifies it after each epoch.
-//!
-//! The sums start after backward has finished, not while it runs: overlapping them would need
-//! MPI calls from a second thread while the team computes (or a progress hook inside backward),
-//! and on the shared-memory transport a 2-rank sum of an MLP's gradient is a small part of a
-//! step (docs/distributed.md has the figures).
 
 use super::evaluate::{Evaluation, evaluate_module};
-use crate::autodiff::Gradients;
+use crate::autodiff::{Gradients, Param, Var};
 use crate::data::Dataset;
-use crate::distributed::{Collective, FNV_OFFSET, fnv1a_f32};
+use crate::distributed::{Collective, FNV_OFFSET, PendingSum, fnv1a_f32};
 use crate::loss::Loss;
 use crate::nn::Module;
 use crate::{Error, Result};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Instant;
 
 /// The numbers summed by one collective call (4 MB of f32): small enough that the first buckets
-/// could travel while later gradients are computed, large enough that each call's latency is
+/// travel while later gradients are computed, large enough that each call's latency is
 /// paid over many numbers. PyTorch's DDP uses 25 MB; nabla's nets are smaller.
 pub const BUCKET_ELEMENTS: usize = 1 << 20;
 
@@ -40,18 +40,65 @@ pub fn shard(n: usize, rank: usize, k: usize) -> Range<usize> {
     start..start + base + usize::from(rank < extra)
 }
 
+/// Where each parameter's gradient goes in the buckets that are summed across the ranks.
+struct BucketPlan {
+    /// Parameter id → (bucket, offset in it).
+    slot: HashMap<usize, (usize, usize)>,
+    /// Numbers per bucket (gradients only).
+    sizes: Vec<usize>,
+    /// Parameters per bucket.
+    counts: Vec<usize>,
+}
+
+impl BucketPlan {
+    /// Buckets of at least `bucket` numbers (the last may hold fewer), whole parameters each,
+    /// filled with `params` (id, numel) from the last to the first; at least one bucket.
+    fn new(params: impl DoubleEndedIterator<Item = (usize, usize)>, bucket: usize) -> BucketPlan {
+        let mut plan = BucketPlan { slot: HashMap::new(), sizes: vec![0], counts: vec![0] };
+        for (id, n) in params.rev() {
+            if *plan.sizes.last().expect("one bucket") >= bucket {
+                plan.sizes.push(0);
+                plan.counts.push(0);
+            }
+            let b = plan.sizes.len() - 1;
+            plan.slot.insert(id, (b, plan.sizes[b]));
+            plan.sizes[b] += n;
+            plan.counts[b] += 1;
+        }
+        plan
+    }
+}
+
+/// Seconds of a rank's steps so far: backward (with the sums started during it), and the wait
+/// after it for the sums to finish (the communication that backward did not hide, waits for
+/// slower ranks included).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SumTiming {
+    /// Steps timed.
+    pub steps: usize,
+    /// Seconds in backward, sums started and polled during it included.
+    pub backward: f64,
+    /// Seconds waiting for the sums after backward.
+    pub exposed: f64,
+}
+
+impl SumTiming {
+    fn add(self, backward: f64, exposed: f64) -> SumTiming {
+        SumTiming { steps: self.steps + 1, backward: self.backward + backward, exposed: self.exposed + exposed }
+    }
+}
+
 /// One rank's view of a data-parallel run: the collective, and the bucket size.
 pub struct DataParallel {
     comm: Box<dyn Collective>,
     bucket: usize,
-    /// Seconds spent in the gradient sums so far (waiting for slower ranks included).
-    sum_seconds: Cell<f64>,
+    timing: Cell<SumTiming>,
 }
 
 impl DataParallel {
     /// Data parallelism over `comm`'s ranks, with buckets of [`BUCKET_ELEMENTS`].
     pub fn new(comm: Box<dyn Collective>) -> DataParallel {
-        DataParallel { comm, bucket: BUCKET_ELEMENTS, sum_seconds: Cell::new(0.0) }
+        DataParallel { comm, bucket: BUCKET_ELEMENTS, timing: Cell::new(SumTiming::default()) }
     }
 
     /// The same with buckets of `elements` numbers (at least 1).
@@ -70,9 +117,9 @@ impl DataParallel {
         self.comm.size()
     }
 
-    /// Seconds spent in the gradient sums of the steps so far, waits for slower ranks included.
-    pub fn sum_seconds(&self) -> f64 {
-        self.sum_seconds.get()
+    /// The time of the steps so far in backward and in waiting for the gradient sums after it.
+    pub fn timing(&self) -> SumTiming {
+        self.timing.get()
     }
 
     /// This rank's part of a batch of `n` rows: positions in the batch.
@@ -87,51 +134,83 @@ impl DataParallel {
         }
     }
 
-    /// Replaces this rank's gradients (of its mean loss `loss` over `part` of the batch's `batch`
-    /// rows) by the gradient of the global batch's mean loss, and returns that loss.
+    /// Back-propagates `e`, this rank's mean loss `loss` over `part` of the batch's `batch` rows,
+    /// and returns the global batch's mean loss and the gradient of it: each rank's gradients,
+    /// scaled by `part`/`batch`, summed across the ranks.
+    ///
+    /// The sums overlap backward, as in DDP: the parameters, in reverse model order (the order in
+    /// which backward finishes them), are cut into buckets of about `bucket` numbers, whole
+    /// parameters each; a bucket's sum starts as soon as its last gradient is final, in bucket
+    /// order on every rank, so the additions and their order are the same in every step and run.
+    /// The first bucket also carries the scaled loss, known before backward starts.
     ///
     /// Panics, naming it, if a parameter of `model` received no gradient (as the optimizer would).
-    pub fn reduce_gradients(
+    pub fn backward_and_sum(
         &self,
+        e: &Var,
         model: &dyn Module,
-        grads: &mut Gradients,
         loss: f32,
         part: usize,
         batch: usize,
-    ) -> f32 {
+    ) -> (f32, Gradients) {
+        self.backward_and_sum_params(e, &model.params(), loss, part, batch)
+    }
+
+    fn backward_and_sum_params(
+        &self,
+        e: &Var,
+        params: &[(String, &Param)],
+        loss: f32,
+        part: usize,
+        batch: usize,
+    ) -> (f32, Gradients) {
         let weight = part as f32 / batch as f32;
-        let params = model.params();
-        let mut buffer = Vec::with_capacity(self.bucket + 1);
-        let mut first = 0;
-        for (i, (name, p)) in params.iter().enumerate() {
-            let g =
-                grads.get_param(p).unwrap_or_else(|| panic!("gradient sum: parameter '{name}' received no gradient"));
-            buffer.extend(g.data().iter().map(|&v| v * weight));
-            let last = i + 1 == params.len();
-            if buffer.len() >= self.bucket || last {
-                if last {
-                    buffer.push(loss * weight);
-                }
-                let started = Instant::now();
-                self.comm.all_reduce_sum(&mut buffer);
-                self.sum_seconds.set(self.sum_seconds.get() + started.elapsed().as_secs_f64());
-                let mut offset = 0;
-                for (_, q) in &params[first..=i] {
-                    let g = grads.get_param_mut(q).expect("checked above").data_mut();
-                    g.copy_from_slice(&buffer[offset..offset + g.len()]);
-                    offset += g.len();
-                }
-                first = i + 1;
-                if last {
-                    return buffer[offset];
-                }
-                buffer.clear();
-            }
+        let plan = BucketPlan::new(params.iter().map(|(_, p)| (p.id(), p.value().numel())), self.bucket);
+        let mut buffers: Vec<Vec<f32>> = plan.sizes.iter().map(|&n| vec![0.0; n]).collect();
+        buffers[0].push(loss * weight);
+        let mut waiting = plan.counts.clone();
+        let mut sums: Vec<Box<dyn PendingSum + '_>> = Vec::with_capacity(buffers.len());
+        let started = Instant::now();
+        let mut grads = e.backward_notify(&mut |id, g| {
+            let Some(&(b, offset)) = plan.slot.get(&id) else { return };
+            let slot = &mut buffers[b][offset..offset + g.numel()];
+            slot.iter_mut().zip(g.data()).for_each(|(s, &v)| *s = v * weight);
+            waiting[b] -= 1;
+            self.start_ready(&mut buffers, &waiting, &mut sums);
+            sums.iter_mut().for_each(|s| {
+                s.poll();
+            });
+        });
+        let backward = started.elapsed().as_secs_f64();
+        // a model without parameters: its one bucket, the loss, has waited for nothing
+        self.start_ready(&mut buffers, &waiting, &mut sums);
+        if sums.len() < waiting.len() {
+            let (name, _) = params.iter().find(|(_, p)| grads.get_param(p).is_none()).expect("a bucket waits for one");
+            panic!("gradient sum: parameter '{name}' received no gradient");
         }
-        // a model without parameters: the loss alone
-        let mut sum = [loss * weight];
-        self.comm.all_reduce_sum(&mut sum);
-        sum[0]
+        let waited = Instant::now();
+        let summed: Vec<Vec<f32>> = sums.into_iter().map(|s| s.finish()).collect();
+        self.timing.set(self.timing.get().add(backward, waited.elapsed().as_secs_f64()));
+        for (_, p) in params {
+            let (b, offset) = plan.slot[&p.id()];
+            let g = grads.get_param_mut(p).expect("checked above").data_mut();
+            g.copy_from_slice(&summed[b][offset..offset + g.len()]);
+        }
+        (summed[0][plan.sizes[0]], grads)
+    }
+
+    /// Starts, in bucket order, the sums of the buckets after the last started whose gradients
+    /// are all in.
+    fn start_ready<'a>(
+        &'a self,
+        buffers: &mut [Vec<f32>],
+        waiting: &[usize],
+        sums: &mut Vec<Box<dyn PendingSum + 'a>>,
+    ) {
+        while sums.len() < waiting.len() && waiting[sums.len()] == 0 {
+            let b = sums.len();
+            sums.push(self.comm.start_sum(std::mem::take(&mut buffers[b])));
+        }
     }
 
     /// The `loss` and accuracy of `model` on `data`, each rank evaluating its shard of the rows.
@@ -169,6 +248,81 @@ impl DataParallel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tensor::Tensor;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// K ranks that all hold the same numbers: a sum is K times them. Started sums are recorded
+    /// with the number of gradients that backward had finished by then.
+    struct Copies {
+        k: usize,
+        started: Rc<RefCell<Vec<usize>>>,
+    }
+
+    struct Done(Vec<f32>);
+
+    impl PendingSum for Done {
+        fn poll(&mut self) -> bool {
+            true
+        }
+        fn finish(self: Box<Self>) -> Vec<f32> {
+            self.0
+        }
+    }
+
+    impl Collective for Copies {
+        fn rank(&self) -> usize {
+            0
+        }
+        fn size(&self) -> usize {
+            self.k
+        }
+        fn all_reduce_sum(&self, data: &mut [f32]) {
+            data.iter_mut().for_each(|v| *v *= self.k as f32);
+        }
+        fn all_reduce_sum_f64(&self, data: &mut [f64]) {
+            data.iter_mut().for_each(|v| *v *= self.k as f64);
+        }
+        fn broadcast(&self, _: &mut [f32]) {}
+        fn all_gather(&self, value: u64) -> Vec<u64> {
+            vec![value; self.k]
+        }
+        fn start_sum(&self, mut data: Vec<f32>) -> Box<dyn PendingSum + '_> {
+            self.started.borrow_mut().push(data.len());
+            self.all_reduce_sum(&mut data);
+            Box::new(Done(data))
+        }
+    }
+
+    #[test]
+    fn buckets_hold_whole_parameters_from_the_last() {
+        let plan = BucketPlan::new([(10, 4), (11, 3), (12, 5)].into_iter(), 6);
+        assert_eq!(plan.sizes, vec![8, 4]);
+        assert_eq!(plan.counts, vec![2, 1]);
+        assert_eq!((plan.slot[&12], plan.slot[&11], plan.slot[&10]), ((0, 0), (0, 5), (1, 0)));
+        let one = BucketPlan::new([(10, 4), (11, 3)].into_iter(), usize::MAX);
+        assert_eq!((one.sizes, one.counts), (vec![7], vec![2]));
+    }
+
+    /// Two identical ranks each holding half of a batch: the summed gradient and loss are those of
+    /// the whole batch (K · n_r/m = 1), and the buckets were handed over last parameter first,
+    /// the loss in the first bucket.
+    #[test]
+    fn backward_and_sum_gives_the_global_gradient_bucket_by_bucket() {
+        let a = Param::new(Tensor::from_vec(vec![0.5, -1.0, 2.0], &[3]));
+        let b = Param::new(Tensor::from_vec(vec![3.0], &[1]));
+        let params = vec![("a".to_string(), &a), ("b".to_string(), &b)];
+        let e = || a.var().mul(&a.var()).sum().mul(&b.var());
+        let plain = e().backward();
+        let started = Rc::new(RefCell::new(Vec::new()));
+        let dp = DataParallel::new(Box::new(Copies { k: 2, started: started.clone() })).with_bucket(1);
+        let (loss, grads) = dp.backward_and_sum_params(&e(), &params, 5.0, 3, 6);
+        assert_eq!(loss, 5.0);
+        assert_eq!(grads.get_param(&a).unwrap().data(), plain.get_param(&a).unwrap().data());
+        assert_eq!(grads.get_param(&b).unwrap().data(), plain.get_param(&b).unwrap().data());
+        assert_eq!(*started.borrow(), vec![2, 3]);
+        assert_eq!(dp.timing().steps, 1);
+    }
 
     #[test]
     fn shards_cover_the_rows_in_order_and_differ_by_at_most_one() {

@@ -100,12 +100,15 @@ mod with_mpi {
         run.trainer.distribute(DataParallel::new(Box::new(world)).with_bucket(bucket));
         let run = training::execute(run, false)?;
         if leader {
-            let p = run.trainer.parallel().expect("distributed above");
+            let t = run.trainer.parallel().expect("distributed above").timing();
             let seconds: f64 = run.trainer.history.iter().map(|r| r.seconds).sum();
+            let per_step = |s: f64| 1e3 * s / t.steps.max(1) as f64;
             errln!(
-                "gradient sums (waits for the other ranks included): {:.3} s of {seconds:.3} s of training ({:.1}%)",
-                p.sum_seconds(),
-                100.0 * p.sum_seconds() / seconds.max(1e-9)
+                "per step: backward {:.3} ms (gradient sums started inside it), then {:.3} ms waiting for the sums \
+                 (waits for the other ranks included; {:.1}% of {seconds:.3} s of training)",
+                per_step(t.backward),
+                per_step(t.exposed),
+                100.0 * t.exposed / seconds.max(1e-9)
             );
             let weights = run.args.out.clone().unwrap_or_else(|| run.record.dir().join(MODEL_FILE));
             errln!("saved weights to {}; metrics and loss plot in {}", weights.display(), run.record.dir().display());
