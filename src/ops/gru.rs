@@ -15,13 +15,16 @@
 //! ∂E/∂U = Σ_t h_{t−1}ᵀ·∂E/∂h_·, the biases' are column sums, ∂E/∂x_t = ∂E/∂x_·Wᵀ.
 
 use super::activation::{sigmoid, tanh_rational};
-use super::lstm::{rows, swap_leading_axes};
+use super::recurrent::{
+    Lengths, bias_gradient, blocks, blocks_mut, copy_row, input_gradient, output, output_gradient, swap_leading_axes,
+    weight_gradient,
+};
 use crate::autodiff::Var;
 use crate::tensor::simd::simd_kernel;
 use crate::tensor::team;
-use crate::tensor::{Tensor, Transpose, gemm_into};
+use crate::tensor::{Transpose, gemm_into};
 
-/// Rows of a step below which its elementwise work stays on one thread.
+/// Rows below which a block of the batch is not split further across threads.
 const ROWS_PER_PART: usize = 32;
 
 impl Var {
@@ -30,6 +33,20 @@ impl Var {
     /// Returns h_T (m × H), or with `sequence` every h_t (m × T × H).
     #[track_caller]
     pub fn gru(&self, w: &Var, u: &Var, b_x: &Var, b_h: &Var, sequence: bool) -> Var {
+        self.gru_over(w, u, b_x, b_h, sequence, None)
+    }
+
+    /// [`Var::gru`] over rows of different lengths (`lengths[r]` ≤ T steps of row r; the rest is
+    /// padding): past its end a row keeps h as it was, so h_T is its state after its last step
+    /// (with `sequence`, the states past the end repeat it), and the padding steps send no
+    /// gradient anywhere.
+    #[track_caller]
+    pub fn gru_masked(&self, w: &Var, u: &Var, b_x: &Var, b_h: &Var, sequence: bool, lengths: &[usize]) -> Var {
+        self.gru_over(w, u, b_x, b_h, sequence, Some(lengths))
+    }
+
+    #[track_caller]
+    fn gru_over(&self, w: &Var, u: &Var, b_x: &Var, b_h: &Var, sequence: bool, lengths: Option<&[usize]>) -> Var {
         let s = self.shape();
         assert!(s.len() == 3, "gru: input shape {s:?}, want m × T × F");
         let (m, steps, f) = (s[0], s[1], s[2]);
@@ -44,61 +61,37 @@ impl Var {
             b_h.shape()
         );
         assert!(steps > 0, "gru: input {s:?} has no time steps");
-        let dims = Dims { m, steps, f, h };
+        let lengths = lengths.map_or_else(Lengths::full, |l| Lengths::of_rows("gru", l, m, steps));
+        let dims = Dims { m, steps, h, lengths };
         let xt = swap_leading_axes(self.value().data(), m, steps, f);
         let run = forward(&dims, &xt, [w, u, b_x, b_h].map(|v| v.value().data()));
-        let out = if sequence {
-            Tensor::from_vec(swap_leading_axes(&run.h, steps, m, h), &[m, steps, h])
-        } else {
-            Tensor::from_vec(run.h[(steps - 1) * m * h..].to_vec(), &[m, h])
-        };
+        let out = output(&run.h, m, steps, h, sequence);
         Var::from_op(
             out,
             vec![self.clone(), w.clone(), u.clone(), b_x.clone(), b_h.clone()],
             Box::new(move |delta, p| {
-                // ∂E/∂h_t from the output, time-major
-                let dh_out = if sequence {
-                    swap_leading_axes(delta.data(), m, steps, h)
-                } else {
-                    let mut last_only = vec![0.0; steps * m * h];
-                    last_only[(steps - 1) * m * h..].copy_from_slice(delta.data());
-                    last_only
-                };
+                let dh_out = output_gradient(delta, m, steps, h, sequence);
                 let (dx_parts, dh_parts) = backward(&dims, &run, &dh_out, p[2].value().data());
-                let (w, tm) = (p[1].value().data(), steps * m);
-                let dx = p[0].requires_grad().then(|| {
-                    let mut dxt = vec![0.0; tm * f];
-                    gemm_into(tm, f, h3, &dx_parts, Transpose::No, w, Transpose::Yes, &mut dxt, false);
-                    Tensor::from_vec(swap_leading_axes(&dxt, steps, m, f), &[m, steps, f])
-                });
-                let dw = p[1].requires_grad().then(|| {
-                    let mut dw = vec![0.0; f * h3];
-                    gemm_into(f, h3, tm, &xt, Transpose::Yes, &dx_parts, Transpose::No, &mut dw, false);
-                    Tensor::from_vec(dw, &[f, h3])
-                });
-                let du = p[2].requires_grad().then(|| {
-                    // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂h_· of step t
-                    let (hs, dhs) = (&run.h[..(steps - 1) * m * h], &dh_parts[m * h3..]);
-                    let mut du = vec![0.0; h * h3];
-                    gemm_into(h, h3, (steps - 1) * m, hs, Transpose::Yes, dhs, Transpose::No, &mut du, false);
-                    Tensor::from_vec(du, &[h, h3])
-                });
-                let column_sums =
-                    |v: Vec<f32>, like: &Var| Tensor::from_vec(v, &[tm, h3]).sum_rows().reshape(like.shape());
-                let db_x = p[3].requires_grad().then(|| column_sums(dx_parts, &p[3]));
-                let db_h = p[4].requires_grad().then(|| column_sums(dh_parts, &p[4]));
+                let tm = steps * m;
+                let dx = p[0].requires_grad().then(|| input_gradient(&dx_parts, p[1].value().data(), m, steps, f));
+                let dw = p[1].requires_grad().then(|| weight_gradient(&xt, &dx_parts, f, h3));
+                // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂h_· of step t
+                let du =
+                    p[2].requires_grad().then(|| weight_gradient(&run.h[..(tm - m) * h], &dh_parts[m * h3..], h, h3));
+                let db_x = p[3].requires_grad().then(|| bias_gradient(dx_parts, h3, p[3].shape()));
+                let db_h = p[4].requires_grad().then(|| bias_gradient(dh_parts, h3, p[4].shape()));
                 vec![dx, dw, du, db_x, db_h]
             }),
         )
     }
 }
 
-/// m (batch), T (steps), F (inputs) and H (units).
+/// m (batch), T (steps), H (units) and where each row's sequence ends.
 struct Dims {
     m: usize,
     steps: usize,
-    f: usize,
     h: usize,
+    lengths: Lengths,
 }
 
 /// What the forward pass keeps for backward, every buffer time-major (T × m × ·).
@@ -120,28 +113,33 @@ fn forward(d: &Dims, xt: &[f32], [w, u, b_x, b_h]: [&[f32]; 4]) -> Run {
     for _ in 0..tm {
         gates.extend_from_slice(b_x);
     }
-    gemm_into(tm, h3, d.f, xt, Transpose::No, w, Transpose::No, &mut gates, true);
+    gemm_into(tm, h3, xt.len() / tm, xt, Transpose::No, w, Transpose::No, &mut gates, true);
     let (mut h_n, mut hs) = (vec![0.0; tm * h], vec![0.0; tm * h]);
-    let h_0 = vec![0.0; m * h];
-    let mut recurrent = vec![0.0; m * h3];
     let block = team::block_len(m, ROWS_PER_PART);
-    for t in 0..d.steps {
-        let (done_h, h_t) = hs.split_at_mut(t * m * h);
-        let h_prev = if t > 0 { &done_h[(t - 1) * m * h..] } else { &h_0 };
-        for row in recurrent.chunks_exact_mut(h3) {
-            row.copy_from_slice(b_h);
+    let parts: Vec<_> = blocks_mut(&mut gates, m, h3, block)
+        .into_iter()
+        .zip(blocks_mut(&mut h_n, m, h, block).into_iter().zip(blocks_mut(&mut hs, m, h, block)))
+        .collect();
+    team::for_each(parts.into_iter().enumerate().collect(), |(k, (a, (mut h_n, mut hs)))| {
+        // one block of rows through every step
+        let rows = hs[0].len() / h;
+        let h_0 = vec![0.0; rows * h];
+        let mut recurrent = vec![0.0; rows * h3];
+        for (t, a_t) in a.into_iter().enumerate() {
+            let (done, h_t) = hs.split_at_mut(t);
+            let h_prev = if t > 0 { &*done[t - 1] } else { &h_0 };
+            for row in recurrent.chunks_exact_mut(h3) {
+                row.copy_from_slice(b_h);
+            }
+            if t > 0 {
+                gemm_into(rows, h3, h, h_prev, Transpose::No, u, Transpose::No, &mut recurrent, true);
+            }
+            cell_forward(a_t, &recurrent, h_n[t], h_t[0], h_prev, h);
+            for j in d.lengths.ended(k * block, rows, t) {
+                copy_row(h_t[0], h_prev, j, h);
+            }
         }
-        if t > 0 {
-            gemm_into(m, h3, h, h_prev, Transpose::No, u, Transpose::No, &mut recurrent, true);
-        }
-        let parts: Vec<_> = gates[t * m * h3..(t + 1) * m * h3]
-            .chunks_mut(block * h3)
-            .zip(recurrent.chunks(block * h3))
-            .zip(h_n[t * m * h..(t + 1) * m * h].chunks_mut(block * h))
-            .zip(h_t[..m * h].chunks_mut(block * h).zip(h_prev.chunks(block * h)))
-            .collect();
-        team::for_each(parts, |(((a, rec), h_n), (h_out, h_prev))| cell_forward(a, rec, h_n, h_out, h_prev, h));
-    }
+    });
     Run { gates, h_n, h: hs }
 }
 
@@ -174,43 +172,36 @@ fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> (Vec<f32>, Vec<f3
     let (m, h, h3) = (d.m, d.h, 3 * d.h);
     let mut dx_parts = vec![0.0; d.steps * m * h3];
     let mut dh_parts = vec![0.0; d.steps * m * h3];
-    let mut dh_next = vec![0.0; m * h]; // ∂E/∂h_t through step t+1
     let block = team::block_len(m, ROWS_PER_PART);
-    let h_0 = vec![0.0; m * h];
-    for t in (0..d.steps).rev() {
-        let step = |v, width| rows(v, t * m, (t + 1) * m, width);
-        let (gates, h_n, dh_o) = (step(&run.gates, h3), step(&run.h_n, h), step(dh_out, h));
-        let h_prev = if t > 0 { rows(&run.h, (t - 1) * m, t * m, h) } else { &h_0 };
-        let dh_t = &mut dh_parts[t * m * h3..(t + 1) * m * h3];
-        let parts: Vec<_> = dx_parts[t * m * h3..(t + 1) * m * h3]
-            .chunks_mut(block * h3)
-            .zip(dh_t.chunks_mut(block * h3))
-            .zip(dh_next.chunks_mut(block * h))
-            .enumerate()
-            .map(|(k, ((dx, dh), dh_next))| {
-                let (r0, r1) = (k * block, k * block + dh_next.len() / h);
-                let part = |v, width| rows(v, r0, r1, width);
-                (dx, dh, dh_next, [part(gates, h3), part(h_n, h), part(dh_o, h), part(h_prev, h)])
-            })
-            .collect();
-        team::for_each(parts, |(dx, dh, dh_next, [gates, h_n, dh_o, h_prev])| {
-            cell_backward(dx, dh, dh_next, gates, h_n, dh_o, h_prev, h)
-        });
-        if t > 0 {
-            // δh_{t−1} = δh⊙z (already in dh_next) + ∂E/∂h_·Uᵀ
-            gemm_into(
-                m,
-                h,
-                h3,
-                &dh_parts[t * m * h3..(t + 1) * m * h3],
-                Transpose::No,
-                u,
-                Transpose::Yes,
-                &mut dh_next,
-                true,
-            );
+    let parts: Vec<_> = blocks_mut(&mut dx_parts, m, h3, block)
+        .into_iter()
+        .zip(blocks_mut(&mut dh_parts, m, h3, block))
+        .zip(blocks(&run.gates, m, h3, block).into_iter().zip(blocks(&run.h_n, m, h, block)))
+        .zip(blocks(&run.h, m, h, block).into_iter().zip(blocks(dh_out, m, h, block)))
+        .collect();
+    team::for_each(parts.into_iter().enumerate().collect(), |(k, (((mut dx, mut dh), (gates, h_n)), (hs, dh_out)))| {
+        // one block of rows through every step, backwards
+        let rows = hs[0].len() / h;
+        let mut dh_next = vec![0.0; rows * h]; // ∂E/∂h_t through step t+1
+        let h_0 = vec![0.0; rows * h];
+        for t in (0..d.steps).rev() {
+            let h_prev = if t > 0 { hs[t - 1] } else { &h_0 };
+            // a row whose sequence has ended is the identity here: its δh reaches step t−1 whole
+            let ended = d.lengths.ended(k * block, rows, t);
+            let through: Vec<Vec<f32>> =
+                ended.iter().map(|&j| (j * h..(j + 1) * h).map(|i| dh_out[t][i] + dh_next[i]).collect()).collect();
+            cell_backward(dx[t], dh[t], &mut dh_next, gates[t], h_n[t], dh_out[t], h_prev, h);
+            for (&j, dh_j) in ended.iter().zip(&through) {
+                dx[t][j * h3..(j + 1) * h3].fill(0.0);
+                dh[t][j * h3..(j + 1) * h3].fill(0.0);
+                dh_next[j * h..(j + 1) * h].copy_from_slice(dh_j);
+            }
+            if t > 0 {
+                // δh_{t−1} = δh⊙z (already in dh_next) + ∂E/∂h_·Uᵀ
+                gemm_into(rows, h, h3, dh[t], Transpose::No, u, Transpose::Yes, &mut dh_next, true);
+            }
         }
-    }
+    });
     (dx_parts, dh_parts)
 }
 
@@ -258,6 +249,7 @@ simd_kernel! {
 #[cfg(test)]
 mod tests {
     use crate::Var;
+    use crate::ops::recurrent::testing::assert_masked_equals_rows_alone;
     use crate::ops::testing::{assert_same_as_composed, check, randn};
 
     /// The recurrence by its definition, from matmul, slices and elementwise ops.
@@ -303,8 +295,8 @@ mod tests {
 
     #[test]
     fn gru_equals_its_definition_in_values_and_gradients() {
-        // 70 rows: three parts of a step on two threads, the last one short
-        let xs = randn(33, &[&[70, 4, 5], &[5, 9], &[3, 9], &[9], &[9]]);
+        // 75 rows: two blocks of rows on two threads, the second one short
+        let xs = randn(33, &[&[75, 4, 5], &[5, 9], &[3, 9], &[9], &[9]]);
         for sequence in [false, true] {
             let fused = |v: &[Var]| v[0].gru(&v[1], &v[2], &v[3], &v[4], sequence);
             let definition = |v: &[Var]| composed(&v[0], &v[1], &v[2], &v[3], &v[4], sequence);
@@ -316,5 +308,26 @@ mod tests {
                 &format!("gru (sequence {sequence})"),
             );
         }
+    }
+
+    #[test]
+    fn gru_masked_passes_gradient_check_through_time() {
+        // rows of 3 steps, 1 step and none out of 4
+        let xs = randn(34, &[&[3, 4, 2], &[2, 6], &[2, 6], &[6], &[6]]);
+        for sequence in [false, true] {
+            check(&xs, |v| v[0].gru_masked(&v[1], &v[2], &v[3], &v[4], sequence, &[3, 1, 0]));
+        }
+    }
+
+    #[test]
+    fn gru_masked_gives_each_row_what_it_gets_alone_at_its_length() {
+        let xs = randn(35, &[&[6, 5, 3], &[3, 9], &[3, 9], &[9], &[9]]);
+        assert_masked_equals_rows_alone(
+            &xs,
+            &[5, 1, 3, 0, 5, 2],
+            |v, lengths| v[0].gru_masked(&v[1], &v[2], &v[3], &v[4], false, lengths),
+            |v| v[0].gru(&v[1], &v[2], &v[3], &v[4], false),
+            "gru",
+        );
     }
 }

@@ -13,16 +13,20 @@
 //!
 //! Why one op: unrolled into the graph, each step was half a dozen nodes with their own buffers,
 //! and the input products x_t·W were T small GEMMs. Here the buffers are laid out time-major
-//! (T × m × ·), so x·W for every step is one GEMM, and so are the weight gradients; the per-step
-//! elementwise work runs in row blocks on the thread team.
+//! (T × m × ·), so x·W for every step is one GEMM, and so are the weight gradients; each thread
+//! of the team takes one block of the batch's rows through every step (`recurrent.rs`).
 
 use super::activation::{sigmoid, tanh_rational};
+use super::recurrent::{
+    Lengths, bias_gradient, blocks, blocks_mut, copy_row, input_gradient, output, output_gradient, swap_leading_axes,
+    weight_gradient,
+};
 use crate::autodiff::Var;
 use crate::tensor::simd::simd_kernel;
 use crate::tensor::team;
-use crate::tensor::{Tensor, Transpose, gemm_into};
+use crate::tensor::{Transpose, gemm_into};
 
-/// Rows of a step below which its elementwise work stays on one thread.
+/// Rows below which a block of the batch is not split further across threads.
 const ROWS_PER_PART: usize = 32;
 
 impl Var {
@@ -31,6 +35,20 @@ impl Var {
     /// or with `sequence` every h_t (m × T × H).
     #[track_caller]
     pub fn lstm(&self, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
+        self.lstm_over(w, u, b, sequence, None)
+    }
+
+    /// [`Var::lstm`] over rows of different lengths (`lengths[r]` ≤ T steps of row r; the rest is
+    /// padding): past its end a row keeps h and c as they were, so h_T is its state after its last
+    /// step (with `sequence`, the states past the end repeat it), and the padding steps send no
+    /// gradient anywhere.
+    #[track_caller]
+    pub fn lstm_masked(&self, w: &Var, u: &Var, b: &Var, sequence: bool, lengths: &[usize]) -> Var {
+        self.lstm_over(w, u, b, sequence, Some(lengths))
+    }
+
+    #[track_caller]
+    fn lstm_over(&self, w: &Var, u: &Var, b: &Var, sequence: bool, lengths: Option<&[usize]>) -> Var {
         let s = self.shape();
         assert!(s.len() == 3, "lstm: input shape {s:?}, want m × T × F");
         let (m, steps, f) = (s[0], s[1], s[2]);
@@ -44,59 +62,35 @@ impl Var {
             b.shape()
         );
         assert!(steps > 0, "lstm: input {s:?} has no time steps");
-        let dims = Dims { m, steps, f, h };
+        let lengths = lengths.map_or_else(Lengths::full, |l| Lengths::of_rows("lstm", l, m, steps));
+        let dims = Dims { m, steps, h, lengths };
         let xt = swap_leading_axes(self.value().data(), m, steps, f);
         let run = forward(&dims, &xt, w.value().data(), u.value().data(), b.value().data());
-        let out = if sequence {
-            Tensor::from_vec(swap_leading_axes(&run.h, steps, m, h), &[m, steps, h])
-        } else {
-            Tensor::from_vec(run.h[(steps - 1) * m * h..].to_vec(), &[m, h])
-        };
+        let out = output(&run.h, m, steps, h, sequence);
         Var::from_op(
             out,
             vec![self.clone(), w.clone(), u.clone(), b.clone()],
             Box::new(move |delta, p| {
-                let d = &dims;
-                // ∂E/∂h_t from the output, time-major
-                let dh_out = if sequence {
-                    swap_leading_axes(delta.data(), m, steps, h)
-                } else {
-                    let mut last_only = vec![0.0; steps * m * h];
-                    last_only[(steps - 1) * m * h..].copy_from_slice(delta.data());
-                    last_only
-                };
-                let da = backward(d, &run, &dh_out, p[2].value().data());
-                let (w, tm) = (p[1].value().data(), steps * m);
-                let dx = p[0].requires_grad().then(|| {
-                    let mut dxt = vec![0.0; tm * f];
-                    gemm_into(tm, f, h4, &da, Transpose::No, w, Transpose::Yes, &mut dxt, false);
-                    Tensor::from_vec(swap_leading_axes(&dxt, steps, m, f), &[m, steps, f])
-                });
-                let dw = p[1].requires_grad().then(|| {
-                    let mut dw = vec![0.0; f * h4];
-                    gemm_into(f, h4, tm, &xt, Transpose::Yes, &da, Transpose::No, &mut dw, false);
-                    Tensor::from_vec(dw, &[f, h4])
-                });
-                let du = p[2].requires_grad().then(|| {
-                    // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂a_t
-                    let (hs, das) = (&run.h[..(steps - 1) * m * h], &da[m * h4..]);
-                    let mut du = vec![0.0; h * h4];
-                    gemm_into(h, h4, (steps - 1) * m, hs, Transpose::Yes, das, Transpose::No, &mut du, false);
-                    Tensor::from_vec(du, &[h, h4])
-                });
-                let db = p[3].requires_grad().then(|| Tensor::from_vec(da, &[tm, h4]).sum_rows().reshape(p[3].shape()));
+                let dh_out = output_gradient(delta, m, steps, h, sequence);
+                let da = backward(&dims, &run, &dh_out, p[2].value().data());
+                let tm = steps * m;
+                let dx = p[0].requires_grad().then(|| input_gradient(&da, p[1].value().data(), m, steps, f));
+                let dw = p[1].requires_grad().then(|| weight_gradient(&xt, &da, f, h4));
+                // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂a_t
+                let du = p[2].requires_grad().then(|| weight_gradient(&run.h[..(tm - m) * h], &da[m * h4..], h, h4));
+                let db = p[3].requires_grad().then(|| bias_gradient(da, h4, p[3].shape()));
                 vec![dx, dw, du, db]
             }),
         )
     }
 }
 
-/// m (batch), T (steps), F (inputs) and H (cells).
+/// m (batch), T (steps), H (cells) and where each row's sequence ends.
 struct Dims {
     m: usize,
     steps: usize,
-    f: usize,
     h: usize,
+    lengths: Lengths,
 }
 
 /// What the forward pass keeps for backward, every buffer time-major (T × m × ·).
@@ -120,32 +114,39 @@ fn forward(d: &Dims, xt: &[f32], w: &[f32], u: &[f32], b: &[f32]) -> Run {
     for _ in 0..tm {
         gates.extend_from_slice(b);
     }
-    gemm_into(tm, h4, d.f, xt, Transpose::No, w, Transpose::No, &mut gates, true);
+    gemm_into(tm, h4, xt.len() / tm, xt, Transpose::No, w, Transpose::No, &mut gates, true);
     let (mut c, mut tanh_c, mut hs) = (vec![0.0; tm * h], vec![0.0; tm * h], vec![0.0; tm * h]);
-    let c_0 = vec![0.0; m * h];
-    for t in 0..d.steps {
-        let (done_c, c_t) = c.split_at_mut(t * m * h);
-        let (done_h, h_t) = hs.split_at_mut(t * m * h);
-        let a_t = &mut gates[t * m * h4..(t + 1) * m * h4];
-        let c_prev = if t > 0 { &done_c[(t - 1) * m * h..] } else { &c_0 };
-        if t > 0 {
-            gemm_into(m, h4, h, &done_h[(t - 1) * m * h..], Transpose::No, u, Transpose::No, a_t, true);
+    let block = team::block_len(m, ROWS_PER_PART);
+    let parts: Vec<_> = blocks_mut(&mut gates, m, h4, block)
+        .into_iter()
+        .zip(blocks_mut(&mut c, m, h, block))
+        .zip(blocks_mut(&mut tanh_c, m, h, block).into_iter().zip(blocks_mut(&mut hs, m, h, block)))
+        .collect();
+    team::for_each(parts.into_iter().enumerate().collect(), |(k, ((a, mut c), (mut tanh_c, mut hs)))| {
+        // one block of rows through every step
+        let rows = hs[0].len() / h;
+        let zero = vec![0.0; rows * h];
+        for (t, a_t) in a.into_iter().enumerate() {
+            let (done_h, h_t) = hs.split_at_mut(t);
+            let (done_c, c_t) = c.split_at_mut(t);
+            let (done_tc, tc_t) = tanh_c.split_at_mut(t);
+            if t > 0 {
+                gemm_into(rows, h4, h, done_h[t - 1], Transpose::No, u, Transpose::No, a_t, true);
+            }
+            let (h_prev, c_prev, tc_prev) = match t {
+                0 => (&zero[..], &zero[..], &zero[..]),
+                _ => (&*done_h[t - 1], &*done_c[t - 1], &*done_tc[t - 1]),
+            };
+            cell_forward(a_t, c_t[0], tc_t[0], h_t[0], c_prev, h);
+            for j in d.lengths.ended(k * block, rows, t) {
+                copy_row(c_t[0], c_prev, j, h);
+                copy_row(tc_t[0], tc_prev, j, h);
+                copy_row(h_t[0], h_prev, j, h);
+            }
         }
-        let block = team::block_len(m, ROWS_PER_PART);
-        let tc_t = &mut tanh_c[t * m * h..(t + 1) * m * h];
-        let parts: Vec<_> = a_t
-            .chunks_mut(block * h4)
-            .zip(c_t[..m * h].chunks_mut(block * h))
-            .zip(tc_t.chunks_mut(block * h))
-            .zip(h_t[..m * h].chunks_mut(block * h))
-            .enumerate()
-            .map(|(k, (((a, c), tc), hh))| (a, c, tc, hh, &c_prev[k * block * h..]))
-            .collect();
-        team::for_each(parts, |(a, c, tc, hh, c_prev)| cell_forward(a, c, tc, hh, c_prev, h));
-    }
+    });
     Run { gates, c, tanh_c, h: hs }
 }
-
 simd_kernel! {
     /// Rows of one step: activates the gates in place (rows of 4H) and writes c_t, tanh(c_t) and
     /// h_t (rows of H), from c_{t−1}.
@@ -174,32 +175,43 @@ simd_kernel! {
 fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> Vec<f32> {
     let (m, h, h4) = (d.m, d.h, 4 * d.h);
     let mut da = vec![0.0; d.steps * m * h4];
-    let mut dh_next = vec![0.0; m * h]; // ∂E/∂h_t through step t+1
-    let mut dc = vec![0.0; m * h]; // ∂E/∂c_t through step t+1
     let block = team::block_len(m, ROWS_PER_PART);
-    let c_0 = vec![0.0; m * h];
-    for t in (0..d.steps).rev() {
-        let step = |v, width| rows(v, t * m, (t + 1) * m, width);
-        let (gates, tanh_c, dh_o) = (step(&run.gates, h4), step(&run.tanh_c, h), step(dh_out, h));
-        let c_prev = if t > 0 { rows(&run.c, (t - 1) * m, t * m, h) } else { &c_0 };
-        let da_t = &mut da[t * m * h4..(t + 1) * m * h4];
-        let parts: Vec<_> = da_t
-            .chunks_mut(block * h4)
-            .zip(dc.chunks_mut(block * h))
-            .enumerate()
-            .map(|(k, (da, dc))| {
-                let (r0, r1) = (k * block, k * block + da.len() / h4);
-                let part = |v, width| rows(v, r0, r1, width);
-                (da, dc, [part(gates, h4), part(tanh_c, h), part(dh_o, h), part(&dh_next, h), part(c_prev, h)])
-            })
-            .collect();
-        team::for_each(parts, |(da, dc, [gates, tanh_c, dh_o, dh_next, c_prev])| {
-            cell_backward(da, dc, gates, tanh_c, dh_o, dh_next, c_prev, h)
-        });
-        if t > 0 {
-            gemm_into(m, h, h4, da_t, Transpose::No, u, Transpose::Yes, &mut dh_next, false);
+    let parts: Vec<_> = blocks_mut(&mut da, m, h4, block)
+        .into_iter()
+        .zip(blocks(&run.gates, m, h4, block))
+        .zip(blocks(&run.c, m, h, block).into_iter().zip(blocks(&run.tanh_c, m, h, block)))
+        .zip(blocks(dh_out, m, h, block))
+        .collect();
+    team::for_each(parts.into_iter().enumerate().collect(), |(k, (((mut da, gates), (c, tanh_c)), dh_out))| {
+        // one block of rows through every step, backwards
+        let rows = c[0].len() / h;
+        let mut dh_next = vec![0.0; rows * h]; // ∂E/∂h_t through step t+1
+        let mut dc = vec![0.0; rows * h]; // ∂E/∂c_t through step t+1
+        let c_0 = vec![0.0; rows * h];
+        for t in (0..d.steps).rev() {
+            // a row whose sequence has ended is the identity here: its δh and δc reach step t−1 whole
+            let ended = d.lengths.ended(k * block, rows, t);
+            let through: Vec<(Vec<f32>, Vec<f32>)> = ended
+                .iter()
+                .map(|&j| {
+                    let dh = (j * h..(j + 1) * h).map(|i| dh_out[t][i] + dh_next[i]).collect();
+                    (dh, dc[j * h..(j + 1) * h].to_vec())
+                })
+                .collect();
+            let c_prev = if t > 0 { c[t - 1] } else { &c_0 };
+            cell_backward(da[t], &mut dc, gates[t], tanh_c[t], dh_out[t], &dh_next, c_prev, h);
+            for (&j, (_, dc_j)) in ended.iter().zip(&through) {
+                da[t][j * h4..(j + 1) * h4].fill(0.0);
+                dc[j * h..(j + 1) * h].copy_from_slice(dc_j);
+            }
+            if t > 0 {
+                gemm_into(rows, h, h4, da[t], Transpose::No, u, Transpose::Yes, &mut dh_next, false);
+                for (&j, (dh_j, _)) in ended.iter().zip(&through) {
+                    dh_next[j * h..(j + 1) * h].copy_from_slice(dh_j);
+                }
+            }
         }
-    }
+    });
     da
 }
 
@@ -240,25 +252,10 @@ simd_kernel! {
     }
 }
 
-/// Rows r0..r1 of a row-major buffer `width` wide.
-pub(super) fn rows(v: &[f32], r0: usize, r1: usize, width: usize) -> &[f32] {
-    &v[r0 * width..r1 * width]
-}
-
-/// A × B × w → B × A × w: batch-major (m × T × ·) to time-major (T × m × ·) and back.
-pub(super) fn swap_leading_axes(x: &[f32], a: usize, b: usize, w: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(x.len());
-    for j in 0..b {
-        for i in 0..a {
-            out.extend_from_slice(&x[(i * b + j) * w..(i * b + j + 1) * w]);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use crate::Var;
+    use crate::ops::recurrent::testing::assert_masked_equals_rows_alone;
     use crate::ops::testing::{assert_same_as_composed, check, randn};
 
     /// The recurrence by its definition, from matmul, slices and elementwise ops.
@@ -301,8 +298,8 @@ mod tests {
 
     #[test]
     fn lstm_equals_its_definition_in_values_and_gradients() {
-        // 70 rows: three parts of a step on two threads, the last one short
-        let xs = randn(23, &[&[70, 4, 5], &[5, 12], &[3, 12], &[12]]);
+        // 75 rows: two blocks of rows on two threads, the second one short
+        let xs = randn(23, &[&[75, 4, 5], &[5, 12], &[3, 12], &[12]]);
         for sequence in [false, true] {
             let fused = |v: &[Var]| v[0].lstm(&v[1], &v[2], &v[3], sequence);
             let definition = |v: &[Var]| composed(&v[0], &v[1], &v[2], &v[3], sequence);
@@ -314,5 +311,26 @@ mod tests {
                 &format!("lstm (sequence {sequence})"),
             );
         }
+    }
+
+    #[test]
+    fn lstm_masked_passes_gradient_check_through_time() {
+        // rows of 3 steps, 1 step and none out of 4
+        let xs = randn(25, &[&[3, 4, 2], &[2, 8], &[2, 8], &[8]]);
+        for sequence in [false, true] {
+            check(&xs, |v| v[0].lstm_masked(&v[1], &v[2], &v[3], sequence, &[3, 1, 0]));
+        }
+    }
+
+    #[test]
+    fn lstm_masked_gives_each_row_what_it_gets_alone_at_its_length() {
+        let xs = randn(26, &[&[6, 5, 3], &[3, 12], &[3, 12], &[12]]);
+        assert_masked_equals_rows_alone(
+            &xs,
+            &[5, 1, 3, 0, 5, 2],
+            |v, lengths| v[0].lstm_masked(&v[1], &v[2], &v[3], false, lengths),
+            |v| v[0].lstm(&v[1], &v[2], &v[3], false),
+            "lstm",
+        );
     }
 }

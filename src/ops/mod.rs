@@ -10,6 +10,7 @@ mod lrn;
 mod lstm;
 mod matmul;
 mod pool;
+mod recurrent;
 mod reduce;
 mod rnn;
 mod shape;

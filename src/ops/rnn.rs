@@ -8,13 +8,16 @@
 //! ∂E/∂U = Σ_t h_{t−1}ᵀ·∂E/∂a_t, ∂E/∂b the column sums, ∂E/∂x_t = ∂E/∂a_t·Wᵀ.
 
 use super::activation::tanh_rational;
-use super::lstm::{rows, swap_leading_axes};
+use super::recurrent::{
+    Lengths, bias_gradient, blocks, blocks_mut, copy_row, input_gradient, output, output_gradient, swap_leading_axes,
+    weight_gradient,
+};
 use crate::autodiff::Var;
 use crate::tensor::team;
-use crate::tensor::{Tensor, Transpose, gemm_into};
+use crate::tensor::{Transpose, gemm_into};
 
-/// Rows of a step below which its elementwise work stays on one thread.
-const ROWS_PER_PART: usize = 64;
+/// Rows below which a block of the batch is not split further across threads.
+const ROWS_PER_PART: usize = 32;
 
 impl Var {
     /// The Elman recurrence over an input `self` of shape m × T × F with W = `w` (F × H),
@@ -22,6 +25,20 @@ impl Var {
     /// (m × T × H).
     #[track_caller]
     pub fn rnn(&self, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
+        self.rnn_over(w, u, b, sequence, None)
+    }
+
+    /// [`Var::rnn`] over rows of different lengths (`lengths[r]` ≤ T steps of row r; the rest is
+    /// padding): past its end a row keeps h as it was, so h_T is its state after its last step
+    /// (with `sequence`, the states past the end repeat it), and the padding steps send no
+    /// gradient anywhere.
+    #[track_caller]
+    pub fn rnn_masked(&self, w: &Var, u: &Var, b: &Var, sequence: bool, lengths: &[usize]) -> Var {
+        self.rnn_over(w, u, b, sequence, Some(lengths))
+    }
+
+    #[track_caller]
+    fn rnn_over(&self, w: &Var, u: &Var, b: &Var, sequence: bool, lengths: Option<&[usize]>) -> Var {
         let s = self.shape();
         assert!(s.len() == 3, "rnn: input shape {s:?}, want m × T × F");
         let (m, steps, f) = (s[0], s[1], s[2]);
@@ -34,46 +51,23 @@ impl Var {
             b.shape()
         );
         assert!(steps > 0, "rnn: input {s:?} has no time steps");
+        let lengths = lengths.map_or_else(Lengths::full, |l| Lengths::of_rows("rnn", l, m, steps));
         let xt = swap_leading_axes(self.value().data(), m, steps, f);
-        let hs = forward(m, steps, f, h, &xt, [w, u, b].map(|v| v.value().data()));
-        let out = if sequence {
-            Tensor::from_vec(swap_leading_axes(&hs, steps, m, h), &[m, steps, h])
-        } else {
-            Tensor::from_vec(hs[(steps - 1) * m * h..].to_vec(), &[m, h])
-        };
+        let hs = forward(m, steps, h, &lengths, &xt, [w, u, b].map(|v| v.value().data()));
+        let out = output(&hs, m, steps, h, sequence);
         Var::from_op(
             out,
             vec![self.clone(), w.clone(), u.clone(), b.clone()],
             Box::new(move |delta, p| {
                 let tm = steps * m;
                 // ∂E/∂h_t from the output, time-major; turned into ∂E/∂a_t in place
-                let mut da = if sequence {
-                    swap_leading_axes(delta.data(), m, steps, h)
-                } else {
-                    let mut last_only = vec![0.0; tm * h];
-                    last_only[(steps - 1) * m * h..].copy_from_slice(delta.data());
-                    last_only
-                };
-                backward(m, steps, h, &hs, &mut da, p[2].value().data());
-                let w = p[1].value().data();
-                let dx = p[0].requires_grad().then(|| {
-                    let mut dxt = vec![0.0; tm * f];
-                    gemm_into(tm, f, h, &da, Transpose::No, w, Transpose::Yes, &mut dxt, false);
-                    Tensor::from_vec(swap_leading_axes(&dxt, steps, m, f), &[m, steps, f])
-                });
-                let dw = p[1].requires_grad().then(|| {
-                    let mut dw = vec![0.0; f * h];
-                    gemm_into(f, h, tm, &xt, Transpose::Yes, &da, Transpose::No, &mut dw, false);
-                    Tensor::from_vec(dw, &[f, h])
-                });
-                let du = p[2].requires_grad().then(|| {
-                    // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂a_t
-                    let mut du = vec![0.0; h * h];
-                    let (prev, later) = (&hs[..(steps - 1) * m * h], &da[m * h..]);
-                    gemm_into(h, h, (steps - 1) * m, prev, Transpose::Yes, later, Transpose::No, &mut du, false);
-                    Tensor::from_vec(du, &[h, h])
-                });
-                let db = p[3].requires_grad().then(|| Tensor::from_vec(da, &[tm, h]).sum_rows().reshape(p[3].shape()));
+                let mut da = output_gradient(delta, m, steps, h, sequence);
+                backward(m, h, &lengths, &hs, &mut da, p[2].value().data());
+                let dx = p[0].requires_grad().then(|| input_gradient(&da, p[1].value().data(), m, steps, f));
+                let dw = p[1].requires_grad().then(|| weight_gradient(&xt, &da, f, h));
+                // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂a_t
+                let du = p[2].requires_grad().then(|| weight_gradient(&hs[..(tm - m) * h], &da[m * h..], h, h));
+                let db = p[3].requires_grad().then(|| bias_gradient(da, h, p[3].shape()));
                 vec![dx, dw, du, db]
             }),
         )
@@ -81,46 +75,62 @@ impl Var {
 }
 
 /// The recurrence: every h_t, time-major (T × m × H), from the input time-major (T × m × F).
-fn forward(m: usize, steps: usize, f: usize, h: usize, xt: &[f32], [w, u, b]: [&[f32]; 3]) -> Vec<f32> {
+fn forward(m: usize, steps: usize, h: usize, lengths: &Lengths, xt: &[f32], [w, u, b]: [&[f32]; 3]) -> Vec<f32> {
     let tm = steps * m;
     // x_t·W + 1·b for every step in one GEMM, starting from the bias rows
     let mut hs = Vec::with_capacity(tm * h);
     for _ in 0..tm {
         hs.extend_from_slice(b);
     }
-    gemm_into(tm, h, f, xt, Transpose::No, w, Transpose::No, &mut hs, true);
+    gemm_into(tm, h, xt.len() / tm, xt, Transpose::No, w, Transpose::No, &mut hs, true);
     let block = team::block_len(m, ROWS_PER_PART);
-    for t in 0..steps {
-        let (done, now) = hs.split_at_mut(t * m * h);
-        let a_t = &mut now[..m * h];
-        if t > 0 {
-            gemm_into(m, h, h, &done[(t - 1) * m * h..], Transpose::No, u, Transpose::No, a_t, true);
+    team::for_each(blocks_mut(&mut hs, m, h, block).into_iter().enumerate().collect(), |(k, mut hs)| {
+        // one block of rows through every step
+        let rows = hs[0].len() / h;
+        let h_0 = vec![0.0; rows * h];
+        for t in 0..steps {
+            let (done, now) = hs.split_at_mut(t);
+            if t > 0 {
+                gemm_into(rows, h, h, done[t - 1], Transpose::No, u, Transpose::No, now[0], true);
+            }
+            now[0].iter_mut().for_each(|v| *v = tanh_rational(*v));
+            for j in lengths.ended(k * block, rows, t) {
+                copy_row(now[0], if t > 0 { &*done[t - 1] } else { &h_0 }, j, h);
+            }
         }
-        team::for_each(a_t.chunks_mut(block * h).collect(), |a| a.iter_mut().for_each(|v| *v = tanh_rational(*v)));
-    }
+    });
     hs
 }
 
 /// Backpropagation through time: turns ∂E/∂h_t of the output (`da`, T × m × H) into ∂E/∂a_t.
-fn backward(m: usize, steps: usize, h: usize, hs: &[f32], da: &mut [f32], u: &[f32]) {
+fn backward(m: usize, h: usize, lengths: &Lengths, hs: &[f32], da: &mut [f32], u: &[f32]) {
     let block = team::block_len(m, ROWS_PER_PART);
-    for t in (0..steps).rev() {
-        let (earlier, now) = da.split_at_mut(t * m * h);
-        let da_t = &mut now[..m * h];
-        let h_t = rows(hs, t * m, (t + 1) * m, h);
-        let parts: Vec<_> = da_t.chunks_mut(block * h).zip(h_t.chunks(block * h)).collect();
-        team::for_each(parts, |(d, h_t)| d.iter_mut().zip(h_t).for_each(|(d, y)| *d *= 1.0 - y * y));
-        if t > 0 {
-            // δh_{t−1} += ∂E/∂a_t·Uᵀ, beside what the output sent to h_{t−1}
-            let before = &mut earlier[(t - 1) * m * h..];
-            gemm_into(m, h, h, da_t, Transpose::No, u, Transpose::Yes, before, true);
+    let parts: Vec<_> = blocks_mut(da, m, h, block).into_iter().zip(blocks(hs, m, h, block)).enumerate().collect();
+    team::for_each(parts, |(k, (mut da, hs))| {
+        // one block of rows through every step, backwards
+        let rows = hs[0].len() / h;
+        for t in (0..hs.len()).rev() {
+            let (earlier, now) = da.split_at_mut(t);
+            // a row whose sequence has ended is the identity here: its δh reaches step t−1 whole
+            let ended = lengths.ended(k * block, rows, t);
+            let through: Vec<Vec<f32>> = ended.iter().map(|&j| now[0][j * h..(j + 1) * h].to_vec()).collect();
+            now[0].iter_mut().zip(hs[t]).for_each(|(d, y)| *d *= 1.0 - y * y);
+            ended.iter().for_each(|&j| now[0][j * h..(j + 1) * h].fill(0.0));
+            if t > 0 {
+                // δh_{t−1} += ∂E/∂a_t·Uᵀ, beside what the output sent to h_{t−1}
+                gemm_into(rows, h, h, now[0], Transpose::No, u, Transpose::Yes, earlier[t - 1], true);
+                for (&j, dh_j) in ended.iter().zip(&through) {
+                    earlier[t - 1][j * h..(j + 1) * h].iter_mut().zip(dh_j).for_each(|(d, g)| *d += g);
+                }
+            }
         }
-    }
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use crate::Var;
+    use crate::ops::recurrent::testing::assert_masked_equals_rows_alone;
     use crate::ops::testing::{assert_same_as_composed, check, randn};
 
     /// The recurrence by its definition, unrolled into the graph step by step.
@@ -152,8 +162,8 @@ mod tests {
 
     #[test]
     fn rnn_op_equals_the_unrolled_recurrence_in_values_and_gradients() {
-        // 150 rows: three parts of a step on two threads, the last one short
-        let xs = randn(5, &[&[150, 4, 3], &[3, 6], &[6, 6], &[6]]);
+        // 75 rows: two blocks of rows on two threads, the second one short
+        let xs = randn(5, &[&[75, 4, 3], &[3, 6], &[6, 6], &[6]]);
         for sequence in [false, true] {
             let fused = |v: &[Var]| v[0].rnn(&v[1], &v[2], &v[3], sequence);
             let definition = |v: &[Var]| unroll(&v[0], &v[1], &v[2], &v[3], sequence);
@@ -165,5 +175,26 @@ mod tests {
                 &format!("rnn (sequence {sequence})"),
             );
         }
+    }
+
+    #[test]
+    fn rnn_masked_passes_gradient_check_through_time() {
+        // rows of 3 steps, 1 step and none out of 4
+        let xs = randn(6, &[&[3, 4, 2], &[2, 5], &[5, 5], &[5]]);
+        for sequence in [false, true] {
+            check(&xs, |v| v[0].rnn_masked(&v[1], &v[2], &v[3], sequence, &[3, 1, 0]));
+        }
+    }
+
+    #[test]
+    fn rnn_masked_gives_each_row_what_it_gets_alone_at_its_length() {
+        let xs = randn(7, &[&[6, 5, 3], &[3, 4], &[4, 4], &[4]]);
+        assert_masked_equals_rows_alone(
+            &xs,
+            &[5, 1, 3, 0, 5, 2],
+            |v, lengths| v[0].rnn_masked(&v[1], &v[2], &v[3], false, lengths),
+            |v| v[0].rnn(&v[1], &v[2], &v[3], false),
+            "rnn",
+        );
     }
 }

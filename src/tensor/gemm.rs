@@ -80,7 +80,9 @@ unsafe fn gemm_ptr(
         Transpose::Yes => (1, k as isize),
     };
     let threads = rayon::current_num_threads();
-    if threads < 2 || m * n * k < PARALLEL_MIN_MACS {
+    // inside a part every thread is busy already: one call packs each operand once, where the
+    // blocks below, run in turn, would pack B (say an LSTM's U, every step) once per block
+    if threads < 2 || m * n * k < PARALLEL_MIN_MACS || team::in_part() {
         // SAFETY: the asserts above and the caller keep every index the strides reach inside the buffers
         unsafe { gemm_block(m, n, k, a.as_ptr(), (a_rs, a_cs), b.as_ptr(), (b_rs, b_cs), c, n, accumulate) };
         return;

@@ -88,6 +88,12 @@ thread_local! {
     static IN_PART: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Whether this thread is running a part of a [`run`], so that a parallel section started
+/// here would run its parts in turn on this thread.
+pub(crate) fn in_part() -> bool {
+    IN_PART.get()
+}
+
 /// How many items each block gets when `n` items are split into one block per thread, but no
 /// block under `min` items (below that a hand-off costs more than it saves).
 pub(crate) fn block_len(n: usize, min: usize) -> usize {
