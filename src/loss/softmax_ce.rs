@@ -101,6 +101,20 @@ mod tests {
         assert!((softmax_cross_entropy(&u, &t).value().item() - want).abs() < 1e-5);
     }
 
+    /// A hand-made language-model case through `Loss::apply`: 1 sequence of 2 steps over 4
+    /// characters. Step 1's logits are equal (p = 1/4 for its target: 2 bits); step 2's, (ln 9,
+    /// 0, 0, 0), give its target 9/12 = 3/4 (−log₂ ¾ = 0.415 bits). The loss is their mean in
+    /// nats; in bits per character, (2 + 0.415)/2.
+    #[test]
+    fn sequence_loss_is_the_mean_cross_entropy_per_step() {
+        let u = Var::constant(Tensor::from_vec(vec![0.0, 0.0, 0.0, 0.0, 9f32.ln(), 0.0, 0.0, 0.0], &[1, 2, 4]));
+        let t = Tensor::from_vec(vec![2.0, 0.0], &[1, 2]);
+        let nats = crate::loss::Loss::SoftmaxCrossEntropy.apply(&u, &t).value().item() as f64;
+        let bits = nats / std::f64::consts::LN_2;
+        let want = (2.0 - 0.75f64.log2()) / 2.0;
+        assert!((bits - want).abs() < 1e-6, "{bits} bits, want {want}");
+    }
+
     #[test]
     fn softmax_ce_is_finite_for_huge_logits() {
         let u = Var::leaf(Tensor::from_vec(vec![1e4, -1e4, 0.0, 5e3], &[2, 2]));
