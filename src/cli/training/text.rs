@@ -49,7 +49,9 @@ pub fn load(path: &Path, steps: usize) -> Result<(Source, TextFacts)> {
     let source = Source {
         train: data.train.clone(),
         test: data.test.clone(),
-        normalization: Normalization { mean: vec![0.0], std: vec![1.0] },
+        // one identity pair per step, as a table's columns: exports then take the indices as they
+        // are (one pair for all inputs would say pixels, which exports divide by 255)
+        normalization: Normalization { mean: vec![0.0; steps], std: vec![1.0; steps] },
         schema: None,
         classes: None,
     };
