@@ -173,6 +173,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     seed: b.seed,
                     out: None,
                     limit_train: b.limit_train,
+                    seq_len: None,
                     pretrain: epochs,
                     pretrain_samples: None,
                     pretrain_noise: 0.0,

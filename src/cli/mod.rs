@@ -2,7 +2,7 @@
 //!
 //! Imports run one way, commands → `training` → `shared`:
 //! - commands: `train` (with its `ensemble`), `compare`, `eval`, `predict`, `explain`, `bench`,
-//!   `summary`, `conv`, `augment`, `fuzz`, `export`, `import`; none imports another;
+//!   `summary`, `conv`, `augment`, `fuzz`, `export`, `import`, `sample`; none imports another;
 //! - `training`: the training pipeline that `train` and `compare` share (the train flags, preparing,
 //!   running and summarising a run, its run folder);
 //! - `shared`: helpers of several commands (the `--data` flags and input normalisation, the
@@ -20,6 +20,7 @@ mod export;
 mod fuzz;
 mod import;
 mod predict;
+mod sample;
 mod shared;
 mod summary;
 mod train;
@@ -65,6 +66,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Read weights from another framework (--from torch) into a nabla model file.
     Import(import::ImportArgs),
+    /// Generate text with a character-level model (trained with --model char-lstm on a text file).
+    Sample(sample::SampleArgs),
 }
 
 /// Runs the parsed command.
@@ -82,5 +85,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fuzz(args) => fuzz::run(args),
         Command::Export(args) => export::run(args),
         Command::Import(args) => import::run(args),
+        Command::Sample(args) => sample::run(args),
     }
 }

@@ -1,5 +1,6 @@
 //! Datasets: MNIST (IDX, raw or gzip), image folders (a subfolder of PNG/JPEG files per class)
-//! and CSV tables (streamed; see [`table`] for their schema).
+//! CSV tables (streamed; see [`table`] for their schema) and text for character-level language
+//! models ([`text`]).
 //!
 //! Every loader returns a [`Dataset`]: an N × D input matrix and an N × K target matrix, one row
 //! per example. Classification targets are one-hot rows with the class indices kept beside them;
@@ -15,6 +16,7 @@ mod inputs;
 mod mnist;
 mod png;
 pub mod table;
+pub mod text;
 
 pub use augment::{Augmentation, Elastic, augment_batch, augment_part};
 pub use csv::{CsvOptions, TargetColumn, Task, load_csv, parse_target};

@@ -8,7 +8,7 @@ mod softmax_ce;
 
 pub use least_squares::least_squares;
 pub use sigmoid_ce::sigmoid_cross_entropy;
-pub use softmax_ce::softmax_cross_entropy;
+pub use softmax_ce::{softmax_cross_entropy, softmax_cross_entropy_classes};
 
 use crate::autodiff::Var;
 use crate::tensor::Tensor;
@@ -28,7 +28,22 @@ pub enum Loss {
 
 impl Loss {
     /// The loss of raw outputs `u` (m×K) against targets `t` (m×K), averaged over the m rows.
+    /// A sequence of outputs, u m×T×K (a language model's next-symbol logits at every step),
+    /// takes one class index per step, t m×T: softmax cross-entropy averaged over all m·T steps.
+    #[track_caller]
     pub fn apply(self, u: &Var, t: &Tensor) -> Var {
+        if let ([m, steps, k], [tm, tt]) = (u.shape(), t.shape()) {
+            assert!(
+                self == Loss::SoftmaxCrossEntropy && (m, steps) == (tm, tt),
+                "{self:?}: sequence outputs {:?} need softmax cross-entropy and one class index per step, got \
+                 targets {:?}",
+                u.shape(),
+                t.shape()
+            );
+            let (rows, k) = (m * steps, *k);
+            let classes: Vec<usize> = t.data().iter().map(|&c| c as usize).collect();
+            return softmax_cross_entropy_classes(&u.reshape(&[rows, k]), &classes);
+        }
         match self {
             Loss::LeastSquares => least_squares(u, t),
             Loss::SoftmaxCrossEntropy => softmax_cross_entropy(u, t),

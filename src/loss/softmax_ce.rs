@@ -29,9 +29,58 @@ pub fn softmax_cross_entropy(u: &Var, t: &Tensor) -> Var {
     )
 }
 
+/// Softmax cross-entropy of logits `u` (rows × K) against one class index per row (PyTorch's
+/// `cross_entropy` with class targets): E = −(1/rows) Σ_r log softmax(u_r)_{c_r}, δ = (z − e_c)/rows.
+/// The targets of a language model, one next character per step, without K-wide one-hot rows.
+#[track_caller]
+pub fn softmax_cross_entropy_classes(u: &Var, classes: &[usize]) -> Var {
+    let (rows, k) = u.value().dims2("softmax_cross_entropy_classes");
+    assert!(
+        classes.len() == rows && classes.iter().all(|&c| c < k),
+        "softmax_cross_entropy_classes: outputs {:?} and {} class indices (want one per row, each below {k})",
+        u.shape(),
+        classes.len()
+    );
+    let log_z = log_softmax_rows(u.value());
+    let e = -classes.iter().enumerate().map(|(r, &c)| log_z.data()[r * k + c] as f64).sum::<f64>() / rows as f64;
+    let classes = classes.to_vec();
+    Var::from_op(
+        Tensor::scalar(e as f32),
+        vec![u.clone()],
+        Box::new(move |g, _| {
+            let scale = g.item() / rows as f32;
+            let mut delta: Vec<f32> = log_z.data().iter().map(|&l| l.exp() * scale).collect();
+            for (r, &c) in classes.iter().enumerate() {
+                delta[r * k + c] -= scale;
+            }
+            vec![Some(Tensor::from_vec(delta, &[rows, k]))]
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Class indices give the one-hot loss and gradient, and pass the gradient check.
+    #[test]
+    fn class_targets_equal_one_hot_targets() {
+        let xs = randn(13, &[&[4, 5]]);
+        let classes = [3, 0, 4, 1];
+        check(&xs, |v| softmax_cross_entropy_classes(&v[0], &classes));
+        let mut t = vec![0.0; 20];
+        for (row, class) in classes.iter().enumerate() {
+            t[row * 5 + class] = 1.0;
+        }
+        let u = Var::leaf(xs[0].clone());
+        let (a, b) =
+            (softmax_cross_entropy_classes(&u, &classes), softmax_cross_entropy(&u, &Tensor::from_vec(t, &[4, 5])));
+        assert!((a.value().item() - b.value().item()).abs() < 1e-6);
+        let (ga, gb) = (a.backward(), b.backward());
+        for (x, y) in ga.get(&u).unwrap().data().iter().zip(gb.get(&u).unwrap().data()) {
+            assert!((x - y).abs() < 1e-7);
+        }
+    }
     use crate::ops::testing::{check, randn};
 
     #[test]
@@ -50,6 +99,20 @@ mod tests {
         let u = Var::constant(xs[0].clone());
         let want = u.log_softmax().mul(&Var::constant(t.clone())).sum().value().item() / -4.0;
         assert!((softmax_cross_entropy(&u, &t).value().item() - want).abs() < 1e-5);
+    }
+
+    /// A hand-made language-model case through `Loss::apply`: 1 sequence of 2 steps over 4
+    /// characters. Step 1's logits are equal (p = 1/4 for its target: 2 bits); step 2's, (ln 9,
+    /// 0, 0, 0), give its target 9/12 = 3/4 (−log₂ ¾ = 0.415 bits). The loss is their mean in
+    /// nats; in bits per character, (2 + 0.415)/2.
+    #[test]
+    fn sequence_loss_is_the_mean_cross_entropy_per_step() {
+        let u = Var::constant(Tensor::from_vec(vec![0.0, 0.0, 0.0, 0.0, 9f32.ln(), 0.0, 0.0, 0.0], &[1, 2, 4]));
+        let t = Tensor::from_vec(vec![2.0, 0.0], &[1, 2]);
+        let nats = crate::loss::Loss::SoftmaxCrossEntropy.apply(&u, &t).value().item() as f64;
+        let bits = nats / std::f64::consts::LN_2;
+        let want = (2.0 - 0.75f64.log2()) / 2.0;
+        assert!((bits - want).abs() < 1e-6, "{bits} bits, want {want}");
     }
 
     #[test]

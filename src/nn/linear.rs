@@ -5,6 +5,8 @@
 //! - weight W: n_{l−1} × n_l (w_ij connects unit i of layer l−1 to unit j of layer l)
 //! - bias b: n_l
 //! - output U: m × n_l
+//! - on a sequence (after a recurrent layer with `sequence`): Y m × T × n_{l−1} → U m × T × n_l,
+//!   the same W and b at every step (PyTorch's `nn.Linear` on the last axis)
 //!
 //! In a spec: `type = "linear"`, `out`, `init`; it is the layer that greedy pre-training trains.
 
@@ -27,20 +29,26 @@ pub struct LinearSpec {
 }
 
 impl LayerKind for LinearSpec {
+    /// `[F]` → `[out]`; a sequence `[T, F]` (a recurrent layer's every state) → `[T, out]`.
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
         units("out", self.out, input)?;
-        flat(input)?;
-        Ok(vec![self.out])
+        match *input {
+            [t, _] => Ok(vec![t, self.out]),
+            _ => flat(input).map(|_| vec![self.out]),
+        }
     }
 
     fn build(&self, input: &[usize], default_init: Init, rng: &mut Rng) -> Box<dyn Module> {
-        Box::new(Linear::new(input[0], self.out, self.init.unwrap_or(default_init), rng))
+        let features = *input.last().expect("a checked shape");
+        Box::new(Linear::new(features, self.out, self.init.unwrap_or(default_init), rng))
     }
 
-    /// out·(in + 1) parameters, each one connection.
+    /// out·(in + 1) parameters; on a sequence each weight is a connection at each of the T steps.
     fn counts(&self, input: &[usize], _output: &[usize]) -> (usize, usize) {
-        let n = self.out.saturating_mul(input[0].saturating_add(1));
-        (n, n)
+        let features = *input.last().expect("a checked shape");
+        let n = self.out.saturating_mul(features.saturating_add(1));
+        let steps = if input.len() == 2 { input[0] } else { 1 };
+        (n, n.saturating_mul(steps))
     }
 
     fn set_init(&mut self, init: Init) {
@@ -84,8 +92,15 @@ impl Linear {
 }
 
 impl Module for Linear {
+    /// m × n_in → m × n_out; m × T × n_in → m × T × n_out, as one affine map of the m·T rows.
     fn forward(&self, y: &Var) -> Var {
-        y.affine(&self.weight.var(), &self.bias.var())
+        match *y.shape() {
+            [m, t, f] => {
+                let u = y.reshape(&[m * t, f]).affine(&self.weight.var(), &self.bias.var());
+                u.reshape(&[m, t, self.weight.value().shape()[1]])
+            }
+            _ => y.affine(&self.weight.var(), &self.bias.var()),
+        }
     }
 
     fn params(&self) -> Vec<(String, &Param)> {
@@ -103,6 +118,22 @@ mod tests {
     use crate::loss::Loss;
     use crate::nn::Activation;
     use crate::nn::{LayerSpec, ModelSpec};
+
+    /// On a sequence every step goes through the same W and b (reshape and affine, both
+    /// gradient-checked in ops/, carry the gradients).
+    #[test]
+    fn on_a_sequence_each_step_is_the_flat_layer() {
+        let layer = Linear::new(3, 2, Init::He, &mut Rng::seed(4));
+        let x = Rng::seed(5).normal_tensor(&[2, 4, 3], 1.0);
+        let u = layer.forward(&Var::constant(x.clone()));
+        assert_eq!(u.shape(), &[2, 4, 2]);
+        let flat = layer.forward(&Var::constant(x.reshape(&[8, 3])));
+        assert_eq!(u.value().data(), flat.value().data());
+        let spec = LinearSpec { out: 2, init: None };
+        assert_eq!(spec.output_shape(&[4, 3]).unwrap(), vec![4, 2]);
+        assert_eq!(spec.counts(&[4, 3], &[4, 2]), (8, 32));
+        assert!(spec.output_shape(&[1, 4, 3]).unwrap_err().contains("flat input"));
+    }
 
     #[test]
     fn with_init_sets_every_linear_layer_and_draws_smaller_weights() {

@@ -18,6 +18,7 @@ use super::rnn::named;
 use super::stacked::{CellBuilder, Stacking, is_one, is_zero, one};
 use super::{Init, Module};
 use crate::autodiff::{Param, Var};
+use crate::ops::{sigmoid, tanh_rational};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,52 @@ impl Module for Lstm {
 
     fn params_mut(&mut self) -> Vec<(String, &mut Param)> {
         named([&mut self.weight_ih, &mut self.weight_hh, &mut self.bias])
+    }
+}
+
+/// The state an LSTM carries from one step to the next: h_t and c_t, m × H each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LstmState {
+    /// h_t, the output.
+    pub h: Tensor,
+    /// c_t, the cell.
+    pub c: Tensor,
+}
+
+impl Lstm {
+    /// h_0 = c_0 = 0 for `m` sequences.
+    pub fn zero_state(&self, m: usize) -> LstmState {
+        let h = self.weight_hh.value().shape()[0];
+        LstmState { h: Tensor::zeros(&[m, h]), c: Tensor::zeros(&[m, h]) }
+    }
+
+    /// One step of the recurrence from `state` on inputs x_t (m × F), without a graph: what
+    /// generating text needs, one character at a time with the state carried between calls (the
+    /// op, [`Var::lstm`], always starts from zero and runs a whole sequence). The same equations
+    /// and activation functions as the op; T steps from [`Lstm::zero_state`] give its states.
+    #[track_caller]
+    pub fn step(&self, x: &Tensor, state: &LstmState) -> LstmState {
+        let (m, h) = state.h.dims2("lstm step");
+        // a = x·W + h·U + b (m × 4H, blocks i, f, g, o)
+        let mut a = x.matmul(self.weight_ih.value()).into_vec();
+        let recurrent = state.h.matmul(self.weight_hh.value());
+        let b = self.bias.value().data();
+        for (row, r_row) in a.chunks_exact_mut(4 * h).zip(recurrent.data().chunks_exact(4 * h)) {
+            for ((a, r), b) in row.iter_mut().zip(r_row).zip(b) {
+                *a += r + b;
+            }
+        }
+        let (mut h_next, mut c_next) = (vec![0.0; m * h], vec![0.0; m * h]);
+        for (r, a) in a.chunks_exact(4 * h).enumerate() {
+            for j in 0..h {
+                let (i, f) = (sigmoid(a[j]), sigmoid(a[h + j]));
+                let (g, o) = (tanh_rational(a[2 * h + j]), sigmoid(a[3 * h + j]));
+                let c = f * state.c.data()[r * h + j] + i * g;
+                c_next[r * h + j] = c;
+                h_next[r * h + j] = o * tanh_rational(c);
+            }
+        }
+        LstmState { h: Tensor::from_vec(h_next, &[m, h]), c: Tensor::from_vec(c_next, &[m, h]) }
     }
 }
 
@@ -136,6 +183,24 @@ impl LayerKind for LstmSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// T steps carrying the state from call to call give the op's every state.
+    #[test]
+    fn steps_carrying_the_state_equal_the_sequence_op() {
+        let mut rng = Rng::seed(3);
+        let mut lstm = Lstm::new(3, 4, true, &mut rng);
+        *lstm.bias.value_mut() = rng.normal_tensor(&[16], 1.0);
+        let x = rng.normal_tensor(&[2, 6, 3], 1.0);
+        let all = lstm.forward(&Var::constant(x.clone()));
+        let mut state = lstm.zero_state(2);
+        for t in 0..6 {
+            state = lstm.step(&x.slice(1, t..t + 1).reshape(&[2, 3]), &state);
+            let want = all.value().slice(1, t..t + 1).reshape(&[2, 4]);
+            for (a, b) in state.h.data().iter().zip(want.data()) {
+                assert!((a - b).abs() < 1e-5, "step {t}: {a} vs {b}");
+            }
+        }
+    }
 
     #[test]
     fn first_step_equals_the_formulas_and_forget_bias_is_one() {

@@ -6,7 +6,8 @@
 //!
 //! Layers, one file each, each with a "Shapes" section: [`Linear`], [`Conv2d`] (optionally with
 //! a fixed connection table, as LeNet-5's C3), [`MaxPool2d`], [`AvgPool2d`], [`Subsample`]
-//! (LeNet-5's trainable sub-sampling), [`Pad`], [`Flatten`], [`Rbf`] (LeNet-5's Euclidean RBF
+//! (LeNet-5's trainable sub-sampling), [`Pad`], [`Flatten`], [`OneHot`] (symbol indices as
+//! one-hot vectors), [`Rbf`] (LeNet-5's Euclidean RBF
 //! output units), [`Scale`], [`Dropout`], the activations under PyTorch's names ([`ReLU`], [`GELU`],
 //! [`Sigmoid`], [`Tanh`], [`ScaledTanh`] for LeNet-5, [`Identity`]) or by value as an
 //! [`ActivationLayer`] of an [`Activation`], the recurrent [`Rnn`],
@@ -24,6 +25,7 @@
 
 mod activation;
 mod auxiliary;
+mod char_model;
 mod conv2d;
 mod dropout;
 mod flatten;
@@ -36,6 +38,7 @@ mod linear;
 mod lrn;
 mod lstm;
 mod model;
+mod one_hot;
 mod pad;
 mod pool;
 mod rbf;
@@ -50,6 +53,7 @@ mod zoo;
 
 pub use activation::{Activation, ActivationLayer, GELU, Identity, NoFields, ReLU, ScaledTanh, Sigmoid, Tanh};
 pub use auxiliary::{Auxiliary, AuxiliarySpec};
+pub use char_model::{CharModel, char_layers, draw};
 pub use conv2d::{Conv2d, Conv2dSpec};
 pub use dropout::{Dropout, DropoutRule, DropoutSpec};
 pub use flatten::{Flatten, FlattenSpec};
@@ -60,8 +64,9 @@ pub use kind::LayerKind;
 pub use limits::{ModelSize, SizeLimits};
 pub use linear::{Linear, LinearSpec};
 pub use lrn::{LocalResponseNorm, LrnSpec};
-pub use lstm::{Lstm, LstmSpec};
+pub use lstm::{Lstm, LstmSpec, LstmState};
 pub use model::Model;
+pub use one_hot::{OneHot, OneHotSpec, one_hot};
 pub use pad::{Pad, PadSpec, pad2d};
 pub use pool::{AvgPool2d, AvgPool2dSpec, MaxPool2d, MaxPool2dSpec, Subsample, SubsampleSpec};
 pub use rbf::{DIGITS, Rbf, RbfInit, RbfSpec, rbf};

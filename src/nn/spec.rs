@@ -23,7 +23,7 @@
 //!
 //! | `type`        | fields                                                       | input → output          |
 //! |---------------|--------------------------------------------------------------|-------------------------|
-//! | `linear`      | `out`, `init` (`he`, `xavier`, `lecun`, `uniform`)           | `[F]` → `[out]`           |
+//! | `linear`      | `out`, `init` (`he`, `xavier`, `lecun`, `uniform`); on `[T,F]` it acts on each step | `[F]` → `[out]`, `[T,F]` → `[T,out]` |
 //! | `conv2d`      | `out`, `kernel`, `stride` (1), `padding` (0), `init`,         | `[C,H,W]` → `[out,OH,OW]` |
 //! |               | `connections` (for each output map, the input maps it reads) |                         |
 //! | `maxpool2d`   | `kernel`, `stride` (= kernel), `padding` (0; −∞ border)        | `[C,H,W]` → `[C,OH,OW]`   |
@@ -31,6 +31,7 @@
 //! | `subsample`   | `kernel`, `stride` (= kernel): LeNet's w₁·Σ(window) + w₂       | `[C,H,W]` → `[C,OH,OW]`   |
 //! | `pad`         | `padding`, `value` (0)                                        | `[C,H,W]` → `[C,H+2p,W+2p]` |
 //! | `flatten`     |                                                              | `[d₁,d₂,…]` → `[d₁·d₂·…]` |
+//! | `one-hot`     | `classes`: each symbol index k as the unit vector e_k          | `[T]` → `[T,classes]`     |
 //! | `rbf`         | `out`, `init` (`random` ±1, or `digits`: 7×12 digit bitmaps)  | `[F]` → `[out]`           |
 //! | `rnn`         | `hidden`, `sequence` (false): h_t = tanh(x_t·W + h_{t−1}·U + b) | `[T,F]` → `[hidden]` or `[T,hidden]` |
 //! | `lstm`        | `hidden`, `sequence` (false), `layers` (1), `dropout` (0, between layers), `bidirectional` (false): LSTM cells, forget bias 1 | `[T,F]` → `[hidden]` or `[T,hidden]` |
@@ -88,7 +89,7 @@ use super::kind::{LayerKind, elements};
 use super::limits::{ModelSize, SizeLimits};
 use super::{
     AuxiliarySpec, AvgPool2dSpec, Conv2dSpec, DropoutSpec, FlattenSpec, GruSpec, InceptionSpec, Init, LinearSpec,
-    LrnSpec, LstmSpec, MaxPool2dSpec, PadSpec, RbfSpec, RnnSpec, ScaleSpec, Sequential, SubsampleSpec,
+    LrnSpec, LstmSpec, MaxPool2dSpec, OneHotSpec, PadSpec, RbfSpec, RnnSpec, ScaleSpec, Sequential, SubsampleSpec,
 };
 use crate::loss::Loss;
 use crate::rng::Rng;
@@ -163,6 +164,8 @@ layer_kinds! {
         Pad = "pad" => PadSpec,
         /// Each sample as one flat vector.
         Flatten = "flatten" => FlattenSpec,
+        /// Symbol indices as one-hot vectors.
+        OneHot = "one-hot" => OneHotSpec,
         /// Euclidean RBF units (LeNet-5's output layer).
         Rbf = "rbf" => RbfSpec,
         /// A simple recurrent layer.

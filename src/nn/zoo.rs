@@ -6,7 +6,7 @@ use crate::{Error, Result};
 use std::path::Path;
 
 /// The zoo: (name, TOML text) of each built-in model.
-pub const ZOO: [(&str, &str); 9] = [
+pub const ZOO: [(&str, &str); 10] = [
     ("mlp", include_str!("../../models/mlp.toml")),
     ("mlp-dropout", include_str!("../../models/mlp-dropout.toml")),
     ("lenet5", include_str!("../../models/lenet5.toml")),
@@ -16,6 +16,7 @@ pub const ZOO: [(&str, &str); 9] = [
     ("bilstm-rows", include_str!("../../models/bilstm-rows.toml")),
     ("googlenet", include_str!("../../models/googlenet.toml")),
     ("googlenet-mnist", include_str!("../../models/googlenet-mnist.toml")),
+    ("char-lstm", include_str!("../../models/char-lstm.toml")),
 ];
 
 impl ModelSpec {

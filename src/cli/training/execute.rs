@@ -5,6 +5,7 @@ use super::model::describe;
 use super::prepare::Run;
 use super::progress::Progress;
 use super::run_folder;
+use super::text::TextFacts;
 use crate::cli::shared::images::{classes_meta, image_meta};
 use crate::cli::shared::print::errln;
 use nabla::io::save_checkpoint;
@@ -23,6 +24,7 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
     }
     meta.extend(run.data.classes.as_deref().map(classes_meta).unwrap_or_default());
     meta.extend(run.data.train.image_shape.map(image_meta).unwrap_or_default());
+    meta.extend(run.text.as_ref().map(TextFacts::checkpoint_meta).unwrap_or_default());
     let t = &run.trainer;
     errln!(
         "training {} ({} parameters) on {} samples{}, {}: {}, {}, m = {}; run folder {}",
@@ -49,6 +51,21 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
             scale.std
         );
         progress = progress.regression(scale.std);
+    }
+    if let Some(t) = &run.text {
+        let d = &t.data;
+        errln!(
+            "text: {} characters in the vocabulary, sequences of {} characters; the training part's unigram entropy is \
+             {:.3} bits per character{}",
+            d.vocabulary.len(),
+            run.trainer.model.spec().input[0],
+            d.unigram_bits,
+            match d.unknown {
+                0 => String::new(),
+                n => format!("; {n} characters of the held-out text are not in the vocabulary and were left out"),
+            }
+        );
+        progress = progress.bits_per_char();
     }
     let record = &mut run.record;
     let trained = run.trainer.run(sets, &mut progress, &mut |t| run_folder::save_epoch(t, record, &meta));

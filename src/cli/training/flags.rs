@@ -156,6 +156,11 @@ pub struct TrainArgs {
     /// Train on the first N training samples only (quick runs).
     #[arg(long)]
     pub limit_train: Option<usize>,
+    /// For a character-level model (char-lstm) on a text file: characters per training sequence
+    /// (default: the model's input length).
+    #[arg(long, value_name = "N")]
+    #[serde(default)]
+    pub seq_len: Option<usize>,
     /// Greedy layer-wise pre-training first: each hidden layer, bottom up, is trained for this
     /// many epochs as the encoder of an autoencoder on the layer below's outputs (no labels).
     #[arg(long, default_value_t = 0)]
@@ -306,6 +311,7 @@ impl TrainArgs {
         let counts = [
             ("--early-stop", self.early_stop, "epochs without improvement"),
             ("--limit-train", self.limit_train, "training samples"),
+            ("--seq-len", self.seq_len, "characters"),
             ("--pretrain-samples", self.pretrain_samples, "images"),
             ("--patience", Some(self.patience), "epochs"),
         ];

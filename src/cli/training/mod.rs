@@ -9,6 +9,7 @@ mod prepare;
 mod progress;
 mod run_folder;
 mod summary;
+mod text;
 
 pub use execute::execute;
 pub use flags::{MOMENTUM_ALIAS, TrainArgs};

@@ -4,6 +4,7 @@
 use super::flags::{MOMENTUM_ALIAS, TrainArgs};
 use super::model::model_spec;
 use super::run_folder;
+use super::text::{self, TextFacts};
 use crate::cli::shared::print::errln;
 use crate::cli::shared::source::{self, Normalization, Source};
 use nabla::data::Task;
@@ -15,6 +16,7 @@ use nabla::report::{RunRecord, claim_run_dir};
 use nabla::rng::Rng;
 use nabla::train::{AugmentConfig, Pretrain, PretrainedLayer, Regularization, TrainConfig, Trainer, pretrain_greedy};
 use nabla::{Error, Result};
+use std::path::Path;
 
 /// A run ready to train: the trainer, its data and its folder.
 pub struct Run {
@@ -28,6 +30,8 @@ pub struct Run {
     /// Whether this process prints and writes the run's files: always, except on the ranks other
     /// than 0 of a data-parallel run.
     pub leader: bool,
+    /// A character-level model's text (its vocabulary goes into the checkpoint).
+    pub text: Option<TextFacts>,
 }
 
 /// Loads the data and builds a fresh run (or, with `--resume`, the saved one). The output paths
@@ -52,7 +56,17 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
     args.validate()?;
     let input_map = args.input_map(spec.as_ref())?;
     let given = input_map.map(Normalization::from_input_map);
-    let mut data = source::load(&args.data, args.seed, args.test_data.as_deref(), given.as_ref())?;
+    let text_steps = spec.as_ref().filter(|s| text::is_text_model(s)).map(|s| text::seq_len(s, args.seq_len));
+    if args.seq_len.is_some() && text_steps.is_none() {
+        return Err(Error::config("--seq-len is for character-level models (--model char-lstm) on a text file"));
+    }
+    let (mut data, text) = match text_steps {
+        Some(steps) => {
+            let (data, facts) = text::load(Path::new(&args.data.data), steps)?;
+            (data, Some(facts))
+        }
+        None => (source::load(&args.data, args.seed, args.test_data.as_deref(), given.as_ref())?, None),
+    };
     // pre-training reads images only, so --limit-train (which limits the labelled samples) does
     // not cut them
     let images = (args.pretrain > 0 && resume_dir.is_none() && leader).then(|| data.train.inputs.to_tensor());
@@ -99,7 +113,10 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
         (Some(spec), Some(classes)) => Some(fit_classes(spec, classes.len())?),
         (spec, _) => spec,
     };
-    let spec = model_spec(&args, spec, loss, (inputs, outputs), input_map)?;
+    let spec = match (&text, spec) {
+        (Some(t), Some(spec)) => text::fit(spec, text_steps.expect("a text model"), t.data.vocabulary.len())?,
+        (_, spec) => model_spec(&args, spec, loss, (inputs, outputs), input_map)?,
+    };
     let mut model = Model::with_limits(spec, &mut Rng::seed(args.seed), &args.limits.limits())?;
     let (optimizer, schedule) = optimizer_and_schedule(&args)?;
     let augment = augment_config(&args, &model, &data.normalization, data.train.image_shape)?;
@@ -129,7 +146,7 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
             RunRecord::resume(&dir, trainer.history.clone())
         }
     };
-    Ok(Run { args, trainer, data, val, record, pretrained, leader })
+    Ok(Run { args, trainer, data, val, record, pretrained, leader, text })
 }
 
 /// The optimizer and the learning-rate schedule (with its warm-up) that the settled flags ask for.

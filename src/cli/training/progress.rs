@@ -17,16 +17,32 @@ pub struct Progress {
     started: Instant,
     /// For a regression target: the std that maps its errors back to its units.
     target_std: Option<f32>,
+    /// A language model: the losses are nats per character, also shown in bits.
+    bits: bool,
 }
 
 impl Progress {
     pub fn new(epochs: usize, quiet: bool) -> Progress {
-        Progress { epochs, quiet, bar: None, loss_sum: 0.0, samples: 0, started: Instant::now(), target_std: None }
+        Progress {
+            epochs,
+            quiet,
+            bar: None,
+            loss_sum: 0.0,
+            samples: 0,
+            started: Instant::now(),
+            target_std: None,
+            bits: false,
+        }
     }
 
     /// Shows regression errors in the target's units: it was standardised with `std`.
     pub fn regression(self, std: f32) -> Progress {
         Progress { target_std: Some(std), ..self }
+    }
+
+    /// Shows the test loss of a language model in bits per character as well.
+    pub fn bits_per_char(self) -> Progress {
+        Progress { bits: true, ..self }
     }
 }
 
@@ -77,6 +93,9 @@ impl Observer for Progress {
         }
         if let Some(l) = r.test_loss {
             line += &format!("  test loss {l:.4}");
+            if self.bits {
+                line += &format!("  test bits/char {:.3}", l as f64 / std::f64::consts::LN_2);
+            }
         }
         if let Some(a) = r.test_accuracy {
             line += &format!("  test acc {:.2}%", 100.0 * a);

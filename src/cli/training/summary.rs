@@ -2,6 +2,7 @@
 
 use super::model::describe;
 use super::prepare::Run;
+use super::text::TextFacts;
 use crate::cli::shared::json::json_f32;
 use crate::cli::shared::regression;
 use nabla::nn::{Model, Module};
@@ -43,6 +44,12 @@ pub fn summary(run: &Run, weights: &Path) -> serde_json::Value {
             "reconstruction_loss": d.losses.iter().copied().map(json_f32).collect::<Vec<_>>(),
         })).collect::<Vec<_>>()),
     });
+    if let Some(t) = &run.text {
+        out["test_bits_per_char"] = shown.test_loss.map(|l| json_f32(TextFacts::bits(l) as f32)).into();
+        out["unigram_bits_per_char"] = json_f32(t.data.unigram_bits as f32);
+        out["vocabulary"] = t.data.vocabulary.len().into();
+        out["unknown_test_characters"] = t.data.unknown.into();
+    }
     if let Some(schema) = run.data.schema.as_ref().filter(|s| s.target_scale.is_some()) {
         let std = regression::target_std(Some(schema));
         regression::json(&mut out, "val", shown.val_regression.map(|m| m.in_units(std)));

@@ -79,7 +79,13 @@ fn emit(g: &mut Graph, spec: &LayerSpec, at: &At, x: &str) -> String {
             // nabla stores W as in × out, which is Gemm's B without transposition
             let w = g.tensor(&at.name("weight"), at.param("weight"));
             let b = g.tensor(&at.name("bias"), at.param("bias"));
-            g.node("Gemm", &[x, &w, &b], vec![])
+            if at.input.len() == 1 {
+                g.node("Gemm", &[x, &w, &b], vec![])
+            } else {
+                // on every step of N × T × F: MatMul broadcasts over the leading axes, Gemm does not
+                let product = g.node("MatMul", &[x, &w], vec![]);
+                g.node("Add", &[&product, &b], vec![])
+            }
         }
         LayerSpec::Conv2d(conv) => {
             let mut weight = at.param("weight").clone();
@@ -117,6 +123,12 @@ fn emit(g: &mut Graph, spec: &LayerSpec, at: &At, x: &str) -> String {
             g.node("Pad", &[x, &pads, &value], vec![])
         }
         LayerSpec::Flatten(_) => g.node("Flatten", &[x], vec![int("axis", 1)]),
+        LayerSpec::OneHot(o) => {
+            // indices (floats) → one-hot along a new last axis, off 0 and on 1
+            let depth = g.int64s(&[o.classes as i64]);
+            let values = g.floats(None, &[2], &[0.0, 1.0]);
+            g.node("OneHot", &[x, &depth, &values], vec![int("axis", -1)])
+        }
         LayerSpec::Rbf(_) => {
             // x: N × F → N × 1 × F; minus the centres K × F → N × K × F; squared, summed over F
             let w = g.tensor(&at.name("weight"), at.param("weight"));

@@ -24,6 +24,17 @@ class Scale(nn.Module):
         return x * self.factor
 
 
+class OneHot(nn.Module):
+    """Symbol indices (N × T, as floats) to one-hot vectors (N × T × classes)."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.classes = classes
+
+    def forward(self, x):
+        return F.one_hot(x.long(), self.classes).float()
+
+
 class Subsample(nn.Module):
     """LeNet-5's trainable sub-sampling: weight[c]·(sum of each window of map c) + bias[c]."""
 

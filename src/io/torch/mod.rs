@@ -121,6 +121,7 @@ fn entries(layers: &[Layer], prefix: &str, out: &mut Vec<Entry>) {
             | LayerSpec::AvgPool2d(_)
             | LayerSpec::Pad(_)
             | LayerSpec::Flatten(_)
+            | LayerSpec::OneHot(_)
             | LayerSpec::Lrn(_)
             | LayerSpec::Dropout(_)
             | LayerSpec::Scale(_)

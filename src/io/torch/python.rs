@@ -96,6 +96,7 @@ fn layers(layers: &[Layer], input: &[usize], indent: usize, out: &mut String) {
                 format!("nn.ConstantPad2d(({w}, {w}, {h}, {h}), {})", float(p.value))
             }
             LayerSpec::Flatten(_) => "nn.Flatten()".into(),
+            LayerSpec::OneHot(o) => format!("OneHot({})", o.classes),
             LayerSpec::Rbf(rbf) => format!("Rbf({}, {})", shape[0], rbf.out),
             LayerSpec::Rnn(rnn) => format!("RNN({}, {}, sequence={})", shape[1], rnn.hidden, py_bool(rnn.sequence)),
             LayerSpec::Lstm(l) => {
