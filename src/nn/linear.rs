@@ -48,7 +48,7 @@ impl LayerKind for LinearSpec {
     }
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 
     fn pretrain_units(&self) -> Option<usize> {
