@@ -6,7 +6,7 @@
 //!   errors of a GPU that cannot be had. Built with or without the feature, so that the default
 //!   build can say how to get one.
 //! - `context`: the adapter, the logical device, its queue and the compiled kernels.
-//! - `buffer`: [`GpuTensor`], a buffer of f32 on the device with its shape (upload, download).
+//! - `buffer`: `GpuTensor`, a buffer of f32 on the device with its shape (upload, download).
 //! - `kernels`: each WGSL kernel's launch (GEMM with every transpose, bias add and its column
 //!   sums, activations and their derivatives, softmax cross-entropy fused with its δ, row
 //!   gathering, the SGD and Adam updates); the shaders are in `shaders/`.
