@@ -23,6 +23,7 @@ pub mod data;
 pub mod distributed;
 pub mod error;
 pub mod fuzz;
+pub mod gpu;
 pub mod io;
 pub mod lecture;
 pub mod loss;

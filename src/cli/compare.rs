@@ -171,6 +171,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     ensemble: None,
                     bagging: false,
                     seed: b.seed,
+                    device: None,
                     out: None,
                     limit_train: b.limit_train,
                     seq_len: None,

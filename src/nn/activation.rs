@@ -148,8 +148,9 @@ impl LayerKind for Activation {
 
     fn set_init(&mut self, _init: Init) {}
 
+    /// Every activation but GELU, whose erf has no WGSL twin yet (`gpu/kernels.rs`).
     fn gpu(&self) -> bool {
-        false
+        *self != Activation::Gelu
     }
 
     fn init_before(&self) -> Option<Init> {

@@ -48,9 +48,9 @@ pub trait LayerKind {
     /// weights, or none by [`Init`], leave themselves unchanged.
     fn set_init(&mut self, init: Init);
 
-    /// Whether the GPU backend can run this kind. It is `false` for every kind today: the GPU
-    /// backend comes next and will ask this before it takes a model, so that a kind it lacks is
-    /// named instead of silently run on the CPU.
+    /// Whether the GPU backend (`crate::gpu`, cargo feature `gpu`) has kernels for this kind; it
+    /// asks before it takes a model, so that a kind it lacks is named instead of silently run on
+    /// the CPU. True for `linear`, `flatten` and the activations but GELU so far.
     fn gpu(&self) -> bool;
 
     /// The init this kind asks of the layer that feeds it when that layer's spec gives none: He

@@ -56,7 +56,7 @@ impl LayerKind for LinearSpec {
     }
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 
     fn pretrain_units(&self) -> Option<usize> {

@@ -51,6 +51,10 @@ impl UpdateRule for Adam {
         2
     }
 
+    fn params(&self) -> Option<super::RuleParams> {
+        Some(super::RuleParams::Adam { beta1: self.beta1, beta2: self.beta2, eps: self.eps })
+    }
+
     fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, t: u64) {
         self.adam_step(w, g, state, eta, t);
     }

@@ -59,6 +59,43 @@ pub trait UpdateRule: Send + Sync {
     /// Updates `w` in place from its gradient `g`, its `state` buffers (zeros before the first
     /// step), the learning rate `eta` and the step number `t` (1 for the first step).
     fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, t: u64);
+
+    /// The rule as plain data, for an engine that applies it elsewhere (the GPU's kernels, see
+    /// `crate::gpu`); `None` for a rule that has no such form yet.
+    fn params(&self) -> Option<RuleParams> {
+        None
+    }
+}
+
+/// An update rule's kind and hyper-parameters, for the GPU's update kernels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RuleParams {
+    /// [`Sgd`]: momentum α (0: none), Nesterov's form or the lecture's.
+    Sgd {
+        /// α.
+        momentum: f32,
+        /// Nesterov momentum.
+        nesterov: bool,
+    },
+    /// [`Adam`].
+    Adam {
+        /// β₁.
+        beta1: f32,
+        /// β₂.
+        beta2: f32,
+        /// ε.
+        eps: f32,
+    },
+}
+
+impl RuleParams {
+    /// How many state buffers the rule keeps per weight, as its [`UpdateRule::state_buffers`].
+    pub fn state_buffers(self) -> usize {
+        match self {
+            RuleParams::Sgd { momentum, .. } => usize::from(momentum > 0.0),
+            RuleParams::Adam { .. } => 2,
+        }
+    }
 }
 
 /// Applies an [`UpdateRule`] to every parameter of a model.
@@ -88,6 +125,11 @@ impl Optimizer {
     /// The rule's name.
     pub fn name(&self) -> String {
         self.rule.name()
+    }
+
+    /// The rule as plain data (see [`UpdateRule::params`]).
+    pub fn rule_params(&self) -> Option<RuleParams> {
+        self.rule.params()
     }
 
     /// How many steps have been taken: t of the last step, 0 before the first.

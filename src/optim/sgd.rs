@@ -33,6 +33,10 @@ impl UpdateRule for Sgd {
         usize::from(self.momentum > 0.0)
     }
 
+    fn params(&self) -> Option<super::RuleParams> {
+        Some(super::RuleParams::Sgd { momentum: self.momentum, nesterov: self.nesterov })
+    }
+
     fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, _t: u64) {
         let alpha = self.momentum;
         match state {

@@ -113,7 +113,8 @@ pub struct EpochReport {
 pub trait Observer {
     /// An epoch of `batches` mini-batches begins with learning rate `lr`.
     fn epoch_start(&mut self, _epoch: usize, _batches: usize, _lr: f32) {}
-    /// A mini-batch of `samples` rows ended with data loss `loss`.
+    /// A mini-batch of `samples` rows ended with data loss `loss` (NaN when the loss stays on the
+    /// GPU until the epoch ends).
     fn batch_end(&mut self, _loss: f32, _samples: usize) {}
     /// An epoch ended (training and evaluation).
     fn epoch_end(&mut self, _report: &EpochReport) {}
@@ -258,6 +259,9 @@ pub struct Trainer<M: Module = Model> {
     initial_loss: Option<f32>,
     /// The other ranks of a data-parallel run, if any.
     parallel: Option<DataParallel>,
+    /// The GPU that runs the steps, if the run moved there ([`Trainer::to_gpu`]).
+    #[cfg(feature = "gpu")]
+    gpu: Option<crate::gpu::GpuTraining>,
 }
 
 impl Trainer {
@@ -265,6 +269,30 @@ impl Trainer {
     pub fn new(model: Model, optimizer: Optimizer, schedule: Box<dyn Schedule>, config: TrainConfig) -> Trainer {
         let loss = model.spec().loss;
         Trainer::with_loss(model, loss, optimizer, schedule, config)
+    }
+
+    /// Moves the training steps to `gpu`: from the next epoch on, weights, optimizer state and
+    /// batches live on the device, and each epoch ends by writing the weights and optimizer
+    /// state back into [`Trainer::model`] and [`Trainer::optimizer`] (evaluation and checkpoints
+    /// read them there). An error names what the GPU cannot do yet: a layer without a kernel
+    /// (see [`crate::nn::LayerKind::gpu`]), a loss or optimizer other than softmax
+    /// cross-entropy, SGD and Adam, regularization, augmentation, data parallelism.
+    #[cfg(feature = "gpu")]
+    pub fn to_gpu(&mut self, gpu: crate::gpu::Gpu) -> Result<()> {
+        let reg = self.config.regularization;
+        let refused = [
+            (reg.l1 != 0.0 || reg.l2 != 0.0, "L1/L2 penalties (--l1, --l2)"),
+            (reg.max_norm.is_some(), "max-norm (--max-norm)"),
+            (reg.clip.is_some(), "gradient clipping (--clip)"),
+            (self.config.augment.is_some(), "augmentation"),
+            (self.parallel.is_some(), "data-parallel training"),
+        ];
+        if let Some((_, what)) = refused.iter().find(|(on, _)| *on) {
+            return Err(Error::config(format!("--device gpu: {what} has no GPU kernel yet: train with --device cpu")));
+        }
+        let batch = self.config.batch_size.max(1);
+        self.gpu = Some(crate::gpu::GpuTraining::new(gpu, &self.model, &self.optimizer, batch)?);
+        Ok(())
     }
 }
 
@@ -294,7 +322,18 @@ impl<M: Module> Trainer<M> {
             stopped: false,
             initial_loss: None,
             parallel: None,
+            #[cfg(feature = "gpu")]
+            gpu: None,
         }
+    }
+
+    /// The GPU that runs the steps, in words, if the run moved to one.
+    pub fn device_name(&self) -> Option<String> {
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = &self.gpu {
+            return Some(gpu.device_name());
+        }
+        None
     }
 
     /// Makes this trainer one rank of a data-parallel run: rank 0's weights are broadcast to
@@ -367,6 +406,10 @@ impl<M: Module> Trainer<M> {
                 )));
             }
         }
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = &mut self.gpu {
+            gpu.upload(sets.train)?;
+        }
         if self.epoch() == 0 && self.initial_loss.is_none() && !sets.train.is_empty() {
             let first = sets.train.take(INITIAL_LOSS_SAMPLES.min(sets.train.len()));
             let e = evaluate_module(&mut self.model, self.loss, &first, 0..first.len(), INITIAL_LOSS_SAMPLES);
@@ -393,7 +436,8 @@ impl<M: Module> Trainer<M> {
         self.run(sets, &mut Quiet, &mut |_| Ok(()))
     }
 
-    /// One epoch: the steps, then evaluation, schedule and early stopping.
+    /// One epoch: the steps, then evaluation, schedule and early stopping. On a GPU, panics if the
+    /// training set does not fit the device ([`Trainer::run`] checks that first, with an error).
     pub fn run_epoch(&mut self, sets: Sets, observer: &mut dyn Observer) -> &EpochReport {
         let epoch = self.epoch() + 1;
         let lr = self.schedule.lr();
@@ -411,16 +455,8 @@ impl<M: Module> Trainer<M> {
         let batches = balanced_batches(order.len(), self.config.batch_size);
         observer.epoch_start(epoch, batches.len(), lr);
         self.model.set_training(true);
-        let (mut loss_sum, mut penalty_sum) = (0.0f64, 0.0f64);
         let augment_seed = rng.next_u64();
-        for (b, range) in batches.into_iter().enumerate() {
-            let rows = &order[range];
-            let seed = Rng::derive(augment_seed, b as u64).next_u64();
-            let (loss, penalty) = self.step(sets.train, rows, seed);
-            loss_sum += loss as f64 * rows.len() as f64;
-            penalty_sum += penalty as f64 * rows.len() as f64;
-            observer.batch_end(loss, rows.len());
-        }
+        let (loss_sum, penalty_sum) = self.steps(sets.train, &order, &batches, augment_seed, observer);
         let seconds = start.elapsed().as_secs_f64();
         let n = sets.train.len().max(1) as f64;
         // an empty set has no figures (None), not a loss and accuracy of 0
@@ -446,6 +482,35 @@ impl<M: Module> Trainer<M> {
         observer.epoch_end(&report);
         self.history.push(report);
         self.history.last().expect("just pushed")
+    }
+
+    /// The steps of an epoch over `batches` of `order`; returns the sums over its rows of the data
+    /// loss and of the penalty.
+    fn steps(
+        &mut self,
+        data: &Dataset,
+        order: &[usize],
+        batches: &[std::ops::Range<usize>],
+        augment_seed: u64,
+        observer: &mut dyn Observer,
+    ) -> (f64, f64) {
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = &mut self.gpu {
+            // the batches' losses stay on the device until the epoch ends
+            let parts = (&mut self.model as &mut dyn Module, &mut self.optimizer);
+            let loss_sum = gpu.epoch(data, order, batches, parts, &mut |rows| observer.batch_end(f32::NAN, rows));
+            return (loss_sum, 0.0);
+        }
+        let (mut loss_sum, mut penalty_sum) = (0.0f64, 0.0f64);
+        for (b, range) in batches.iter().enumerate() {
+            let rows = &order[range.clone()];
+            let seed = Rng::derive(augment_seed, b as u64).next_u64();
+            let (loss, penalty) = self.step(data, rows, seed);
+            loss_sum += loss as f64 * rows.len() as f64;
+            penalty_sum += penalty as f64 * rows.len() as f64;
+            observer.batch_end(loss, rows.len());
+        }
+        (loss_sum, penalty_sum)
     }
 
     /// The loss and accuracy on `data` (split across the ranks of a data-parallel run).

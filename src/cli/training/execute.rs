@@ -27,9 +27,10 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
     meta.extend(run.text.as_ref().map(TextFacts::checkpoint_meta).unwrap_or_default());
     let t = &run.trainer;
     errln!(
-        "training {} ({} parameters) on {} samples{}, {}: {}, {}, m = {}; run folder {}",
+        "training {} ({} parameters){} on {} samples{}, {}: {}, {}, m = {}; run folder {}",
         describe(t.model.spec()),
         t.model.num_parameters(),
+        t.device_name().map(|d| format!(" on the GPU {d}")).unwrap_or_default(),
         run.data.train.len(),
         run.val.as_ref().map(|v| format!(", validating on {}", v.len())).unwrap_or_default(),
         match run.data.test.len() {

@@ -150,6 +150,11 @@ pub struct TrainArgs {
     /// Seed of initialisation and shuffling: the same seed gives the same weights, bit for bit.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Where the steps run: cpu, gpu, or auto (a GPU when one is found and has kernels for every
+    /// layer); NABLA_DEVICE when absent, else cpu. The GPU needs a build with `--features gpu`.
+    #[arg(long, value_name = "cpu|gpu|auto")]
+    #[serde(default)]
+    pub device: Option<String>,
     /// Also save the final weights here (safetensors).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -2,6 +2,7 @@
 //! share: flags → [`prepare`] (a [`Run`]) → [`execute`] → [`summary`]. It imports only
 //! `super::shared`, never a command module.
 
+mod device;
 mod execute;
 mod flags;
 mod model;

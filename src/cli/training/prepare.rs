@@ -146,6 +146,8 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
             RunRecord::resume(&dir, trainer.history.clone())
         }
     };
+    // after a resume's restore: the device takes the restored weights and optimizer state
+    super::device::place(&mut trainer, args.device.as_deref())?;
     Ok(Run { args, trainer, data, val, record, pretrained, leader, text })
 }
 

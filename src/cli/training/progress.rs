@@ -72,7 +72,10 @@ impl Observer for Progress {
             // formatting the message costs more than a small batch: refresh it every 16 batches
             if bar.position() % 16 == 1 {
                 let rate = self.samples as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!("loss {:.4}  {:.0} samples/s", self.loss_sum / self.samples as f64, rate));
+                // on a GPU the losses stay on the device until the epoch ends (NaN here)
+                let loss = self.loss_sum / self.samples as f64;
+                let loss = if loss.is_nan() { String::new() } else { format!("loss {loss:.4}  ") };
+                bar.set_message(format!("{loss}{rate:.0} samples/s"));
             }
         }
     }

@@ -1,0 +1,205 @@
+//! The launches of the WGSL kernels in `shaders/`, one function per kernel, each the device twin
+//! of a CPU op (named in its doc comment; `tests/gpu.rs` holds each to it). Operands are buffers
+//! of row-major f32 (see [`super::GpuTensor::buffer`]) with their sizes given, as
+//! [`crate::tensor::gemm_into`] takes slices: the training loop reuses buffers sized for the
+//! largest batch.
+
+use super::Gpu;
+use super::context::groups_for;
+use crate::nn::Activation;
+use crate::ops::{SCALED_TANH_A, SCALED_TANH_S};
+use crate::optim::RuleParams;
+use crate::tensor::Transpose;
+
+/// Every compute pipeline, compiled once when the GPU is opened.
+pub(super) struct Kernels {
+    gemm: wgpu::ComputePipeline,
+    bias_add: wgpu::ComputePipeline,
+    column_sum: wgpu::ComputePipeline,
+    activation: wgpu::ComputePipeline,
+    activation_backward: wgpu::ComputePipeline,
+    softmax_ce: wgpu::ComputePipeline,
+    gather: wgpu::ComputePipeline,
+    sgd: wgpu::ComputePipeline,
+    momentum: wgpu::ComputePipeline,
+    adam: wgpu::ComputePipeline,
+}
+
+impl Kernels {
+    /// Compiles the shaders (WGSL, checked by naga) into pipelines on `device`.
+    pub(super) fn compile(device: &wgpu::Device) -> Kernels {
+        let module = |name: &str, source: &str| {
+            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            })
+        };
+        let pipeline = |module: &wgpu::ShaderModule, entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None, // derived from the entry point's bindings
+                module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let gemm = module("gemm", include_str!("shaders/gemm.wgsl"));
+        let unary = module("unary", include_str!("shaders/unary.wgsl"));
+        let binary = module("binary", include_str!("shaders/binary.wgsl"));
+        let softmax_ce = module("softmax_ce", include_str!("shaders/softmax_ce.wgsl"));
+        let gather = module("gather", include_str!("shaders/gather.wgsl"));
+        let optim = module("optim", include_str!("shaders/optim.wgsl"));
+        Kernels {
+            gemm: pipeline(&gemm, "gemm"),
+            bias_add: pipeline(&unary, "bias_add"),
+            column_sum: pipeline(&unary, "column_sum"),
+            activation: pipeline(&unary, "forward"),
+            activation_backward: pipeline(&binary, "backward"),
+            softmax_ce: pipeline(&softmax_ce, "softmax_ce"),
+            gather: pipeline(&gather, "gather"),
+            sgd: pipeline(&optim, "sgd"),
+            momentum: pipeline(&optim, "momentum"),
+            adam: pipeline(&optim, "adam"),
+        }
+    }
+}
+
+/// The number of an activation in the shaders, or `None` for one without a kernel yet (GELU:
+/// WGSL has no erf, and nabla's rational erf is not ported).
+pub fn activation_code(a: Activation) -> Option<u32> {
+    match a {
+        Activation::Identity => Some(0),
+        Activation::Sigmoid => Some(1),
+        Activation::Tanh => Some(2),
+        Activation::Relu => Some(3),
+        Activation::ScaledTanh => Some(4),
+        Activation::Gelu => None,
+    }
+}
+
+/// A size as the shaders' u32, or a panic naming it: the device indexes with 32 bits.
+#[track_caller]
+fn word(n: usize, what: &str) -> u32 {
+    u32::try_from(n).unwrap_or_else(|_| panic!("GPU kernel: {what} = {n} does not fit the device's 32-bit indices"))
+}
+
+/// `C = op(A)·op(B)`, or `C += op(A)·op(B)` when `accumulate`: C is m×n; the device twin of
+/// [`crate::tensor::gemm_into`], with the same arguments.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    gpu: &Gpu,
+    (m, n, k): (usize, usize, usize),
+    a: &wgpu::Buffer,
+    ta: Transpose,
+    b: &wgpu::Buffer,
+    tb: Transpose,
+    c: &wgpu::Buffer,
+    accumulate: bool,
+) {
+    let flags = u32::from(ta == Transpose::Yes) | u32::from(tb == Transpose::Yes) << 1 | u32::from(accumulate) << 2;
+    let params = [word(m, "m"), word(n, "n"), word(k, "k"), flags];
+    gpu.launch(&gpu.kernels.gemm, &params, &[a, b, c], [word(n.div_ceil(16), "n"), word(m.div_ceil(16), "m"), 1]);
+}
+
+/// U ← U + 1·b for U of `rows` × `cols` and b of `cols`: the bias of [`crate::Var::affine`].
+pub fn bias_add(gpu: &Gpu, rows: usize, cols: usize, b: &wgpu::Buffer, u: &wgpu::Buffer) {
+    let params = [word(rows, "rows"), word(cols, "cols"), 0, 0, 0, 0];
+    gpu.launch(&gpu.kernels.bias_add, &params, &[b, u], groups_for(rows * cols));
+}
+
+/// `out` ← 1ᵀ·δ, the column sums of δ (`rows` × `cols`): the bias gradient of
+/// [`crate::Var::affine`].
+pub fn column_sum(gpu: &Gpu, rows: usize, cols: usize, delta: &wgpu::Buffer, out: &wgpu::Buffer) {
+    let params = [word(rows, "rows"), word(cols, "cols"), 0, 0, 0, 0];
+    gpu.launch(&gpu.kernels.column_sum, &params, &[delta, out], groups_for(cols));
+}
+
+/// Y = f(U) over `n` values, f given by [`activation_code`]: [`Activation::apply`] on the device.
+pub fn activation(gpu: &Gpu, code: u32, n: usize, u: &wgpu::Buffer, y: &wgpu::Buffer) {
+    let params = [word(n, "n"), 1, code, 0, SCALED_TANH_A.to_bits(), SCALED_TANH_S.to_bits()];
+    gpu.launch(&gpu.kernels.activation, &params, &[u, y], groups_for(n));
+}
+
+/// δ_U = δ_Y ⊙ f′ from the activation's output Y = f(U), over `n` values: the backward pass of
+/// [`activation`].
+pub fn activation_backward(
+    gpu: &Gpu,
+    code: u32,
+    n: usize,
+    y: &wgpu::Buffer,
+    delta_y: &wgpu::Buffer,
+    delta_u: &wgpu::Buffer,
+) {
+    let params = [word(n, "n"), code, SCALED_TANH_A.to_bits(), SCALED_TANH_S.to_bits()];
+    gpu.launch(&gpu.kernels.activation_backward, &params, &[y, delta_y, delta_u], groups_for(n));
+}
+
+/// Softmax cross-entropy of logits U (`rows` × `cols`) against targets T, fused with its δ =
+/// (softmax(U) − T)/rows: writes δ, and each row's loss −Σ t log softmax(u) to `losses` from
+/// index `offset` on (their mean is [`crate::loss::softmax_cross_entropy`]).
+#[allow(clippy::too_many_arguments)]
+pub fn softmax_ce(
+    gpu: &Gpu,
+    rows: usize,
+    cols: usize,
+    u: &wgpu::Buffer,
+    t: &wgpu::Buffer,
+    delta: &wgpu::Buffer,
+    losses: &wgpu::Buffer,
+    offset: usize,
+) {
+    let params = [word(rows, "rows"), word(cols, "cols"), word(offset, "offset"), 0];
+    gpu.launch(&gpu.kernels.softmax_ce, &params, &[u, t, delta, losses], groups_for(rows));
+}
+
+/// out = the rows `order[offset..offset + rows]` of `data` (`cols` values a row): a mini-batch
+/// gathered on the device, as [`crate::Tensor::gather_rows`].
+pub fn gather_rows(
+    gpu: &Gpu,
+    (rows, cols): (usize, usize),
+    order: &wgpu::Buffer,
+    offset: usize,
+    data: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+) {
+    let params = [word(rows, "rows"), word(cols, "cols"), word(offset, "offset"), 0];
+    gpu.launch(&gpu.kernels.gather, &params, &[order, data, out], groups_for(rows * cols));
+}
+
+/// One update of `n` weights `w` from their gradient `g` and the rule's `state` buffers (as many
+/// as the rule keeps, zeros before the first step), with learning rate `eta` at step `t` (1 for
+/// the first): [`crate::optim::UpdateRule::update`] on the device.
+#[allow(clippy::too_many_arguments)]
+pub fn update(
+    gpu: &Gpu,
+    rule: RuleParams,
+    eta: f32,
+    t: u64,
+    n: usize,
+    g: &wgpu::Buffer,
+    w: &wgpu::Buffer,
+    state: &[&wgpu::Buffer],
+) {
+    let n32 = word(n, "n");
+    let groups = groups_for(n);
+    match (rule, state) {
+        (RuleParams::Sgd { .. }, []) => {
+            let params = [n32, 0, eta.to_bits(), 0, 0, 0, 0, 0];
+            gpu.launch(&gpu.kernels.sgd, &params, &[g, w], groups);
+        }
+        (RuleParams::Sgd { momentum, nesterov }, [v]) => {
+            let params = [n32, u32::from(nesterov), eta.to_bits(), momentum.to_bits(), 0, 0, 0, 0];
+            gpu.launch(&gpu.kernels.momentum, &params, &[g, w, v], groups);
+        }
+        (RuleParams::Adam { beta1, beta2, eps }, [m, v]) => {
+            // 1 − βᵗ in f64 as on the CPU, so that both devices divide by the same number
+            let c1 = (1.0 - f64::from(beta1).powf(t as f64)) as f32;
+            let c2 = (1.0 - f64::from(beta2).powf(t as f64)) as f32;
+            let params =
+                [n32, 0, eta.to_bits(), beta1.to_bits(), beta2.to_bits(), eps.to_bits(), c1.to_bits(), c2.to_bits()];
+            gpu.launch(&gpu.kernels.adam, &params, &[g, w, m, v], groups);
+        }
+        (rule, state) => panic!("GPU update: {rule:?} given {} state buffers", state.len()),
+    }
+}

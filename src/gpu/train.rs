@@ -1,0 +1,159 @@
+//! Mini-batch training on the device: the data set is uploaded once, and each epoch uploads only
+//! its shuffled order; every step gathers its batch, runs forward, the fused softmax
+//! cross-entropy and backward, and updates weights and optimizer state, all on the device. At
+//! the epoch's end the rows' losses come back, and the weights and optimizer state are written
+//! into the CPU model and optimizer, which evaluate and checkpoint as before.
+
+use super::buffer::{download_f32, upload_words, zeroed};
+use super::{Gpu, GpuNet, kernels};
+use crate::data::Dataset;
+use crate::loss::Loss;
+use crate::nn::{Model, Module};
+use crate::optim::{Optimizer, RuleParams};
+use crate::{Error, Result};
+use std::ops::Range;
+
+/// A training set on the device: inputs N × D and targets N × K, f32.
+struct DeviceData {
+    inputs: wgpu::Buffer,
+    targets: wgpu::Buffer,
+    /// Its rows, and the address of the CPU set it came from (a different set is uploaded anew).
+    rows: usize,
+    source: usize,
+}
+
+/// The GPU side of a [`crate::train::Trainer`]: the net, the optimizer's rule and state buffers,
+/// and the training set, on the device.
+pub struct GpuTraining {
+    gpu: Gpu,
+    net: GpuNet,
+    rule: RuleParams,
+    /// Each parameter's state buffers, in the net's order of parameters.
+    state: Vec<Vec<wgpu::Buffer>>,
+    data: Option<DeviceData>,
+}
+
+impl GpuTraining {
+    /// Moves the training of `model` by `optimizer` (its state too, for a resumed run) to `gpu`,
+    /// with batches of up to `batch` rows; an error names what the GPU cannot do yet.
+    pub fn new(gpu: Gpu, model: &Model, optimizer: &Optimizer, batch: usize) -> Result<GpuTraining> {
+        if model.spec().loss != Loss::SoftmaxCrossEntropy {
+            return Err(Error::config(format!(
+                "--device gpu: model '{}': the GPU trains with softmax-cross-entropy only so far, not {:?}",
+                model.spec().name,
+                model.spec().loss
+            )));
+        }
+        let Some(rule) = optimizer.rule_params() else {
+            return Err(Error::config(format!(
+                "--device gpu: the optimizer {} has no GPU kernel yet: use sgd (with or without momentum) or adam",
+                optimizer.name()
+            )));
+        };
+        let net = GpuNet::new(&gpu, model, batch)?;
+        let saved = optimizer.state_dict();
+        let state = net
+            .params()
+            .iter()
+            .map(|(name, w, _)| match saved.buffers.get(*name) {
+                Some(buffers) => buffers.iter().map(|b| upload_words(&gpu, b)).collect(),
+                None => (0..rule.state_buffers()).map(|_| zeroed(&gpu, w.numel())).collect(),
+            })
+            .collect();
+        Ok(GpuTraining { gpu, net, rule, state, data: None })
+    }
+
+    /// The GPU in words.
+    pub fn device_name(&self) -> String {
+        self.gpu.name()
+    }
+
+    /// The steps of one epoch: `batches` ranges of `order` (rows of `data`), with learning rate
+    /// `eta`; `optimizer` counts the steps. Returns the sum over the epoch's rows of their loss
+    /// (what the CPU's loop sums as each batch's mean times its size); `batch_end` is called
+    /// after each step is queued (its loss stays on the device). The weights and optimizer state
+    /// are written into `model` and `optimizer` at the end. Panics if the training set does not fit the device (see [`GpuTraining::upload`]).
+    pub fn epoch(
+        &mut self,
+        data: &Dataset,
+        order: &[usize],
+        batches: &[Range<usize>],
+        (model, optimizer): (&mut dyn Module, &mut Optimizer),
+        batch_end: &mut dyn FnMut(usize),
+    ) -> f64 {
+        if let Err(e) = self.upload(data) {
+            panic!("{e}");
+        }
+        let gpu = &self.gpu;
+        let device_data = self.data.as_ref().expect("uploaded");
+        let order32: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+        let order_buffer = upload_words(gpu, &order32);
+        let losses = zeroed(gpu, order.len());
+        let (d, k) = (self.net.inputs(), self.net.outputs());
+        let eta = optimizer.lr();
+        let mut t = optimizer.steps();
+        for range in batches {
+            let rows = range.len();
+            kernels::gather_rows(gpu, (rows, d), &order_buffer, range.start, &device_data.inputs, self.net.input());
+            let targets = zeroed(gpu, rows * k);
+            kernels::gather_rows(gpu, (rows, k), &order_buffer, range.start, &device_data.targets, &targets);
+            let u = self.net.forward(gpu, rows);
+            kernels::softmax_ce(gpu, rows, k, u, &targets, self.net.output_delta(), &losses, range.start);
+            self.net.backward(gpu, rows);
+            t += 1;
+            for ((_, w, g), state) in self.net.params().into_iter().zip(&self.state) {
+                let state: Vec<&wgpu::Buffer> = state.iter().collect();
+                kernels::update(gpu, self.rule, eta, t, w.numel(), g, w.buffer(), &state);
+            }
+            // lets wgpu free the finished steps' temporaries without waiting for the GPU
+            let _ = gpu.device.poll(wgpu::PollType::Poll);
+            batch_end(rows);
+        }
+        let loss_sum = download_f32(gpu, &losses, order.len()).iter().map(|&l| f64::from(l)).sum();
+        self.write_back(model, optimizer, t);
+        loss_sum
+    }
+
+    /// Uploads the training set unless it is already on the device; an error if it does not fit.
+    pub fn upload(&mut self, data: &Dataset) -> Result<()> {
+        if self.data.as_ref().is_some_and(|d| d.source == data as *const Dataset as usize && d.rows == data.len()) {
+            return Ok(());
+        }
+        let all: Vec<usize> = (0..data.len()).collect();
+        let inputs = data.inputs.gather_rows(&all);
+        let bytes = 4 * inputs.numel() as u64;
+        let limit = self.gpu.limits.max_storage_buffer_binding_size.min(self.gpu.limits.max_buffer_size);
+        if bytes > limit {
+            return Err(Error::config(format!(
+                "--device gpu: the training set's {} rows take {} MB as f32, more than the {} MB that {} binds at \
+                 once; train on fewer rows (--limit-train) or on the CPU",
+                data.len(),
+                bytes >> 20,
+                limit >> 20,
+                self.gpu.name()
+            )));
+        }
+        self.data = Some(DeviceData {
+            inputs: upload_words(&self.gpu, inputs.data()),
+            targets: upload_words(&self.gpu, data.targets.data()),
+            rows: data.len(),
+            source: data as *const Dataset as usize,
+        });
+        Ok(())
+    }
+
+    /// Writes the device's weights into `model`, and its optimizer state (at step `t`) into
+    /// `optimizer`.
+    fn write_back(&self, model: &mut dyn Module, optimizer: &mut Optimizer, t: u64) {
+        self.net.write_back(&self.gpu, model);
+        let mut state = optimizer.state_dict();
+        state.t = t;
+        for ((name, w, _), buffers) in self.net.params().into_iter().zip(&self.state) {
+            if !buffers.is_empty() {
+                let values = buffers.iter().map(|b| download_f32(&self.gpu, b, w.numel())).collect();
+                state.buffers.insert(name.to_string(), values);
+            }
+        }
+        optimizer.load_state_dict(state).expect("the state of the optimizer's own rule, for its own parameters");
+    }
+}
