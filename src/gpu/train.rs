@@ -92,10 +92,12 @@ impl GpuTraining {
         let (d, k) = (self.net.inputs(), self.net.outputs());
         let eta = optimizer.lr();
         let mut t = optimizer.steps();
+        // one buffer for every batch's targets, not one per step
+        let largest = batches.iter().map(Range::len).max().unwrap_or(0);
+        let targets = zeroed(gpu, (largest * k).max(1));
         for range in batches {
             let rows = range.len();
             kernels::gather_rows(gpu, (rows, d), &order_buffer, range.start, &device_data.inputs, self.net.input());
-            let targets = zeroed(gpu, rows * k);
             kernels::gather_rows(gpu, (rows, k), &order_buffer, range.start, &device_data.targets, &targets);
             let u = self.net.forward(gpu, rows);
             kernels::softmax_ce(gpu, rows, k, u, &targets, self.net.output_delta(), &losses, range.start);
