@@ -20,6 +20,7 @@ use super::recurrent::{
     weight_gradient,
 };
 use crate::autodiff::Var;
+use crate::tensor::packed::PackedB;
 use crate::tensor::simd::simd_kernel;
 use crate::tensor::team;
 use crate::tensor::{Transpose, gemm_into};
@@ -115,6 +116,8 @@ fn forward(d: &Dims, xt: &[f32], [w, u, b_x, b_h]: [&[f32]; 4]) -> Run {
     }
     gemm_into(tm, h3, xt.len() / tm, xt, Transpose::No, w, Transpose::No, &mut gates, true);
     let (mut h_n, mut hs) = (vec![0.0; tm * h], vec![0.0; tm * h]);
+    // U packed once for every step of every block
+    let u = PackedB::new(u, h, h3, Transpose::No);
     let block = team::block_len(m, ROWS_PER_PART);
     let parts: Vec<_> = blocks_mut(&mut gates, m, h3, block)
         .into_iter()
@@ -132,7 +135,7 @@ fn forward(d: &Dims, xt: &[f32], [w, u, b_x, b_h]: [&[f32]; 4]) -> Run {
                 row.copy_from_slice(b_h);
             }
             if t > 0 {
-                gemm_into(rows, h3, h, h_prev, Transpose::No, u, Transpose::No, &mut recurrent, true);
+                u.mul_into(rows, h_prev, &mut recurrent, true);
             }
             cell_forward(a_t, &recurrent, h_n[t], h_t[0], h_prev, h);
             for j in d.lengths.ended(k * block, rows, t) {
@@ -172,6 +175,8 @@ fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> (Vec<f32>, Vec<f3
     let (m, h, h3) = (d.m, d.h, 3 * d.h);
     let mut dx_parts = vec![0.0; d.steps * m * h3];
     let mut dh_parts = vec![0.0; d.steps * m * h3];
+    // Uᵀ packed once for every step of every block
+    let u_t = PackedB::new(u, h3, h, Transpose::Yes);
     let block = team::block_len(m, ROWS_PER_PART);
     let parts: Vec<_> = blocks_mut(&mut dx_parts, m, h3, block)
         .into_iter()
@@ -198,7 +203,7 @@ fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> (Vec<f32>, Vec<f3
             }
             if t > 0 {
                 // δh_{t−1} = δh⊙z (already in dh_next) + ∂E/∂h_·Uᵀ
-                gemm_into(rows, h, h3, dh[t], Transpose::No, u, Transpose::Yes, &mut dh_next, true);
+                u_t.mul_into(rows, dh[t], &mut dh_next, true);
             }
         }
     });

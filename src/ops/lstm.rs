@@ -22,6 +22,7 @@ use super::recurrent::{
     weight_gradient,
 };
 use crate::autodiff::Var;
+use crate::tensor::packed::PackedB;
 use crate::tensor::simd::simd_kernel;
 use crate::tensor::team;
 use crate::tensor::{Transpose, gemm_into};
@@ -116,6 +117,8 @@ fn forward(d: &Dims, xt: &[f32], w: &[f32], u: &[f32], b: &[f32]) -> Run {
     }
     gemm_into(tm, h4, xt.len() / tm, xt, Transpose::No, w, Transpose::No, &mut gates, true);
     let (mut c, mut tanh_c, mut hs) = (vec![0.0; tm * h], vec![0.0; tm * h], vec![0.0; tm * h]);
+    // U packed once for every step of every block
+    let u = PackedB::new(u, h, h4, Transpose::No);
     let block = team::block_len(m, ROWS_PER_PART);
     let parts: Vec<_> = blocks_mut(&mut gates, m, h4, block)
         .into_iter()
@@ -131,7 +134,7 @@ fn forward(d: &Dims, xt: &[f32], w: &[f32], u: &[f32], b: &[f32]) -> Run {
             let (done_c, c_t) = c.split_at_mut(t);
             let (done_tc, tc_t) = tanh_c.split_at_mut(t);
             if t > 0 {
-                gemm_into(rows, h4, h, done_h[t - 1], Transpose::No, u, Transpose::No, a_t, true);
+                u.mul_into(rows, done_h[t - 1], a_t, true);
             }
             let (h_prev, c_prev, tc_prev) = match t {
                 0 => (&zero[..], &zero[..], &zero[..]),
@@ -175,6 +178,8 @@ simd_kernel! {
 fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> Vec<f32> {
     let (m, h, h4) = (d.m, d.h, 4 * d.h);
     let mut da = vec![0.0; d.steps * m * h4];
+    // Uᵀ packed once for every step of every block
+    let u_t = PackedB::new(u, h4, h, Transpose::Yes);
     let block = team::block_len(m, ROWS_PER_PART);
     let parts: Vec<_> = blocks_mut(&mut da, m, h4, block)
         .into_iter()
@@ -205,7 +210,7 @@ fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> Vec<f32> {
                 dc[j * h..(j + 1) * h].copy_from_slice(dc_j);
             }
             if t > 0 {
-                gemm_into(rows, h, h4, da[t], Transpose::No, u, Transpose::Yes, &mut dh_next, false);
+                u_t.mul_into(rows, da[t], &mut dh_next, false);
                 for (&j, (dh_j, _)) in ended.iter().zip(&through) {
                     dh_next[j * h..(j + 1) * h].copy_from_slice(dh_j);
                 }

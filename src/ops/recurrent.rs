@@ -5,7 +5,8 @@
 //! Rows of a batch never mix in a recurrence: h_t of row r depends only on x_{1..t} and h_{t−1} of
 //! row r. So each thread takes one block of rows through all T steps (forward, then BPTT), in
 //! one parallel section per pass instead of two per step, and its GEMMs of every step run on
-//! one core over the same U, its rows' states staying in that core's cache.
+//! one core over the same U, its rows' states staying in that core's cache. U (and Uᵀ for BPTT)
+//! is packed once per pass for the micro-kernel (`tensor/packed.rs`), not once per step.
 
 use crate::tensor::{Tensor, Transpose, gemm_into};
 

@@ -13,6 +13,7 @@ use super::recurrent::{
     weight_gradient,
 };
 use crate::autodiff::Var;
+use crate::tensor::packed::PackedB;
 use crate::tensor::team;
 use crate::tensor::{Transpose, gemm_into};
 
@@ -83,6 +84,8 @@ fn forward(m: usize, steps: usize, h: usize, lengths: &Lengths, xt: &[f32], [w, 
         hs.extend_from_slice(b);
     }
     gemm_into(tm, h, xt.len() / tm, xt, Transpose::No, w, Transpose::No, &mut hs, true);
+    // U packed once for every step of every block
+    let u = PackedB::new(u, h, h, Transpose::No);
     let block = team::block_len(m, ROWS_PER_PART);
     team::for_each(blocks_mut(&mut hs, m, h, block).into_iter().enumerate().collect(), |(k, mut hs)| {
         // one block of rows through every step
@@ -91,7 +94,7 @@ fn forward(m: usize, steps: usize, h: usize, lengths: &Lengths, xt: &[f32], [w, 
         for t in 0..steps {
             let (done, now) = hs.split_at_mut(t);
             if t > 0 {
-                gemm_into(rows, h, h, done[t - 1], Transpose::No, u, Transpose::No, now[0], true);
+                u.mul_into(rows, done[t - 1], now[0], true);
             }
             now[0].iter_mut().for_each(|v| *v = tanh_rational(*v));
             for j in lengths.ended(k * block, rows, t) {
@@ -104,6 +107,8 @@ fn forward(m: usize, steps: usize, h: usize, lengths: &Lengths, xt: &[f32], [w, 
 
 /// Backpropagation through time: turns ∂E/∂h_t of the output (`da`, T × m × H) into ∂E/∂a_t.
 fn backward(m: usize, h: usize, lengths: &Lengths, hs: &[f32], da: &mut [f32], u: &[f32]) {
+    // Uᵀ packed once for every step of every block
+    let u_t = PackedB::new(u, h, h, Transpose::Yes);
     let block = team::block_len(m, ROWS_PER_PART);
     let parts: Vec<_> = blocks_mut(da, m, h, block).into_iter().zip(blocks(hs, m, h, block)).enumerate().collect();
     team::for_each(parts, |(k, (mut da, hs))| {
@@ -118,7 +123,7 @@ fn backward(m: usize, h: usize, lengths: &Lengths, hs: &[f32], da: &mut [f32], u
             ended.iter().for_each(|&j| now[0][j * h..(j + 1) * h].fill(0.0));
             if t > 0 {
                 // δh_{t−1} += ∂E/∂a_t·Uᵀ, beside what the output sent to h_{t−1}
-                gemm_into(rows, h, h, now[0], Transpose::No, u, Transpose::Yes, earlier[t - 1], true);
+                u_t.mul_into(rows, now[0], earlier[t - 1], true);
                 for (&j, dh_j) in ended.iter().zip(&through) {
                     earlier[t - 1][j * h..(j + 1) * h].iter_mut().zip(dh_j).for_each(|(d, g)| *d += g);
                 }

@@ -9,6 +9,7 @@
 
 mod elementwise;
 mod gemm;
+pub(crate) mod packed;
 mod reduce;
 mod shape_ops;
 pub(crate) mod simd;
