@@ -200,11 +200,12 @@ simd_kernel! {
     }
 }
 
+/// The gradients of the input parts, of the recurrent parts and, if given, of h_0.
+type Backward = (Vec<f32>, Vec<f32>, Option<Vec<f32>>);
+
 /// Backpropagation through time: the gradients of the input parts and of the recurrent parts
 /// for every step (T × m × 3H each), from ∂E/∂h_t of the output (`dh_out`, T × m × H); with a
 /// given initial state `h0`, also ∂E/∂h_0 (m × H).
-type Backward = (Vec<f32>, Vec<f32>, Option<Vec<f32>>);
-
 fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32], h0: Option<&[f32]>) -> Backward {
     let (m, h, h3) = (d.m, d.h, 3 * d.h);
     let mut dx_parts = vec![0.0; d.steps * m * h3];

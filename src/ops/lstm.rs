@@ -168,7 +168,7 @@ fn forward(d: &Dims, xt: &[f32], w: &[f32], u: &[f32], b: &[f32], state0: Option
     gemm_into(tm, h4, xt.len() / tm, xt, Transpose::No, w, Transpose::No, &mut gates, true);
     let (mut c, mut tanh_c, mut hs) = (vec![0.0; tm * h], vec![0.0; tm * h], vec![0.0; tm * h]);
     let block = team::block_len(m, ROWS_PER_PART);
-    let [h0, c0] = state0.map_or([&[][..], &[][..]], |s| s);
+    let [h0, c0] = state0.unwrap_or([&[], &[]]);
     let parts: Vec<_> = blocks_mut(&mut gates, m, h4, block)
         .into_iter()
         .zip(blocks_mut(&mut c, m, h, block))
