@@ -175,6 +175,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     out: None,
                     limit_train: b.limit_train,
                     seq_len: None,
+                    bptt: None,
                     pretrain: epochs,
                     pretrain_samples: None,
                     pretrain_noise: 0.0,

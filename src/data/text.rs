@@ -11,6 +11,13 @@
 //! Window i covers characters s = i·T .. s + T as inputs and s + 1 .. s + T + 1 as targets:
 //! at every step t the target is the character after the input's. Windows do not overlap, so an
 //! epoch reads each character once; a remainder shorter than T + 1 characters is dropped.
+//!
+//! # Streams (truncated BPTT)
+//! With m streams ([`streams`]), each part is cut into m equal stretches, one per row of a
+//! batch, and each stretch into consecutive chunks of T characters: batch k holds chunk k of
+//! every stretch, so that batch k + 1 continues batch k row for row and a model that carries its
+//! state from batch to batch reads each stretch as one long sequence (Karpathy's char-rnn,
+//! PyTorch's word_language_model `batchify`).
 
 use super::Dataset;
 use crate::tensor::Tensor;
@@ -121,8 +128,9 @@ pub const TRAIN_SHARE: f64 = 0.9;
 
 /// Reads `path` as UTF-8 text and cuts it into windows of `steps` characters (see the module's
 /// documentation). Errors name the file: unreadable, empty, not UTF-8 (with the byte offset), or
-/// too short for one window in each part.
-pub fn load_text(path: &Path, steps: usize) -> Result<TextData> {
+/// too short for one window in each part. With `streams` = Some(m), each part is laid out as m
+/// streams of chunks (see the module's documentation) instead of windows.
+pub fn load_text(path: &Path, steps: usize, streams: Option<usize>) -> Result<TextData> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::format(
@@ -131,13 +139,16 @@ pub fn load_text(path: &Path, steps: usize) -> Result<TextData> {
             "not UTF-8 text (a character-level model reads a UTF-8 text file)",
         )
     })?;
-    text_data(&text, steps).map_err(|message| Error::format(path, "text", message))
+    text_data(&text, steps, streams).map_err(|message| Error::format(path, "text", message))
 }
 
 /// [`load_text`] on text already read; the error says what is missing.
-pub fn text_data(text: &str, steps: usize) -> std::result::Result<TextData, String> {
+pub fn text_data(text: &str, steps: usize, streams: Option<usize>) -> std::result::Result<TextData, String> {
     if steps == 0 {
         return Err("a sequence length of 0 characters".into());
+    }
+    if streams == Some(0) {
+        return Err("0 streams".into());
     }
     let chars: Vec<char> = text.chars().collect();
     if chars.is_empty() {
@@ -149,26 +160,26 @@ pub fn text_data(text: &str, steps: usize) -> std::result::Result<TextData, Stri
     let vocabulary = Vocabulary::of(&train_text);
     let (train_ids, _) = vocabulary.encode_known(&train_text);
     let (test_ids, unknown) = vocabulary.encode_known(&test_text);
-    let need = steps + 1;
+    // a window, or a chunk of each stream, and the character after it
+    let need = steps * streams.unwrap_or(1) + 1;
     if train_ids.len() < need || test_ids.len() < need {
         return Err(format!(
-            "{} characters: too short for one sequence of {steps} characters (and its next one) in both the \
+            "{} characters: too short for {} sequence of {steps} characters (and its next one) in both the \
              training part (first {:.0}%, {} characters) and the held-out part ({} characters); give a longer text \
-             or a smaller --seq-len",
+             or a smaller --seq-len (--bptt, --batch-size)",
             chars.len(),
+            streams.map_or_else(|| "one".to_string(), |m| format!("{m} streams of one")),
             100.0 * TRAIN_SHARE,
             train_ids.len(),
             test_ids.len()
         ));
     }
     let unigram_bits = unigram_entropy(&train_ids, vocabulary.len());
-    Ok(TextData {
-        train: windows(&train_ids, steps),
-        test: windows(&test_ids, steps),
-        vocabulary,
-        unknown,
-        unigram_bits,
-    })
+    let layout = |ids: &[usize]| match streams {
+        Some(m) => self::streams(ids, m, steps),
+        None => windows(ids, steps),
+    };
+    Ok(TextData { train: layout(&train_ids), test: layout(&test_ids), vocabulary, unknown, unigram_bits })
 }
 
 /// The non-overlapping windows of `steps` characters of `ids`, each with its next characters as
@@ -184,6 +195,28 @@ pub fn windows(ids: &[usize], steps: usize) -> Dataset {
     Dataset {
         inputs: Tensor::from_vec(inputs, &[n, steps]).into(),
         targets: Tensor::from_vec(targets, &[n, steps]),
+        labels: None,
+        image_shape: None,
+    }
+}
+
+/// `ids` as `m` streams of chunks of `steps` characters, each with its next characters as
+/// targets: inputs and targets both (C·m) × T, row k·m + s holding chunk k of stretch s (stretch s
+/// is characters s·L .. (s + 1)·L, L = ⌊(len − 1)/m⌋, and C = ⌊L/T⌋ chunks of it are read).
+pub fn streams(ids: &[usize], m: usize, steps: usize) -> Dataset {
+    let stretch = ids.len().saturating_sub(1) / m;
+    let chunks = stretch / steps;
+    let (mut inputs, mut targets) = (Vec::with_capacity(chunks * m * steps), Vec::with_capacity(chunks * m * steps));
+    for k in 0..chunks {
+        for s in 0..m {
+            let start = s * stretch + k * steps;
+            inputs.extend(ids[start..start + steps].iter().map(|&c| c as f32));
+            targets.extend(ids[start + 1..start + steps + 1].iter().map(|&c| c as f32));
+        }
+    }
+    Dataset {
+        inputs: Tensor::from_vec(inputs, &[chunks * m, steps]).into(),
+        targets: Tensor::from_vec(targets, &[chunks * m, steps]),
         labels: None,
         image_shape: None,
     }
@@ -215,13 +248,29 @@ mod tests {
     }
 
     #[test]
+    fn streams_continue_row_for_row_from_batch_to_batch() {
+        let ids: Vec<usize> = (0..24).collect();
+        // 2 streams of ⌊23/2⌋ = 11 characters: 0..11 and 11..22, each 3 chunks of 3
+        let d = streams(&ids, 2, 3);
+        assert_eq!(d.inputs.shape(), &[6, 3]);
+        let rows: Vec<Vec<f32>> = d.inputs.to_tensor().data().chunks(3).map(<[f32]>::to_vec).collect();
+        assert_eq!(rows[0], [0., 1., 2.]);
+        assert_eq!(rows[1], [11., 12., 13.]);
+        assert_eq!(rows[2], [3., 4., 5.], "batch 2 row 0 continues batch 1 row 0");
+        assert_eq!(rows[5], [17., 18., 19.]);
+        assert_eq!(&d.targets.data()[..3], &[1., 2., 3.]);
+        let short = text_data(&"abc".repeat(10), 3, Some(4)).unwrap_err();
+        assert!(short.contains("4 streams"), "{short}");
+    }
+
+    #[test]
     fn split_vocabulary_and_unknown_characters() {
         // 20 characters: the first 18 train, the last 2 are too few for a window of 4 and its next
-        let short = text_data(&"ab".repeat(10), 4).unwrap_err();
+        let short = text_data(&"ab".repeat(10), 4, None).unwrap_err();
         assert!(short.contains("too short"), "{short}");
         // 100 characters: 90 train, "abzabcabca" is held out and 'z' is not in the training part
         let text = format!("{}{}", "abcab".repeat(18), "abzabcabca");
-        let data = text_data(&text, 3).unwrap();
+        let data = text_data(&text, 3, None).unwrap();
         assert_eq!(data.vocabulary.to_text(), "abc");
         assert_eq!(data.unknown, 1);
         assert_eq!(data.train.len(), (90 - 1) / 3);
@@ -229,7 +278,7 @@ mod tests {
         // the training part is "abcab" × 18: a and b 2/5 each, c 1/5
         let h = -(2.0 * 0.4 * 0.4f64.log2() + 0.2 * 0.2f64.log2());
         assert!((data.unigram_bits - h).abs() < 1e-12);
-        assert_eq!(text_data("", 3).unwrap_err(), "the file is empty");
+        assert_eq!(text_data("", 3, None).unwrap_err(), "the file is empty");
     }
 
     #[test]

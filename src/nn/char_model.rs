@@ -8,7 +8,7 @@
 //! p_k = exp(u_k/τ) / Σ_j exp(u_j/τ): τ = 1 is the model's own distribution, τ → 0 the most
 //! likely character, τ > 1 flatter.
 
-use super::{LayerSpec, Linear, Lstm, LstmState, Model, Module, one_hot};
+use super::{Carry, LayerSpec, Linear, Lstm, LstmState, Model, Module, one_hot};
 use crate::autodiff::Param;
 use crate::rng::Rng;
 use crate::tensor::Tensor;
@@ -59,6 +59,7 @@ impl CharModel {
                 weight_hh: get(&format!("1.weight_hh{}", suffix(k))),
                 bias: get(&format!("1.bias{}", suffix(k))),
                 sequence: true,
+                carry: Carry::default(),
             })
             .collect();
         let output = Linear { weight: get("2.weight"), bias: get("2.bias") };

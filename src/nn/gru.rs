@@ -15,7 +15,7 @@
 
 use super::kind::{LayerKind, saturating_product};
 use super::stacked::{CellBuilder, Stacking, is_one, is_zero, one};
-use super::{Init, Module};
+use super::{Carry, Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
@@ -42,6 +42,8 @@ pub struct Gru {
     pub bias_hh: Param,
     /// Return every step's h (m × T × H) rather than the last (m × H).
     pub sequence: bool,
+    /// The state carried between forward passes (truncated BPTT), off unless switched on.
+    pub carry: Carry,
 }
 
 impl Gru {
@@ -55,6 +57,7 @@ impl Gru {
             bias_ih: Param::new(Tensor::zeros(&[3 * h])),
             bias_hh: Param::new(Tensor::zeros(&[3 * h])),
             sequence,
+            carry: Carry::default(),
         }
     }
 }
@@ -65,7 +68,18 @@ const NAMES: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
 impl Module for Gru {
     fn forward(&self, x: &Var) -> Var {
         let [w, u, b_x, b_h] = [&self.weight_ih, &self.weight_hh, &self.bias_ih, &self.bias_hh].map(Param::var);
-        x.gru(&w, &u, &b_x, &b_h, self.sequence)
+        if !self.carry.is_on() {
+            return x.gru(&w, &u, &b_x, &b_h, self.sequence);
+        }
+        let m = x.shape()[0];
+        let h0 = self.carry.start(m).map_or_else(|| Tensor::zeros(&[m, u.shape()[0]]), |mut s| s.remove(0));
+        let (out, h) = x.gru_from([&w, &u, &b_x, &b_h], self.sequence, None, &Var::constant(h0));
+        self.carry.keep(vec![h]);
+        out
+    }
+
+    fn carry_state(&mut self, on: bool) {
+        self.carry.set(on);
     }
 
     fn params(&self) -> Vec<(String, &Param)> {

@@ -16,7 +16,7 @@
 use super::kind::{LayerKind, saturating_product};
 use super::rnn::named;
 use super::stacked::{CellBuilder, Stacking, is_one, is_zero, one};
-use super::{Init, Module};
+use super::{Carry, Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::ops::{sigmoid, tanh_rational};
 use crate::rng::Rng;
@@ -42,6 +42,8 @@ pub struct Lstm {
     pub bias: Param,
     /// Return every step's h (m × T × H) rather than the last (m × H).
     pub sequence: bool,
+    /// The state carried between forward passes (truncated BPTT), off unless switched on.
+    pub carry: Carry,
 }
 
 impl Lstm {
@@ -57,13 +59,29 @@ impl Lstm {
             weight_hh: Param::new(Init::Xavier.draw(rng, &[h, 4 * h], h, h)),
             bias: Param::new(Tensor::from_vec(bias, &[4 * h])),
             sequence,
+            carry: Carry::default(),
         }
     }
 }
 
 impl Module for Lstm {
     fn forward(&self, x: &Var) -> Var {
-        x.lstm(&self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var(), self.sequence)
+        let weights = [&self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var()];
+        if !self.carry.is_on() {
+            return x.lstm(weights[0], weights[1], weights[2], self.sequence);
+        }
+        let m = x.shape()[0];
+        let [h0, c0] = match self.carry.start(m).as_deref() {
+            Some([h, c]) => [h.clone(), c.clone()],
+            _ => [self.zero_state(m).h, self.zero_state(m).c],
+        };
+        let (out, [h, c]) = x.lstm_from(weights, self.sequence, None, (&Var::constant(h0), &Var::constant(c0)));
+        self.carry.keep(vec![h, c]);
+        out
+    }
+
+    fn carry_state(&mut self, on: bool) {
+        self.carry.set(on);
     }
 
     fn params(&self) -> Vec<(String, &Param)> {
@@ -200,6 +218,27 @@ mod tests {
                 assert!((a - b).abs() < 1e-5, "step {t}: {a} vs {b}");
             }
         }
+    }
+
+    /// Carrying the state, two chunks through the layer give the whole sequence's states; switched
+    /// off, the second chunk starts from zero again.
+    #[test]
+    fn carried_state_joins_chunks_into_one_sequence() {
+        let mut rng = Rng::seed(4);
+        let mut lstm = Lstm::new(3, 4, true, &mut rng);
+        let x = rng.normal_tensor(&[2, 6, 3], 1.0);
+        let whole = lstm.forward(&Var::constant(x.clone()));
+        let chunk = |k: usize| Var::constant(x.slice(1, 3 * k..3 * k + 3));
+        lstm.carry_state(true);
+        let (first, second) = (lstm.forward(&chunk(0)), lstm.forward(&chunk(1)));
+        let joined = Var::concat(&[first, second], 1);
+        for (a, b) in joined.value().data().iter().zip(whole.value().data()) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        lstm.carry_state(false);
+        let fresh = lstm.forward(&chunk(1));
+        assert_eq!(fresh.value().data(), lstm.forward(&chunk(1)).value().data());
+        assert_ne!(fresh.value().data(), joined.value().slice(1, 3..6).data(), "from zero, not the carried state");
     }
 
     #[test]

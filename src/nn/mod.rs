@@ -25,6 +25,7 @@
 
 mod activation;
 mod auxiliary;
+mod carry;
 mod char_model;
 mod conv2d;
 mod dropout;
@@ -53,6 +54,7 @@ mod zoo;
 
 pub use activation::{Activation, ActivationLayer, GELU, Identity, NoFields, ReLU, ScaledTanh, Sigmoid, Tanh};
 pub use auxiliary::{Auxiliary, AuxiliarySpec};
+pub use carry::Carry;
 pub use char_model::{CharModel, char_layers, draw};
 pub use conv2d::{Conv2d, Conv2dSpec};
 pub use dropout::{Dropout, DropoutRule, DropoutSpec};
@@ -107,6 +109,11 @@ pub trait Module: Send + Sync {
     /// Switches between training and evaluation behaviour (dropout, for example). Layers that
     /// behave the same in both ignore it.
     fn set_training(&mut self, _training: bool) {}
+
+    /// Truncated BPTT: on, each recurrent layer starts every forward pass from the final state
+    /// of the one before (detached, see [`Carry`]), from zero right after this call; off (the
+    /// default), from zero every time. Layers without a state ignore it.
+    fn carry_state(&mut self, _on: bool) {}
 
     /// Gives stochastic layers (dropout) a new random stream. The trainer calls it at the start
     /// of every epoch with a stream derived from (seed, epoch), so that a resumed run draws the

@@ -98,6 +98,10 @@ impl Module for Model {
         self.net.reseed(rng);
     }
 
+    fn carry_state(&mut self, on: bool) {
+        self.net.carry_state(on);
+    }
+
     fn num_parameters(&self) -> usize {
         self.net.num_parameters()
     }

@@ -10,7 +10,7 @@
 //!   another recurrent layer on top)
 
 use super::kind::{LayerKind, saturating_product};
-use super::{Init, Module};
+use super::{Carry, Init, Module};
 use crate::autodiff::{Param, Var};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
@@ -35,6 +35,8 @@ pub struct Rnn {
     pub bias: Param,
     /// Return every step's state (m × T × H) rather than the last (m × H).
     pub sequence: bool,
+    /// The state carried between forward passes (truncated BPTT), off unless switched on.
+    pub carry: Carry,
 }
 
 impl Rnn {
@@ -45,13 +47,26 @@ impl Rnn {
             weight_hh: Param::new(Init::Xavier.draw(rng, &[hidden, hidden], hidden, hidden)),
             bias: Param::new(Tensor::zeros(&[hidden])),
             sequence,
+            carry: Carry::default(),
         }
     }
 }
 
 impl Module for Rnn {
     fn forward(&self, x: &Var) -> Var {
-        x.rnn(&self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var(), self.sequence)
+        let weights = [&self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var()];
+        if !self.carry.is_on() {
+            return x.rnn(weights[0], weights[1], weights[2], self.sequence);
+        }
+        let m = x.shape()[0];
+        let h0 = self.carry.start(m).map_or_else(|| Tensor::zeros(&[m, weights[1].shape()[0]]), |mut s| s.remove(0));
+        let (out, h) = x.rnn_from(weights, self.sequence, None, &Var::constant(h0));
+        self.carry.keep(vec![h]);
+        out
+    }
+
+    fn carry_state(&mut self, on: bool) {
+        self.carry.set(on);
     }
 
     fn params(&self) -> Vec<(String, &Param)> {

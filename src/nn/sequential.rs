@@ -71,6 +71,10 @@ impl Module for Sequential {
         self.layers.iter_mut().for_each(|l| l.set_training(training));
     }
 
+    fn carry_state(&mut self, on: bool) {
+        self.layers.iter_mut().for_each(|l| l.carry_state(on));
+    }
+
     fn reseed(&mut self, rng: &mut crate::rng::Rng) {
         self.layers.iter_mut().for_each(|l| l.reseed(rng));
     }

@@ -328,6 +328,9 @@ pub struct TrainDefaults {
     /// Max-norm c on each unit's incoming weights (as `--max-norm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_norm: Option<f32>,
+    /// Truncated BPTT in chunks of K steps with the state carried across (as `--bptt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bptt: Option<usize>,
 }
 
 /// A whole network: its input shape (one sample), its layers and the loss it is trained with.

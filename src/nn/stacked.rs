@@ -188,6 +188,12 @@ impl Module for Stacked {
         }
     }
 
+    /// The forward cells carry their state; the reverse ones, which read each chunk from its end,
+    /// start from zero.
+    fn carry_state(&mut self, on: bool) {
+        self.layers.iter_mut().for_each(|(forward, _)| forward.carry_state(on));
+    }
+
     fn reseed(&mut self, rng: &mut Rng) {
         if let Some(d) = &mut self.dropout {
             d.reseed(rng);

@@ -3,7 +3,7 @@
 //! the input part x_t·W + b_x = [x_r, x_z, x_n] and the recurrent part h_{t−1}·U + b_h =
 //! [h_r, h_z, h_n] (m × 3H each, blocks r, z, n):
 //!   r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r⊙h_n),
-//!   h_t = (1 − z)⊙n + z⊙h_{t−1},   h_0 = 0.
+//!   h_t = (1 − z)⊙n + z⊙h_{t−1},   h_0 = 0 unless given ([`Var::gru_from`]).
 //! The reset gate scales h_n, bias included; that is why there are two biases (b_h's n block
 //! sits inside r⊙·), and it is PyTorch's `nn.GRU`, so weights can be exchanged with it.
 //! Backward, from t = T down to 1, with δh the gradient reaching h_t (from the output and from
@@ -23,7 +23,7 @@ use crate::autodiff::Var;
 use crate::tensor::packed::PackedB;
 use crate::tensor::simd::simd_kernel;
 use crate::tensor::team;
-use crate::tensor::{Transpose, gemm_into};
+use crate::tensor::{Tensor, Transpose, gemm_into};
 
 /// Rows below which a block of the batch is not split further across threads.
 const ROWS_PER_PART: usize = 32;
@@ -34,7 +34,7 @@ impl Var {
     /// Returns h_T (m × H), or with `sequence` every h_t (m × T × H).
     #[track_caller]
     pub fn gru(&self, w: &Var, u: &Var, b_x: &Var, b_h: &Var, sequence: bool) -> Var {
-        self.gru_over(w, u, b_x, b_h, sequence, None)
+        self.gru_over([w, u, b_x, b_h], sequence, None, None).0
     }
 
     /// [`Var::gru`] over rows of different lengths (`lengths[r]` ≤ T steps of row r; the rest is
@@ -43,11 +43,25 @@ impl Var {
     /// gradient anywhere.
     #[track_caller]
     pub fn gru_masked(&self, w: &Var, u: &Var, b_x: &Var, b_h: &Var, sequence: bool, lengths: &[usize]) -> Var {
-        self.gru_over(w, u, b_x, b_h, sequence, Some(lengths))
+        self.gru_over([w, u, b_x, b_h], sequence, Some(lengths), None).0
+    }
+
+    /// [`Var::gru`] (or [`Var::gru_masked`] with `lengths`) from the initial state h_0 (m × H),
+    /// which gets its gradient like any input. Also returns each row's final state (after its
+    /// last step), detached, for the next chunk of truncated BPTT.
+    #[track_caller]
+    pub fn gru_from(&self, weights: [&Var; 4], sequence: bool, lengths: Option<&[usize]>, h0: &Var) -> (Var, Tensor) {
+        self.gru_over(weights, sequence, lengths, Some(h0))
     }
 
     #[track_caller]
-    fn gru_over(&self, w: &Var, u: &Var, b_x: &Var, b_h: &Var, sequence: bool, lengths: Option<&[usize]>) -> Var {
+    fn gru_over(
+        &self,
+        [w, u, b_x, b_h]: [&Var; 4],
+        sequence: bool,
+        lengths: Option<&[usize]>,
+        h0: Option<&Var>,
+    ) -> (Var, Tensor) {
         let s = self.shape();
         assert!(s.len() == 3, "gru: input shape {s:?}, want m × T × F");
         let (m, steps, f) = (s[0], s[1], s[2]);
@@ -62,28 +76,45 @@ impl Var {
             b_h.shape()
         );
         assert!(steps > 0, "gru: input {s:?} has no time steps");
+        if let Some(h0) = h0 {
+            assert!(
+                h0.shape() == [m, h],
+                "gru: initial state h_0 {:?} for input {s:?} and H = {h} (want m × H)",
+                h0.shape()
+            );
+        }
         let lengths = lengths.map_or_else(Lengths::full, |l| Lengths::of_rows("gru", l, m, steps));
         let dims = Dims { m, steps, h, lengths };
         let xt = swap_leading_axes(self.value().data(), m, steps, f);
-        let run = forward(&dims, &xt, [w, u, b_x, b_h].map(|v| v.value().data()));
+        let h0_value = h0.map(|h0| h0.value().clone());
+        let run = forward(&dims, &xt, [w, u, b_x, b_h].map(|v| v.value().data()), h0_value.as_ref().map(Tensor::data));
         let out = output(&run.h, m, steps, h, sequence);
-        Var::from_op(
+        let state = Tensor::from_vec(run.h[(steps - 1) * m * h..].to_vec(), &[m, h]);
+        let mut parents = vec![self.clone(), w.clone(), u.clone(), b_x.clone(), b_h.clone()];
+        parents.extend(h0.cloned());
+        let out = Var::from_op(
             out,
-            vec![self.clone(), w.clone(), u.clone(), b_x.clone(), b_h.clone()],
+            parents,
             Box::new(move |delta, p| {
                 let dh_out = output_gradient(delta, m, steps, h, sequence);
-                let (dx_parts, dh_parts) = backward(&dims, &run, &dh_out, p[2].value().data());
+                let h0 = h0_value.as_ref().map(Tensor::data);
+                let (dx_parts, dh_parts, dh0) = backward(&dims, &run, &dh_out, p[2].value().data(), h0);
                 let tm = steps * m;
                 let dx = p[0].requires_grad().then(|| input_gradient(&dx_parts, p[1].value().data(), m, steps, f));
                 let dw = p[1].requires_grad().then(|| weight_gradient(&xt, &dx_parts, f, h3));
-                // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂h_· of step t
-                let du =
-                    p[2].requires_grad().then(|| weight_gradient(&run.h[..(tm - m) * h], &dh_parts[m * h3..], h, h3));
+                let du = p[2].requires_grad().then(|| match h0 {
+                    Some(h0) => weight_gradient(&[h0, &run.h[..(tm - m) * h]].concat(), &dh_parts, h, h3),
+                    // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂h_· of step t
+                    None => weight_gradient(&run.h[..(tm - m) * h], &dh_parts[m * h3..], h, h3),
+                });
                 let db_x = p[3].requires_grad().then(|| bias_gradient(dx_parts, h3, p[3].shape()));
                 let db_h = p[4].requires_grad().then(|| bias_gradient(dh_parts, h3, p[4].shape()));
-                vec![dx, dw, du, db_x, db_h]
+                let mut grads = vec![dx, dw, du, db_x, db_h];
+                grads.extend(dh0.map(|d| Some(Tensor::from_vec(d, &[m, h]))));
+                grads
             }),
-        )
+        );
+        (out, state)
     }
 }
 
@@ -105,8 +136,9 @@ struct Run {
     h: Vec<f32>,
 }
 
-/// The recurrence. `xt` is the input time-major (T × m × F); `[w, u, b_x, b_h]` the weights.
-fn forward(d: &Dims, xt: &[f32], [w, u, b_x, b_h]: [&[f32]; 4]) -> Run {
+/// The recurrence. `xt` is the input time-major (T × m × F); `[w, u, b_x, b_h]` the weights;
+/// `h0` the initial state when not zero.
+fn forward(d: &Dims, xt: &[f32], [w, u, b_x, b_h]: [&[f32]; 4], h0: Option<&[f32]>) -> Run {
     let (m, h, h3) = (d.m, d.h, 3 * d.h);
     let tm = d.steps * m;
     // x_t·W + 1·b_x for every step in one GEMM, starting from the bias rows
@@ -122,11 +154,13 @@ fn forward(d: &Dims, xt: &[f32], [w, u, b_x, b_h]: [&[f32]; 4]) -> Run {
     let parts: Vec<_> = blocks_mut(&mut gates, m, h3, block)
         .into_iter()
         .zip(blocks_mut(&mut h_n, m, h, block).into_iter().zip(blocks_mut(&mut hs, m, h, block)))
+        .zip(blocks(h0.unwrap_or(&[]), m, h, block))
         .collect();
-    team::for_each(parts.into_iter().enumerate().collect(), |(k, (a, (mut h_n, mut hs)))| {
+    let given = h0.is_some();
+    team::for_each(parts.into_iter().enumerate().collect(), |(k, ((a, (mut h_n, mut hs)), h0))| {
         // one block of rows through every step
         let rows = hs[0].len() / h;
-        let h_0 = vec![0.0; rows * h];
+        let h_0 = h0.first().map_or_else(|| vec![0.0; rows * h], |h0| h0.to_vec());
         let mut recurrent = vec![0.0; rows * h3];
         for (t, a_t) in a.into_iter().enumerate() {
             let (done, h_t) = hs.split_at_mut(t);
@@ -134,7 +168,7 @@ fn forward(d: &Dims, xt: &[f32], [w, u, b_x, b_h]: [&[f32]; 4]) -> Run {
             for row in recurrent.chunks_exact_mut(h3) {
                 row.copy_from_slice(b_h);
             }
-            if t > 0 {
+            if t > 0 || given {
                 u.mul_into(rows, h_prev, &mut recurrent, true);
             }
             cell_forward(a_t, &recurrent, h_n[t], h_t[0], h_prev, h);
@@ -169,12 +203,18 @@ simd_kernel! {
     }
 }
 
+/// The gradients of the input parts, of the recurrent parts and, if given, of h_0.
+type Backward = (Vec<f32>, Vec<f32>, Option<Vec<f32>>);
+
 /// Backpropagation through time: the gradients of the input parts and of the recurrent parts
-/// for every step (T × m × 3H each), from ∂E/∂h_t of the output (`dh_out`, T × m × H).
-fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> (Vec<f32>, Vec<f32>) {
+/// for every step (T × m × 3H each), from ∂E/∂h_t of the output (`dh_out`, T × m × H); with a
+/// given initial state `h0`, also ∂E/∂h_0 (m × H).
+fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32], h0: Option<&[f32]>) -> Backward {
     let (m, h, h3) = (d.m, d.h, 3 * d.h);
     let mut dx_parts = vec![0.0; d.steps * m * h3];
     let mut dh_parts = vec![0.0; d.steps * m * h3];
+    let given = h0.is_some();
+    let mut dh0 = if given { vec![0.0; m * h] } else { Vec::new() };
     // Uᵀ packed once for every step of every block
     let u_t = PackedB::new(u, h3, h, Transpose::Yes);
     let block = team::block_len(m, ROWS_PER_PART);
@@ -183,31 +223,39 @@ fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> (Vec<f32>, Vec<f3
         .zip(blocks_mut(&mut dh_parts, m, h3, block))
         .zip(blocks(&run.gates, m, h3, block).into_iter().zip(blocks(&run.h_n, m, h, block)))
         .zip(blocks(&run.h, m, h, block).into_iter().zip(blocks(dh_out, m, h, block)))
+        .zip(blocks(h0.unwrap_or(&[]), m, h, block).into_iter().zip(blocks_mut(&mut dh0, m, h, block)))
         .collect();
-    team::for_each(parts.into_iter().enumerate().collect(), |(k, (((mut dx, mut dh), (gates, h_n)), (hs, dh_out)))| {
-        // one block of rows through every step, backwards
-        let rows = hs[0].len() / h;
-        let mut dh_next = vec![0.0; rows * h]; // ∂E/∂h_t through step t+1
-        let h_0 = vec![0.0; rows * h];
-        for t in (0..d.steps).rev() {
-            let h_prev = if t > 0 { hs[t - 1] } else { &h_0 };
-            // a row whose sequence has ended is the identity here: its δh reaches step t−1 whole
-            let ended = d.lengths.ended(k * block, rows, t);
-            let through: Vec<Vec<f32>> =
-                ended.iter().map(|&j| (j * h..(j + 1) * h).map(|i| dh_out[t][i] + dh_next[i]).collect()).collect();
-            cell_backward(dx[t], dh[t], &mut dh_next, gates[t], h_n[t], dh_out[t], h_prev, h);
-            for (&j, dh_j) in ended.iter().zip(&through) {
-                dx[t][j * h3..(j + 1) * h3].fill(0.0);
-                dh[t][j * h3..(j + 1) * h3].fill(0.0);
-                dh_next[j * h..(j + 1) * h].copy_from_slice(dh_j);
+    team::for_each(
+        parts.into_iter().enumerate().collect(),
+        |(k, ((((mut dx, mut dh), (gates, h_n)), (hs, dh_out)), (h0, mut dh0)))| {
+            // one block of rows through every step, backwards
+            let rows = hs[0].len() / h;
+            let mut dh_next = vec![0.0; rows * h]; // ∂E/∂h_t through step t+1
+            let h_0 = h0.first().map_or_else(|| vec![0.0; rows * h], |h0| h0.to_vec());
+            for t in (0..d.steps).rev() {
+                let h_prev = if t > 0 { hs[t - 1] } else { &h_0 };
+                // a row whose sequence has ended is the identity here: its δh reaches step t−1 whole
+                let ended = d.lengths.ended(k * block, rows, t);
+                let through: Vec<Vec<f32>> =
+                    ended.iter().map(|&j| (j * h..(j + 1) * h).map(|i| dh_out[t][i] + dh_next[i]).collect()).collect();
+                cell_backward(dx[t], dh[t], &mut dh_next, gates[t], h_n[t], dh_out[t], h_prev, h);
+                for (&j, dh_j) in ended.iter().zip(&through) {
+                    dx[t][j * h3..(j + 1) * h3].fill(0.0);
+                    dh[t][j * h3..(j + 1) * h3].fill(0.0);
+                    dh_next[j * h..(j + 1) * h].copy_from_slice(dh_j);
+                }
+                if t > 0 || given {
+                    // δh_{t−1} = δh⊙z (already in dh_next) + ∂E/∂h_·Uᵀ
+                    u_t.mul_into(rows, dh[t], &mut dh_next, true);
+                }
             }
-            if t > 0 {
-                // δh_{t−1} = δh⊙z (already in dh_next) + ∂E/∂h_·Uᵀ
-                u_t.mul_into(rows, dh[t], &mut dh_next, true);
+            // what reached h_0 (no slot without a given state)
+            if let Some(dh0) = dh0.first_mut() {
+                dh0.copy_from_slice(&dh_next);
             }
-        }
-    });
-    (dx_parts, dh_parts)
+        },
+    );
+    (dx_parts, dh_parts, given.then_some(dh0))
 }
 
 simd_kernel! {
@@ -312,6 +360,30 @@ mod tests {
                 definition,
                 &format!("gru (sequence {sequence})"),
             );
+        }
+    }
+
+    #[test]
+    fn gru_from_a_given_state_passes_gradient_check_for_the_state_too() {
+        let xs = randn(36, &[&[3, 3, 2], &[2, 6], &[2, 6], &[6], &[6], &[3, 2]]);
+        for (sequence, lengths) in [(false, None), (true, None), (true, Some(&[3, 1, 0][..]))] {
+            check(&xs, |v| v[0].gru_from([&v[1], &v[2], &v[3], &v[4]], sequence, lengths, &v[5]).0);
+        }
+    }
+
+    /// Two chunks, the second started from the first's final state, give the whole sequence's.
+    #[test]
+    fn chunks_carrying_the_state_equal_the_whole_sequence() {
+        let xs = randn(37, &[&[75, 6, 3], &[3, 9], &[3, 9], &[9], &[9]]);
+        let v: Vec<Var> = xs.iter().map(|t| Var::constant(t.clone())).collect();
+        let weights = [&v[1], &v[2], &v[3], &v[4]];
+        let whole = v[0].gru(&v[1], &v[2], &v[3], &v[4], true);
+        let zero = Var::constant(crate::Tensor::zeros(&[75, 3]));
+        let (first, h) = v[0].slice(1, 0..4).gru_from(weights, true, None, &zero);
+        let (second, _) = v[0].slice(1, 4..6).gru_from(weights, true, None, &Var::constant(h));
+        let chunked = Var::concat(&[first, second], 1);
+        for (a, b) in chunked.value().data().iter().zip(whole.value().data()) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
     }
 

@@ -2,7 +2,8 @@
 //! in its backward, as cuDNN and PyTorch do. Pre-activations a_t = x_t·W + h_{t−1}·U + b (m × 4H,
 //! blocks i, f, g, o):
 //!   i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)
-//!   c_t = f⊙c_{t−1} + i⊙g,   h_t = o⊙tanh(c_t),   h_0 = c_0 = 0.
+//!   c_t = f⊙c_{t−1} + i⊙g,   h_t = o⊙tanh(c_t),   h_0 = c_0 = 0 unless given
+//! ([`Var::lstm_from`]: truncated BPTT starts each chunk from the last one's final state).
 //! Backward, from t = T down to 1, with δh the gradient reaching h_t (from the output and from
 //! step t+1 through U) and δc the one reaching c_t from step t+1:
 //!   δc += δh⊙o⊙(1 − tanh²(c_t)),  ∂E/∂a_o = δh⊙tanh(c_t)⊙o(1−o),
@@ -25,7 +26,7 @@ use crate::autodiff::Var;
 use crate::tensor::packed::PackedB;
 use crate::tensor::simd::simd_kernel;
 use crate::tensor::team;
-use crate::tensor::{Transpose, gemm_into};
+use crate::tensor::{Tensor, Transpose, gemm_into};
 
 /// Rows below which a block of the batch is not split further across threads.
 const ROWS_PER_PART: usize = 32;
@@ -36,7 +37,7 @@ impl Var {
     /// or with `sequence` every h_t (m × T × H).
     #[track_caller]
     pub fn lstm(&self, w: &Var, u: &Var, b: &Var, sequence: bool) -> Var {
-        self.lstm_over(w, u, b, sequence, None)
+        self.lstm_over(w, u, b, sequence, None, None).0
     }
 
     /// [`Var::lstm`] over rows of different lengths (`lengths[r]` ≤ T steps of row r; the rest is
@@ -45,11 +46,34 @@ impl Var {
     /// gradient anywhere.
     #[track_caller]
     pub fn lstm_masked(&self, w: &Var, u: &Var, b: &Var, sequence: bool, lengths: &[usize]) -> Var {
-        self.lstm_over(w, u, b, sequence, Some(lengths))
+        self.lstm_over(w, u, b, sequence, Some(lengths), None).0
+    }
+
+    /// [`Var::lstm`] (or [`Var::lstm_masked`] with `lengths`) from the initial state
+    /// `(h_0, c_0)` (m × H each), which gets its gradient like any input. Also returns the final
+    /// state (h, c) of each row (after its last step), detached: the next chunk of truncated BPTT
+    /// starts from it, and no gradient flows back across chunks.
+    #[track_caller]
+    pub fn lstm_from(
+        &self,
+        [w, u, b]: [&Var; 3],
+        sequence: bool,
+        lengths: Option<&[usize]>,
+        (h0, c0): (&Var, &Var),
+    ) -> (Var, [Tensor; 2]) {
+        self.lstm_over(w, u, b, sequence, lengths, Some((h0, c0)))
     }
 
     #[track_caller]
-    fn lstm_over(&self, w: &Var, u: &Var, b: &Var, sequence: bool, lengths: Option<&[usize]>) -> Var {
+    fn lstm_over(
+        &self,
+        w: &Var,
+        u: &Var,
+        b: &Var,
+        sequence: bool,
+        lengths: Option<&[usize]>,
+        init: Option<(&Var, &Var)>,
+    ) -> (Var, [Tensor; 2]) {
         let s = self.shape();
         assert!(s.len() == 3, "lstm: input shape {s:?}, want m × T × F");
         let (m, steps, f) = (s[0], s[1], s[2]);
@@ -63,26 +87,50 @@ impl Var {
             b.shape()
         );
         assert!(steps > 0, "lstm: input {s:?} has no time steps");
+        if let Some((h0, c0)) = init {
+            assert!(
+                h0.shape() == [m, h] && c0.shape() == [m, h],
+                "lstm: initial state h_0 {:?} and c_0 {:?} for input {s:?} and H = {h} (want m × H each)",
+                h0.shape(),
+                c0.shape()
+            );
+        }
         let lengths = lengths.map_or_else(Lengths::full, |l| Lengths::of_rows("lstm", l, m, steps));
         let dims = Dims { m, steps, h, lengths };
         let xt = swap_leading_axes(self.value().data(), m, steps, f);
-        let run = forward(&dims, &xt, w.value().data(), u.value().data(), b.value().data());
+        let state0 = init.map(|(h0, c0)| [h0.value().data(), c0.value().data()]);
+        let run = forward(&dims, &xt, w.value().data(), u.value().data(), b.value().data(), state0);
         let out = output(&run.h, m, steps, h, sequence);
-        Var::from_op(
+        let last = (steps - 1) * m * h..steps * m * h;
+        let state = [&run.h, &run.c].map(|v| Tensor::from_vec(v[last.clone()].to_vec(), &[m, h]));
+        // h_{t−1} of every step, time-major: h_0 (zero unless given) and h_1 .. h_{T−1}
+        let h0 = init.map(|(h0, _)| h0.value().clone());
+        let mut parents = vec![self.clone(), w.clone(), u.clone(), b.clone()];
+        parents.extend(init.into_iter().flat_map(|(h0, c0)| [h0.clone(), c0.clone()]));
+        let out = Var::from_op(
             out,
-            vec![self.clone(), w.clone(), u.clone(), b.clone()],
+            parents,
             Box::new(move |delta, p| {
                 let dh_out = output_gradient(delta, m, steps, h, sequence);
-                let da = backward(&dims, &run, &dh_out, p[2].value().data());
+                let c0 = p.get(5).map(|c0| c0.value().data());
+                let (da, d_state0) = backward(&dims, &run, &dh_out, p[2].value().data(), c0);
                 let tm = steps * m;
                 let dx = p[0].requires_grad().then(|| input_gradient(&da, p[1].value().data(), m, steps, f));
                 let dw = p[1].requires_grad().then(|| weight_gradient(&xt, &da, f, h4));
-                // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂a_t
-                let du = p[2].requires_grad().then(|| weight_gradient(&run.h[..(tm - m) * h], &da[m * h4..], h, h4));
+                let du = p[2].requires_grad().then(|| match &h0 {
+                    Some(h0) => weight_gradient(&[h0.data(), &run.h[..(tm - m) * h]].concat(), &da, h, h4),
+                    // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂a_t
+                    None => weight_gradient(&run.h[..(tm - m) * h], &da[m * h4..], h, h4),
+                });
                 let db = p[3].requires_grad().then(|| bias_gradient(da, h4, p[3].shape()));
-                vec![dx, dw, du, db]
+                let mut grads = vec![dx, dw, du, db];
+                if let Some([dh0, dc0]) = d_state0 {
+                    grads.extend([dh0, dc0].map(|d| Some(Tensor::from_vec(d, &[m, h]))));
+                }
+                grads
             }),
-        )
+        );
+        (out, state)
     }
 }
 
@@ -93,6 +141,9 @@ struct Dims {
     h: usize,
     lengths: Lengths,
 }
+
+/// ∂E/∂h_0 and ∂E/∂c_0 (m × H each), when the initial state was given.
+type StateGradient = Option<[Vec<f32>; 2]>;
 
 /// What the forward pass keeps for backward, every buffer time-major (T × m × ·).
 struct Run {
@@ -106,8 +157,8 @@ struct Run {
     h: Vec<f32>,
 }
 
-/// The recurrence. `xt` is the input time-major (T × m × F).
-fn forward(d: &Dims, xt: &[f32], w: &[f32], u: &[f32], b: &[f32]) -> Run {
+/// The recurrence. `xt` is the input time-major (T × m × F); `state0` is (h_0, c_0) when not zero.
+fn forward(d: &Dims, xt: &[f32], w: &[f32], u: &[f32], b: &[f32], state0: Option<[&[f32]; 2]>) -> Run {
     let (m, h, h4) = (d.m, d.h, 4 * d.h);
     let tm = d.steps * m;
     // a_t = x_t·W + 1·b for every step in one GEMM, starting from the bias rows
@@ -120,26 +171,32 @@ fn forward(d: &Dims, xt: &[f32], w: &[f32], u: &[f32], b: &[f32]) -> Run {
     // U packed once for every step of every block
     let u = PackedB::new(u, h, h4, Transpose::No);
     let block = team::block_len(m, ROWS_PER_PART);
+    let [h0, c0] = state0.unwrap_or([&[], &[]]);
     let parts: Vec<_> = blocks_mut(&mut gates, m, h4, block)
         .into_iter()
         .zip(blocks_mut(&mut c, m, h, block))
         .zip(blocks_mut(&mut tanh_c, m, h, block).into_iter().zip(blocks_mut(&mut hs, m, h, block)))
+        .zip(blocks(h0, m, h, block).into_iter().zip(blocks(c0, m, h, block)))
         .collect();
-    team::for_each(parts.into_iter().enumerate().collect(), |(k, ((a, mut c), (mut tanh_c, mut hs)))| {
+    team::for_each(parts.into_iter().enumerate().collect(), |(k, (((a, mut c), (mut tanh_c, mut hs)), (h0, c0)))| {
         // one block of rows through every step
         let rows = hs[0].len() / h;
-        let zero = vec![0.0; rows * h];
+        // (h_0, c_0, tanh c_0) of these rows; without a given state, zero
+        let start = match (h0.first(), c0.first()) {
+            (Some(h0), Some(c0)) => (h0.to_vec(), c0.to_vec(), c0.iter().map(|&v| tanh_rational(v)).collect()),
+            _ => (vec![0.0; rows * h], vec![0.0; rows * h], vec![0.0; rows * h]),
+        };
         for (t, a_t) in a.into_iter().enumerate() {
             let (done_h, h_t) = hs.split_at_mut(t);
             let (done_c, c_t) = c.split_at_mut(t);
             let (done_tc, tc_t) = tanh_c.split_at_mut(t);
-            if t > 0 {
-                u.mul_into(rows, done_h[t - 1], a_t, true);
-            }
             let (h_prev, c_prev, tc_prev) = match t {
-                0 => (&zero[..], &zero[..], &zero[..]),
+                0 => (&start.0[..], &start.1[..], &start.2[..]),
                 _ => (&*done_h[t - 1], &*done_c[t - 1], &*done_tc[t - 1]),
             };
+            if t > 0 || !h0.is_empty() {
+                u.mul_into(rows, h_prev, a_t, true);
+            }
             cell_forward(a_t, c_t[0], tc_t[0], h_t[0], c_prev, h);
             for j in d.lengths.ended(k * block, rows, t) {
                 copy_row(c_t[0], c_prev, j, h);
@@ -174,10 +231,13 @@ simd_kernel! {
 }
 
 /// Backpropagation through time: ∂E/∂a_t for every step (T × m × 4H), from ∂E/∂h_t of the
-/// output (`dh_out`, T × m × H).
-fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> Vec<f32> {
+/// output (`dh_out`, T × m × H); with a given initial state (`c0`, its c_0), also ∂E/∂h_0 and
+/// ∂E/∂c_0.
+fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32], c0: Option<&[f32]>) -> (Vec<f32>, StateGradient) {
     let (m, h, h4) = (d.m, d.h, 4 * d.h);
     let mut da = vec![0.0; d.steps * m * h4];
+    let given = c0.is_some();
+    let (mut dh0, mut dc0) = if given { (vec![0.0; m * h], vec![0.0; m * h]) } else { (Vec::new(), Vec::new()) };
     // Uᵀ packed once for every step of every block
     let u_t = PackedB::new(u, h4, h, Transpose::Yes);
     let block = team::block_len(m, ROWS_PER_PART);
@@ -186,38 +246,51 @@ fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32]) -> Vec<f32> {
         .zip(blocks(&run.gates, m, h4, block))
         .zip(blocks(&run.c, m, h, block).into_iter().zip(blocks(&run.tanh_c, m, h, block)))
         .zip(blocks(dh_out, m, h, block))
+        .zip(
+            blocks(c0.unwrap_or(&[]), m, h, block)
+                .into_iter()
+                .zip(blocks_mut(&mut dh0, m, h, block).into_iter().zip(blocks_mut(&mut dc0, m, h, block))),
+        )
         .collect();
-    team::for_each(parts.into_iter().enumerate().collect(), |(k, (((mut da, gates), (c, tanh_c)), dh_out))| {
-        // one block of rows through every step, backwards
-        let rows = c[0].len() / h;
-        let mut dh_next = vec![0.0; rows * h]; // ∂E/∂h_t through step t+1
-        let mut dc = vec![0.0; rows * h]; // ∂E/∂c_t through step t+1
-        let c_0 = vec![0.0; rows * h];
-        for t in (0..d.steps).rev() {
-            // a row whose sequence has ended is the identity here: its δh and δc reach step t−1 whole
-            let ended = d.lengths.ended(k * block, rows, t);
-            let through: Vec<(Vec<f32>, Vec<f32>)> = ended
-                .iter()
-                .map(|&j| {
-                    let dh = (j * h..(j + 1) * h).map(|i| dh_out[t][i] + dh_next[i]).collect();
-                    (dh, dc[j * h..(j + 1) * h].to_vec())
-                })
-                .collect();
-            let c_prev = if t > 0 { c[t - 1] } else { &c_0 };
-            cell_backward(da[t], &mut dc, gates[t], tanh_c[t], dh_out[t], &dh_next, c_prev, h);
-            for (&j, (_, dc_j)) in ended.iter().zip(&through) {
-                da[t][j * h4..(j + 1) * h4].fill(0.0);
-                dc[j * h..(j + 1) * h].copy_from_slice(dc_j);
-            }
-            if t > 0 {
-                u_t.mul_into(rows, da[t], &mut dh_next, false);
-                for (&j, (dh_j, _)) in ended.iter().zip(&through) {
-                    dh_next[j * h..(j + 1) * h].copy_from_slice(dh_j);
+    team::for_each(
+        parts.into_iter().enumerate().collect(),
+        |(k, ((((mut da, gates), (c, tanh_c)), dh_out), (c0, (mut dh0, mut dc0))))| {
+            // one block of rows through every step, backwards
+            let rows = c[0].len() / h;
+            let mut dh_next = vec![0.0; rows * h]; // ∂E/∂h_t through step t+1
+            let mut dc = vec![0.0; rows * h]; // ∂E/∂c_t through step t+1
+            let c_0 = c0.first().map_or_else(|| vec![0.0; rows * h], |c0| c0.to_vec());
+            for t in (0..d.steps).rev() {
+                // a row whose sequence has ended is the identity here: its δh and δc reach step t−1 whole
+                let ended = d.lengths.ended(k * block, rows, t);
+                let through: Vec<(Vec<f32>, Vec<f32>)> = ended
+                    .iter()
+                    .map(|&j| {
+                        let dh = (j * h..(j + 1) * h).map(|i| dh_out[t][i] + dh_next[i]).collect();
+                        (dh, dc[j * h..(j + 1) * h].to_vec())
+                    })
+                    .collect();
+                let c_prev = if t > 0 { c[t - 1] } else { &c_0 };
+                cell_backward(da[t], &mut dc, gates[t], tanh_c[t], dh_out[t], &dh_next, c_prev, h);
+                for (&j, (_, dc_j)) in ended.iter().zip(&through) {
+                    da[t][j * h4..(j + 1) * h4].fill(0.0);
+                    dc[j * h..(j + 1) * h].copy_from_slice(dc_j);
+                }
+                if t > 0 || given {
+                    u_t.mul_into(rows, da[t], &mut dh_next, false);
+                    for (&j, (dh_j, _)) in ended.iter().zip(&through) {
+                        dh_next[j * h..(j + 1) * h].copy_from_slice(dh_j);
+                    }
                 }
             }
-        }
-    });
-    da
+            // what reached h_0 and c_0 (no slots without a given state)
+            if let (Some(dh0), Some(dc0)) = (dh0.first_mut(), dc0.first_mut()) {
+                dh0.copy_from_slice(&dh_next);
+                dc0.copy_from_slice(&dc);
+            }
+        },
+    );
+    (da, given.then_some([dh0, dc0]))
 }
 
 simd_kernel! {
@@ -316,6 +389,57 @@ mod tests {
                 &format!("lstm (sequence {sequence})"),
             );
         }
+    }
+
+    #[test]
+    fn lstm_from_a_given_state_passes_gradient_check_for_the_state_too() {
+        // x, W, U, b, h_0, c_0: every one gets its gradient checked
+        let xs = randn(27, &[&[3, 3, 2], &[2, 8], &[2, 8], &[8], &[3, 2], &[3, 2]]);
+        for (sequence, lengths) in [(false, None), (true, None), (true, Some(&[3, 1, 0][..]))] {
+            check(&xs, |v| v[0].lstm_from([&v[1], &v[2], &v[3]], sequence, lengths, (&v[4], &v[5])).0);
+        }
+    }
+
+    /// Two chunks, the second started from the first's final state, give the states of the whole
+    /// sequence run at once (truncated BPTT's forward pass is the untruncated one).
+    #[test]
+    fn chunks_carrying_the_state_equal_the_whole_sequence() {
+        let xs = randn(29, &[&[75, 6, 3], &[3, 12], &[3, 12], &[12]]);
+        let v: Vec<Var> = xs.iter().map(|t| Var::constant(t.clone())).collect();
+        let whole = v[0].lstm(&v[1], &v[2], &v[3], true);
+        let zero = Var::constant(crate::Tensor::zeros(&[75, 3]));
+        let weights = [&v[1], &v[2], &v[3]];
+        let (first, [h, c]) = v[0].slice(1, 0..4).lstm_from(weights, true, None, (&zero, &zero));
+        let (second, _) = v[0].slice(1, 4..6).lstm_from(weights, true, None, (&Var::constant(h), &Var::constant(c)));
+        let chunked = Var::concat(&[first, second], 1);
+        for (a, b) in chunked.value().data().iter().zip(whole.value().data()) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn lstm_from_a_given_state_equals_its_definition() {
+        let xs = randn(30, &[&[75, 4, 5], &[5, 12], &[3, 12], &[12], &[75, 3], &[75, 3]]);
+        let fused = |v: &[Var]| v[0].lstm_from([&v[1], &v[2], &v[3]], true, None, (&v[4], &v[5])).0;
+        let definition = |v: &[Var]| composed_from(&v[0], &v[1], &v[2], &v[3], (&v[4], &v[5]));
+        assert_same_as_composed(&xs, &["x", "W", "U", "b", "h_0", "c_0"], fused, definition, "lstm from a state");
+    }
+
+    /// Every state of the recurrence from (h_0, c_0), by its definition.
+    fn composed_from(x: &Var, w: &Var, u: &Var, b: &Var, (h0, c0): (&Var, &Var)) -> Var {
+        let (m, steps, f) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+        let h = u.shape()[0];
+        let (mut states, mut c) = (vec![h0.clone()], c0.clone());
+        for t in 0..steps {
+            let prev = states.last().expect("h_0 at least");
+            let a = x.slice(1, t..t + 1).reshape(&[m, f]).matmul(w).add(b).add(&prev.matmul(u));
+            let block = |k: usize| a.slice(1, k * h..(k + 1) * h);
+            let (i, fg, g, o) = (block(0).sigmoid(), block(1).sigmoid(), block(2).tanh(), block(3).sigmoid());
+            c = fg.mul(&c).add(&i.mul(&g));
+            states.push(o.mul(&c.tanh()));
+        }
+        let stacked: Vec<Var> = states[1..].iter().map(|s| s.reshape(&[m, 1, h])).collect();
+        Var::concat(&stacked, 1)
     }
 
     #[test]

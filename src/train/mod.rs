@@ -64,6 +64,12 @@ pub struct TrainConfig {
     pub early_stop: Option<usize>,
     /// Distort training images on the fly.
     pub augment: Option<AugmentConfig>,
+    /// Truncated BPTT: the rows are m parallel streams, laid out so that batch k + 1 continues
+    /// batch k row for row (`data::text::streams`); the batches run in order, unshuffled, and the
+    /// recurrent layers carry their state from one to the next ([`Module::carry_state`]), in
+    /// training and in evaluation alike.
+    #[serde(default)]
+    pub carry_state: bool,
 }
 
 /// On-the-fly augmentation of image rows: the transforms, the image size, and the value of a
@@ -394,6 +400,11 @@ impl<M: Module> Trainer<M> {
         if self.config.early_stop.is_some() && sets.val.is_none_or(|d| d.is_empty()) {
             return Err(Error::config("early stopping needs a validation set (--val-split)"));
         }
+        if self.config.carry_state && self.parallel.is_some() {
+            return Err(Error::config(
+                "truncated BPTT (carried state) is not split over the ranks of a data-parallel run",
+            ));
+        }
         if let Some(p) = &self.parallel {
             let smallest = balanced_batches(sets.train.len(), self.config.batch_size).iter().map(|b| b.len()).min();
             if smallest.is_some_and(|n| n < p.size()) {
@@ -445,7 +456,9 @@ impl<M: Module> Trainer<M> {
         let start = Instant::now();
         let mut order: Vec<usize> = (0..sets.train.len()).collect();
         let mut rng = Rng::derive(self.config.seed, epoch as u64);
-        rng.shuffle(&mut order);
+        if !self.config.carry_state {
+            rng.shuffle(&mut order);
+        }
         self.model.reseed(&mut rng);
         if let Some(p) = &self.parallel {
             // each rank's part of a batch gets its own dropout masks
@@ -456,7 +469,9 @@ impl<M: Module> Trainer<M> {
         observer.epoch_start(epoch, batches.len(), lr);
         self.model.set_training(true);
         let augment_seed = rng.next_u64();
+        self.model.carry_state(self.config.carry_state);
         let (loss_sum, penalty_sum) = self.steps(sets.train, &order, &batches, augment_seed, observer);
+        self.model.carry_state(false);
         let seconds = start.elapsed().as_secs_f64();
         let n = sets.train.len().max(1) as f64;
         // an empty set has no figures (None), not a loss and accuracy of 0
@@ -515,6 +530,13 @@ impl<M: Module> Trainer<M> {
 
     /// The loss and accuracy on `data` (split across the ranks of a data-parallel run).
     fn evaluate(&mut self, data: &Dataset) -> Evaluation {
+        if self.config.carry_state {
+            // the streams read in order, each batch of m rows continuing the one before
+            self.model.carry_state(true);
+            let e = evaluate_module(&mut self.model, self.loss, data, 0..data.len(), self.config.batch_size);
+            self.model.carry_state(false);
+            return e;
+        }
         match &self.parallel {
             Some(p) => p.evaluate(&mut self.model, self.loss, data, 1000),
             None => evaluate_module(&mut self.model, self.loss, data, 0..data.len(), 1000),

@@ -166,6 +166,13 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     #[serde(default)]
     pub seq_len: Option<usize>,
+    /// Truncated backpropagation through time for a character-level model: the text is read as
+    /// --batch-size parallel streams in consecutive chunks of K characters (instead of
+    /// --seq-len windows), each chunk starting from the state the last one ended in, with no
+    /// gradient across chunks. The model's [train] table may set it (bptt = K).
+    #[arg(long, value_name = "K")]
+    #[serde(default)]
+    pub bptt: Option<usize>,
     /// Greedy layer-wise pre-training first: each hidden layer, bottom up, is trained for this
     /// many epochs as the encoder of an autoencoder on the layer below's outputs (no labels).
     #[arg(long, default_value_t = 0)]
@@ -244,6 +251,7 @@ impl TrainArgs {
         // a table's batch size and epochs wait for its size (see `settle_for_table`)
         self.batch_size = self.batch_size.or(defaults.batch_size).or(images.then_some(128));
         self.epochs = self.epochs.or(defaults.epochs);
+        self.bptt = self.bptt.or(defaults.bptt);
         self.l2 = Some(self.l2.or(defaults.l2).unwrap_or(0.0));
         self.max_norm = self.max_norm.or(defaults.max_norm);
         if self.optimizer.is_none() || self.optimizer == defaults.optimizer {
@@ -317,6 +325,7 @@ impl TrainArgs {
             ("--early-stop", self.early_stop, "epochs without improvement"),
             ("--limit-train", self.limit_train, "training samples"),
             ("--seq-len", self.seq_len, "characters"),
+            ("--bptt", self.bptt, "characters"),
             ("--pretrain-samples", self.pretrain_samples, "images"),
             ("--patience", Some(self.patience), "epochs"),
         ];

@@ -56,13 +56,28 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
     args.validate()?;
     let input_map = args.input_map(spec.as_ref())?;
     let given = input_map.map(Normalization::from_input_map);
-    let text_steps = spec.as_ref().filter(|s| text::is_text_model(s)).map(|s| text::seq_len(s, args.seq_len));
-    if args.seq_len.is_some() && text_steps.is_none() {
-        return Err(Error::config("--seq-len is for character-level models (--model char-lstm) on a text file"));
+    let text_steps =
+        spec.as_ref().filter(|s| text::is_text_model(s)).map(|s| text::seq_len(s, args.bptt.or(args.seq_len)));
+    if (args.seq_len.is_some() || args.bptt.is_some()) && text_steps.is_none() {
+        return Err(Error::config(
+            "--seq-len and --bptt are for character-level models (--model char-lstm) on a text file",
+        ));
     }
+    if args.seq_len.is_some() && args.bptt.is_some() {
+        return Err(Error::config(
+            "--bptt K reads chunks of K characters in place of --seq-len windows: give one of them",
+        ));
+    }
+    if args.bptt.is_some() && (args.val_split() > 0.0 || args.val_data.is_some()) {
+        return Err(Error::config(
+            "--bptt reads the text in order: a validation set (--val-split, --val-data) is not drawn from it yet",
+        ));
+    }
+    // truncated BPTT reads the text as one stream per row of a batch
+    let streams = args.bptt.map(|_| args.batch_size());
     let (mut data, text) = match text_steps {
         Some(steps) => {
-            let (data, facts) = text::load(Path::new(&args.data.data), steps)?;
+            let (data, facts) = text::load(Path::new(&args.data.data), steps, streams)?;
             (data, Some(facts))
         }
         None => (source::load(&args.data, args.seed, args.test_data.as_deref(), given.as_ref())?, None),
@@ -137,6 +152,7 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
         regularization: Regularization { l1: args.l1, l2: args.l2(), max_norm: args.max_norm, clip: args.clip },
         early_stop: args.early_stop,
         augment,
+        carry_state: args.bptt.is_some(),
     };
     let mut trainer = Trainer::new(model, optimizer, schedule, config);
     let record = match resume_dir {

@@ -36,16 +36,17 @@ impl TextFacts {
     }
 }
 
-/// Reads `path` as text in windows of `steps` characters; returns the run's data (inputs are
+/// Reads `path` as text in windows of `steps` characters (or, with `streams`, that many streams
+/// of chunks of `steps`, for truncated BPTT); returns the run's data (inputs are
 /// character indices, which no normalisation touches) and the facts kept for the summary.
-pub fn load(path: &Path, steps: usize) -> Result<(Source, TextFacts)> {
+pub fn load(path: &Path, steps: usize, streams: Option<usize>) -> Result<(Source, TextFacts)> {
     if path.is_dir() {
         return Err(Error::config(format!(
             "--data {}: a character-level model reads a UTF-8 text file, not a folder",
             path.display()
         )));
     }
-    let data = load_text(path, steps)?;
+    let data = load_text(path, steps, streams)?;
     let source = Source {
         train: data.train.clone(),
         test: data.test.clone(),
