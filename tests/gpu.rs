@@ -15,7 +15,7 @@
 mod common;
 
 use common::{Scratch, assert_clean_failure, last_json, mnist, nabla, nabla_ok, write_gray_png};
-use nabla::gpu::kernels::{self, activation_code};
+use nabla::gpu::kernels::{self, GemmKernel, activation_code};
 use nabla::gpu::{Gpu, GpuNet, GpuPredictor, GpuTensor};
 use nabla::loss::{Loss, softmax_cross_entropy};
 use nabla::nn::{Activation, Model, ModelSpec, Module};
@@ -63,23 +63,27 @@ const GEMM_SHAPES: [(usize, usize, usize); 6] =
 
 #[test]
 fn gemm_matches_gemm_into_for_every_transpose_and_accumulation() {
-    check_gemm(&GEMM_SHAPES);
+    check_gemm(&GEMM_SHAPES, None);
 }
 
-/// Shapes (m, n, k) of at least [`kernels::BLOCKED_FROM`] 64×64 blocks, which run the
-/// register-blocked kernel: primes, a single row and nearly a single column (the ragged edges
-/// of the 64×64 blocks and of k's 16-wide tiles).
+/// Both kernels at the small shapes and at shapes of at least [`kernels::BLOCKED_FROM`] 64×64
+/// blocks (where `gemm` picks the register-blocked one): primes, a single row and nearly a
+/// single column, the ragged edges of the 64×64 blocks and of k's 16-wide tiles.
 #[test]
-fn the_register_blocked_gemm_matches_gemm_into_at_odd_sizes() {
-    let shapes = [(521, 509, 67), (1, 4099, 17), (4097, 3, 1)];
-    for (m, n, _) in shapes {
-        assert!(m.div_ceil(64) * n.div_ceil(64) >= kernels::BLOCKED_FROM, "{m}×{n} would not run the blocked kernel");
+fn both_gemm_kernels_match_gemm_into_at_odd_sizes() {
+    let large = [(521, 509, 67), (1, 4099, 17), (4097, 3, 1)];
+    for (m, n, _) in large {
+        assert_eq!(GemmKernel::for_size(m, n), GemmKernel::Blocked, "{m}×{n}");
     }
-    check_gemm(&shapes);
+    for kernel in [GemmKernel::Simple, GemmKernel::Blocked] {
+        check_gemm(&GEMM_SHAPES, Some(kernel));
+        check_gemm(&large, Some(kernel));
+    }
 }
 
-/// Every transpose and accumulation of [`kernels::gemm`] against [`gemm_into`] at `shapes`.
-fn check_gemm(shapes: &[(usize, usize, usize)]) {
+/// Every transpose and accumulation of [`kernels::gemm`] (or of `kernel`) against
+/// [`gemm_into`] at `shapes`.
+fn check_gemm(shapes: &[(usize, usize, usize)], kernel: Option<GemmKernel>) {
     let gpu = gpu();
     for (s, &(m, n, k)) in shapes.iter().enumerate() {
         for (ta, tb) in [
@@ -99,8 +103,14 @@ fn check_gemm(shapes: &[(usize, usize, usize)]) {
                 let bound: Vec<f32> = bound.iter().zip(c0.data()).map(|(b, c)| b + c.abs()).collect();
                 let (ga, gb, gc) =
                     (GpuTensor::upload(gpu, &a), GpuTensor::upload(gpu, &b), GpuTensor::upload(gpu, &c0));
-                kernels::gemm(gpu, (m, n, k), ga.buffer(), ta, gb.buffer(), tb, gc.buffer(), accumulate);
-                let what = format!("gemm {m}×{n}×{k} {ta:?} {tb:?} accumulate {accumulate}");
+                match kernel {
+                    Some(kernel) => {
+                        let (ops_a, ops_b) = ((ga.buffer(), ta), (gb.buffer(), tb));
+                        kernels::gemm_with(gpu, kernel, (m, n, k), ops_a, ops_b, gc.buffer(), accumulate);
+                    }
+                    None => kernels::gemm(gpu, (m, n, k), ga.buffer(), ta, gb.buffer(), tb, gc.buffer(), accumulate),
+                }
+                let what = format!("gemm {kernel:?} {m}×{n}×{k} {ta:?} {tb:?} accumulate {accumulate}");
                 assert_within(gc.download(gpu).data(), &want, &bound, &what);
             }
         }

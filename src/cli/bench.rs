@@ -150,6 +150,7 @@ fn matmul(sizes: &str) -> Result<serde_json::Value> {
 /// GPU measures the CPU's.
 #[cfg(feature = "gpu")]
 fn gpu_matmul(sizes: &str, device: Option<&str>) -> Result<serde_json::Value> {
+    use nabla::gpu::kernels::GemmKernel;
     let sizes = parse_sizes(sizes)?;
     let gpu = match nabla::gpu::Gpu::new() {
         Ok(gpu) => gpu,
@@ -160,13 +161,24 @@ fn gpu_matmul(sizes: &str, device: Option<&str>) -> Result<serde_json::Value> {
         }
         Err(e) => return Err(e),
     };
-    let mut out = serde_json::Map::new();
+    // the kernel `gemm` picks at each size, and the one-output-a-thread kernel beside it
+    let (mut picked, mut simple) = (serde_json::Map::new(), serde_json::Map::new());
     for n in sizes {
         let flops = 2.0 * (n as f64).powi(3);
-        let seconds = nabla::gpu::bench::gemm_seconds(&gpu, n, 0);
-        out.insert(n.to_string(), serde_json::json!((flops / seconds / 1e8).round() / 10.0));
+        let gflops = |kernel| {
+            let seconds = nabla::gpu::bench::gemm_seconds(&gpu, kernel, n, 0);
+            serde_json::json!((flops / seconds / 1e8).round() / 10.0)
+        };
+        let kernel = GemmKernel::for_size(n, n);
+        picked.insert(n.to_string(), gflops(kernel));
+        simple.insert(
+            n.to_string(),
+            if kernel == GemmKernel::Simple { picked[&n.to_string()].clone() } else { gflops(GemmKernel::Simple) },
+        );
     }
-    Ok(serde_json::json!({ "what": "matmul", "device": gpu.name(), "gflops": out }))
+    Ok(
+        serde_json::json!({ "what": "matmul", "device": gpu.name(), "gflops": picked, "gflops_one_output_a_thread": simple }),
+    )
 }
 
 /// Without the feature: `--device gpu` says how to get it; `auto` measures the CPU.

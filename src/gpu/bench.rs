@@ -2,17 +2,18 @@
 //! drained and ends when the device has finished (submit, wait); compiling the pipeline (when
 //! the GPU is opened) and uploading the operands happen before it.
 
-use super::{Gpu, GpuTensor, kernels};
+use super::kernels::{self, GemmKernel};
+use super::{Gpu, GpuTensor};
 use crate::rng::Rng;
 use crate::tensor::Transpose;
 use std::time::Instant;
 
-/// Seconds of one n×n by n×n product C = A·B (f32, [`kernels::gemm`]) on `gpu`: the median of
+/// Seconds of one n×n by n×n product C = A·B (f32, by `kernel`: [`kernels::gemm_with`]) on `gpu`: the median of
 /// 5 rounds, each a run of launches timed from the first submit to the end of the last launch
 /// and divided by their number (enough launches for about 0.2 s a round; one round alone when a
 /// launch takes over a second, as n = 4096 on a software driver). A and B are N(0, 1) from
 /// `seed`.
-pub fn gemm_seconds(gpu: &Gpu, n: usize, seed: u64) -> f64 {
+pub fn gemm_seconds(gpu: &Gpu, kernel: GemmKernel, n: usize, seed: u64) -> f64 {
     let mut rng = Rng::seed(seed);
     let a = GpuTensor::upload(gpu, &rng.normal_tensor(&[n, n], 1.0));
     let b = GpuTensor::upload(gpu, &rng.normal_tensor(&[n, n], 1.0));
@@ -21,7 +22,8 @@ pub fn gemm_seconds(gpu: &Gpu, n: usize, seed: u64) -> f64 {
         gpu.wait();
         let t0 = Instant::now();
         for _ in 0..count {
-            kernels::gemm(gpu, (n, n, n), a.buffer(), Transpose::No, b.buffer(), Transpose::No, c.buffer(), false);
+            let (a, b) = ((a.buffer(), Transpose::No), (b.buffer(), Transpose::No));
+            kernels::gemm_with(gpu, kernel, (n, n, n), a, b, c.buffer(), false);
         }
         gpu.wait();
         t0.elapsed().as_secs_f64() / count as f64

@@ -90,13 +90,29 @@ fn word(n: usize, what: &str) -> u32 {
 }
 
 /// The fewest 64×64 blocks of C for which [`gemm`] runs the register-blocked kernel: below it,
-/// the one-output-a-thread kernel's 16 times more workgroups keep more of a GPU busy. Both sum
-/// each output over k in the same order, so the choice changes the speed, not the result.
+/// the one-output-a-thread kernel's 16 times more workgroups keep more of a GPU busy.
 pub const BLOCKED_FROM: usize = 64;
 
+/// The GEMM kernels of `shaders/gemm.wgsl`. Both sum each output over k in the same order, one
+/// fma a term, so the choice changes the speed, not the result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmKernel {
+    /// A thread per output, a 16×16 workgroup per 16×16 block of C.
+    Simple,
+    /// A 16×16 workgroup per 64×64 block of C, each thread a 4×4 block (register blocking).
+    Blocked,
+}
+
+impl GemmKernel {
+    /// The kernel [`gemm`] runs for an m×n product: the blocked one from [`BLOCKED_FROM`] blocks.
+    pub fn for_size(m: usize, n: usize) -> GemmKernel {
+        if m.div_ceil(64) * n.div_ceil(64) >= BLOCKED_FROM { GemmKernel::Blocked } else { GemmKernel::Simple }
+    }
+}
+
 /// `C = op(A)·op(B)`, or `C += op(A)·op(B)` when `accumulate`: C is m×n; the device twin of
-/// [`crate::tensor::gemm_into`], with the same arguments. Large products (at least
-/// [`BLOCKED_FROM`] blocks of 64×64 outputs) run the register-blocked kernel.
+/// [`crate::tensor::gemm_into`], with the same arguments, by the kernel
+/// [`GemmKernel::for_size`] picks.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
     gpu: &Gpu,
@@ -108,15 +124,27 @@ pub fn gemm(
     c: &wgpu::Buffer,
     accumulate: bool,
 ) {
+    gemm_with(gpu, GemmKernel::for_size(m, n), (m, n, k), (a, ta), (b, tb), c, accumulate);
+}
+
+/// [`gemm`] by the given kernel (for tests and benchmarks of each).
+pub fn gemm_with(
+    gpu: &Gpu,
+    kernel: GemmKernel,
+    (m, n, k): (usize, usize, usize),
+    (a, ta): (&wgpu::Buffer, Transpose),
+    (b, tb): (&wgpu::Buffer, Transpose),
+    c: &wgpu::Buffer,
+    accumulate: bool,
+) {
     let flags = u32::from(ta == Transpose::Yes) | u32::from(tb == Transpose::Yes) << 1 | u32::from(accumulate) << 2;
     let params = [word(m, "m"), word(n, "n"), word(k, "k"), flags];
-    let blocks = (n.div_ceil(64), m.div_ceil(64));
-    if blocks.0 * blocks.1 >= BLOCKED_FROM {
-        gpu.launch(&gpu.kernels.gemm_blocked, &params, &[a, b, c], [word(blocks.0, "n"), word(blocks.1, "m"), 1]);
-    } else {
-        let groups = [word(n.div_ceil(16), "n"), word(m.div_ceil(16), "m"), 1];
-        gpu.launch(&gpu.kernels.gemm, &params, &[a, b, c], groups);
-    }
+    let (pipeline, block) = match kernel {
+        GemmKernel::Simple => (&gpu.kernels.gemm, 16),
+        GemmKernel::Blocked => (&gpu.kernels.gemm_blocked, 64),
+    };
+    let groups = [word(n.div_ceil(block), "n"), word(m.div_ceil(block), "m"), 1];
+    gpu.launch(pipeline, &params, &[a, b, c], groups);
 }
 
 /// U ← U + 1·b for U of `rows` × `cols` and b of `cols`: the bias of [`crate::Var::affine`].
