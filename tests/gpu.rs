@@ -14,15 +14,15 @@
 
 mod common;
 
-use common::{Scratch, assert_clean_failure, last_json, mnist, nabla_ok};
-use nabla::gpu::kernels::{self, activation_code};
-use nabla::gpu::{Gpu, GpuNet, GpuTensor};
+use common::{Scratch, assert_clean_failure, last_json, mnist, nabla, nabla_ok, write_gray_png};
+use nabla::gpu::kernels::{self, GemmKernel, activation_code};
+use nabla::gpu::{Gpu, GpuNet, GpuPredictor, GpuTensor};
 use nabla::loss::{Loss, softmax_cross_entropy};
 use nabla::nn::{Activation, Model, ModelSpec, Module};
 use nabla::optim::{Adam, Optimizer, Sgd, UpdateRule, schedule::Constant};
 use nabla::rng::Rng;
 use nabla::tensor::{Transpose, gemm_into};
-use nabla::train::{Quiet, Sets, TrainConfig, Trainer};
+use nabla::train::{Quiet, Sets, TrainConfig, Trainer, evaluate};
 use nabla::{Tensor, Var, data::Dataset};
 use std::sync::OnceLock;
 
@@ -63,8 +63,29 @@ const GEMM_SHAPES: [(usize, usize, usize); 6] =
 
 #[test]
 fn gemm_matches_gemm_into_for_every_transpose_and_accumulation() {
+    check_gemm(&GEMM_SHAPES, None);
+}
+
+/// Both kernels at the small shapes and at shapes of at least [`kernels::BLOCKED_FROM`] 64×64
+/// blocks (where `gemm` picks the register-blocked one): primes, a single row and nearly a
+/// single column, the ragged edges of the 64×64 blocks and of k's 16-wide tiles.
+#[test]
+fn both_gemm_kernels_match_gemm_into_at_odd_sizes() {
+    let large = [(521, 509, 67), (1, 4099, 17), (4097, 3, 1)];
+    for (m, n, _) in large {
+        assert_eq!(GemmKernel::for_size(m, n), GemmKernel::Blocked, "{m}×{n}");
+    }
+    for kernel in [GemmKernel::Simple, GemmKernel::Blocked] {
+        check_gemm(&GEMM_SHAPES, Some(kernel));
+        check_gemm(&large, Some(kernel));
+    }
+}
+
+/// Every transpose and accumulation of [`kernels::gemm`] (or of `kernel`) against
+/// [`gemm_into`] at `shapes`.
+fn check_gemm(shapes: &[(usize, usize, usize)], kernel: Option<GemmKernel>) {
     let gpu = gpu();
-    for (s, &(m, n, k)) in GEMM_SHAPES.iter().enumerate() {
+    for (s, &(m, n, k)) in shapes.iter().enumerate() {
         for (ta, tb) in [
             (Transpose::No, Transpose::No),
             (Transpose::Yes, Transpose::No),
@@ -82,8 +103,14 @@ fn gemm_matches_gemm_into_for_every_transpose_and_accumulation() {
                 let bound: Vec<f32> = bound.iter().zip(c0.data()).map(|(b, c)| b + c.abs()).collect();
                 let (ga, gb, gc) =
                     (GpuTensor::upload(gpu, &a), GpuTensor::upload(gpu, &b), GpuTensor::upload(gpu, &c0));
-                kernels::gemm(gpu, (m, n, k), ga.buffer(), ta, gb.buffer(), tb, gc.buffer(), accumulate);
-                let what = format!("gemm {m}×{n}×{k} {ta:?} {tb:?} accumulate {accumulate}");
+                match kernel {
+                    Some(kernel) => {
+                        let (ops_a, ops_b) = ((ga.buffer(), ta), (gb.buffer(), tb));
+                        kernels::gemm_with(gpu, kernel, (m, n, k), ops_a, ops_b, gc.buffer(), accumulate);
+                    }
+                    None => kernels::gemm(gpu, (m, n, k), ga.buffer(), ta, gb.buffer(), tb, gc.buffer(), accumulate),
+                }
+                let what = format!("gemm {kernel:?} {m}×{n}×{k} {ta:?} {tb:?} accumulate {accumulate}");
                 assert_within(gc.download(gpu).data(), &want, &bound, &what);
             }
         }
@@ -494,4 +521,65 @@ fn mlp_on_2000_digits_trains_to_the_cpu_accuracy() {
         loss(&cpu),
         loss(&gpu)
     );
+}
+
+/// Prediction on the device over more than one of its batches (the last one ragged) gives
+/// `Model::predict`'s probabilities within 1e-4, and evaluation the CPU's accuracy, predicted
+/// classes and mean loss (within 1e-4 of it).
+#[test]
+fn prediction_and_evaluation_on_the_gpu_match_the_cpu() {
+    let n = GpuPredictor::BATCH + 37;
+    let mut spec = ModelSpec::mlp(19, &[13, 7], 5, Activation::Tanh, Loss::SoftmaxCrossEntropy);
+    spec.layers.insert(3, nabla::nn::LayerSpec::activation(Activation::Relu).into());
+    let mut model = Model::new(spec, &mut Rng::seed(5)).unwrap();
+    let x = randn(9, &[n, 19]);
+    let mut predictor = GpuPredictor::new(Gpu::new().unwrap(), &model).unwrap();
+    let want = model.predict(&x);
+    assert_close(&predictor.predict(&x), &want, "predict");
+    let labels: Vec<usize> =
+        want.argmax_rows().iter().enumerate().map(|(i, &c)| if i % 3 == 0 { (c + 1) % 5 } else { c }).collect();
+    let data = Dataset::from_labels(x, labels, 5).unwrap();
+    let cpu = evaluate(&mut model, &data, 1000);
+    let (gpu, predicted) = predictor.evaluate(&data).unwrap();
+    assert_eq!(predicted, want.argmax_rows());
+    assert_eq!(gpu.accuracy, cpu.accuracy);
+    assert!((gpu.loss - cpu.loss).abs() <= 1e-4 * cpu.loss, "loss GPU {} vs CPU {}", gpu.loss, cpu.loss);
+}
+
+/// `eval` and `predict` with `--device gpu` give the CPU's figures for a trained MLP (eval: the
+/// same accuracy, loss within 1e-4; predict: probabilities within 1e-4); what the GPU cannot do
+/// yet (an ensemble, MC dropout) is refused by name, and `--device auto` does it on the CPU.
+#[test]
+fn eval_and_predict_on_the_gpu_give_the_cpu_figures() {
+    let s = Scratch::new("gpu-eval");
+    let data = mnist();
+    let args = ["train", "--data", &data, "--hidden", "32", "--epochs", "1", "--limit-train", "500", "--out", "m"];
+    nabla_ok(&args, &s.0);
+    let eval = |device: &str| {
+        last_json(&nabla_ok(&["eval", "--weights", "m", "--data", &data, "--json", "--device", device], &s.0))
+    };
+    let (cpu, gpu) = (eval("cpu"), eval("gpu"));
+    assert!(cpu["test_accuracy"].as_f64().unwrap() > 0.3, "{cpu}");
+    assert_eq!(cpu["test_accuracy"], gpu["test_accuracy"]);
+    let loss = |r: &serde_json::Value| r["test_loss"].as_f64().unwrap();
+    assert!((loss(&cpu) - loss(&gpu)).abs() <= 1e-4 * loss(&cpu), "CPU {cpu} vs GPU {gpu}");
+    let pixels: Vec<u8> = (0..784u32).map(|i| ((i * 37) % 256) as u8).collect();
+    write_gray_png(&s.0.join("x.png"), &pixels, 28, 28);
+    let predict = |device: &str| {
+        last_json(&nabla_ok(&["predict", "--weights", "m", "x.png", "--json", "--device", device], &s.0))
+    };
+    let (cpu, gpu) = (predict("cpu"), predict("gpu"));
+    assert_eq!(cpu["class"], gpu["class"]);
+    let probabilities = |r: &serde_json::Value| -> Vec<f64> {
+        r["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect()
+    };
+    for (c, g) in probabilities(&cpu).iter().zip(probabilities(&gpu)) {
+        assert!((c - g).abs() <= 1e-4, "CPU {cpu} vs GPU {gpu}");
+    }
+    let ensemble = ["eval", "--weights", "m,m", "--data", &data, "--device", "gpu"];
+    assert_clean_failure(&nabla(&ensemble, &s.0), &["--device gpu: an ensemble (several --weights)", "--device cpu"]);
+    let mc = ["predict", "--weights", "m", "x.png", "--mc-samples", "2", "--device", "gpu"];
+    assert_clean_failure(&nabla(&mc, &s.0), &["MC dropout (--mc-samples)"]);
+    let auto = nabla_ok(&["eval", "--weights", "m,m", "--data", &data, "--device", "auto"], &s.0);
+    assert!(String::from_utf8_lossy(&auto.stderr).contains("--device auto: running on the CPU"));
 }

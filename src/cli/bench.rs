@@ -1,11 +1,15 @@
 //! `nabla bench`: the speed figures that are compared with PyTorch's reference script
 //! (`../shared/peers/torch_ref.py`), measured the same way: GEMM GFLOP/s, one MLP training epoch
 //! in samples/s, and per-step throughput at tiny batches where framework overhead dominates.
+//! `--device gpu` times the GEMM kernel and the training epochs on the GPU instead.
 
+use super::shared::device::DeviceArgs;
 use super::shared::json::json_f32;
 use super::shared::print::outln;
 use super::shared::source::{self, DataArgs};
+use super::training::place;
 use clap::{Args, ValueEnum};
+use nabla::gpu::Device;
 use nabla::loss::Loss;
 use nabla::nn::Activation;
 use nabla::nn::{Model, ModelSpec};
@@ -18,7 +22,7 @@ use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum What {
-    /// GEMM GFLOP/s at n = 64, 256, 1024 (or --sizes).
+    /// GEMM GFLOP/s at n = 64, 256, 1024 (with --device gpu: 1024, 4096), or --sizes.
     Matmul,
     /// One training epoch of an MLP 784-512-512-10 (ReLU, SGD η 0.1, batch 128) on MNIST.
     Mlp,
@@ -42,9 +46,9 @@ pub struct BenchArgs {
     /// What to measure.
     #[arg(value_enum)]
     pub what: What,
-    /// Matrix sizes for `matmul`.
-    #[arg(long, default_value = "64,256,1024")]
-    pub sizes: String,
+    /// Matrix sizes for `matmul` (default 64,256,1024; on the GPU 1024,4096).
+    #[arg(long)]
+    pub sizes: Option<String>,
     /// Batch size for `mlp`, `lstm` and `gru` (default 128), `steps` (default 1) and `lenet` (default 64).
     #[arg(long)]
     pub batch: Option<usize>,
@@ -54,6 +58,9 @@ pub struct BenchArgs {
     /// Steps for `steps`.
     #[arg(long, default_value_t = 2000)]
     pub steps: usize,
+    // `matmul`, `mlp`, `lenet`, `lstm` and `gru` run on the GPU too
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -61,20 +68,32 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if let Some((flag, _)) = counts.iter().find(|(_, n)| *n == 0) {
         return Err(Error::config(format!("{flag} 0: expected at least 1")));
     }
+    let device = args.device.device.as_deref();
+    let chosen = Device::from_flag_or_env(device)?;
+    if chosen == Device::Gpu && matches!(args.what, What::Steps | What::Conv) {
+        return Err(Error::config(format!(
+            "--device gpu: `bench {}` runs on the CPU only so far (on the GPU: matmul, mlp, lenet, lstm, gru)",
+            if args.what == What::Steps { "steps" } else { "conv" }
+        )));
+    }
+    let on_cpu = chosen == Device::Cpu;
     let out = match args.what {
-        What::Matmul => matmul(&args.sizes)?,
-        What::Mlp => mlp(args.batch.unwrap_or(128), args.epochs)?,
+        What::Matmul if !on_cpu => gpu_matmul(args.sizes.as_deref().unwrap_or("1024,4096"), device)?,
+        What::Matmul => matmul(args.sizes.as_deref().unwrap_or("64,256,1024"))?,
+        What::Mlp => mlp(args.batch.unwrap_or(128), args.epochs, device)?,
         What::Steps => steps(args.batch.unwrap_or(1), args.steps)?,
         What::Conv => conv()?,
-        What::Lenet => lenet(args.batch.unwrap_or(64), args.epochs)?,
+        What::Lenet => lenet(args.batch.unwrap_or(64), args.epochs, device)?,
         What::Lstm => {
             let batch = args.batch.unwrap_or(128);
-            let lstm = zoo_epochs("lstm-rows", optim::by_name("adam", 0.001, None, false)?, 0.001, batch, args.epochs)?;
+            let adam = optim::by_name("adam", 0.001, None, false)?;
+            let lstm = zoo_epochs("lstm-rows", adam, (0.001, batch, args.epochs), device)?;
             serde_json::json!({ "what": "lstm", "batch": batch, "models": { "lstm-rows": lstm } })
         }
         What::Gru => {
             let batch = args.batch.unwrap_or(128);
-            let gru = zoo_epochs("gru-rows", optim::by_name("adam", 0.001, None, false)?, 0.001, batch, args.epochs)?;
+            let adam = optim::by_name("adam", 0.001, None, false)?;
+            let gru = zoo_epochs("gru-rows", adam, (0.001, batch, args.epochs), device)?;
             serde_json::json!({ "what": "gru", "batch": batch, "models": { "gru-rows": gru } })
         }
     };
@@ -87,14 +106,21 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// The matrix sizes of `--sizes`.
+fn parse_sizes(sizes: &str) -> Result<Vec<usize>> {
+    sizes
+        .split(',')
+        .map(|s| match s.trim().parse() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(Error::config(format!("--sizes: '{s}' is not a positive matrix size"))),
+        })
+        .collect()
+}
+
 fn matmul(sizes: &str) -> Result<serde_json::Value> {
     let mut out = serde_json::Map::new();
     let mut rng = Rng::seed(0);
-    for s in sizes.split(',') {
-        let n: usize = match s.trim().parse() {
-            Ok(n) if n > 0 => n,
-            _ => return Err(Error::config(format!("--sizes: '{s}' is not a positive matrix size"))),
-        };
+    for n in parse_sizes(sizes)? {
         let (a, b) = (rng.normal_tensor(&[n, n], 1.0), rng.normal_tensor(&[n, n], 1.0));
         let flops = 2.0 * (n as f64).powi(3);
         let reps = (2e9 / flops).max(1.0) as usize;
@@ -119,6 +145,51 @@ fn matmul(sizes: &str) -> Result<serde_json::Value> {
     Ok(serde_json::json!({ "what": "matmul", "gflops": out }))
 }
 
+/// GEMM GFLOP/s of the GPU's kernel ([`nabla::gpu::bench::gemm_seconds`]: the queue drained
+/// around each timing, the pipeline compile and uploads outside it); `--device auto` without a
+/// GPU measures the CPU's.
+#[cfg(feature = "gpu")]
+fn gpu_matmul(sizes: &str, device: Option<&str>) -> Result<serde_json::Value> {
+    use nabla::gpu::kernels::GemmKernel;
+    let sizes = parse_sizes(sizes)?;
+    let gpu = match nabla::gpu::Gpu::new() {
+        Ok(gpu) => gpu,
+        Err(e) if Device::from_flag_or_env(device)? == Device::Auto => {
+            super::shared::print::errln!("--device auto: measuring the CPU: {e}");
+            let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
+            return matmul(&sizes.join(","));
+        }
+        Err(e) => return Err(e),
+    };
+    // the kernel `gemm` picks at each size, and the one-output-a-thread kernel beside it
+    let (mut picked, mut simple) = (serde_json::Map::new(), serde_json::Map::new());
+    for n in sizes {
+        let flops = 2.0 * (n as f64).powi(3);
+        let gflops = |kernel| {
+            let seconds = nabla::gpu::bench::gemm_seconds(&gpu, kernel, n, 0);
+            serde_json::json!((flops / seconds / 1e8).round() / 10.0)
+        };
+        let kernel = GemmKernel::for_size(n, n);
+        picked.insert(n.to_string(), gflops(kernel));
+        simple.insert(
+            n.to_string(),
+            if kernel == GemmKernel::Simple { picked[&n.to_string()].clone() } else { gflops(GemmKernel::Simple) },
+        );
+    }
+    Ok(
+        serde_json::json!({ "what": "matmul", "device": gpu.name(), "gflops": picked, "gflops_one_output_a_thread": simple }),
+    )
+}
+
+/// Without the feature: `--device gpu` says how to get it; `auto` measures the CPU.
+#[cfg(not(feature = "gpu"))]
+fn gpu_matmul(sizes: &str, device: Option<&str>) -> Result<serde_json::Value> {
+    match Device::from_flag_or_env(device)? {
+        Device::Gpu => Err(nabla::gpu::device::not_built()),
+        _ => matmul(sizes),
+    }
+}
+
 /// The benchmark MLP 784-512-512-10 (ReLU) on MNIST, with an SGD trainer at constant η.
 fn mnist_mlp(batch: usize, epochs: usize, eta: f32, momentum: f32) -> Result<(Trainer, source::Source)> {
     let args = DataArgs::mnist("mnist");
@@ -130,8 +201,9 @@ fn mnist_mlp(batch: usize, epochs: usize, eta: f32, momentum: f32) -> Result<(Tr
     Ok((Trainer::new(model, optimizer, Box::new(Constant::new()), config), data))
 }
 
-fn mlp(batch: usize, epochs: usize) -> Result<serde_json::Value> {
+fn mlp(batch: usize, epochs: usize, device: Option<&str>) -> Result<serde_json::Value> {
     let (mut trainer, data) = mnist_mlp(batch, epochs, 0.1, 0.0)?;
+    place(&mut trainer, device)?;
     let mut out = run_epochs(&mut trainer, &data)?;
     out.insert("what".into(), "mlp".into());
     out.insert("batch".into(), batch.into());
@@ -147,6 +219,7 @@ fn run_epochs(trainer: &mut Trainer, data: &source::Source) -> Result<serde_json
     let seconds: Vec<f64> = reports.iter().map(|r| (r.seconds * 1000.0).round() / 1000.0).collect();
     let med = median(seconds.clone());
     Ok(serde_json::Map::from_iter([
+        ("device".to_string(), serde_json::json!(trainer.device_name().unwrap_or_else(|| "cpu".into()))),
         ("seconds_per_epoch".to_string(), serde_json::json!(seconds)),
         ("median_seconds_per_epoch".to_string(), serde_json::json!(med)),
         ("samples_per_second".to_string(), serde_json::json!((data.train.len() as f64 / med).round())),
@@ -224,20 +297,25 @@ fn conv() -> Result<serde_json::Value> {
 /// One or more training epochs of the zoo's LeNets on MNIST (each with its own input mapping),
 /// SGD with momentum 0.9 at constant η: 0.05 for lenet5-modern (as torch_ref.py lenet), the
 /// spec's η for lenet5.
-fn lenet(batch: usize, epochs: usize) -> Result<serde_json::Value> {
+fn lenet(batch: usize, epochs: usize, device: Option<&str>) -> Result<serde_json::Value> {
     let mut out = serde_json::Map::new();
     for name in ["lenet5-modern", "lenet5"] {
         let spec = ModelSpec::zoo(name).expect("a zoo model");
         let eta = if name == "lenet5-modern" { 0.05 } else { spec.train.as_ref().and_then(|t| t.lr).unwrap_or(0.01) };
         let optimizer = Optimizer::new(Sgd { momentum: 0.9, nesterov: false }, eta);
-        out.insert(name.into(), zoo_epochs(name, optimizer, eta, batch, epochs)?);
+        out.insert(name.into(), zoo_epochs(name, optimizer, (eta, batch, epochs), device)?);
     }
     Ok(serde_json::json!({ "what": "lenet", "batch": batch, "momentum": 0.9, "models": out }))
 }
 
 /// Training epochs of a zoo model on MNIST (with its own input mapping) at constant η: seconds
-/// and samples/s per epoch, losses and test accuracies.
-fn zoo_epochs(name: &str, optimizer: Optimizer, eta: f32, batch: usize, epochs: usize) -> Result<serde_json::Value> {
+/// and samples/s per epoch, losses and test accuracies; on the device that `device` asks for.
+fn zoo_epochs(
+    name: &str,
+    optimizer: Optimizer,
+    (eta, batch, epochs): (f32, usize, usize),
+    device: Option<&str>,
+) -> Result<serde_json::Value> {
     let args = DataArgs::mnist("mnist");
     let spec = ModelSpec::zoo(name).expect("a zoo model");
     let norm = spec.input_map.map(source::Normalization::from_input_map);
@@ -245,6 +323,7 @@ fn zoo_epochs(name: &str, optimizer: Optimizer, eta: f32, batch: usize, epochs: 
     let model = Model::new(spec, &mut Rng::seed(0))?;
     let config = TrainConfig { epochs, batch_size: batch, seed: 0, ..Default::default() };
     let mut trainer = Trainer::new(model, optimizer, Box::new(Constant::new()), config);
+    place(&mut trainer, device)?;
     let mut out = run_epochs(&mut trainer, &data)?;
     out.insert("lr".into(), json_f32(eta));
     Ok(out.into())

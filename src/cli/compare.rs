@@ -7,6 +7,7 @@
 //! and test loss (dashed). Every run starts from the same weights (`--seed`, `--init`), so that
 //! only the compared setting differs.
 
+use super::shared::device::DeviceArgs;
 use super::shared::help;
 use super::shared::json::json_f32;
 use super::shared::print::{errln, outln};
@@ -77,6 +78,9 @@ pub struct BaseArgs {
     /// Print a JSON summary as the last line of stdout.
     #[arg(long)]
     pub json: bool,
+    // where every run trains, as for `nabla train`
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 fn list(text: &Option<String>) -> Vec<Option<String>> {
@@ -171,7 +175,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     ensemble: None,
                     bagging: false,
                     seed: b.seed,
-                    device: None,
+                    device: b.device.device.clone(),
                     out: None,
                     limit_train: b.limit_train,
                     seq_len: None,

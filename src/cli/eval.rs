@@ -2,6 +2,7 @@
 //! (several `--weights`: their probabilities are averaged), or with Monte-Carlo dropout
 //! (`--mc-samples K`: how uncertainty relates to error).
 
+use super::shared::device::{DeviceArgs, Runner};
 use super::shared::images::{check_classes, classes_from_checkpoint, image_from_checkpoint, per_class};
 use super::shared::json::json_f32;
 use super::shared::limits::LimitArgs;
@@ -10,10 +11,11 @@ use super::shared::regression;
 use super::shared::source::{self, DataArgs, Normalization, checkpoint_schema};
 use clap::Args;
 use nabla::data::table::TableSchema;
-use nabla::data::{ImageFormat, Task};
+use nabla::data::{Dataset, ImageFormat, Task};
 use nabla::io::load_checkpoint_limited;
+use nabla::loss::Loss;
 use nabla::nn::{Model, SizeLimits};
-use nabla::train::{evaluate, evaluate_ensemble, mc_evaluate};
+use nabla::train::{evaluate_ensemble, mc_evaluate};
 use nabla::{Error, Result};
 use std::path::PathBuf;
 
@@ -35,6 +37,8 @@ pub struct EvalArgs {
     /// Print the figures as one JSON object on the last line of stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// The checkpoints of `--weights`, their shared input normalisation, and the first one's table
@@ -113,6 +117,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         )));
     }
     let data = raw.normalize(Some(&norm))?;
+    let refused = if models.len() > 1 {
+        Some("an ensemble (several --weights)".to_string())
+    } else if args.mc_samples.is_some() {
+        Some("MC dropout (--mc-samples)".to_string())
+    } else if spec.loss != Loss::SoftmaxCrossEntropy {
+        Some(format!("evaluating a {:?} model", spec.loss))
+    } else {
+        None
+    };
+    let mut runner = Runner::open(&args.device, &models[0], refused.as_deref())?;
     let mut out = serde_json::json!({
         "model": spec.name,
         "weights": args.weights,
@@ -131,7 +145,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         out["test_loss"] = json_f32(e.loss);
         out["members_test_accuracy"] = e.members.iter().map(|&a| json_f32(a)).collect();
     } else {
-        let e = evaluate(&mut models[0], &data.test, 1000);
+        let (e, predicted) = runner.evaluate(&mut models[0], &data.test, 1000)?;
         let metrics = e.regression.map(|m| m.in_units(regression::target_std(schema.as_ref())));
         match (e.accuracy, metrics) {
             (Some(a), _) => {
@@ -151,7 +165,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
             regression::json(&mut out, "test", metrics);
         }
         if let Some(names) = &classes {
-            let counts = per_class(&mut models[0], &data.test, names.len());
+            let counts = match &predicted {
+                Some(predicted) => class_counts(predicted, &data.test, names.len()),
+                None => per_class(&mut models[0], &data.test, names.len()),
+            };
             let mut report = serde_json::Map::new();
             for (name, &(n, correct)) in names.iter().zip(&counts) {
                 let acc = correct as f32 / n.max(1) as f32;
@@ -180,4 +197,17 @@ pub fn run(args: EvalArgs) -> Result<()> {
         outln!("{out}");
     }
     Ok(())
+}
+
+/// (rows, correct) of each class of `data`, from each row's `predicted` class: what
+/// [`per_class`] counts, from classes the GPU already gave.
+fn class_counts(predicted: &[usize], data: &Dataset, classes: usize) -> Vec<(usize, usize)> {
+    let mut counts = vec![(0, 0); classes];
+    if let Some(labels) = &data.labels {
+        for (&p, &label) in predicted.iter().zip(labels) {
+            counts[label].0 += 1;
+            counts[label].1 += usize::from(p == label);
+        }
+    }
+    counts
 }

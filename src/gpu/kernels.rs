@@ -14,6 +14,7 @@ use crate::tensor::Transpose;
 /// Every compute pipeline, compiled once when the GPU is opened.
 pub(super) struct Kernels {
     gemm: wgpu::ComputePipeline,
+    gemm_blocked: wgpu::ComputePipeline,
     bias_add: wgpu::ComputePipeline,
     column_sum: wgpu::ComputePipeline,
     activation: wgpu::ComputePipeline,
@@ -23,6 +24,7 @@ pub(super) struct Kernels {
     sgd: wgpu::ComputePipeline,
     momentum: wgpu::ComputePipeline,
     adam: wgpu::ComputePipeline,
+    argmax: wgpu::ComputePipeline,
 }
 
 impl Kernels {
@@ -50,8 +52,10 @@ impl Kernels {
         let softmax_ce = module("softmax_ce", include_str!("shaders/softmax_ce.wgsl"));
         let gather = module("gather", include_str!("shaders/gather.wgsl"));
         let optim = module("optim", include_str!("shaders/optim.wgsl"));
+        let argmax = module("argmax", include_str!("shaders/argmax.wgsl"));
         Kernels {
             gemm: pipeline(&gemm, "gemm"),
+            gemm_blocked: pipeline(&gemm, "gemm_blocked"),
             bias_add: pipeline(&unary, "bias_add"),
             column_sum: pipeline(&unary, "column_sum"),
             activation: pipeline(&unary, "forward"),
@@ -61,6 +65,7 @@ impl Kernels {
             sgd: pipeline(&optim, "sgd"),
             momentum: pipeline(&optim, "momentum"),
             adam: pipeline(&optim, "adam"),
+            argmax: pipeline(&argmax, "argmax"),
         }
     }
 }
@@ -84,8 +89,30 @@ fn word(n: usize, what: &str) -> u32 {
     u32::try_from(n).unwrap_or_else(|_| panic!("GPU kernel: {what} = {n} does not fit the device's 32-bit indices"))
 }
 
+/// The fewest 64×64 blocks of C for which [`gemm`] runs the register-blocked kernel: below it,
+/// the one-output-a-thread kernel's 16 times more workgroups keep more of a GPU busy.
+pub const BLOCKED_FROM: usize = 64;
+
+/// The GEMM kernels of `shaders/gemm.wgsl`. Both sum each output over k in the same order, one
+/// fma a term, so the choice changes the speed, not the result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmKernel {
+    /// A thread per output, a 16×16 workgroup per 16×16 block of C.
+    Simple,
+    /// A 16×16 workgroup per 64×64 block of C, each thread a 4×4 block (register blocking).
+    Blocked,
+}
+
+impl GemmKernel {
+    /// The kernel [`gemm`] runs for an m×n product: the blocked one from [`BLOCKED_FROM`] blocks.
+    pub fn for_size(m: usize, n: usize) -> GemmKernel {
+        if m.div_ceil(64) * n.div_ceil(64) >= BLOCKED_FROM { GemmKernel::Blocked } else { GemmKernel::Simple }
+    }
+}
+
 /// `C = op(A)·op(B)`, or `C += op(A)·op(B)` when `accumulate`: C is m×n; the device twin of
-/// [`crate::tensor::gemm_into`], with the same arguments.
+/// [`crate::tensor::gemm_into`], with the same arguments, by the kernel
+/// [`GemmKernel::for_size`] picks.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
     gpu: &Gpu,
@@ -97,9 +124,27 @@ pub fn gemm(
     c: &wgpu::Buffer,
     accumulate: bool,
 ) {
+    gemm_with(gpu, GemmKernel::for_size(m, n), (m, n, k), (a, ta), (b, tb), c, accumulate);
+}
+
+/// [`gemm`] by the given kernel (for tests and benchmarks of each).
+pub fn gemm_with(
+    gpu: &Gpu,
+    kernel: GemmKernel,
+    (m, n, k): (usize, usize, usize),
+    (a, ta): (&wgpu::Buffer, Transpose),
+    (b, tb): (&wgpu::Buffer, Transpose),
+    c: &wgpu::Buffer,
+    accumulate: bool,
+) {
     let flags = u32::from(ta == Transpose::Yes) | u32::from(tb == Transpose::Yes) << 1 | u32::from(accumulate) << 2;
     let params = [word(m, "m"), word(n, "n"), word(k, "k"), flags];
-    gpu.launch(&gpu.kernels.gemm, &params, &[a, b, c], [word(n.div_ceil(16), "n"), word(m.div_ceil(16), "m"), 1]);
+    let (pipeline, block) = match kernel {
+        GemmKernel::Simple => (&gpu.kernels.gemm, 16),
+        GemmKernel::Blocked => (&gpu.kernels.gemm_blocked, 64),
+    };
+    let groups = [word(n.div_ceil(block), "n"), word(m.div_ceil(block), "m"), 1];
+    gpu.launch(pipeline, &params, &[a, b, c], groups);
 }
 
 /// U ← U + 1·b for U of `rows` × `cols` and b of `cols`: the bias of [`crate::Var::affine`].
@@ -202,4 +247,11 @@ pub fn update(
         }
         (rule, state) => panic!("GPU update: {rule:?} given {} state buffers", state.len()),
     }
+}
+
+/// `out[offset + r]` ← the predicted class of row r of U (`rows` × `cols`), as u32: the device
+/// twin of [`crate::Tensor::argmax_rows`] (the first largest value on ties).
+pub fn argmax_rows(gpu: &Gpu, rows: usize, cols: usize, u: &wgpu::Buffer, out: &wgpu::Buffer, offset: usize) {
+    let params = [word(rows, "rows"), word(cols, "cols"), word(offset, "offset"), 0];
+    gpu.launch(&gpu.kernels.argmax, &params, &[u, out], groups_for(rows));
 }

@@ -11,6 +11,8 @@
 //!   sums, activations and their derivatives, softmax cross-entropy fused with its δ, row
 //!   gathering, the SGD and Adam updates); the shaders are in `shaders/`.
 //! - `net`: a network of linear layers and activations on the device, forward and backward.
+//! - [`bench`]: timing kernels for `nabla bench --device gpu`.
+//! - `infer`: evaluation and prediction of a saved model on the device ([`GpuPredictor`]).
 //! - `train`: an epoch of mini-batch training with weights, optimizer state and data set on the
 //!   device, which [`crate::train::Trainer`] hands its steps to.
 //!
@@ -22,9 +24,13 @@
 pub mod device;
 
 #[cfg(feature = "gpu")]
+pub mod bench;
+#[cfg(feature = "gpu")]
 mod buffer;
 #[cfg(feature = "gpu")]
 mod context;
+#[cfg(feature = "gpu")]
+mod infer;
 #[cfg(feature = "gpu")]
 pub mod kernels;
 #[cfg(feature = "gpu")]
@@ -37,6 +43,8 @@ pub use buffer::GpuTensor;
 #[cfg(feature = "gpu")]
 pub use context::Gpu;
 pub use device::Device;
+#[cfg(feature = "gpu")]
+pub use infer::GpuPredictor;
 #[cfg(feature = "gpu")]
 pub use net::GpuNet;
 #[cfg(feature = "gpu")]

@@ -1,6 +1,7 @@
 //! `nabla predict --data IMAGES…`: the class of each of many PNG/JPEG images, one CSV row per
 //! image (its file, the predicted class's name, and each class's probability).
 
+use crate::cli::shared::device::Runner;
 use crate::cli::shared::images::ImageArgs;
 use crate::cli::shared::print::outln;
 use crate::cli::shared::source::Normalization;
@@ -35,7 +36,7 @@ pub struct ImagePrediction<'a> {
 }
 
 /// Predicts every image of `job.paths` and writes `file,class,p_<class>…` rows.
-pub fn predict_images(model: &mut Model, job: ImagePrediction) -> Result<()> {
+pub fn predict_images(model: &mut Model, runner: &mut Runner, job: ImagePrediction) -> Result<()> {
     if job.normalization.mean.len() != 1 {
         return Err(Error::config(format!(
             "{}: the model was trained on a table of {} columns, not on images",
@@ -61,7 +62,7 @@ pub fn predict_images(model: &mut Model, job: ImagePrediction) -> Result<()> {
     names.iter().for_each(|n| write!(csv, ",{}", field(&format!("p_{n}"))).expect("writing to a String"));
     csv.push('\n');
     for chunk in files.chunks(CHUNK) {
-        let probabilities = predict_chunk(model, chunk, format, &job)?;
+        let probabilities = predict_chunk((model, runner), chunk, format, &job)?;
         for (file, p) in chunk.iter().zip(probabilities.data().chunks(outputs)) {
             let best = (0..outputs).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
             write!(csv, "{},{}", field(&file.display().to_string()), field(&names[best])).expect("writing to a String");
@@ -81,7 +82,7 @@ pub fn predict_images(model: &mut Model, job: ImagePrediction) -> Result<()> {
 
 /// Decodes, normalises and predicts one chunk of images: probabilities, one row per file.
 fn predict_chunk(
-    model: &mut Model,
+    (model, runner): (&mut Model, &mut Runner),
     files: &[PathBuf],
     format: ImageFormat,
     job: &ImagePrediction,
@@ -94,7 +95,7 @@ fn predict_chunk(
     let (mean, std) = (job.normalization.mean[0], job.normalization.std[0]);
     rows.map_values(|v| (v - mean) / std);
     let x = Inputs::Bytes(rows).to_tensor();
-    Ok(model.predict(&x))
+    Ok(runner.predict(model, &x))
 }
 
 /// The image files that `paths` name: a file as it is; a folder's images, or, for an image folder,

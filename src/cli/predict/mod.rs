@@ -6,6 +6,7 @@ mod table;
 
 mod images;
 
+use super::shared::device::{DeviceArgs, Runner};
 use super::shared::images::{ImageArgs, classes_from_checkpoint, image_from_checkpoint};
 use super::shared::json::json_f32;
 use super::shared::limits::LimitArgs;
@@ -53,6 +54,8 @@ pub struct PredictArgs {
     pub json: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 pub fn run(args: PredictArgs) -> Result<()> {
@@ -67,6 +70,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     }
     let (mut model, meta) = load_checkpoint_limited(&args.weights, &args.limits.limits())?;
     let norm = Normalization::from_checkpoint(&args.weights, &meta, model.spec().input_size())?;
+    let mut runner = Runner::open(&args.device, &model, args.mc_samples.map(|_| "MC dropout (--mc-samples)"))?;
     let Some(image) = &args.image else {
         if args.mc_samples.is_some() {
             return Err(Error::config("--mc-samples works on one image (predict IMAGE), not on --data"));
@@ -81,7 +85,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
             normalization: norm,
             weights: &args.weights,
         };
-        return predict_images(&mut model, job);
+        return predict_images(&mut model, &mut runner, job);
     };
     if norm.mean.len() > 1 {
         return Err(Error::config(format!(
@@ -119,7 +123,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
             let mc = mc_predict(&mut model, &x, k, args.seed);
             (mc.mean, Some((mc.std, mc.entropy[0])))
         }
-        None => (model.predict(&x), None),
+        None => (runner.predict(&mut model, &x), None),
     };
     let class = probs.argmax_rows()[0];
     if args.json {

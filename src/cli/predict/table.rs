@@ -5,6 +5,7 @@
 //! predicted value in the target's own units.
 
 use super::PredictArgs;
+use crate::cli::shared::device::Runner;
 use crate::cli::shared::print::{errln, outln};
 use crate::cli::shared::source::{self, Normalization, checkpoint_schema, outlier_error};
 use nabla::data::Task;
@@ -26,6 +27,7 @@ pub fn run(args: &PredictArgs, data: &Path) -> Result<()> {
     }
     let (mut model, meta) = load_checkpoint_limited(&args.weights, &args.limits.limits())?;
     let norm = Normalization::from_checkpoint(&args.weights, &meta, model.spec().input_size())?;
+    let mut runner = Runner::open(&args.device, &model, args.mc_samples.map(|_| "MC dropout (--mc-samples)"))?;
     let schema = checkpoint_schema(&args.weights, &meta, &model)?.ok_or_else(|| {
         Error::config(format!(
             "{}: the model was not trained on a table (its checkpoint has no column names); --data reads rows of a \
@@ -43,7 +45,7 @@ pub fn run(args: &PredictArgs, data: &Path) -> Result<()> {
         let x = x.gather_rows(&batch);
         let y = match args.mc_samples {
             Some(k) => mc_predict(&mut model, &x, k, args.seed).mean,
-            None => model.predict(&x),
+            None => runner.predict(&mut model, &x),
         };
         write_rows(&mut text, &schema, &y);
     }

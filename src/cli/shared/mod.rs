@@ -2,6 +2,7 @@
 //! pipeline (`super::training`): the imports of `cli` run one way, commands → training → shared.
 
 pub mod augment_flags;
+pub mod device;
 pub mod help;
 pub mod images;
 pub mod json;

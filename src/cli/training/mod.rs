@@ -12,6 +12,7 @@ mod run_folder;
 mod summary;
 mod text;
 
+pub use device::place;
 pub use execute::execute;
 pub use flags::{MOMENTUM_ALIAS, TrainArgs};
 pub use prepare::prepare;
