@@ -73,7 +73,10 @@ fn two_ranks_match_one_process(name: &str, args: &[&str]) {
     assert!(stderr.contains("data-parallel training over 2 ranks"), "{stderr}");
     // the ranks read their rows from an uncompressed copy of the gzip files, which rank 0 wrote
     let cache = dir.0.join("runs/.data-cache");
-    assert!(stderr.contains(&format!("reads the images of its part of each batch from {}", cache.display())), "{stderr}");
+    assert!(
+        stderr.contains("reads the images of its part of each batch from runs/.data-cache/train-images"),
+        "{stderr}"
+    );
     let copies: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(copies.len(), 2, "{copies:?}");
     assert!(stderr.contains("peak resident memory (VmHWM) per rank, in MiB: "), "{stderr}");

@@ -209,7 +209,9 @@ fn check_length(
     let (what, more) = if found < expected { ("truncated", "") } else { ("trailing bytes", more) };
     let row_len = dims.iter().skip(1).product::<usize>();
     let row = match dims.len() {
-        2.. if found < expected && row_len > 0 => format!(" (row {} of {} is the first incomplete one)", found / row_len, dims[0]),
+        2.. if found < expected && row_len > 0 => {
+            format!(" (row {} of {} is the first incomplete one)", found / row_len, dims[0])
+        }
         _ => String::new(),
     };
     let message = format!("{what}: dimensions {dims:?} need {expected} data bytes, found {found}{more}{row}");

@@ -40,7 +40,10 @@ enum Storage {
     // a Vec, not [u8]: Arc<[u8]> from a Vec copies it
     Memory(Arc<Vec<u8>>),
     /// Row i is row `rows[i]` of the file (a selection or split keeps indices, not bytes).
-    File { file: Arc<RowFile>, rows: Arc<Vec<u32>> },
+    File {
+        file: Arc<RowFile>,
+        rows: Arc<Vec<u32>>,
+    },
 }
 
 /// Rows on disk are equal when they are the same rows of the same file.

@@ -72,7 +72,13 @@ impl RowFile {
     /// Reads row `row` into `buf` (of [`RowFile::row_len`] bytes). An error names the file and
     /// the row: a row past the end, or a file that was cut short after it was opened.
     pub fn read_row(&self, row: usize, buf: &mut [u8]) -> Result<()> {
-        assert_eq!(buf.len(), self.row_len, "RowFile::read_row: a buffer of {} bytes for rows of {}", buf.len(), self.row_len);
+        assert_eq!(
+            buf.len(),
+            self.row_len,
+            "RowFile::read_row: a buffer of {} bytes for rows of {}",
+            buf.len(),
+            self.row_len
+        );
         let offset = self.header_len + (row * self.row_len) as u64;
         let place = || format!("row {row} (byte offset {offset})");
         if row >= self.rows {

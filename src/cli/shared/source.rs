@@ -8,8 +8,8 @@ use nabla::data::table::{
     Impute, SCHEMA_KEY, Table, TableOptions, TableSchema, column_stats, read_table, read_with_schema,
 };
 use nabla::data::{
-    CsvOptions, Dataset, Inputs, TargetColumn, Task, is_image_folder, load_image_folder, load_mnist, load_mnist_on_disk,
-    parse_target,
+    CsvOptions, Dataset, Inputs, TargetColumn, Task, is_image_folder, load_image_folder, load_mnist,
+    load_mnist_on_disk, parse_target,
 };
 use nabla::{Error, Result, Tensor};
 use serde::{Deserialize, Serialize};
