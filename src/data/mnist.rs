@@ -33,9 +33,12 @@ pub fn mnist_image_files(dir: &Path) -> Result<[PathBuf; 2]> {
     Ok([find(dir, "train", "images", 3)?, find(dir, "t10k", "images", 3)?])
 }
 
+/// What gives the uncompressed IDX file of an image file (see [`load_mnist_on_disk`]).
+type Uncompressed<'a> = dyn Fn(&Path) -> Result<PathBuf> + 'a;
+
 /// Loads the images and labels whose names start with `prefix`; the images stay on disk when
 /// `uncompressed` is given (see [`load_mnist_on_disk`]).
-fn load_set(dir: &Path, prefix: &str, uncompressed: Option<&dyn Fn(&Path) -> Result<PathBuf>>) -> Result<Dataset> {
+fn load_set(dir: &Path, prefix: &str, uncompressed: Option<&Uncompressed<'_>>) -> Result<Dataset> {
     let image_path = find(dir, prefix, "images", 3)?;
     let label_path = find(dir, prefix, "labels", 1)?;
     // the headers first: the dimensions and counts are checked before any data is read, so that a

@@ -5,7 +5,7 @@
 //! A copy is named after its source's name, length and modification time, so that a changed
 //! source gets a new copy instead of a stale one. Copies of older versions stay until removed.
 
-use nabla::data::{IdxFile, RowFile, mnist_image_files};
+use nabla::data::{IdxFile, RowFile};
 use nabla::io::atomic_write_with;
 use nabla::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use std::time::UNIX_EPOCH;
 
 /// The folder under `--runs` where the copies go: on the file system that every rank of a job
 /// already shares for `--resume`.
+#[cfg(feature = "mpi")]
 pub const CACHE_DIR: &str = ".data-cache";
 
 /// An uncompressed IDX file with `path`'s contents: `path` itself when it is not compressed,
@@ -33,8 +34,9 @@ pub fn uncompressed(path: &Path, cache: &Path) -> Result<PathBuf> {
 
 /// Makes the uncompressed copies of an MNIST folder's image files in `cache` (what
 /// `nabla::data::load_mnist_on_disk` then reads); returns the files the rows will be read from.
+#[cfg(feature = "mpi")]
 pub fn prepare_mnist(dir: &Path, cache: &Path) -> Result<Vec<PathBuf>> {
-    mnist_image_files(dir)?.iter().map(|file| uncompressed(file, cache)).collect()
+    nabla::data::mnist_image_files(dir)?.iter().map(|file| uncompressed(file, cache)).collect()
 }
 
 /// `<name without .gz>.<length>-<mtime in ns>`.
@@ -71,7 +73,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("nabla-row-cache-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let cache = dir.join(CACHE_DIR);
+        let cache = dir.join("cache");
         let raw = idx(&[2, 2], &[1, 2, 3, 4]);
         std::fs::write(dir.join("a.idx"), &raw).unwrap();
         assert_eq!(uncompressed(&dir.join("a.idx"), &cache).unwrap(), dir.join("a.idx"));

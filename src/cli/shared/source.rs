@@ -291,6 +291,7 @@ pub fn load_on_disk(
 }
 
 /// The MNIST folder that `--data` names, if it names one (not an image folder, not a file).
+#[cfg(feature = "mpi")]
 pub fn mnist_folder(args: &DataArgs) -> Option<PathBuf> {
     data_path(args).ok().filter(|p| p.is_dir() && !is_image_folder(p))
 }
