@@ -71,11 +71,24 @@ fn two_ranks_match_one_process(name: &str, args: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "mpirun failed: {stderr}");
     assert!(stderr.contains("data-parallel training over 2 ranks"), "{stderr}");
+    // the ranks read their rows from an uncompressed copy of the gzip files, which rank 0 wrote
+    let cache = dir.0.join("runs/.data-cache");
+    assert!(
+        stderr.contains("reads the images of its part of each batch from runs/.data-cache/train-images"),
+        "{stderr}"
+    );
+    let copies: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    assert!(stderr.contains("peak resident memory (VmHWM) per rank, in MiB: "), "{stderr}");
     // rank 0 alone prints: one line per epoch, one run folder
     let stdout = String::from_utf8_lossy(&out.stdout);
     let epochs = figures(&dir.0.join("runs/one")).len();
     assert_eq!(stdout.lines().filter(|l| l.starts_with("epoch")).count(), epochs, "{stdout}");
-    let folders: Vec<_> = std::fs::read_dir(dir.0.join("runs")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let folders: Vec<_> = std::fs::read_dir(dir.0.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| !name.to_string_lossy().starts_with('.'))
+        .collect();
     assert_eq!(folders.len(), 2, "{folders:?}");
     let (a, b) = (figures(&dir.0.join("runs/one")), figures(&dir.0.join("runs/two")));
     assert_eq!(a.len(), b.len());

@@ -8,7 +8,7 @@
 use crate::{Error, Result};
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The contents of an IDX file of unsigned bytes.
@@ -109,6 +109,40 @@ impl IdxFile {
     }
 }
 
+impl IdxFile {
+    /// The length of the header of a raw (uncompressed) file, whose data can be read at any
+    /// offset; `None` for gzip, which can only be read from the start.
+    pub fn raw_header_len(&self) -> Option<usize> {
+        matches!(self.stream, Stream::Raw(..)).then_some(self.header_len)
+    }
+
+    /// Writes the file, uncompressed, to `out` (the file `out_path`, named in its errors) as it
+    /// decompresses, through a buffer of 64 kB, never the whole data; checks that there is exactly
+    /// as much data as the dimensions need.
+    pub fn copy_to(self, out: &mut dyn Write, out_path: &Path) -> Result<()> {
+        let IdxFile { path, dims, header_len, expected, mut stream } = self;
+        let gzip = matches!(stream, Stream::Gzip(_));
+        let mut header = vec![0, 0, UBYTE, dims.len() as u8];
+        dims.iter().for_each(|&d| header.extend_from_slice(&(d as u32).to_be_bytes()));
+        out.write_all(&header).map_err(|e| Error::io(out_path, e))?;
+        let mut data = stream.reader().take((expected as u64).saturating_add(1));
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut found = 0usize;
+        loop {
+            let n = match data.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if gzip => return Err(gzip_error(&path, e)),
+                Err(e) => return Err(Error::io(&path, e)),
+            };
+            found += n;
+            out.write_all(&buf[..n]).map_err(|e| Error::io(out_path, e))?;
+        }
+        check_length(&path, &dims, header_len, expected, found, " or more")
+    }
+}
+
 /// Reads into `buf` until it is full or the stream ends; the number of bytes read.
 fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
@@ -173,7 +207,14 @@ fn check_length(
         return Ok(());
     }
     let (what, more) = if found < expected { ("truncated", "") } else { ("trailing bytes", more) };
-    let message = format!("{what}: dimensions {dims:?} need {expected} data bytes, found {found}{more}");
+    let row_len = dims.iter().skip(1).product::<usize>();
+    let row = match dims.len() {
+        2.. if found < expected && row_len > 0 => {
+            format!(" (row {} of {} is the first incomplete one)", found / row_len, dims[0])
+        }
+        _ => String::new(),
+    };
+    let message = format!("{what}: dimensions {dims:?} need {expected} data bytes, found {found}{more}{row}");
     Err(Error::format(path, format!("byte offset {}", header_len + found.min(expected)), message))
 }
 

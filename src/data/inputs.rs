@@ -7,7 +7,10 @@
 //! result of the same f32 operations on the same operands as the per-pixel computation it
 //! replaces, so a batch holds the same bits either way.
 
+use super::row_file::RowFile;
+use crate::Result;
 use crate::tensor::Tensor;
+use std::path::Path;
 use std::sync::Arc;
 
 /// N × D input rows, as f32 or as bytes that stand for f32 values.
@@ -20,15 +23,44 @@ pub enum Inputs {
 }
 
 /// N × D bytes and the f32 value of each of the 256 byte values; cheap to clone (the bytes are
-/// shared).
-#[derive(Clone, Debug, PartialEq)]
+/// shared). The bytes are in memory, or rows of a file read when a batch is gathered
+/// ([`ByteRows::on_disk`]).
+#[derive(Clone, Debug)]
 pub struct ByteRows {
-    // a Vec, not [u8]: Arc<[u8]> from a Vec copies it
-    bytes: Arc<Vec<u8>>,
+    bytes: Storage,
     /// [N, D]
     shape: [usize; 2],
     /// boxed: 1 KiB inline would make every `Inputs` that large
     values: Box<[f32; 256]>,
+}
+
+/// Where the bytes of [`ByteRows`] are.
+#[derive(Clone, Debug)]
+enum Storage {
+    // a Vec, not [u8]: Arc<[u8]> from a Vec copies it
+    Memory(Arc<Vec<u8>>),
+    /// Row i is row `rows[i]` of the file (a selection or split keeps indices, not bytes).
+    File {
+        file: Arc<RowFile>,
+        rows: Arc<Vec<u32>>,
+    },
+}
+
+/// Rows on disk are equal when they are the same rows of the same file.
+impl PartialEq for Storage {
+    fn eq(&self, other: &Storage) -> bool {
+        match (self, other) {
+            (Storage::Memory(a), Storage::Memory(b)) => a == b,
+            (Storage::File { file: f, rows: r }, Storage::File { file: g, rows: s }) => f.path() == g.path() && r == s,
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq for ByteRows {
+    fn eq(&self, other: &ByteRows) -> bool {
+        self.shape == other.shape && self.values == other.values && self.bytes == other.bytes
+    }
 }
 
 impl ByteRows {
@@ -39,8 +71,15 @@ impl ByteRows {
     pub fn new(bytes: Vec<u8>, rows: usize, scale: f32) -> ByteRows {
         let cols = bytes.len().checked_div(rows).unwrap_or(0);
         assert_eq!(rows * cols, bytes.len(), "ByteRows: {} bytes do not split into {rows} equal rows", bytes.len());
-        let values = Box::new(std::array::from_fn(|v| v as f32 / scale));
-        ByteRows { bytes: Arc::new(bytes), shape: [rows, cols], values }
+        ByteRows { bytes: Storage::Memory(Arc::new(bytes)), shape: [rows, cols], values: values(scale) }
+    }
+
+    /// The rows of `file`, left on disk: each gathered batch reads its rows (and only those) from
+    /// the file, with byte v standing for v/`scale`.
+    pub fn on_disk(file: RowFile, scale: f32) -> ByteRows {
+        let shape = [file.rows(), file.row_len()];
+        let rows = Arc::new((0..file.rows() as u32).collect());
+        ByteRows { bytes: Storage::File { file: Arc::new(file), rows }, shape, values: values(scale) }
     }
 
     /// [N, D].
@@ -48,9 +87,40 @@ impl ByteRows {
         self.shape
     }
 
-    /// The bytes, row after row.
+    /// The file the rows are read from, if they are on disk.
+    pub fn file(&self) -> Option<&Path> {
+        match &self.bytes {
+            Storage::Memory(_) => None,
+            Storage::File { file, .. } => Some(file.path()),
+        }
+    }
+
+    /// The bytes, row after row. Panics for rows on disk, which are not in memory (see
+    /// [`ByteRows::scan`]).
+    #[track_caller]
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        match &self.bytes {
+            Storage::Memory(bytes) => bytes,
+            Storage::File { file, .. } => {
+                panic!("ByteRows::bytes: the rows are on disk ({}); scan() reads them", file.path().display())
+            }
+        }
+    }
+
+    /// Calls `visit` with the bytes, row after row, in pieces (rows on disk are read one at a
+    /// time, never all at once); an error names the file and row that could not be read.
+    pub fn scan(&self, visit: &mut dyn FnMut(&[u8])) -> Result<()> {
+        match &self.bytes {
+            Storage::Memory(bytes) => visit(bytes),
+            Storage::File { file, rows } => {
+                let mut row = vec![0u8; self.shape[1]];
+                for &r in rows.iter() {
+                    file.read_row(r as usize, &mut row)?;
+                    visit(&row);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The f32 value that byte value v stands for, at index v.
@@ -65,15 +135,62 @@ impl ByteRows {
         }
     }
 
-    /// The rows `rows`, as bytes, in that order.
+    /// Appends the values that the bytes of `rows` stand for, row after row, to `out`. Panics,
+    /// naming the file and row, if a row on disk cannot be read: the file was checked when it was
+    /// opened, so only a file changed since (cut short in place, a failing disk) gets here.
+    fn gather_into(&self, rows: &[usize], out: &mut Vec<f32>) {
+        let d = self.shape[1];
+        match &self.bytes {
+            Storage::Memory(bytes) => {
+                for &r in rows {
+                    out.extend(bytes[r * d..(r + 1) * d].iter().map(|&v| self.values[v as usize]));
+                }
+            }
+            Storage::File { file, rows: index } => {
+                let mut row = vec![0u8; d];
+                for &r in rows {
+                    if let Err(e) = file.read_row(index[r] as usize, &mut row) {
+                        panic!("{e}");
+                    }
+                    out.extend(row.iter().map(|&v| self.values[v as usize]));
+                }
+            }
+        }
+    }
+
+    /// The rows `rows`, as bytes, in that order (rows on disk stay there: their indices are
+    /// selected).
     fn select(&self, rows: &[usize]) -> ByteRows {
         let d = self.shape[1];
-        let mut bytes = Vec::with_capacity(rows.len() * d);
-        for &r in rows {
-            bytes.extend_from_slice(&self.bytes[r * d..(r + 1) * d]);
-        }
-        ByteRows { bytes: Arc::new(bytes), shape: [rows.len(), d], values: self.values.clone() }
+        let bytes = match &self.bytes {
+            Storage::Memory(bytes) => {
+                let mut picked = Vec::with_capacity(rows.len() * d);
+                for &r in rows {
+                    picked.extend_from_slice(&bytes[r * d..(r + 1) * d]);
+                }
+                Storage::Memory(Arc::new(picked))
+            }
+            Storage::File { file, rows: index } => {
+                Storage::File { file: file.clone(), rows: Arc::new(rows.iter().map(|&r| index[r]).collect()) }
+            }
+        };
+        ByteRows { bytes, shape: [rows.len(), d], values: self.values.clone() }
     }
+
+    /// Keeps the rows `keep` (distinct indices), in that order, within the buffer.
+    #[track_caller]
+    fn keep(&mut self, keep: &[usize]) {
+        match &mut self.bytes {
+            Storage::Memory(bytes) => keep_rows_in_place(Arc::make_mut(bytes), self.shape[1], keep),
+            Storage::File { rows, .. } => keep_rows_in_place(Arc::make_mut(rows), 1, keep),
+        }
+        self.shape[0] = keep.len();
+    }
+}
+
+/// The table of the values that byte v stands for: v/`scale`.
+fn values(scale: f32) -> Box<[f32; 256]> {
+    Box::new(std::array::from_fn(|v| v as f32 / scale))
 }
 
 impl Inputs {
@@ -93,9 +210,7 @@ impl Inputs {
             Inputs::Bytes(b) => {
                 let d = b.shape[1];
                 let mut data = Vec::with_capacity(rows.len() * d);
-                for &r in rows {
-                    data.extend(b.bytes[r * d..(r + 1) * d].iter().map(|&v| b.values[v as usize]));
-                }
+                b.gather_into(rows, &mut data);
                 Tensor::from_vec(data, &[rows.len(), d])
             }
         }
@@ -115,11 +230,7 @@ impl Inputs {
     pub fn keep_rows(&mut self, keep: &[usize]) {
         match self {
             Inputs::F32(t) => *t = keep_tensor_rows(std::mem::replace(t, Tensor::zeros(&[0])), keep),
-            Inputs::Bytes(b) => {
-                let d = b.shape[1];
-                keep_rows_in_place(Arc::make_mut(&mut b.bytes), d, keep);
-                b.shape[0] = keep.len();
-            }
+            Inputs::Bytes(b) => b.keep(keep),
         }
     }
 

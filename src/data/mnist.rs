@@ -6,7 +6,7 @@
 //! (`train-images.idx3-ubyte`), raw or with `.gz`.
 
 use super::idx::IdxFile;
-use super::{ByteRows, Dataset, Inputs};
+use super::{ByteRows, Dataset, Inputs, RowFile};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -17,12 +17,28 @@ const CLASSES: usize = 10;
 /// targets N × 10, labels, and image shape [1, 28, 28].
 pub fn load_mnist(dir: &Path) -> Result<(Dataset, Dataset)> {
     // The two sets are independent files; decoding them on two threads halves the wait.
-    let (train, test) = rayon::join(|| load_set(dir, "train"), || load_set(dir, "t10k"));
+    let (train, test) = rayon::join(|| load_set(dir, "train", None), || load_set(dir, "t10k", None));
     Ok((train?, test?))
 }
 
-/// Loads the images and labels whose names start with `prefix`.
-fn load_set(dir: &Path, prefix: &str) -> Result<Dataset> {
+/// As [`load_mnist`], with the images left on disk: each batch reads its rows from an
+/// uncompressed IDX file, the image file itself when it is raw, else the copy that `uncompressed`
+/// returns for it (gzip cannot be read at an offset). The labels (one byte an image) are read.
+pub fn load_mnist_on_disk(dir: &Path, uncompressed: &dyn Fn(&Path) -> Result<PathBuf>) -> Result<(Dataset, Dataset)> {
+    Ok((load_set(dir, "train", Some(uncompressed))?, load_set(dir, "t10k", Some(uncompressed))?))
+}
+
+/// The training and test image files of an MNIST folder.
+pub fn mnist_image_files(dir: &Path) -> Result<[PathBuf; 2]> {
+    Ok([find(dir, "train", "images", 3)?, find(dir, "t10k", "images", 3)?])
+}
+
+/// What gives the uncompressed IDX file of an image file (see [`load_mnist_on_disk`]).
+type Uncompressed<'a> = dyn Fn(&Path) -> Result<PathBuf> + 'a;
+
+/// Loads the images and labels whose names start with `prefix`; the images stay on disk when
+/// `uncompressed` is given (see [`load_mnist_on_disk`]).
+fn load_set(dir: &Path, prefix: &str, uncompressed: Option<&Uncompressed<'_>>) -> Result<Dataset> {
     let image_path = find(dir, prefix, "images", 3)?;
     let label_path = find(dir, prefix, "labels", 1)?;
     // the headers first: the dimensions and counts are checked before any data is read, so that a
@@ -39,18 +55,28 @@ fn load_set(dir: &Path, prefix: &str) -> Result<Dataset> {
         );
         return Err(Error::format(&image_path, "dimension 0", message));
     }
-    let (images, labels) = rayon::join(|| images.read_data(), || labels.read_data());
-    let (images, labels) = (images?, labels?);
+    let count = images.dims[0];
+    let (inputs, labels) = match uncompressed {
+        None => {
+            let (images, labels) = rayon::join(|| images.read_data(), || labels.read_data());
+            // the pixels stay bytes (a quarter of the memory of f32), standing for p/255 in [0, 1]
+            (ByteRows::new(images?.data, count, 255.0), labels?)
+        }
+        Some(uncompressed) => {
+            drop(images);
+            let raw = uncompressed(&image_path)?;
+            let file = RowFile::open(&raw)?;
+            check_dims(&raw, file.dims(), &[Some(count), Some(SIDE), Some(SIDE)], "the header of the file it copies")?;
+            (ByteRows::on_disk(file, 255.0), labels.read_data()?)
+        }
+    };
     let label_header = 4 + 4 * labels.dims.len();
     if let Some(i) = labels.data.iter().position(|&l| l as usize >= CLASSES) {
         let message = format!("label {} for image {i}, expected a digit 0–9", labels.data[i]);
         return Err(Error::format(&label_path, format!("byte offset {}", label_header + i), message));
     }
-    let count = images.dims[0];
-    // the pixels stay bytes (a quarter of the memory of f32), standing for p/255 in [0, 1]
-    let inputs = Inputs::Bytes(ByteRows::new(images.data, count, 255.0));
     let labels = labels.data.iter().map(|&l| l as usize).collect();
-    Ok(Dataset::classification(inputs, labels, CLASSES, Some([1, SIDE, SIDE])))
+    Ok(Dataset::classification(Inputs::Bytes(inputs), labels, CLASSES, Some([1, SIDE, SIDE])))
 }
 
 /// The first of the accepted names for one file that exists in `dir`.
@@ -131,6 +157,40 @@ mod tests {
         assert_eq!(train.inputs.to_tensor().data()[784], 0.0);
         assert_eq!(train.inputs.to_tensor().data()[2 * 784], 225.0 / 255.0);
         assert_eq!(test.labels, Some(vec![7]));
+    }
+
+    /// Images left on disk (raw files read in place, gzip ones through a copy) gather the same
+    /// batches as images in memory, after a split and a selection too.
+    #[test]
+    fn images_on_disk_gather_as_images_in_memory() {
+        let dir = Scratch::new("mnist_on_disk");
+        write_set(&dir, "train", &[3, 0, 9, 4, 1], true);
+        write_set(&dir, "t10k", &[7, 2], false);
+        let copies = dir.0.join("copies");
+        std::fs::create_dir_all(&copies).unwrap();
+        let uncompressed = |path: &Path| -> Result<PathBuf> {
+            let idx = IdxFile::open(path)?;
+            if idx.raw_header_len().is_some() {
+                return Ok(path.to_path_buf());
+            }
+            let copy = copies.join(path.file_name().unwrap());
+            idx.copy_to(&mut std::fs::File::create(&copy).unwrap(), &copy)?;
+            Ok(copy)
+        };
+        let (memory, disk) = (load_mnist(&dir.0).unwrap(), load_mnist_on_disk(&dir.0, &uncompressed).unwrap());
+        for (m, d) in [(&memory.0, &disk.0), (&memory.1, &disk.1)] {
+            let Inputs::Bytes(rows) = &d.inputs else { panic!("images are bytes") };
+            assert!(rows.file().is_some());
+            assert_eq!((m.labels.as_ref(), m.inputs.shape()), (d.labels.as_ref(), d.inputs.shape()));
+            let all: Vec<usize> = (0..m.len()).rev().collect();
+            assert_eq!(m.inputs.gather_rows(&all), d.inputs.gather_rows(&all));
+        }
+        assert_eq!(std::fs::read_dir(&copies).unwrap().count(), 1, "only the gzip file is copied");
+        let (mut m, mut d) = (memory.0, disk.0);
+        let (held_m, held_d) = (m.split_off(0.4, 3), d.split_off(0.4, 3));
+        assert_eq!(held_m.inputs.to_tensor(), held_d.inputs.to_tensor());
+        assert_eq!(m.subset(&[2, 0]).inputs.to_tensor(), d.subset(&[2, 0]).inputs.to_tensor());
+        assert_eq!((m.labels, m.targets), (d.labels, d.targets));
     }
 
     #[test]

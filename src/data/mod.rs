@@ -15,6 +15,7 @@ mod image_folder;
 mod inputs;
 mod mnist;
 mod png;
+mod row_file;
 pub mod table;
 pub mod text;
 
@@ -25,8 +26,9 @@ pub use image_folder::{
     ImageFolder, ImageFormat, image_files, is_image_file, is_image_folder, load_image_folder, read_images,
 };
 pub use inputs::{ByteRows, Inputs};
-pub use mnist::load_mnist;
+pub use mnist::{load_mnist, load_mnist_on_disk, mnist_image_files};
 pub use png::read_gray_png;
+pub use row_file::RowFile;
 
 use crate::rng::Rng;
 use crate::tensor::Tensor;

@@ -26,18 +26,26 @@ const TEMP_INFIX: &str = ".tmp-";
 /// error the temporary file is removed; one left by a killed process is named
 /// `.<name>.tmp-<pid>` and [`remove_stale_temps`] clears it away.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    atomic_write_with(path, &mut |file| file.write_all(bytes).map_err(|e| Error::io(path, e)))
+}
+
+/// As [`atomic_write`], with the contents written by `write` into the temporary file (through a
+/// buffer), so that a large file is streamed instead of held in memory; an error from `write`
+/// removes the temporary file and is returned as it is.
+pub fn atomic_write_with(path: &Path, write: &mut dyn FnMut(&mut dyn Write) -> Result<()>) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let name = path.file_name().ok_or_else(|| Error::config(format!("{}: not a file name", path.display())))?;
     let tmp = dir.join(format!(".{}{TEMP_INFIX}{}", name.to_string_lossy(), std::process::id()));
     let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?);
+        write(&mut file)?;
+        let file = file.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&tmp, e))
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(&tmp, e));
+        return Err(e);
     }
     if let Err(e) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_file(&tmp);

@@ -122,6 +122,11 @@ impl DataParallel {
         self.timing.get()
     }
 
+    /// Every rank's `value`, in rank order (a collective call: every rank makes it).
+    pub fn all_gather(&self, value: u64) -> Vec<u64> {
+        self.comm.all_gather(value)
+    }
+
     /// This rank's part of a batch of `n` rows: positions in the batch.
     pub fn part(&self, n: usize) -> Range<usize> {
         shard(n, self.rank(), self.size())

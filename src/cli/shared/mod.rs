@@ -10,4 +10,5 @@ pub mod limits;
 pub mod png;
 pub mod print;
 pub mod regression;
+pub mod row_cache;
 pub mod source;

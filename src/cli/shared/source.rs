@@ -8,7 +8,8 @@ use nabla::data::table::{
     Impute, SCHEMA_KEY, Table, TableOptions, TableSchema, column_stats, read_table, read_with_schema,
 };
 use nabla::data::{
-    CsvOptions, Dataset, Inputs, TargetColumn, Task, is_image_folder, load_image_folder, load_mnist, parse_target,
+    CsvOptions, Dataset, Inputs, TargetColumn, Task, is_image_folder, load_image_folder, load_mnist,
+    load_mnist_on_disk, parse_target,
 };
 use nabla::{Error, Result, Tensor};
 use serde::{Deserialize, Serialize};
@@ -127,9 +128,19 @@ impl Normalization {
         let bad = |v: f32| !v.is_finite() || v.abs() > MAX_STANDARDISED;
         let d = rows.shape()[1];
         // the pixels are searched only when some byte value would be out of range
-        let first_bad = || rows.bytes().iter().position(|&b| bad(normalised[b as usize]));
-        if let Some(i) = normalised.iter().any(|&v| bad(v)).then(first_bad).flatten() {
-            let b = rows.bytes()[i] as usize;
+        let first_bad = || {
+            let (mut offset, mut found) = (0, None);
+            // a row on disk that cannot be read is reported when a batch gathers it
+            let _ = rows.scan(&mut |bytes| {
+                if found.is_none() {
+                    found = bytes.iter().position(|&b| bad(normalised[b as usize])).map(|i| (offset + i, bytes[i]));
+                    offset += bytes.len();
+                }
+            });
+            found
+        };
+        if let Some((i, b)) = normalised.iter().any(|&v| bad(v)).then(first_bad).flatten() {
+            let b = b as usize;
             let value = rows.values()[b];
             return Err(Outlier { column: i % d, value, mean: *mean, std: *std, normalised: normalised[b] });
         }
@@ -263,6 +274,30 @@ fn data_path(args: &DataArgs) -> Result<PathBuf> {
 /// Loads `--data` for training and splits a CSV file into train and test with `seed` (or takes
 /// its test rows from `test_data`), as [`load`] does, without normalising.
 pub fn read(args: &DataArgs, seed: u64, test_data: Option<&Path>) -> Result<RawSource> {
+    read_rows(args, seed, test_data, None)
+}
+
+/// As [`load`], with MNIST's images left on disk, read a batch at a time (`nabla::data::
+/// load_mnist_on_disk`), the gzip files through uncompressed copies in `cache` (see
+/// [`super::row_cache`]); other data are loaded as [`load`] loads them.
+pub fn load_on_disk(
+    args: &DataArgs,
+    seed: u64,
+    test_data: Option<&Path>,
+    given: Option<&Normalization>,
+    cache: &Path,
+) -> Result<Source> {
+    read_rows(args, seed, test_data, Some(cache))?.normalize(given)
+}
+
+/// The MNIST folder that `--data` names, if it names one (not an image folder, not a file).
+#[cfg(feature = "mpi")]
+pub fn mnist_folder(args: &DataArgs) -> Option<PathBuf> {
+    data_path(args).ok().filter(|p| p.is_dir() && !is_image_folder(p))
+}
+
+/// [`read`], with MNIST's images on disk when a `cache` for uncompressed copies is given.
+fn read_rows(args: &DataArgs, seed: u64, test_data: Option<&Path>, cache: Option<&Path>) -> Result<RawSource> {
     let split = args.test_split.unwrap_or(if test_data.is_some() { 0.0 } else { 0.2 });
     if !(0.0..1.0).contains(&split) {
         return Err(Error::config(format!("--test-split {split} must be in [0, 1)")));
@@ -279,7 +314,10 @@ pub fn read(args: &DataArgs, seed: u64, test_data: Option<&Path>) -> Result<RawS
         return Ok(RawSource { train, test, own, schema: None, files: None, classes, data: args.data.clone() });
     }
     if path.is_dir() {
-        let (train, test) = load_mnist(&path)?;
+        let (train, test) = match cache {
+            None => load_mnist(&path)?,
+            Some(cache) => load_mnist_on_disk(&path, &|file| super::row_cache::uncompressed(file, cache))?,
+        };
         let own = Normalization { mean: vec![MNIST_MEAN], std: vec![MNIST_STD] };
         let data = args.data.clone();
         return Ok(RawSource { train, test, own: Some(own), schema: None, files: None, classes: None, data });

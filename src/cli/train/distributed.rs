@@ -40,11 +40,13 @@ pub use with_mpi::run;
 mod with_mpi {
     use super::super::super::training::{self, MODEL_FILE, Run, TrainArgs};
     use crate::cli::shared::print::{errln, outln};
+    use crate::cli::shared::row_cache::{CACHE_DIR, prepare_mnist};
+    use crate::cli::shared::source;
     use nabla::data::Inputs;
     use nabla::distributed::{Collective, FNV_OFFSET, MpiJob, MpiWorld, fnv1a, fnv1a_f32};
     use nabla::train::DataParallel;
     use nabla::{Error, Result};
-    use std::io::Write;
+    use std::io::{Read, Write};
 
     /// Trains this process's rank of the job to its end; a failure on any rank ends every rank.
     pub fn run(args: TrainArgs) -> Result<()> {
@@ -57,7 +59,9 @@ mod with_mpi {
         let world = job.world();
         let (rank, size) = (world.rank(), world.size());
         share_cores(&world);
-        let trained = train(args, world);
+        // a panic (a row on disk that could no longer be read, say) ends the job as an error does
+        let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train(args, world)))
+            .unwrap_or_else(|panic| Err(Error::config(panic_message(&*panic))));
         if let Err(e) = trained {
             // one write, so that the lines of ranks failing at once do not interleave
             let line = format!("error: rank {rank} of {size}: {e}\n");
@@ -67,6 +71,15 @@ mod with_mpi {
         // MPI is finalised here, after every rank's last collective call
         drop(job);
         Ok(())
+    }
+
+    /// What a panic said.
+    fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+        match (panic.downcast_ref::<String>(), panic.downcast_ref::<&str>()) {
+            (Some(text), _) => text.clone(),
+            (None, Some(text)) => text.to_string(),
+            (None, None) => "a panic without a message".into(),
+        }
     }
 
     /// Gives each rank an equal share of this host's cores (unless RAYON_NUM_THREADS says
@@ -88,7 +101,15 @@ mod with_mpi {
         let leader = rank == 0;
         let json = args.json;
         let bucket = args.bucket;
-        let mut run = training::prepare_rank(args, leader)?;
+        // MNIST's images stay on disk, each rank reading the rows of its part of each batch; rank
+        // 0 writes the uncompressed copies of gzip files while the others wait
+        let cache = source::mnist_folder(&args.data).map(|dir| (dir, args.runs.join(CACHE_DIR)));
+        let files = match &cache {
+            Some((dir, cache)) if leader => prepare_mnist(dir, cache)?,
+            _ => Vec::new(),
+        };
+        world.all_gather(0);
+        let mut run = training::prepare_rank(args, leader, cache.as_ref().map(|(_, c)| c.as_path()))?;
         check_same_job(&world, &run)?;
         if leader {
             errln!(
@@ -96,9 +117,15 @@ mod with_mpi {
                 MpiWorld::library(),
                 run.args.batch_size()
             );
+            if !files.is_empty() {
+                let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                errln!("each rank reads the images of its part of each batch from {}", files.join(" and "));
+            }
         }
         run.trainer.distribute(DataParallel::new(Box::new(world)).with_bucket(bucket));
         let run = training::execute(run, false)?;
+        // a collective call, which every rank makes (with 0 where /proc does not say)
+        let peaks = run.trainer.parallel().expect("distributed above").all_gather(peak_resident_kb().unwrap_or(0));
         if leader {
             let t = run.trainer.parallel().expect("distributed above").timing();
             let seconds: f64 = run.trainer.history.iter().map(|r| r.seconds).sum();
@@ -110,6 +137,10 @@ mod with_mpi {
                 per_step(t.exposed),
                 100.0 * t.exposed / seconds.max(1e-9)
             );
+            if peaks.iter().all(|&kb| kb > 0) {
+                let mb: Vec<String> = peaks.iter().map(|&kb| format!("{:.1}", kb as f64 / 1024.0)).collect();
+                errln!("peak resident memory (VmHWM) per rank, in MiB: {}", mb.join(", "));
+            }
             let weights = run.args.out.clone().unwrap_or_else(|| run.record.dir().join(MODEL_FILE));
             errln!("saved weights to {}; metrics and loss plot in {}", weights.display(), run.record.dir().display());
             if json {
@@ -119,6 +150,13 @@ mod with_mpi {
         Ok(())
     }
 
+    /// This process's peak resident memory in kB (Linux's VmHWM), if the system says it.
+    fn peak_resident_kb() -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// An error on every rank whose settings (the settled flags, the model's spec, the epoch it
     /// resumes from), binary or data differ from rank 0's.
     fn check_same_job(world: &MpiWorld, run: &Run) -> Result<()> {
@@ -126,18 +164,35 @@ mod with_mpi {
         let settings = serde_json::to_string(&(&run.args, t.model.spec(), t.epoch(), t.optimizer.steps()))
             .map_err(|e| Error::config(format!("cannot write the settings as JSON: {e}")))?;
         let exe = std::env::current_exe().map_err(|e| Error::config(format!("cannot find this binary: {e}")))?;
-        let binary = std::fs::read(&exe).map_err(|e| Error::io(&exe, e))?;
-        // images are bytes with the value table they stand for, tables f32
+        // streamed: a test build's binary is ~80 MB, which a rank would otherwise hold at once
+        let mut binary = FNV_OFFSET;
+        let mut file = std::fs::File::open(&exe).map_err(|e| Error::io(&exe, e))?;
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            match file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => binary = fnv1a(binary, &chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(&exe, e)),
+            }
+        }
+        // images are bytes with the value table they stand for (rows on disk are read through
+        // once, a row at a time), tables f32
         let inputs = |h, inputs: &Inputs| match inputs {
-            Inputs::F32(t) => fnv1a_f32(h, t.data()),
-            Inputs::Bytes(rows) => fnv1a_f32(fnv1a(h, rows.bytes()), rows.values()),
+            Inputs::F32(t) => Ok(fnv1a_f32(h, t.data())),
+            Inputs::Bytes(rows) => {
+                let mut h = h;
+                rows.scan(&mut |bytes| h = fnv1a(h, bytes))?;
+                Ok(fnv1a_f32(h, rows.values()))
+            }
         };
-        let data = [&run.data.train, &run.data.test]
-            .iter()
-            .fold(FNV_OFFSET, |h, d| fnv1a_f32(inputs(h, &d.inputs), d.targets.data()));
+        let mut data = FNV_OFFSET;
+        for set in [&run.data.train, &run.data.test] {
+            data = fnv1a_f32(inputs(data, &set.inputs)?, set.targets.data());
+        }
         let checks = [
             ("settings (flags, model spec, resumed epoch)", fnv1a(FNV_OFFSET, settings.as_bytes())),
-            ("nabla binary", fnv1a(FNV_OFFSET, &binary)),
+            ("nabla binary", binary),
             ("training or test data", data),
         ];
         let mut problems = Vec::new();

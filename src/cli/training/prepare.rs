@@ -37,13 +37,15 @@ pub struct Run {
 /// Loads the data and builds a fresh run (or, with `--resume`, the saved one). The output paths
 /// (the run folder, claimed here, and --out) are checked before anything is trained.
 pub fn prepare(args: TrainArgs) -> Result<Run> {
-    prepare_rank(args, true)
+    prepare_rank(args, true, None)
 }
 
 /// As [`prepare`]; a process that is not the `leader` (a rank other than 0 of a data-parallel
 /// run, whose weights rank 0 broadcasts) claims no run folder, checks no output path and skips
-/// pre-training: its `record` names the folder and is never written.
-pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
+/// pre-training: its `record` names the folder and is never written. With `rows_cache`, MNIST's
+/// images stay on disk and each batch reads its rows (`source::load_on_disk`; gzip files through
+/// uncompressed copies in that folder).
+pub fn prepare_rank(args: TrainArgs, leader: bool, rows_cache: Option<&Path>) -> Result<Run> {
     if let Some(dir) = args.resume.as_ref().filter(|_| leader) {
         run_folder::check_resumable(dir)?;
     }
@@ -80,7 +82,14 @@ pub fn prepare_rank(args: TrainArgs, leader: bool) -> Result<Run> {
             let (data, facts) = text::load(Path::new(&args.data.data), steps, streams)?;
             (data, Some(facts))
         }
-        None => (source::load(&args.data, args.seed, args.test_data.as_deref(), given.as_ref())?, None),
+        None => {
+            let (data, test_data, given) = (&args.data, args.test_data.as_deref(), given.as_ref());
+            let source = match rows_cache {
+                Some(cache) => source::load_on_disk(data, args.seed, test_data, given, cache)?,
+                None => source::load(data, args.seed, test_data, given)?,
+            };
+            (source, None)
+        }
     };
     // pre-training reads images only, so --limit-train (which limits the labelled samples) does
     // not cut them
