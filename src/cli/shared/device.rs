@@ -2,6 +2,7 @@
 //! passes run. `train` moves its trainer instead (`training/device.rs`), with the same flag,
 //! environment variable and errors.
 
+#[cfg(feature = "gpu")]
 use super::print::errln;
 use clap::Args;
 use nabla::data::Dataset;
@@ -9,7 +10,9 @@ use nabla::gpu::Device;
 use nabla::nn::Model;
 use nabla::tensor::Tensor;
 use nabla::train::Evaluation;
-use nabla::{Error, Result};
+use nabla::Result;
+#[cfg(feature = "gpu")]
+use nabla::Error;
 
 /// The `--device` flag.
 #[derive(Args, Clone, Debug, Default)]
