@@ -27,7 +27,7 @@ fn thread(group: vec3<u32>, groups: vec3<u32>, local: vec3<u32>) -> u32 {
 }
 
 // MurmurHash3's 32-bit finaliser: every input bit flips each output bit with probability ~1/2
-fn mix(h0: u32) -> u32 {
+fn hash_mix(h0: u32) -> u32 {
     var h = h0;
     h = (h ^ (h >> 16u)) * 0x85ebca6bu;
     h = (h ^ (h >> 13u)) * 0xc2b2ae35u;
@@ -35,8 +35,8 @@ fn mix(h0: u32) -> u32 {
 }
 
 // a uniform draw from [0, 1) with 24 bits, for value i of the mask
-fn uniform(i: u32) -> f32 {
-    let h = mix(mix(i * 0x9e3779b9u ^ p.seed_lo) ^ p.seed_hi);
+fn draw(i: u32) -> f32 {
+    let h = hash_mix(hash_mix(i * 0x9e3779b9u ^ p.seed_lo) ^ p.seed_hi);
     return f32(h >> 8u) * (1.0 / 16777216.0);
 }
 
@@ -46,7 +46,7 @@ fn forward(@builtin(workgroup_id) group: vec3<u32>, @builtin(num_workgroups) gro
            @builtin(local_invocation_id) local: vec3<u32>) {
     let i = thread(group, groups, local);
     if (i < p.n) {
-        let m = select(0.0, p.scale, uniform(i) < p.keep);
+        let m = select(0.0, p.scale, draw(i) < p.keep);
         mask[i] = m;
         dst[i] = src[i] * m;
     }
