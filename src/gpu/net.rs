@@ -19,6 +19,9 @@ use crate::tensor::{Tensor, Transpose};
 use crate::{Error, Result};
 
 /// One step of the network on the device.
+// a net has a handful of stages, built once and never moved in a loop: boxing the convolution's
+// buffers would save nothing
+#[allow(clippy::large_enum_variant)]
 enum Stage {
     /// U = Y·W + 1·b.
     Linear { weight: GpuTensor, bias: GpuTensor, grad_weight: wgpu::Buffer, grad_bias: wgpu::Buffer },
