@@ -442,7 +442,7 @@ layers = [{ type = "linear", out = 4 }, { type = "dropout", p = 0.5 }, { type = 
         Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new()), TrainConfig::default());
     let err = t.to_gpu(Gpu::new().unwrap()).unwrap_err().to_string();
     assert!(
-        err.contains("model 'drop': layer 1 (dropout) has no GPU kernel yet") && err.contains("--device cpu"),
+        err.contains("model 'drop': layer 2 (gelu) has no GPU kernel yet") && err.contains("--device cpu"),
         "{err}"
     );
 }

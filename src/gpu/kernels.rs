@@ -11,6 +11,14 @@ use crate::ops::{SCALED_TANH_A, SCALED_TANH_S};
 use crate::optim::RuleParams;
 use crate::tensor::Transpose;
 
+mod conv;
+mod dropout;
+mod pool;
+
+pub use conv::{ConvShape, conv2d_backward, conv2d_forward, mask_in_place, mask_mul};
+pub use dropout::{dropout_backward, dropout_eval, dropout_forward};
+pub use pool::{PoolShape, avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward};
+
 /// Every compute pipeline, compiled once when the GPU is opened.
 pub(super) struct Kernels {
     gemm: wgpu::ComputePipeline,
@@ -25,6 +33,9 @@ pub(super) struct Kernels {
     momentum: wgpu::ComputePipeline,
     adam: wgpu::ComputePipeline,
     argmax: wgpu::ComputePipeline,
+    conv: conv::ConvPipelines,
+    pool: pool::PoolPipelines,
+    dropout: dropout::DropoutPipelines,
 }
 
 impl Kernels {
@@ -66,6 +77,9 @@ impl Kernels {
             momentum: pipeline(&optim, "momentum"),
             adam: pipeline(&optim, "adam"),
             argmax: pipeline(&argmax, "argmax"),
+            conv: conv::ConvPipelines::new(&module("conv", include_str!("shaders/conv.wgsl")), pipeline),
+            pool: pool::PoolPipelines::new(&module("pool", include_str!("shaders/pool.wgsl")), pipeline),
+            dropout: dropout::DropoutPipelines::new(&module("dropout", include_str!("shaders/dropout.wgsl")), pipeline),
         }
     }
 }

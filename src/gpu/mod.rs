@@ -9,8 +9,10 @@
 //! - `buffer`: `GpuTensor`, a buffer of f32 on the device with its shape (upload, download).
 //! - `kernels`: each WGSL kernel's launch (GEMM with every transpose, bias add and its column
 //!   sums, activations and their derivatives, softmax cross-entropy fused with its δ, row
-//!   gathering, the SGD and Adam updates); the shaders are in `shaders/`.
-//! - `net`: a network of linear layers and activations on the device, forward and backward.
+//!   gathering, the SGD and Adam updates, the argmax of each row; in `kernels/`: convolution
+//!   through im2col, max and average pooling, dropout); the shaders are in `shaders/`.
+//! - `net`: a sequential network of linear, convolutional, pooling, dropout and activation
+//!   layers on the device, forward and backward.
 //! - [`bench`]: timing kernels for `nabla bench --device gpu`.
 //! - `infer`: evaluation and prediction of a saved model on the device ([`GpuPredictor`]).
 //! - `train`: an epoch of mini-batch training with weights, optimizer state and data set on the

@@ -10,6 +10,7 @@ use crate::data::Dataset;
 use crate::loss::Loss;
 use crate::nn::{Model, Module};
 use crate::optim::{Optimizer, RuleParams};
+use crate::rng::Rng;
 use crate::{Error, Result};
 use std::ops::Range;
 
@@ -68,8 +69,9 @@ impl GpuTraining {
         self.gpu.name()
     }
 
-    /// The steps of one epoch: `batches` ranges of `order` (rows of `data`), with learning rate
-    /// `eta`; `optimizer` counts the steps. Returns the sum over the epoch's rows of their loss
+    /// The steps of one epoch: `batches` ranges of `order` (rows of `data`), with the
+    /// optimizer's learning rate; `optimizer` counts the steps. Batch b's dropout masks come from
+    /// the stream `Rng::derive(seed, b)` (see [`GpuNet::forward_training`]). Returns the sum over the epoch's rows of their loss
     /// (what the CPU's loop sums as each batch's mean times its size); `batch_end` is called
     /// after each step is queued (its loss stays on the device). The weights and optimizer state
     /// are written into `model` and `optimizer` at the end. Panics if the training set does not fit the device (see [`GpuTraining::upload`]).
@@ -78,6 +80,7 @@ impl GpuTraining {
         data: &Dataset,
         order: &[usize],
         batches: &[Range<usize>],
+        seed: u64,
         (model, optimizer): (&mut dyn Module, &mut Optimizer),
         batch_end: &mut dyn FnMut(usize),
     ) -> f64 {
@@ -95,11 +98,11 @@ impl GpuTraining {
         // one buffer for every batch's targets, not one per step
         let largest = batches.iter().map(Range::len).max().unwrap_or(0);
         let targets = zeroed(gpu, (largest * k).max(1));
-        for range in batches {
+        for (b, range) in batches.iter().enumerate() {
             let rows = range.len();
             kernels::gather_rows(gpu, (rows, d), &order_buffer, range.start, &device_data.inputs, self.net.input());
             kernels::gather_rows(gpu, (rows, k), &order_buffer, range.start, &device_data.targets, &targets);
-            let u = self.net.forward(gpu, rows);
+            let u = self.net.forward_training(gpu, rows, Rng::derive(seed, b as u64).next_u64());
             kernels::softmax_ce(gpu, rows, k, u, &targets, self.net.output_delta(), &losses, range.start);
             self.net.backward(gpu, rows);
             t += 1;

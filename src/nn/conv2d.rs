@@ -217,7 +217,7 @@ impl LayerKind for Conv2dSpec {
     }
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

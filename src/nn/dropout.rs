@@ -112,7 +112,7 @@ impl LayerKind for DropoutSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

@@ -174,7 +174,7 @@ impl LayerKind for MaxPool2dSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 
@@ -199,7 +199,7 @@ impl LayerKind for AvgPool2dSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

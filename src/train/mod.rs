@@ -513,7 +513,9 @@ impl<M: Module> Trainer<M> {
         if let Some(gpu) = &mut self.gpu {
             // the batches' losses stay on the device until the epoch ends
             let parts = (&mut self.model as &mut dyn Module, &mut self.optimizer);
-            let loss_sum = gpu.epoch(data, order, batches, parts, &mut |rows| observer.batch_end(f32::NAN, rows));
+            // the GPU refuses augmentation, so its seed is free for the dropout masks
+            let end = &mut |rows| observer.batch_end(f32::NAN, rows);
+            let loss_sum = gpu.epoch(data, order, batches, augment_seed, parts, end);
             return (loss_sum, 0.0);
         }
         let (mut loss_sum, mut penalty_sum) = (0.0f64, 0.0f64);

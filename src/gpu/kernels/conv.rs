@@ -1,0 +1,181 @@
+//! The launches of `shaders/conv.wgsl`: 2-D convolution forward and backward through im2col and
+//! the GEMM, the device twin of [`crate::Var::conv2d`] (ops/conv.rs).
+
+use super::{gemm, word};
+use crate::gpu::Gpu;
+use crate::gpu::context::groups_for;
+use crate::tensor::Transpose;
+
+/// The convolution kernels' pipelines.
+pub(in crate::gpu) struct ConvPipelines {
+    im2col: wgpu::ComputePipeline,
+    col2im: wgpu::ComputePipeline,
+    to_maps: wgpu::ComputePipeline,
+    from_maps: wgpu::ComputePipeline,
+    bias_grad: wgpu::ComputePipeline,
+    mask_mul: wgpu::ComputePipeline,
+    mask_in_place: wgpu::ComputePipeline,
+}
+
+impl ConvPipelines {
+    /// The pipelines of `module` (conv.wgsl), made by `pipeline`.
+    pub(in crate::gpu) fn new(
+        module: &wgpu::ShaderModule,
+        pipeline: impl Fn(&wgpu::ShaderModule, &str) -> wgpu::ComputePipeline,
+    ) -> ConvPipelines {
+        ConvPipelines {
+            im2col: pipeline(module, "im2col"),
+            col2im: pipeline(module, "col2im"),
+            to_maps: pipeline(module, "to_maps"),
+            from_maps: pipeline(module, "from_maps"),
+            bias_grad: pipeline(module, "bias_grad"),
+            mask_mul: pipeline(module, "mask_mul"),
+            mask_in_place: pipeline(module, "mask_in_place"),
+        }
+    }
+}
+
+/// The sizes of one convolution: input N×C×H×W, weight O×C×KH×KW, stride (SH, SW), zero padding
+/// (PH, PW) on each side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Samples N.
+    pub n: usize,
+    /// Input maps C.
+    pub c: usize,
+    /// Input rows H.
+    pub h: usize,
+    /// Input columns W.
+    pub w: usize,
+    /// Output maps O.
+    pub o: usize,
+    /// (KH, KW).
+    pub kernel: (usize, usize),
+    /// (SH, SW).
+    pub stride: (usize, usize),
+    /// (PH, PW).
+    pub padding: (usize, usize),
+}
+
+impl ConvShape {
+    /// (OH, OW) = ((H + 2·PH − KH)/SH + 1, likewise); panics naming the shape if the kernel
+    /// does not fit the padded input or a stride is 0 (specs check this first).
+    #[track_caller]
+    pub fn out(&self) -> (usize, usize) {
+        let (kh, kw) = self.kernel;
+        let (sh, sw) = self.stride;
+        let (hp, wp) = (self.h + 2 * self.padding.0, self.w + 2 * self.padding.1);
+        assert!(sh > 0 && sw > 0 && kh > 0 && kw > 0 && kh <= hp && kw <= wp, "GPU conv2d: {self:?} does not fit");
+        ((hp - kh) / sh + 1, (wp - kw) / sw + 1)
+    }
+
+    /// Rows of `cols`: K = C·KH·KW.
+    pub fn k(&self) -> usize {
+        self.c * self.kernel.0 * self.kernel.1
+    }
+
+    /// Output positions per sample: P = OH·OW.
+    pub fn p(&self) -> usize {
+        let (oh, ow) = self.out();
+        oh * ow
+    }
+
+    /// Values of `cols`, K·N·P (the scratch that [`conv2d_forward`] and [`conv2d_backward`]
+    /// need; `prod` holds O·N·P).
+    pub fn cols_len(&self) -> usize {
+        self.k() * self.n * self.p()
+    }
+
+    /// The shader's parameters, with `len` for `mask_mul`.
+    fn params(&self, len: usize) -> [u32; 16] {
+        let (oh, ow) = self.out();
+        let words = [
+            self.n,
+            self.c,
+            self.h,
+            self.w,
+            self.o,
+            self.kernel.0,
+            self.kernel.1,
+            self.stride.0,
+            self.stride.1,
+            self.padding.0,
+            self.padding.1,
+            oh,
+            ow,
+            len,
+            0,
+            0,
+        ];
+        words.map(|v| word(v, "a convolution size"))
+    }
+}
+
+/// y (N×O×OH×OW) = conv(x, W) + b, as [`crate::Var::conv2d`]: `cols` (K·N·P values) receives
+/// im2col(x), `prod` (O·N·P) the GEMM W·cols; both are kept for [`conv2d_backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward(
+    gpu: &Gpu,
+    shape: &ConvShape,
+    x: &wgpu::Buffer,
+    w: &wgpu::Buffer,
+    b: &wgpu::Buffer,
+    cols: &wgpu::Buffer,
+    prod: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+) {
+    let (k, np, o) = (shape.k(), shape.n * shape.p(), shape.o);
+    let params = shape.params(0);
+    let pipes = &gpu.kernels.conv;
+    gpu.launch(&pipes.im2col, &params, &[x, cols], groups_for(k * np));
+    gemm(gpu, (o, np, k), w, Transpose::No, cols, Transpose::No, prod, false);
+    gpu.launch(&pipes.to_maps, &params, &[prod, y, b], groups_for(o * np));
+}
+
+/// The backward pass of [`conv2d_forward`] from δ = ∂E/∂y (N×O×OH×OW): ∂E/∂W = δ·colsᵀ into
+/// `grad_w` (O×C×KH×KW), ∂E/∂b = Σ δ into `grad_b` (O), and, when `dx` is given, ∂E/∂x =
+/// col2im(Wᵀ·δ) into it (N×C×H×W). `cols` must hold the forward pass's im2col(x); it is
+/// overwritten (with Wᵀ·δ), and `prod` (O·N·P values) is scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward(
+    gpu: &Gpu,
+    shape: &ConvShape,
+    w: &wgpu::Buffer,
+    delta: &wgpu::Buffer,
+    cols: &wgpu::Buffer,
+    prod: &wgpu::Buffer,
+    (grad_w, grad_b): (&wgpu::Buffer, &wgpu::Buffer),
+    dx: Option<&wgpu::Buffer>,
+) {
+    let (k, np, o) = (shape.k(), shape.n * shape.p(), shape.o);
+    let params = shape.params(0);
+    let pipes = &gpu.kernels.conv;
+    // δ in the GEMMs' layout, O × N·P
+    gpu.launch(&pipes.from_maps, &params, &[delta, prod], groups_for(o * np));
+    gemm(gpu, (o, k, np), prod, Transpose::No, cols, Transpose::Yes, grad_w, false);
+    gpu.launch(&pipes.bias_grad, &params, &[delta, grad_b], groups_for(o));
+    if let Some(dx) = dx {
+        // cols is no longer needed: it takes Wᵀ·δ
+        gemm(gpu, (k, np, o), w, Transpose::Yes, prod, Transpose::No, cols, false);
+        let pixels = shape.n * shape.c * shape.h * shape.w;
+        gpu.launch(&pipes.col2im, &params, &[cols, dx], groups_for(pixels));
+    }
+}
+
+/// out = a ⊙ mask over `n` values: a connection table's mask on the weights, W ⊙ M
+/// (nn/conv2d.rs).
+pub fn mask_mul(gpu: &Gpu, n: usize, a: &wgpu::Buffer, mask: &wgpu::Buffer, out: &wgpu::Buffer) {
+    gpu.launch(&gpu.kernels.conv.mask_mul, &mask_params(n), &[a, out, mask], groups_for(n));
+}
+
+/// g ← g ⊙ mask over `n` values: the gradient of a masked weight, ∂E/∂W = M ⊙ ∂E/∂(W ⊙ M).
+pub fn mask_in_place(gpu: &Gpu, n: usize, mask: &wgpu::Buffer, g: &wgpu::Buffer) {
+    gpu.launch(&gpu.kernels.conv.mask_in_place, &mask_params(n), &[mask, g], groups_for(n));
+}
+
+/// The parameters of the masking kernels: only `len`.
+fn mask_params(n: usize) -> [u32; 16] {
+    let mut params = [0u32; 16];
+    params[13] = word(n, "n");
+    params
+}
