@@ -185,7 +185,7 @@ fn bilstm_rows_exports_as_a_bidirectional_onnx_lstm() {
 #[test]
 fn char_lstm_exports_with_one_hot_symbols_and_a_linear_layer_per_step() {
     let spec = zoo("char-lstm");
-    let classes = match spec.layers[0].spec {
+    let classes = match &spec.layers[0].spec {
         nabla::nn::LayerSpec::OneHot(o) => o.classes,
         _ => panic!("char-lstm starts with a one-hot layer"),
     };
@@ -281,8 +281,15 @@ fn nabla_import_reads_back_what_nabla_export_wrote() {
         let same = p1.value().data().iter().zip(p2.value().data()).all(|(x, y)| x.to_bits() == y.to_bits());
         assert!(same, "{n1} changed");
     }
-    let stats =
-        |m: &HashMap<String, String>| serde_json::from_str::<serde_json::Value>(&m["nabla.normalization"]).unwrap();
+    // the same f32 statistics (their JSON spellings differ: f32 through f64, or shortest f32)
+    let stats = |m: &HashMap<String, String>| -> Vec<f32> {
+        let v: serde_json::Value = serde_json::from_str(&m["nabla.normalization"]).unwrap();
+        ["mean", "std"]
+            .iter()
+            .flat_map(|k| v[k].as_array().unwrap().clone())
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    };
     assert_eq!(stats(&meta_a), stats(&meta_b));
     let bytes: Vec<u8> = mnist_pixels(1).iter().map(|&p| p as u8).collect();
     write_gray_png(&dir.0.join("digit.png"), &bytes, 28, 28);
