@@ -7,13 +7,13 @@
 //! ```
 //!
 //! For each model `NAME` (weights drawn from a fixed seed): `NAME.onnx`, and `NAME.json` with
-//! the raw inputs (pixels 0–255, or table columns), their shape, and nabla's outputs on them
+//! the raw inputs (pixels 0–255, table columns, or char-lstm's symbol indices), their shape, and nabla's outputs on them
 //! under the ONNX output names (`logits` and `probabilities`, or `outputs`).
 
 use nabla::data::load_mnist;
 use nabla::io::onnx::{InputScaling, RawInput, export_onnx};
 use nabla::loss::Loss;
-use nabla::nn::{Activation, Model, ModelSpec, Module};
+use nabla::nn::{Activation, LayerSpec, Model, ModelSpec, Module};
 use nabla::rng::Rng;
 use nabla::{Result, Tensor, Var, no_grad};
 use std::path::{Path, PathBuf};
@@ -49,6 +49,14 @@ fn main() -> Result<()> {
     let mut rng = Rng::seed(3);
     let image: Vec<f32> = (0..googlenet.input_size()).map(|_| rng.below(256) as f32).collect();
     cases.push((InputScaling { raw: RawInput::Pixels, mean: vec![0.45], std: vec![0.25] }, googlenet, image));
+    // the character model on two sequences of symbol indices (its placeholder vocabulary)
+    let chars = spec("models", "char-lstm")?;
+    let classes = match &chars.layers[0].spec {
+        LayerSpec::OneHot(o) => o.classes,
+        _ => unreachable!("char-lstm starts with a one-hot layer"),
+    };
+    let symbols: Vec<f32> = (0..2 * chars.input_size()).map(|_| rng.below(classes) as f32).collect();
+    cases.push((InputScaling::symbols(), chars, symbols));
     let mut table = ModelSpec::mlp(5, &[7], 2, Activation::Tanh, Loss::LeastSquares);
     table.name = "table-regression".into();
     let rows: Vec<f32> = (0..4 * 5).map(|_| rng.uniform(-50.0, 300.0)).collect();
@@ -84,7 +92,7 @@ fn main() -> Result<()> {
         let mut shape = vec![n];
         shape.extend_from_slice(&model.spec().input);
         let reference = serde_json::json!({ "input_shape": shape, "input": raw, "outputs": outputs });
-        export_onnx(&model, &scaling, &out.join(format!("{name}.onnx")))?;
+        export_onnx(&model, &scaling, &[], &out.join(format!("{name}.onnx")))?;
         let json = out.join(format!("{name}.json"));
         std::fs::write(&json, reference.to_string()).map_err(|e| nabla::Error::io(&json, e))?;
         println!("{name}: {} parameters, {n} inputs", model.num_parameters());

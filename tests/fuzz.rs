@@ -62,6 +62,11 @@ fn checkpoints_never_panic() {
     fuzz(Format::Checkpoint);
 }
 
+#[test]
+fn onnx_files_never_panic() {
+    fuzz(Format::Onnx);
+}
+
 /// `bytes` gzip-compressed, fed in blocks of zeros after `head` (so that a bomb costs no memory
 /// to make).
 fn gzip_zeros(head: &[u8], zeros: usize) -> Vec<u8> {

@@ -179,6 +179,22 @@ fn bilstm_rows_exports_as_a_bidirectional_onnx_lstm() {
     check_zoo("bilstm-rows");
 }
 
+/// The character model: symbol indices (floats, unscaled) into ONNX's `OneHot`, an LSTM with
+/// every step's output, and the linear layer on every step (`MatMul`, `Add`); N × T × V logits
+/// and a softmax over the vocabulary at each step.
+#[test]
+fn char_lstm_exports_with_one_hot_symbols_and_a_linear_layer_per_step() {
+    let spec = zoo("char-lstm");
+    let classes = match &spec.layers[0].spec {
+        nabla::nn::LayerSpec::OneHot(o) => o.classes,
+        _ => panic!("char-lstm starts with a one-hot layer"),
+    };
+    let mut rng = Rng::seed(4);
+    let symbols: Vec<f32> = (0..2 * spec.input_size()).map(|_| rng.below(classes) as f32).collect();
+    let bytes = check(spec, 7, &symbols, &InputScaling::symbols());
+    assert!(String::from_utf8_lossy(&bytes).contains("OneHot"));
+}
+
 #[test]
 fn stacked_bidirectional_grus_feeding_a_bidirectional_lstm_export() {
     check(fixture("stacked"), 13, &mnist_pixels(3), &mnist_scaling(&fixture("stacked")));
@@ -244,6 +260,65 @@ fn nabla_export_writes_a_model_that_agrees_with_nabla_predict() {
     // nothing else is left in the folder: the file was written through a renamed temporary
     let left: Vec<_> = std::fs::read_dir(dir.0.join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["lenet5.onnx"]);
+}
+
+/// `nabla import --from onnx` reads back what `nabla export --format onnx` wrote, with the spec
+/// the file stores: the same weights bit for bit and the same normalisation, so `nabla predict`
+/// gives the same probabilities; a character model keeps its vocabulary (for `nabla sample`).
+#[test]
+fn nabla_import_reads_back_what_nabla_export_wrote() {
+    let dir = Scratch::new("onnx-import");
+    let model = Model::new(zoo("lenet5-modern"), &mut Rng::seed(22)).unwrap();
+    let norm = serde_json::json!({ "mean": [MNIST_MEAN], "std": [MNIST_STD] }).to_string();
+    save_checkpoint(&dir.0.join("a.safetensors"), &model, &HashMap::from([("nabla.normalization".into(), norm)]))
+        .unwrap();
+    nabla_ok(&["export", "--weights", "a.safetensors", "--format", "onnx", "--out", "a.onnx"], &dir.0);
+    nabla_ok(&["import", "--from", "onnx", "--weights", "a.onnx", "--out", "b.safetensors"], &dir.0);
+    let (a, meta_a) = nabla::io::load_checkpoint(&dir.0.join("a.safetensors")).unwrap();
+    let (b, meta_b) = nabla::io::load_checkpoint(&dir.0.join("b.safetensors")).unwrap();
+    assert_eq!(a.spec(), b.spec());
+    for ((n1, p1), (_, p2)) in a.params().iter().zip(b.params()) {
+        let same = p1.value().data().iter().zip(p2.value().data()).all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(same, "{n1} changed");
+    }
+    // the same f32 statistics (their JSON spellings differ: f32 through f64, or shortest f32)
+    let stats = |m: &HashMap<String, String>| -> Vec<f32> {
+        let v: serde_json::Value = serde_json::from_str(&m["nabla.normalization"]).unwrap();
+        ["mean", "std"]
+            .iter()
+            .flat_map(|k| v[k].as_array().unwrap().clone())
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    };
+    assert_eq!(stats(&meta_a), stats(&meta_b));
+    let bytes: Vec<u8> = mnist_pixels(1).iter().map(|&p| p as u8).collect();
+    write_gray_png(&dir.0.join("digit.png"), &bytes, 28, 28);
+    let predict = |w: &str| common::last_json(&nabla_ok(&["predict", "--weights", w, "digit.png", "--json"], &dir.0));
+    assert_eq!(predict("a.safetensors")["probabilities"], predict("b.safetensors")["probabilities"]);
+
+    // a character model: its vocabulary travels in the ONNX metadata and back
+    let char_model = Model::new(zoo("char-lstm"), &mut Rng::seed(5)).unwrap();
+    let vocabulary: String = (0..96u8).map(|k| (b' ' + k % 95) as char).collect();
+    let meta = HashMap::from([("nabla.vocabulary".to_string(), vocabulary.clone())]);
+    save_checkpoint(&dir.0.join("c.safetensors"), &char_model, &meta).unwrap();
+    nabla_ok(&["export", "--weights", "c.safetensors", "--format", "onnx", "--out", "c.onnx"], &dir.0);
+    nabla_ok(
+        &["import", "--from", "onnx", "--weights", "c.onnx", "--model", "char-lstm", "--out", "d.safetensors"],
+        &dir.0,
+    );
+    let (d, meta_d) = nabla::io::load_checkpoint(&dir.0.join("d.safetensors")).unwrap();
+    assert_eq!(meta_d["nabla.vocabulary"], vocabulary);
+    assert!(!meta_d.contains_key("nabla.normalization"), "symbol indices are not scaled");
+    assert_eq!(char_model.params()[0].1.value(), d.params()[0].1.value());
+
+    // errors name the file and what was expected
+    std::fs::write(dir.0.join("junk.onnx"), b"\x08\x09junk").unwrap();
+    let out = nabla(&["import", "--from", "onnx", "--weights", "junk.onnx", "--out", "e.safetensors"], &dir.0);
+    common::assert_clean_failure(&out, &["junk.onnx"]);
+    let out =
+        nabla(&["import", "--from", "onnx", "--weights", "a.onnx", "--model", "mlp", "--out", "e.safetensors"], &dir.0);
+    common::assert_clean_failure(&out, &["a.onnx", "model 'mlp'", "the file has only"]);
+    assert!(!dir.0.join("e.safetensors").exists());
 }
 
 #[test]

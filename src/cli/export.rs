@@ -7,9 +7,11 @@ use super::shared::limits::LimitArgs;
 use super::shared::print::{errln, outln};
 use super::shared::source::{NORMALIZATION_KEY, Normalization};
 use clap::{Args, ValueEnum};
+use nabla::data::text::VOCABULARY_KEY;
 use nabla::io::onnx::{InputScaling, RawInput, export_onnx};
 use nabla::io::torch::{InputNorm, save_torch};
 use nabla::io::{check_writable, load_checkpoint_limited};
+use nabla::nn::LayerSpec;
 use nabla::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -52,15 +54,23 @@ fn onnx(args: &ExportArgs) -> Result<()> {
     check_writable(&args.out)?;
     let (model, meta) = load_checkpoint_limited(&args.weights, &args.limits.limits())?;
     let inputs = model.spec().input_size();
-    let norm = Normalization::from_checkpoint(&args.weights, &meta, inputs)?;
-    // one mean and std per input value are a table's per-column statistics (as is the one pair
-    // of a one-column table); one pair for many inputs is that of images, whose pixels nabla's
-    // readers divide by 255 first
-    let raw = if norm.mean.len() == inputs { RawInput::Columns } else { RawInput::Pixels };
-    export_onnx(&model, &InputScaling { raw, mean: norm.mean, std: norm.std }, &args.out)?;
-    let takes = match raw {
+    let (scaling, extra) = if matches!(model.spec().layers.first().map(|l| &l.spec), Some(LayerSpec::OneHot(_))) {
+        // a character model reads symbol indices; its vocabulary says which symbol each is
+        let vocabulary = meta.get(VOCABULARY_KEY).map(|v| (VOCABULARY_KEY.to_string(), v.clone()));
+        (InputScaling::symbols(), vocabulary.into_iter().collect())
+    } else {
+        let norm = Normalization::from_checkpoint(&args.weights, &meta, inputs)?;
+        // one mean and std per input value are a table's per-column statistics (as is the one
+        // pair of a one-column table); one pair for many inputs is that of images, whose pixels
+        // nabla's readers divide by 255 first
+        let raw = if norm.mean.len() == inputs { RawInput::Columns } else { RawInput::Pixels };
+        (InputScaling { raw, mean: norm.mean, std: norm.std }, Vec::new())
+    };
+    export_onnx(&model, &scaling, &extra, &args.out)?;
+    let takes = match scaling.raw {
         RawInput::Pixels => "raw pixels 0-255",
         RawInput::Columns => "raw table columns",
+        RawInput::Symbols => "symbol indices (the vocabulary is in the metadata)",
     };
     outln!("wrote {} (ONNX opset {}): input takes {takes}", args.out.display(), nabla::io::onnx::OPSET);
     Ok(())

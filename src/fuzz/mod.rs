@@ -50,12 +50,14 @@ pub enum Format {
     Spec,
     /// safetensors checkpoints (read, built and run on one sample).
     Checkpoint,
+    /// ONNX models as `nabla export` writes them (imported, built and run on one sample).
+    Onnx,
 }
 
 impl Format {
     /// Every format, in the order `nabla fuzz` runs them.
-    pub const ALL: [Format; 6] =
-        [Format::Idx, Format::IdxGz, Format::Csv, Format::Png, Format::Spec, Format::Checkpoint];
+    pub const ALL: [Format; 7] =
+        [Format::Idx, Format::IdxGz, Format::Csv, Format::Png, Format::Spec, Format::Checkpoint, Format::Onnx];
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
@@ -66,6 +68,7 @@ impl Format {
             Format::Png => "png",
             Format::Spec => "spec",
             Format::Checkpoint => "checkpoint",
+            Format::Onnx => "onnx",
         }
     }
 

@@ -4,11 +4,13 @@
 use super::mutate::{mutate, mutate_text};
 use super::{FUZZ_LIMITS, Format, MAX_FORWARD};
 use crate::data::{CsvOptions, TargetColumn, Task, load_csv, load_mnist, read_gray_png, read_idx};
+use crate::io::onnx::{InputScaling, RawInput, import_onnx, onnx_bytes, proto::ModelProto};
 use crate::io::{load_checkpoint_limited, save_checkpoint};
 use crate::nn::{Model, ModelSpec, ZOO};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
+use prost::Message;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -203,6 +205,32 @@ pub fn corpus(format: Format, dir: &Path) -> Result<Corpus> {
             }
             files
         }
+        Format::Onnx => {
+            // the small specs, and a GRU and a one-hot model, as `nabla export` writes them
+            let mut specs: Vec<ModelSpec> = SPECS
+                .iter()
+                .map(|text| ModelSpec::from_toml(text, Path::new("seed.toml")).expect("the seed specs are valid"))
+                .collect();
+            let mut gru = ModelSpec::zoo("gru-rows").expect("in the zoo");
+            if let crate::nn::LayerSpec::Gru(g) = &mut gru.layers[0].spec {
+                (g.hidden, g.layers, g.bidirectional) = (4, 2, true);
+            }
+            specs.push(gru);
+            let mut text = ModelSpec::zoo("char-lstm").expect("in the zoo");
+            text.input = vec![5];
+            specs.push(text);
+            let mut files = Vec::new();
+            for spec in specs {
+                let one_hot = matches!(spec.layers[0].spec, crate::nn::LayerSpec::OneHot(_));
+                let model = Model::new(spec, &mut rng)?;
+                let scaling = match one_hot {
+                    true => InputScaling::symbols(),
+                    false => InputScaling { raw: RawInput::Pixels, mean: vec![0.1307], std: vec![0.3081] },
+                };
+                files.push(onnx_bytes(&model, &scaling)?);
+            }
+            files
+        }
     };
     Ok(Corpus { files })
 }
@@ -270,6 +298,32 @@ pub fn mutated(format: Format, corpus: &Corpus, rng: &mut Rng) -> Vec<u8> {
                 out.extend_from_slice(&header);
                 out.extend_from_slice(&file[8 + n..]);
                 file = out;
+            }
+            file
+        }
+        Format::Onnx => {
+            let mut file = pick(rng);
+            match ModelProto::decode(&file[..]) {
+                // under the protobuf: an initialiser's shape or data, or the stored spec, lies
+                Ok(mut onnx) if rng.below(2) == 0 => {
+                    let graph = onnx.graph.as_mut().expect("the seeds have graphs");
+                    let k = rng.below(graph.initializer.len());
+                    let t = &mut graph.initializer[k];
+                    match rng.below(3) {
+                        0 => {
+                            let mut spec = onnx.metadata_props[0].value.clone().into_bytes();
+                            mutate_text(rng, &mut spec);
+                            onnx.metadata_props[0].value = String::from_utf8_lossy(&spec).into_owned();
+                        }
+                        1 if !t.dims.is_empty() => {
+                            let d = rng.below(t.dims.len());
+                            t.dims[d] = [0, -1, t.dims[d] + 1, i64::MAX, 1 << 40][rng.below(5)];
+                        }
+                        _ => t.raw_data.truncate(rng.below(t.raw_data.len() + 1)),
+                    }
+                    file = onnx.encode_to_vec();
+                }
+                _ => mutate(rng, &mut file, &[], false),
             }
             file
         }
@@ -363,6 +417,12 @@ pub fn read(format: Format, file: &[u8], dir: &Path, rng: &mut Rng) -> Result<()
         Format::Checkpoint => {
             let path = write("model.safetensors", file)?;
             let (mut model, _) = load_checkpoint_limited(&path, &FUZZ_LIMITS)?;
+            let activations = model.spec().size()?.activations;
+            run_one(&mut model, activations)
+        }
+        Format::Onnx => {
+            let path = write("model.onnx", file)?;
+            let mut model = import_onnx(&path, None, &FUZZ_LIMITS)?.model;
             let activations = model.spec().size()?.activations;
             run_one(&mut model, activations)
         }

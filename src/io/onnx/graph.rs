@@ -45,6 +45,7 @@ impl Graph {
             data_type: DataType::Float as i32,
             name: name.clone(),
             raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
         });
         name
     }
@@ -67,6 +68,7 @@ impl Graph {
             data_type: DataType::Int64 as i32,
             name: name.clone(),
             raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
         });
         name
     }

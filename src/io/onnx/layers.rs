@@ -124,8 +124,9 @@ fn emit(g: &mut Graph, spec: &LayerSpec, at: &At, x: &str) -> String {
         }
         LayerSpec::Flatten(_) => g.node("Flatten", &[x], vec![int("axis", 1)]),
         LayerSpec::OneHot(o) => {
-            // indices (floats) → one-hot along a new last axis, off 0 and on 1
-            let depth = g.int64s(&[o.classes as i64]);
+            // indices (floats) → one-hot along a new last axis, off 0 and on 1; the depth is a
+            // float too: onnxruntime has no OneHot kernel for float indices with an int64 depth
+            let depth = g.floats(None, &[1], &[o.classes as f32]);
             let values = g.floats(None, &[2], &[0.0, 1.0]);
             g.node("OneHot", &[x, &depth, &values], vec![int("axis", -1)])
         }
@@ -202,7 +203,7 @@ fn window_attributes(kernel: Size2, stride: Size2, padding: Size2) -> Vec<Attrib
 
 /// Zeroes the weights (O × C × KH × KW) of the input maps that `table` does not connect to each
 /// output map: nabla multiplies the same mask onto them in every forward pass.
-fn mask_weights(weight: &mut Tensor, table: &[Vec<usize>]) {
+pub(super) fn mask_weights(weight: &mut Tensor, table: &[Vec<usize>]) {
     let shape = weight.shape().to_vec();
     let (inputs, area) = (shape[1], shape[2] * shape[3]);
     let data = weight.data_mut();
@@ -216,10 +217,31 @@ fn mask_weights(weight: &mut Tensor, table: &[Vec<usize>]) {
 
 /// The three recurrent layers, which share ONNX's interface.
 #[derive(Clone, Copy, PartialEq)]
-enum Recurrence {
+pub(super) enum Recurrence {
     Elman,
     Lstm,
     Gru,
+}
+
+impl Recurrence {
+    /// The ONNX operator.
+    pub(super) fn op(self) -> &'static str {
+        match self {
+            Recurrence::Elman => "RNN",
+            Recurrence::Lstm => "LSTM",
+            Recurrence::Gru => "GRU",
+        }
+    }
+
+    /// ONNX's gate block k is nabla's block `order()[k]` (nabla: LSTM i, f, g, o, GRU r, z, n;
+    /// ONNX: i, o, f, c and z, r, h).
+    pub(super) fn order(self) -> &'static [usize] {
+        match self {
+            Recurrence::Elman => &[0],
+            Recurrence::Lstm => &[0, 3, 1, 2],
+            Recurrence::Gru => &[1, 0, 2],
+        }
+    }
 }
 
 /// How many layers, and whether each reads both ways (ONNX's `direction = "bidirectional"`).
@@ -236,11 +258,9 @@ impl Stack {
 /// layer's last state (N × D·H, both directions' concatenated, forward first) or, with
 /// `sequence`, its every state (N × T × D·H). Dropout between layers is the identity here.
 fn recurrent(g: &mut Graph, at: &At, x: &str, hidden: usize, sequence: bool, kind: Recurrence, stack: Stack) -> String {
-    let (op, gates, outputs) = match kind {
-        Recurrence::Elman => ("RNN", 1, 2),
-        Recurrence::Lstm => ("LSTM", 4, 3),
-        Recurrence::Gru => ("GRU", 3, 2),
-    };
+    let (op, gates) = (kind.op(), kind.order().len());
+    // Y and Y_h, and the LSTM's Y_c
+    let outputs = if kind == Recurrence::Lstm { 3 } else { 2 };
     let single = stack.layers == 1 && !stack.bidirectional;
     let directions: &[&str] = if stack.bidirectional { &["", "_reverse"] } else { &[""] };
     let d = directions.len();
@@ -297,13 +317,8 @@ fn recurrent(g: &mut Graph, at: &At, x: &str, hidden: usize, sequence: bool, kin
 
 /// nabla's `rows × gates·H` matrix (gates i, f, g, o for the LSTM, r, z, n for the GRU) as
 /// ONNX's `gates·H × rows` (gates i, o, f, c; z, r, h), row-major.
-fn gate_rows(m: &Tensor, rows: usize, hidden: usize, kind: Recurrence) -> Vec<f32> {
-    // ONNX's gate k is nabla's block order[k]
-    let order: &[usize] = match kind {
-        Recurrence::Elman => &[0],
-        Recurrence::Lstm => &[0, 3, 1, 2],
-        Recurrence::Gru => &[1, 0, 2],
-    };
+pub(super) fn gate_rows(m: &Tensor, rows: usize, hidden: usize, kind: Recurrence) -> Vec<f32> {
+    let order = kind.order();
     let (data, columns) = (m.data(), order.len() * hidden);
     let mut out = Vec::with_capacity(columns * rows);
     for &block in order {

@@ -17,7 +17,14 @@
 //!   value names start with the layer's index and name (`5.C3/Conv_12`), and the weights keep
 //!   nabla's parameter names (`5.weight`) in the layouts ONNX's operators want.
 //! - **metadata**: the spec (`nabla.spec`, JSON), the input scaling (`nabla.input`) and what the
-//!   outputs are (`nabla.outputs`).
+//!   outputs are (`nabla.outputs`), and any entries the caller adds (a character model's
+//!   vocabulary, `nabla.vocabulary`).
+//!
+//! A character model (one that starts with a one-hot layer) takes symbol indices 0 … V−1 as
+//! floats, N × T, unscaled; its outputs are N × T × V.
+//!
+//! [`import_onnx`] reads such a file back (`nabla import --from onnx`): the spec from the
+//! metadata, or one given, and the weights from the initialisers (see `read.rs`).
 //!
 //! The encoding is `prost` over hand-written message structs ([`proto`]): no protoc, no build
 //! script, no generated code to keep in step.
@@ -25,6 +32,9 @@
 mod graph;
 mod layers;
 pub mod proto;
+mod read;
+
+pub use read::{Imported, import_onnx, onnx_export_spec};
 
 use super::atomic_write;
 use crate::loss::Loss;
@@ -44,6 +54,8 @@ pub const OPSET: i64 = 20;
 pub const IR_VERSION: i64 = 9;
 /// The name of the graph's input.
 pub const INPUT: &str = "input";
+/// The metadata key of the spec, as in a checkpoint.
+const SPEC_KEY: &str = "nabla.spec";
 
 /// What the exported model's input values are before nabla's normalisation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +64,9 @@ pub enum RawInput {
     Pixels,
     /// Table columns, used as they are.
     Columns,
+    /// Symbol indices (a character model's), read by its one-hot layer as they are: the
+    /// scaling must be the identity (mean 0, std 1) and the graph has none.
+    Symbols,
 }
 
 /// The input scaling that the graph applies first: x′ = (x/255 − mean)/std for pixels,
@@ -67,9 +82,15 @@ pub struct InputScaling {
 }
 
 impl InputScaling {
+    /// The scaling of symbol indices: none.
+    pub fn symbols() -> InputScaling {
+        InputScaling { raw: RawInput::Symbols, mean: vec![0.0], std: vec![1.0] }
+    }
+
     /// A one-line description for the model's metadata.
     fn describe(&self) -> String {
         match self.raw {
+            RawInput::Symbols => "symbol indices 0..V-1 as floats (nabla.vocabulary), not scaled".into(),
             RawInput::Pixels => {
                 format!("raw pixels 0-255; the graph computes (x/255 - {:?})/{:?}", self.mean, self.std)
             }
@@ -87,6 +108,11 @@ impl InputScaling {
 /// docs). An error if `scaling` does not fit the model's inputs, or if the model is too large
 /// for one protobuf message (2 GiB).
 pub fn onnx_bytes(model: &Model, scaling: &InputScaling) -> Result<Vec<u8>> {
+    onnx_bytes_with(model, scaling, &[])
+}
+
+/// [`onnx_bytes`] with `extra` entries added to the metadata after nabla's own.
+pub fn onnx_bytes_with(model: &Model, scaling: &InputScaling, extra: &[(String, String)]) -> Result<Vec<u8>> {
     let spec = model.spec();
     let shapes = spec.shapes()?;
     let inputs = spec.input_size();
@@ -104,6 +130,14 @@ pub fn onnx_bytes(model: &Model, scaling: &InputScaling) -> Result<Vec<u8>> {
     if let Some(j) = scaling.std.iter().position(|&s| s == 0.0) {
         return Err(Error::config(format!("model '{}': input std {j} is 0, inputs are divided by it", spec.name)));
     }
+    let one_hot = matches!(spec.layers.first().map(|l| &l.spec), Some(crate::nn::LayerSpec::OneHot(_)));
+    if (scaling.raw == RawInput::Symbols) != one_hot || (one_hot && *scaling != InputScaling::symbols()) {
+        return Err(Error::config(format!(
+            "model '{}': symbol indices (unscaled) are the input of a model that starts with a one-hot layer, and \
+             only of such a model",
+            spec.name
+        )));
+    }
 
     let params: layers::Params = model.params().into_iter().map(|(name, p)| (name, p.value())).collect();
     let mut g = Graph::default();
@@ -113,11 +147,13 @@ pub fn onnx_bytes(model: &Model, scaling: &InputScaling) -> Result<Vec<u8>> {
         let full = g.scalar(255.0);
         x = g.node("Div", &[&x, &full], vec![]);
     }
-    let stat_shape: &[usize] = if means == 1 { &[] } else { &spec.input };
-    let mean = g.floats(Some("input.mean"), stat_shape, &scaling.mean);
-    let std = g.floats(Some("input.std"), stat_shape, &scaling.std);
-    let centred = g.node("Sub", &[&x, &mean], vec![]);
-    let x = g.node("Div", &[&centred, &std], vec![]);
+    if scaling.raw != RawInput::Symbols {
+        let stat_shape: &[usize] = if means == 1 { &[] } else { &spec.input };
+        let mean = g.floats(Some("input.mean"), stat_shape, &scaling.mean);
+        let std = g.floats(Some("input.std"), stat_shape, &scaling.std);
+        let centred = g.node("Sub", &[&x, &mean], vec![]);
+        x = g.node("Div", &[&centred, &std], vec![]);
+    }
     let u = layers::emit_layers(&mut g, &spec.layers, &spec.input, &shapes, x, &params);
 
     g.set_scope("output");
@@ -140,7 +176,7 @@ pub fn onnx_bytes(model: &Model, scaling: &InputScaling) -> Result<Vec<u8>> {
     }
 
     let metadata = [
-        ("nabla.spec", serde_json::to_string(spec).expect("a spec always serializes")),
+        (SPEC_KEY, serde_json::to_string(spec).expect("a spec always serializes")),
         ("nabla.input", scaling.describe()),
         ("nabla.outputs", what.to_string()),
     ];
@@ -161,6 +197,7 @@ pub fn onnx_bytes(model: &Model, scaling: &InputScaling) -> Result<Vec<u8>> {
         metadata_props: metadata
             .into_iter()
             .map(|(key, value)| StringStringEntryProto { key: key.into(), value })
+            .chain(extra.iter().map(|(key, value)| StringStringEntryProto { key: key.clone(), value: value.clone() }))
             .collect(),
     };
     let length = onnx.encoded_len();
@@ -175,9 +212,9 @@ pub fn onnx_bytes(model: &Model, scaling: &InputScaling) -> Result<Vec<u8>> {
 }
 
 /// Writes the model as an ONNX file at `path` (atomically: a temporary file renamed), its graph
-/// starting with `scaling`; see [`onnx_bytes`].
-pub fn export_onnx(model: &Model, scaling: &InputScaling, path: &Path) -> Result<()> {
-    let bytes = onnx_bytes(model, scaling)?;
+/// starting with `scaling`, with `extra` metadata entries; see [`onnx_bytes_with`].
+pub fn export_onnx(model: &Model, scaling: &InputScaling, extra: &[(String, String)], path: &Path) -> Result<()> {
+    let bytes = onnx_bytes_with(model, scaling, extra)?;
     atomic_write(path, &bytes)
 }
 

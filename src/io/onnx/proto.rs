@@ -1,8 +1,10 @@
 //! The subset of ONNX's protobuf messages (`onnx.proto`, IR version 9) that an exported model
 //! needs, as `prost` structs written by hand: the field numbers and types below are those of the
-//! `.proto` file, so no protoc and no build script are needed. Fields nabla never sets (sparse
-//! tensors, functions, training info, quantisation annotations) are left out; a reader skips
-//! absent fields. `onnx.proto` is proto2, whose repeated numbers are not packed: they are written
+//! `.proto` file, so no protoc and no build script are needed. Fields nabla never uses (sparse
+//! tensors, functions, training info, quantisation annotations) are left out; the decoder skips
+//! them. Two fields are only read, never written (`float_data`, `data_location`): the reader takes
+//! weights that other tools wrote that way, and an empty or default field is not encoded, so the
+//! writer's bytes are those it wrote before they were added. `onnx.proto` is proto2, whose repeated numbers are not packed: they are written
 //! unpacked here too (`packed = "false"`), exactly as the reference implementation writes them.
 
 /// A whole model: the graph and the operator sets it uses.
@@ -165,6 +167,13 @@ pub struct TensorProto {
     /// The values, row-major, little-endian.
     #[prost(bytes = "vec", tag = "9")]
     pub raw_data: Vec<u8>,
+    /// The values of a float tensor as a list, the other way of storing them (read only: nabla
+    /// writes `raw_data`). `packed` as `onnx.proto` declares it.
+    #[prost(float, repeated, packed = "true", tag = "4")]
+    pub float_data: Vec<f32>,
+    /// Where the values are: 0 in this file, 1 in an external file (which the reader refuses).
+    #[prost(int32, tag = "14")]
+    pub data_location: i32,
 }
 
 /// A graph input's or output's name and type.
