@@ -5,14 +5,14 @@
 #[cfg(feature = "gpu")]
 use super::print::errln;
 use clap::Args;
+#[cfg(feature = "gpu")]
+use nabla::Error;
+use nabla::Result;
 use nabla::data::Dataset;
 use nabla::gpu::Device;
 use nabla::nn::Model;
 use nabla::tensor::Tensor;
 use nabla::train::Evaluation;
-use nabla::Result;
-#[cfg(feature = "gpu")]
-use nabla::Error;
 
 /// The `--device` flag.
 #[derive(Args, Clone, Debug, Default)]
