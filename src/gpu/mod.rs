@@ -13,8 +13,8 @@
 //!   through im2col, max and average pooling, dropout); the shaders are in `shaders/`.
 //! - `net`: a sequential network of linear, convolutional, pooling, dropout and activation
 //!   layers on the device, forward and backward.
-//! - [`bench`]: timing kernels for `nabla bench --device gpu`.
-//! - `infer`: evaluation and prediction of a saved model on the device ([`GpuPredictor`]).
+//! - `bench`: timing kernels for `nabla bench --device gpu`.
+//! - `infer`: evaluation and prediction of a saved model on the device (`GpuPredictor`).
 //! - `train`: an epoch of mini-batch training with weights, optimizer state and data set on the
 //!   device, which [`crate::train::Trainer`] hands its steps to.
 //!
