@@ -231,13 +231,22 @@ fn write_exports_for_python() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     for name in ZOO.iter().chain(&SPEC_FILES).map(|(name, _)| *name) {
-        let (mean, std) = (0.1307, 0.3081);
+        // a char model reads symbol indices, unscaled; the others pixels in [0, 1], normalised
+        let symbols = match &spec(name).layers[0].spec {
+            nabla::nn::LayerSpec::OneHot(o) => Some(o.classes),
+            _ => None,
+        };
+        let (mean, std) = if symbols.is_some() { (0.0, 1.0) } else { (0.1307, 0.3081) };
         let weights = dir.join(format!("{name}.nabla.safetensors"));
         let mut model = random_checkpoint(name, &weights, mean, std);
         let (out, py) = (format!("{name}.safetensors"), format!("{name}.py"));
         let args = ["export", "--weights", &weights.to_string_lossy(), "--format", "torch", "--out", &out, "--py", &py];
         nabla_ok(&args, &dir);
         let x = Rng::seed(11).uniform_tensor(&[2, model.spec().input_size()], 0.0, 1.0);
+        let x = match symbols {
+            Some(classes) => x.map(|v| (v * classes as f32).floor().min(classes as f32 - 1.0)),
+            None => x,
+        };
         let y = outputs(&mut model, &x.map(|v| (v - mean) / std));
         let bytes = |t: &Tensor| t.data().iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
         let (xb, yb) = (bytes(&x), bytes(&y));

@@ -66,7 +66,7 @@ fn layers(layers: &[Layer], input: &[usize], indent: usize, out: &mut String) {
         let pad = "    ".repeat(indent);
         let comment = layer.name.as_ref().map(|n| format!("  # {n}")).unwrap_or_default();
         let module = match &layer.spec {
-            LayerSpec::Linear(linear) => format!("nn.Linear({}, {})", shape[0], linear.out),
+            LayerSpec::Linear(linear) => format!("nn.Linear({}, {})", shape[shape.len() - 1], linear.out),
             LayerSpec::Conv2d(conv) => {
                 let (k, s, p) = (pair(conv.kernel), pair(conv.stride), pair(conv.padding));
                 match &conv.connections {

@@ -236,4 +236,7 @@ fn the_python_module_lists_the_layers_in_order() {
             && lstm.contains("normalised=784)"),
         "{lstm}"
     );
+    // a linear layer on a sequence maps each step's features, the last axis (nn.Linear's too)
+    let char_lstm = torch_module_source(&ModelSpec::zoo("char-lstm").unwrap(), 0).unwrap();
+    assert!(char_lstm.contains("nn.Linear(256, 96),"), "{char_lstm}");
 }
