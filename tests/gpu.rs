@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{Scratch, assert_clean_failure, last_json, mnist, nabla, nabla_ok, write_gray_png};
+use common::{Scratch, assert_clean_failure, last_json, mnist, nabla, nabla_ok, train_2000_digits, write_gray_png};
 use nabla::gpu::kernels::{self, GemmKernel, activation_code};
 use nabla::gpu::{Gpu, GpuNet, GpuPredictor, GpuTensor};
 use nabla::loss::{Loss, softmax_cross_entropy};
@@ -489,28 +489,7 @@ fn no_adapter_is_a_clean_error_with_the_install_hint() {
 #[test]
 fn mlp_on_2000_digits_trains_to_the_cpu_accuracy() {
     let s = Scratch::new("gpu-mlp");
-    let train = |device: &str| {
-        let args = [
-            "train",
-            "--model",
-            "mlp",
-            "--data",
-            &mnist(),
-            "--limit-train",
-            "2000",
-            "--epochs",
-            "1",
-            "--seed",
-            "4",
-            "--json",
-            "--device",
-            device,
-            "--name",
-            device,
-        ];
-        last_json(&nabla_ok(&args, &s.0))
-    };
-    let (cpu, gpu) = (train("cpu"), train("gpu"));
+    let (cpu, gpu) = (train_2000_digits("mlp", "cpu", &s.0), train_2000_digits("mlp", "gpu", &s.0));
     let accuracy = |r: &serde_json::Value| r["test_accuracy"].as_f64().unwrap();
     assert!(accuracy(&cpu) > 0.8, "{cpu}");
     assert!((accuracy(&cpu) - accuracy(&gpu)).abs() <= 0.005, "CPU {} vs GPU {}", accuracy(&cpu), accuracy(&gpu));

@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{Scratch, last_json, mnist, nabla_ok};
+use common::{Scratch, train_2000_digits};
 use nabla::gpu::kernels::{self, ConvShape, PoolShape};
 use nabla::gpu::{Gpu, GpuNet, GpuTensor};
 use nabla::loss::softmax_cross_entropy;
@@ -402,28 +402,7 @@ fn a_conv_net_with_dropout_trains_the_same_twice_on_the_gpu() {
 #[ignore = "~150 s on lavapipe"]
 fn lenet5_modern_on_2000_digits_trains_to_the_cpu_accuracy() {
     let s = Scratch::new("gpu-lenet");
-    let train = |device: &str| {
-        let args = [
-            "train",
-            "--model",
-            "lenet5-modern",
-            "--data",
-            &mnist(),
-            "--limit-train",
-            "2000",
-            "--epochs",
-            "1",
-            "--seed",
-            "4",
-            "--json",
-            "--device",
-            device,
-            "--name",
-            device,
-        ];
-        last_json(&nabla_ok(&args, &s.0))
-    };
-    let (cpu, gpu) = (train("cpu"), train("gpu"));
+    let (cpu, gpu) = (train_2000_digits("lenet5-modern", "cpu", &s.0), train_2000_digits("lenet5-modern", "gpu", &s.0));
     let accuracy = |r: &serde_json::Value| r["test_accuracy"].as_f64().unwrap();
     assert!(accuracy(&cpu) > 0.7, "{cpu}");
     assert!((accuracy(&cpu) - accuracy(&gpu)).abs() <= 0.005, "CPU {} vs GPU {}", accuracy(&cpu), accuracy(&gpu));

@@ -66,3 +66,29 @@ pub fn write_gray_png(path: &Path, pixels: &[u8], w: u32, h: u32) {
     enc.set_depth(png::BitDepth::Eight);
     enc.write_header().unwrap().write_image_data(pixels).unwrap();
 }
+
+/// `nabla train --model <model>` for one epoch on the first 2,000 training digits, seed 4, on
+/// `device` (`--device`, and the run folder's name), in `dir`: its final JSON report. The GPU
+/// tests train this way on both devices and compare.
+pub fn train_2000_digits(model: &str, device: &str, dir: &Path) -> serde_json::Value {
+    let data = mnist();
+    let args = [
+        "train",
+        "--model",
+        model,
+        "--data",
+        &data,
+        "--limit-train",
+        "2000",
+        "--epochs",
+        "1",
+        "--seed",
+        "4",
+        "--json",
+        "--device",
+        device,
+        "--name",
+        device,
+    ];
+    last_json(&nabla_ok(&args, dir))
+}
