@@ -2,9 +2,7 @@
 //! train, eval with its per-class report, predict into a CSV, and the errors of bad folders. The
 //! folders are drawn here: bars across (`across`), bars down (`down`) and crosses (`plus`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use std::path::Path;
 
