@@ -58,27 +58,32 @@ fn figures(dir: &Path) -> Vec<(f32, f32, f32)> {
     rows.iter().map(|r| (r.train_loss, r.test_loss.unwrap(), r.test_accuracy.unwrap())).collect()
 }
 
-/// Trains `args` once alone and once over 2 ranks (the same global batch), and checks that each
-/// epoch's training and test losses agree within 1e-4 relative and test accuracy within 0.1%.
+/// Trains `args` on MNIST once alone and once over 2 ranks (the same global batch), and checks
+/// that each epoch's training and test losses agree within 1e-4 relative and test accuracy
+/// within 0.1%; the ranks read their rows from uncompressed copies of the two gzip image files.
 #[cfg(feature = "mpi")]
 fn two_ranks_match_one_process(name: &str, args: &[&str]) {
     let dir = Scratch::new(name);
-    let data = mnist();
-    let one = [&["train", "--data", data.as_str(), "--name", "one"], args].concat();
+    two_ranks_match_one_process_on(&dir, &mnist(), "train-images", 2, args);
+}
+
+/// As [`two_ranks_match_one_process`], on `data` in `dir`: the ranks read their rows from
+/// `copies` files in the cache, the first named `<from>…`.
+#[cfg(feature = "mpi")]
+fn two_ranks_match_one_process_on(dir: &Scratch, data: &str, from: &str, copies: usize, args: &[&str]) {
+    let one = [&["train", "--data", data, "--name", "one"], args].concat();
     nabla_ok(&one, &dir.0);
-    let two = [&["train", "--data", data.as_str(), "--name", "two"], args].concat();
+    let two = [&["train", "--data", data, "--name", "two"], args].concat();
     let out = mpirun(2, &two, &dir.0).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "mpirun failed: {stderr}");
     assert!(stderr.contains("data-parallel training over 2 ranks"), "{stderr}");
-    // the ranks read their rows from an uncompressed copy of the gzip files, which rank 0 wrote
+    // the ranks read their rows from the files in the cache, which rank 0 wrote
     let cache = dir.0.join("runs/.data-cache");
-    assert!(
-        stderr.contains("reads the images of its part of each batch from runs/.data-cache/train-images"),
-        "{stderr}"
-    );
-    let copies: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(copies.len(), 2, "{copies:?}");
+    let reads = format!("reads the images of its part of each batch from runs/.data-cache/{from}");
+    assert!(stderr.contains(&reads), "{stderr}");
+    let found: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(found.len(), copies, "{found:?}");
     assert!(stderr.contains("peak resident memory (VmHWM) per rank, in MiB: "), "{stderr}");
     // rank 0 alone prints: one line per epoch, one run folder
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -107,6 +112,19 @@ fn an_mlp_on_two_ranks_trains_as_one_process() {
         "mpi-mlp",
         &["--hidden", "128,64", "--limit-train", "6000", "--epochs", "3", "--batch-size", "64", "--lr", "0.1"],
     );
+}
+
+/// An image folder (bars across, bars down, crosses: 3 × 40 pictures, 20×20 gray and RGB, at
+/// 12×12 gray), 3 epochs of 16 rows (8 per rank): rank 0 decodes the folder into one file in the
+/// cache, every rank reads its rows of each batch from it.
+#[cfg(feature = "mpi")]
+#[test]
+fn an_image_folder_on_two_ranks_trains_as_one_process() {
+    let dir = Scratch::new("mpi-images");
+    let folder = dir.0.join("bars");
+    common::draw_image_folder(&folder, 40);
+    let args = ["--image-size", "12x12", "--grayscale", "--hidden", "32", "--epochs", "3", "--batch-size", "16"];
+    two_ranks_match_one_process_on(&dir, &folder.to_string_lossy(), "bars-images", 1, &args);
 }
 
 /// lenet5-modern (momentum 0.9, cosine schedule), 2 epochs of 100 steps of 64 rows, at η = 0.01:

@@ -122,9 +122,7 @@ impl IdxFile {
     pub fn copy_to(self, out: &mut dyn Write, out_path: &Path) -> Result<()> {
         let IdxFile { path, dims, header_len, expected, mut stream } = self;
         let gzip = matches!(stream, Stream::Gzip(_));
-        let mut header = vec![0, 0, UBYTE, dims.len() as u8];
-        dims.iter().for_each(|&d| header.extend_from_slice(&(d as u32).to_be_bytes()));
-        out.write_all(&header).map_err(|e| Error::io(out_path, e))?;
+        out.write_all(&header(&dims)).map_err(|e| Error::io(out_path, e))?;
         let mut data = stream.reader().take((expected as u64).saturating_add(1));
         let mut buf = vec![0u8; 64 * 1024];
         let mut found = 0usize;
@@ -141,6 +139,14 @@ impl IdxFile {
         }
         check_length(&path, &dims, header_len, expected, found, " or more")
     }
+}
+
+/// The header of a raw IDX file of unsigned bytes with `dims` (each below 2³², as the readers
+/// checked or the writer checks).
+pub(super) fn header(dims: &[usize]) -> Vec<u8> {
+    let mut header = vec![0, 0, UBYTE, dims.len() as u8];
+    dims.iter().for_each(|&d| header.extend_from_slice(&(d as u32).to_be_bytes()));
+    header
 }
 
 /// Reads into `buf` until it is full or the stream ends; the number of bytes read.

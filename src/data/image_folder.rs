@@ -8,10 +8,11 @@
 //! standing for p/255 in [0, 1]. Files of other extensions (a README, `.DS_Store`) are skipped,
 //! as torchvision skips them; a file named as an image that does not decode is an error naming it.
 
-use super::{ByteRows, Dataset, Inputs};
+use super::{ByteRows, Dataset, Inputs, RowFile, idx};
 use crate::{Error, Result};
 use image::imageops::FilterType;
 use rayon::prelude::*;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// How images are turned into rows: their size and number of channels.
@@ -77,10 +78,20 @@ fn hidden(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
-/// Reads an image folder: every image of every class subfolder, decoded in parallel and turned
-/// into `format`. Errors name the folder when it has fewer than two classes or a class has no
-/// image, and the file when an image does not decode.
-pub fn load_image_folder(dir: &Path, format: ImageFormat) -> Result<ImageFolder> {
+/// An image folder's classes and files, listed in row order but not decoded.
+#[derive(Clone, Debug)]
+pub struct FolderListing {
+    /// The class names (the subfolders), sorted; label k is `classes[k]`.
+    pub classes: Vec<String>,
+    /// The image files, class by class, each class's in name order: row i is `files[i]`.
+    pub files: Vec<PathBuf>,
+    /// The label of each file.
+    pub labels: Vec<usize>,
+}
+
+/// Lists an image folder's classes and images without decoding them. Errors name the folder when
+/// it has fewer than two classes or a class has no image.
+pub fn list_image_folder(dir: &Path) -> Result<FolderListing> {
     let mut classes: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .flatten()
@@ -107,10 +118,58 @@ pub fn load_image_folder(dir: &Path, format: ImageFormat) -> Result<ImageFolder>
         labels.extend(std::iter::repeat_n(label, found.len()));
         files.extend(found);
     }
+    Ok(FolderListing { classes, files, labels })
+}
+
+/// Reads an image folder: every image of every class subfolder, decoded in parallel and turned
+/// into `format`. Errors are those of [`list_image_folder`], and name the file when an image
+/// does not decode.
+pub fn load_image_folder(dir: &Path, format: ImageFormat) -> Result<ImageFolder> {
+    let FolderListing { classes, files, labels } = list_image_folder(dir)?;
     let bytes = read_images(&files, format)?;
     let inputs = Inputs::Bytes(ByteRows::new(bytes, files.len(), 255.0));
     let data = Dataset::classification(inputs, labels, classes.len(), Some(format.shape()));
     Ok(ImageFolder { data, classes, files })
+}
+
+/// As [`load_image_folder`], with the decoded images left on disk, each gathered batch reading
+/// its rows: `decoded` gives an uncompressed IDX file of the listed files' images, [N, C, H, W]
+/// as [`write_images_idx`] writes it (a data-parallel run's rank 0 writes it once; every rank
+/// then reads only its part of each batch). A file of other dimensions is an error naming it.
+pub fn load_image_folder_on_disk(
+    dir: &Path,
+    format: ImageFormat,
+    decoded: &dyn Fn(&[PathBuf]) -> Result<PathBuf>,
+) -> Result<ImageFolder> {
+    let FolderListing { classes, files, labels } = list_image_folder(dir)?;
+    let path = decoded(&files)?;
+    let file = RowFile::open(&path)?;
+    let [c, h, w] = format.shape();
+    let expected = [files.len(), c, h, w];
+    if file.dims() != expected {
+        let found = file.dims().to_vec();
+        let what = format!("{found:?}; expected {expected:?} for the {} images of {}", files.len(), dir.display());
+        return Err(Error::format(&path, "dimensions", what));
+    }
+    let inputs = Inputs::Bytes(ByteRows::on_disk(file, 255.0));
+    let data = Dataset::classification(inputs, labels, classes.len(), Some(format.shape()));
+    Ok(ImageFolder { data, classes, files })
+}
+
+/// Writes the images of `files`, decoded into `format`, as an IDX file of unsigned bytes
+/// [N, C, H, W] to `out` (`out_path` names it in errors): decoded in parallel a chunk at a time,
+/// so that the folder is never whole in memory.
+pub fn write_images_idx(files: &[PathBuf], format: ImageFormat, out: &mut dyn Write, out_path: &Path) -> Result<()> {
+    let dims = [files.len(), format.channels, format.height, format.width];
+    if dims.iter().any(|&d| u32::try_from(d).is_err()) {
+        return Err(Error::format(out_path, "dimensions", format!("{dims:?}: an IDX dimension must be below 2^32")));
+    }
+    out.write_all(&idx::header(&dims)).map_err(|e| Error::io(out_path, e))?;
+    // enough images per chunk to keep every core decoding, few enough to stay small
+    for chunk in files.chunks(1024) {
+        out.write_all(&read_images(chunk, format)?).map_err(|e| Error::io(out_path, e))?;
+    }
+    Ok(())
 }
 
 /// Decodes `files` in parallel, each into `format`'s C·H·W bytes, one after another.

@@ -23,7 +23,8 @@ pub use augment::{Augmentation, Elastic, augment_batch, augment_part};
 pub use csv::{CsvOptions, TargetColumn, Task, load_csv, parse_target};
 pub use idx::{Idx, IdxFile, read_idx};
 pub use image_folder::{
-    ImageFolder, ImageFormat, image_files, is_image_file, is_image_folder, load_image_folder, read_images,
+    FolderListing, ImageFolder, ImageFormat, image_files, is_image_file, is_image_folder, list_image_folder,
+    load_image_folder, load_image_folder_on_disk, read_images, write_images_idx,
 };
 pub use inputs::{ByteRows, Inputs};
 pub use mnist::{load_mnist, load_mnist_on_disk, mnist_image_files};

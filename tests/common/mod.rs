@@ -2,6 +2,7 @@
 //! reading its output.
 #![allow(dead_code)] // each test binary uses its own part of these
 
+use image::{GrayImage, Luma, Rgb, RgbImage};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -95,4 +96,40 @@ pub fn train_2000_digits(model: &str, device: &str, dir: &Path) -> serde_json::V
         device,
     ];
     last_json(&nabla_ok(&args, dir))
+}
+
+/// The classes of [`draw_image_folder`] (bars across, bars down, crosses), sorted as nabla
+/// sorts them.
+pub const IMAGE_CLASSES: [&str; 3] = ["across", "down", "plus"];
+
+/// A 20×20 picture of class `class`, its bar at `at` (2..18); a faint noise from `seed`.
+pub fn image_folder_picture(class: usize, at: u32, seed: u32) -> GrayImage {
+    GrayImage::from_fn(20, 20, |x, y| {
+        let on = match class {
+            0 => y.abs_diff(at) <= 1,
+            1 => x.abs_diff(at) <= 1,
+            _ => y.abs_diff(at) <= 1 || x.abs_diff(at) <= 1,
+        };
+        let noise = (x * 7 + y * 13 + seed * 31) % 40;
+        Luma([if on { 215 + noise as u8 } else { noise as u8 }])
+    })
+}
+
+/// Writes `per_class` pictures of each class under `dir`, every fourth as an RGB JPEG, plus a
+/// text file that nabla must skip.
+pub fn draw_image_folder(dir: &Path, per_class: u32) {
+    for (c, name) in IMAGE_CLASSES.iter().enumerate() {
+        let class_dir = dir.join(name);
+        std::fs::create_dir_all(&class_dir).unwrap();
+        for i in 0..per_class {
+            let gray = image_folder_picture(c, 2 + (i * 5) % 16, i);
+            if i % 4 == 3 {
+                let rgb = RgbImage::from_fn(20, 20, |x, y| Rgb([gray.get_pixel(x, y)[0]; 3]));
+                rgb.save(class_dir.join(format!("{i:03}.jpg"))).unwrap();
+            } else {
+                gray.save(class_dir.join(format!("{i:03}.png"))).unwrap();
+            }
+        }
+    }
+    std::fs::write(dir.join("down/README.txt"), "not an image").unwrap();
 }

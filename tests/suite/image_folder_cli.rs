@@ -1,51 +1,15 @@
 //! End-to-end tests of image folders (`--data DIR`, one subfolder of PNG/JPEG images per class):
 //! train, eval with its per-class report, predict into a CSV, and the errors of bad folders. The
-//! folders are drawn here: bars across (`across`), bars down (`down`) and crosses (`plus`).
+//! folders are drawn by `common::draw_image_folder`: bars across, bars down and crosses.
 
 use crate::common::*;
-use image::{GrayImage, Luma, Rgb, RgbImage};
 use std::path::Path;
-
-/// The classes, sorted as nabla sorts them.
-const CLASSES: [&str; 3] = ["across", "down", "plus"];
-
-/// A 20×20 picture of class `class`, its bar at `at` (2..18); a faint noise from `seed`.
-fn picture(class: usize, at: u32, seed: u32) -> GrayImage {
-    GrayImage::from_fn(20, 20, |x, y| {
-        let on = match class {
-            0 => y.abs_diff(at) <= 1,
-            1 => x.abs_diff(at) <= 1,
-            _ => y.abs_diff(at) <= 1 || x.abs_diff(at) <= 1,
-        };
-        let noise = (x * 7 + y * 13 + seed * 31) % 40;
-        Luma([if on { 215 + noise as u8 } else { noise as u8 }])
-    })
-}
-
-/// Writes `per_class` pictures of each class under `dir`, every fourth as an RGB JPEG, plus a
-/// text file that nabla must skip.
-fn draw_folder(dir: &Path, per_class: u32) {
-    for (c, name) in CLASSES.iter().enumerate() {
-        let class_dir = dir.join(name);
-        std::fs::create_dir_all(&class_dir).unwrap();
-        for i in 0..per_class {
-            let gray = picture(c, 2 + (i * 5) % 16, i);
-            if i % 4 == 3 {
-                let rgb = RgbImage::from_fn(20, 20, |x, y| Rgb([gray.get_pixel(x, y)[0]; 3]));
-                rgb.save(class_dir.join(format!("{i:03}.jpg"))).unwrap();
-            } else {
-                gray.save(class_dir.join(format!("{i:03}.png"))).unwrap();
-            }
-        }
-    }
-    std::fs::write(dir.join("down/README.txt"), "not an image").unwrap();
-}
 
 #[test]
 fn train_eval_and_predict_on_an_image_folder() {
     let s = Scratch::new("image-folder");
     let dir = s.0.join("bars");
-    draw_folder(&dir, 40);
+    draw_image_folder(&dir, 40);
     let dir = dir.to_string_lossy().into_owned();
     // the zoo's MLP takes 784 inputs: the 20×20 pictures are resized to 28×28 gray
     let args = ["train", "--data", &dir, "--model", "mlp", "--epochs", "15", "--batch-size", "16"];
@@ -58,7 +22,7 @@ fn train_eval_and_predict_on_an_image_folder() {
     assert_eq!(e["test_samples"], 24, "a fifth of 120 images: {e}");
     assert!((e["test_accuracy"].as_f64().unwrap() - acc).abs() < 1e-6, "eval {e} vs train {j}");
     let per_class = e["per_class"].as_object().expect("a per-class report");
-    assert_eq!(per_class.keys().collect::<Vec<_>>(), CLASSES.iter().collect::<Vec<_>>(), "{e}");
+    assert_eq!(per_class.keys().collect::<Vec<_>>(), IMAGE_CLASSES.iter().collect::<Vec<_>>(), "{e}");
     let counted: u64 = per_class.values().map(|v| v["samples"].as_u64().unwrap()).sum();
     assert_eq!(counted, 24);
 
@@ -79,7 +43,7 @@ fn train_eval_and_predict_on_an_image_folder() {
 
     // a model trained on other classes is refused, naming both lists
     let other = s.0.join("other");
-    draw_folder(&other, 4);
+    draw_image_folder(&other, 4);
     std::fs::rename(other.join("plus"), other.join("star")).unwrap();
     let out = nabla(&["eval", "--weights", "w.safetensors", "--data", &other.to_string_lossy()], &s.0);
     assert_clean_failure(&out, &["[across, down, plus]", "[across, down, star]"]);
@@ -89,7 +53,7 @@ fn train_eval_and_predict_on_an_image_folder() {
 fn a_small_cnn_trains_on_rgb_images_with_their_own_size() {
     let s = Scratch::new("image-folder-rgb");
     let dir = s.0.join("bars");
-    draw_folder(&dir, 12);
+    draw_image_folder(&dir, 12);
     let dir = dir.to_string_lossy().into_owned();
     // an MLP built from the data (--hidden): RGB by default, at the size given
     let args = ["train", "--data", &dir, "--hidden", "16", "--image-size", "10x10", "--epochs", "2", "--json"];
@@ -123,7 +87,7 @@ fn bad_image_folders_fail_naming_the_folder_or_file() {
     let s = Scratch::new("image-folder-bad");
     let dir = s.0.join("pets");
     std::fs::create_dir_all(dir.join("cat")).unwrap();
-    picture(0, 5, 0).save(dir.join("cat/a.png")).unwrap();
+    image_folder_picture(0, 5, 0).save(dir.join("cat/a.png")).unwrap();
     let train = |dir: &Path| nabla(&["train", "--data", &dir.to_string_lossy(), "--epochs", "1"], &s.0);
     assert_clean_failure(&train(&dir), &["pets", "one class folder ('cat')"]);
     std::fs::create_dir_all(dir.join("dog")).unwrap();
@@ -137,7 +101,7 @@ fn bad_image_folders_fail_naming_the_folder_or_file() {
     let w = s.0.join("w.safetensors");
     let pred = |what: &str| nabla(&["predict", "--weights", &w.to_string_lossy(), "--data", what], &s.0);
     std::fs::remove_file(dir.join("dog/b.jpg")).unwrap();
-    picture(1, 5, 0).save(dir.join("dog/b.png")).unwrap();
+    image_folder_picture(1, 5, 0).save(dir.join("dog/b.png")).unwrap();
     nabla_ok(
         &[
             "train",

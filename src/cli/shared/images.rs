@@ -99,12 +99,12 @@ fn parse_size(text: &str) -> Result<(usize, usize)> {
 
 /// The mean and std of every training pixel (one of each, in [0, 1] units): an image folder's
 /// default normalisation, as MNIST's 0.1307 and 0.3081 are its own.
-pub fn pixel_statistics(train: &Dataset) -> Normalization {
+pub fn pixel_statistics(train: &Dataset) -> Result<Normalization> {
     // a histogram of the 256 byte values gives exact sums in one pass over the bytes
     let (counts, values) = match &train.inputs {
         Inputs::Bytes(rows) => {
             let mut counts = [0u64; 256];
-            rows.bytes().iter().for_each(|&b| counts[b as usize] += 1);
+            rows.scan(&mut |bytes| bytes.iter().for_each(|&b| counts[b as usize] += 1))?;
             (counts.to_vec(), rows.values().to_vec())
         }
         Inputs::F32(t) => (vec![1; t.numel()], t.data().to_vec()),
@@ -113,7 +113,7 @@ pub fn pixel_statistics(train: &Dataset) -> Normalization {
     let mean = counts.iter().zip(&values).map(|(&c, &v)| c as f64 * v as f64).sum::<f64>() / n;
     let var = counts.iter().zip(&values).map(|(&c, &v)| c as f64 * (v as f64 - mean).powi(2)).sum::<f64>() / n;
     let std = var.sqrt() as f32;
-    Normalization { mean: vec![mean as f32], std: vec![if std > 0.0 { std } else { 1.0 }] }
+    Ok(Normalization { mean: vec![mean as f32], std: vec![if std > 0.0 { std } else { 1.0 }] })
 }
 
 /// The checkpoint metadata that [`classes_from_checkpoint`] reads back.
@@ -244,7 +244,7 @@ mod tests {
             labels: None,
             image_shape: None,
         };
-        let norm = pixel_statistics(&data);
+        let norm = pixel_statistics(&data).unwrap();
         assert_eq!((norm.mean[0], norm.std[0]), (0.5, 0.5));
     }
 

@@ -3,13 +3,14 @@
 
 use super::images::{ImageArgs, pixel_statistics};
 use super::print::errln;
+use super::row_cache;
 use indicatif::{ProgressBar, ProgressStyle};
 use nabla::data::table::{
     Impute, SCHEMA_KEY, Table, TableOptions, TableSchema, column_stats, read_table, read_with_schema,
 };
 use nabla::data::{
-    CsvOptions, Dataset, Inputs, TargetColumn, Task, is_image_folder, load_image_folder, load_mnist,
-    load_mnist_on_disk, parse_target,
+    CsvOptions, Dataset, Inputs, TargetColumn, Task, is_image_folder, load_image_folder, load_image_folder_on_disk,
+    load_mnist, load_mnist_on_disk, parse_target,
 };
 use nabla::{Error, Result, Tensor};
 use serde::{Deserialize, Serialize};
@@ -277,27 +278,34 @@ pub fn read(args: &DataArgs, seed: u64, test_data: Option<&Path>) -> Result<RawS
     read_rows(args, seed, test_data, None)
 }
 
-/// As [`load`], with MNIST's images left on disk, read a batch at a time (`nabla::data::
-/// load_mnist_on_disk`), the gzip files through uncompressed copies in `cache` (see
-/// [`super::row_cache`]); other data are loaded as [`load`] loads them.
+/// As [`load`], with the images of MNIST and of image folders left on disk, read a batch at a
+/// time (`nabla::data::load_mnist_on_disk`, `load_image_folder_on_disk`), through files in
+/// `cache` (see [`super::row_cache`]): uncompressed copies of gzip files, an image folder decoded
+/// into one file. Tables are loaded as [`load`] loads them.
 pub fn load_on_disk(
     args: &DataArgs,
     seed: u64,
     test_data: Option<&Path>,
     given: Option<&Normalization>,
-    cache: &Path,
+    on_disk: &RowsOnDisk,
 ) -> Result<Source> {
-    read_rows(args, seed, test_data, Some(cache))?.normalize(given)
+    read_rows(args, seed, test_data, Some(on_disk))?.normalize(given)
 }
 
-/// The MNIST folder that `--data` names, if it names one (not an image folder, not a file).
-#[cfg(feature = "mpi")]
-pub fn mnist_folder(args: &DataArgs) -> Option<PathBuf> {
-    data_path(args).ok().filter(|p| p.is_dir() && !is_image_folder(p))
+/// Where the ranks of a data-parallel run read their rows of images from: files in `cache`, which
+/// the `leader` (rank 0) writes if they are not there yet before it calls `written`, the barrier
+/// every rank calls before opening them (only for images: every rank reads a table whole).
+pub struct RowsOnDisk<'a> {
+    /// The folder of the files (see [`super::row_cache`]).
+    pub cache: &'a Path,
+    /// Whether this process writes the files.
+    pub leader: bool,
+    /// Waits until the leader has written them.
+    pub written: &'a dyn Fn(),
 }
 
-/// [`read`], with MNIST's images on disk when a `cache` for uncompressed copies is given.
-fn read_rows(args: &DataArgs, seed: u64, test_data: Option<&Path>, cache: Option<&Path>) -> Result<RawSource> {
+/// [`read`], with images on disk when `on_disk` says where.
+fn read_rows(args: &DataArgs, seed: u64, test_data: Option<&Path>, on_disk: Option<&RowsOnDisk>) -> Result<RawSource> {
     let split = args.test_split.unwrap_or(if test_data.is_some() { 0.0 } else { 0.2 });
     if !(0.0..1.0).contains(&split) {
         return Err(Error::config(format!("--test-split {split} must be in [0, 1)")));
@@ -307,16 +315,34 @@ fn read_rows(args: &DataArgs, seed: u64, test_data: Option<&Path>, cache: Option
         return Err(Error::config("--test-data is for CSV files; a folder has its own test set or split"));
     }
     if path.is_dir() && is_image_folder(&path) {
-        let folder = load_image_folder(&path, args.images.format()?)?;
+        let format = args.images.format()?;
+        let folder = match on_disk {
+            None => load_image_folder(&path, format)?,
+            Some(&RowsOnDisk { cache, leader, written }) => {
+                if leader {
+                    row_cache::prepare_image_folder(&path, format, cache)?;
+                }
+                written();
+                load_image_folder_on_disk(&path, format, &|files| {
+                    row_cache::decoded_images(&path, files, format, cache)
+                })?
+            }
+        };
         let (train, test) = folder.data.split(split, seed);
-        let own = Some(pixel_statistics(&train));
+        let own = Some(pixel_statistics(&train)?);
         let classes = Some(folder.classes);
         return Ok(RawSource { train, test, own, schema: None, files: None, classes, data: args.data.clone() });
     }
     if path.is_dir() {
-        let (train, test) = match cache {
+        let (train, test) = match on_disk {
             None => load_mnist(&path)?,
-            Some(cache) => load_mnist_on_disk(&path, &|file| super::row_cache::uncompressed(file, cache))?,
+            Some(&RowsOnDisk { cache, leader, written }) => {
+                if leader {
+                    row_cache::prepare_mnist(&path, cache)?;
+                }
+                written();
+                load_mnist_on_disk(&path, &|file| row_cache::uncompressed(file, cache))?
+            }
         };
         let own = Normalization { mean: vec![MNIST_MEAN], std: vec![MNIST_STD] };
         let data = args.data.clone();

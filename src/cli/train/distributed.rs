@@ -40,8 +40,8 @@ pub use with_mpi::run;
 mod with_mpi {
     use super::super::super::training::{self, MODEL_FILE, Run, TrainArgs};
     use crate::cli::shared::print::{errln, outln};
-    use crate::cli::shared::row_cache::{CACHE_DIR, prepare_mnist};
-    use crate::cli::shared::source;
+    use crate::cli::shared::row_cache::CACHE_DIR;
+    use crate::cli::shared::source::RowsOnDisk;
     use nabla::data::Inputs;
     use nabla::distributed::{Collective, FNV_OFFSET, MpiJob, MpiWorld, fnv1a, fnv1a_f32};
     use nabla::train::DataParallel;
@@ -101,15 +101,15 @@ mod with_mpi {
         let leader = rank == 0;
         let json = args.json;
         let bucket = args.bucket;
-        // MNIST's images stay on disk, each rank reading the rows of its part of each batch; rank
-        // 0 writes the uncompressed copies of gzip files while the others wait
-        let cache = source::mnist_folder(&args.data).map(|dir| (dir, args.runs.join(CACHE_DIR)));
-        let files = match &cache {
-            Some((dir, cache)) if leader => prepare_mnist(dir, cache)?,
-            _ => Vec::new(),
+        // images (MNIST, image folders) stay on disk, each rank reading the rows of its part of
+        // each batch; rank 0 writes the uncompressed copies of gzip files, or decodes an image
+        // folder into one file, while the others wait
+        let cache = args.runs.join(CACHE_DIR);
+        let mut run = {
+            let written = || drop(world.all_gather(0));
+            let on_disk = RowsOnDisk { cache: &cache, leader, written: &written };
+            training::prepare_rank(args, leader, Some(&on_disk))?
         };
-        world.all_gather(0);
-        let mut run = training::prepare_rank(args, leader, cache.as_ref().map(|(_, c)| c.as_path()))?;
         check_same_job(&world, &run)?;
         if leader {
             errln!(
@@ -117,8 +117,15 @@ mod with_mpi {
                 MpiWorld::library(),
                 run.args.batch_size()
             );
+            let mut files: Vec<String> = [&run.data.train, &run.data.test]
+                .iter()
+                .filter_map(|set| match &set.inputs {
+                    Inputs::Bytes(rows) => rows.file().map(|f| f.display().to_string()),
+                    Inputs::F32(_) => None,
+                })
+                .collect();
+            files.dedup();
             if !files.is_empty() {
-                let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 errln!("each rank reads the images of its part of each batch from {}", files.join(" and "));
             }
         }

@@ -6,7 +6,7 @@ use super::model::model_spec;
 use super::run_folder;
 use super::text::{self, TextFacts};
 use crate::cli::shared::print::errln;
-use crate::cli::shared::source::{self, Normalization, Source};
+use crate::cli::shared::source::{self, Normalization, RowsOnDisk, Source};
 use nabla::data::Task;
 use nabla::loss::Loss;
 use nabla::nn::{LayerSpec, Model, ModelSpec};
@@ -42,10 +42,10 @@ pub fn prepare(args: TrainArgs) -> Result<Run> {
 
 /// As [`prepare`]; a process that is not the `leader` (a rank other than 0 of a data-parallel
 /// run, whose weights rank 0 broadcasts) claims no run folder, checks no output path and skips
-/// pre-training: its `record` names the folder and is never written. With `rows_cache`, MNIST's
-/// images stay on disk and each batch reads its rows (`source::load_on_disk`; gzip files through
-/// uncompressed copies in that folder).
-pub fn prepare_rank(args: TrainArgs, leader: bool, rows_cache: Option<&Path>) -> Result<Run> {
+/// pre-training: its `record` names the folder and is never written. With `on_disk`, the images
+/// of MNIST and of image folders stay on disk and each batch reads its rows (`source::load_on_disk`,
+/// through uncompressed copies of gzip files and decoded image folders).
+pub fn prepare_rank(args: TrainArgs, leader: bool, on_disk: Option<&RowsOnDisk>) -> Result<Run> {
     if let Some(dir) = args.resume.as_ref().filter(|_| leader) {
         run_folder::check_resumable(dir)?;
     }
@@ -84,8 +84,8 @@ pub fn prepare_rank(args: TrainArgs, leader: bool, rows_cache: Option<&Path>) ->
         }
         None => {
             let (data, test_data, given) = (&args.data, args.test_data.as_deref(), given.as_ref());
-            let source = match rows_cache {
-                Some(cache) => source::load_on_disk(data, args.seed, test_data, given, cache)?,
+            let source = match on_disk {
+                Some(on_disk) => source::load_on_disk(data, args.seed, test_data, given, on_disk)?,
                 None => source::load(data, args.seed, test_data, given)?,
             };
             (source, None)
