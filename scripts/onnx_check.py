@@ -2,7 +2,7 @@
 """Checks nabla's ONNX export with onnxruntime (issue 16): every model that
 `examples/onnx_reference.rs` writes (the zoo and the export test's spec files) is checked by
 `onnx.checker`, run by onnxruntime on the same raw inputs as nabla, and its outputs compared with
-nabla's to |ort - nabla| <= 1e-5 * max(1, |nabla|) (the tolerance of tests/onnx_export.rs).
+nabla's to |ort - nabla| <= 1e-5 * max(1, |nabla|) (the tolerance of tests/suite/onnx_export.rs).
 
     python3 -m venv /tmp/ort && /tmp/ort/bin/pip install onnxruntime numpy onnx
     cargo run --release --example onnx_reference -- target/onnx-reference

@@ -1,4 +1,4 @@
-"""Reference values from PyTorch for tests/torch_reference.rs: forward outputs and gradients of
+"""Reference values from PyTorch for tests/suite/torch_reference.rs: forward outputs and gradients of
 conv2d, padded max pooling, a one-layer LSTM over 3 steps and softmax cross-entropy.
 
 usage: /tmp/torch-ref/bin/python scripts/torch_fixtures.py     (from the repository root)

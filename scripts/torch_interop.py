@@ -1,4 +1,4 @@
-"""PyTorch ⇄ nabla (issue 16), for tests/torch_interop.rs.
+"""PyTorch ⇄ nabla (issue 16), for tests/suite/torch_interop.rs.
 
 usage (from the repository root):
     /tmp/torch-ref/bin/python scripts/torch_interop.py fixtures   # rewrite tests/fixtures/torch/
@@ -13,7 +13,7 @@ PyTorch's default random weights from a fixed seed, and for each, in tests/fixtu
                           weights and inputs, stored as float32
 The committed files were made with torch 2.15.0 (CPU).
 
-check: runs `cargo test --test torch_interop write_exports_for_python -- --ignored`, which writes
+check: runs `cargo test --test suite write_exports_for_python -- --ignored`, which writes
 every zoo model, and two spec-file networks with the layer kinds no zoo model has (RNN, stacked
 recurrent layers, GELU, padded average pooling, weight-scaling dropout, …), with random weights,
 exported by `nabla export --format torch` (state dict and
@@ -144,7 +144,7 @@ def fixtures():
 
 
 def check():
-    cmd = ["cargo", "test", "--test", "torch_interop", "write_exports_for_python", "--", "--ignored", "--nocapture"]
+    cmd = ["cargo", "test", "--test", "suite", "write_exports_for_python", "--", "--ignored", "--nocapture"]
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     found = re.search(r"^wrote (.+)$", run.stdout, re.M)
     if run.returncode != 0 or not found:

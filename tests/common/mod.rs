@@ -5,6 +5,7 @@
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs `nabla args…` in `dir`.
 pub fn nabla(args: &[&str], dir: &Path) -> Output {
@@ -22,9 +23,12 @@ pub fn nabla_ok(args: &[&str], dir: &Path) -> Output {
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
-    /// `nabla-test-<name>-<pid>` in the temp folder, empty.
+    /// `nabla-test-<name>-<pid>-<k>` in the temp folder, empty; k counts the folders of this
+    /// process, since every test of the suite runs in one process and two may share a name.
     pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("nabla-test-{name}-{}", std::process::id()));
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let k = MADE.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("nabla-test-{name}-{}-{k}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)

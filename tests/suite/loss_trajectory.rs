@@ -20,7 +20,7 @@
 //! 3e-7 when the fixture was made).
 //!
 //! To regenerate the fixture after an intended change of semantics (and say why in the commit):
-//! `cargo test --test loss_trajectory -- --ignored record_trajectories`, which rewrites
+//! `cargo test --test suite -- --ignored record_trajectories`, which rewrites
 //! `tests/fixtures/loss_trajectory.json`.
 
 use nabla::data::{Dataset, load_mnist};
@@ -108,7 +108,7 @@ fn digits(n: usize) -> Dataset {
 fn spec(name: &str) -> ModelSpec {
     match name {
         "mlp" => ModelSpec::mlp(784, &[32], 10, Activation::Relu, Loss::SoftmaxCrossEntropy),
-        "cnn" => ModelSpec::from_toml(CNN, Path::new("tests/loss_trajectory.rs")).expect("the CNN spec parses"),
+        "cnn" => ModelSpec::from_toml(CNN, Path::new("tests/suite/loss_trajectory.rs")).expect("the CNN spec parses"),
         other => panic!("no run {other}"),
     }
 }
@@ -137,7 +137,7 @@ fn trajectory(run: Run, data: &Dataset, jitter: f32) -> Vec<f32> {
 /// The recorded losses of `name`.
 fn recorded(name: &str) -> Vec<f32> {
     let file: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/loss_trajectory.json")).expect("fixture is JSON");
+        serde_json::from_str(include_str!("../fixtures/loss_trajectory.json")).expect("fixture is JSON");
     serde_json::from_value(file[name].clone()).unwrap_or_else(|e| panic!("fixture has no losses for {name}: {e}"))
 }
 

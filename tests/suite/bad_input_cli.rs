@@ -3,9 +3,7 @@
 //! checkpoint's broken normalisation, no test set, values that overflow once standardised, flags
 //! out of range, images of the wrong size, and a closed stdout.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};

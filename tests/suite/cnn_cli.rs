@@ -1,9 +1,7 @@
 //! End-to-end tests of the convolutional side of `nabla`: the model zoo, spec files, `summary` and
 //! `conv`, on small slices of the bundled MNIST.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Output;
 

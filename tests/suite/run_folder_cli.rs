@@ -1,11 +1,9 @@
 //! End-to-end tests of what a run leaves on disk when things go wrong: a diverging run keeps its
 //! last good weights, a checkpoint with non-finite weights is refused, run folders are claimed
 //! one per run and stay under --runs, output paths are checked before training, and --resume
-//! refuses a folder it cannot continue. (Kills at random instants: `tests/kill_resume.rs`.)
+//! refuses a folder it cannot continue. (Kills at random instants: `tests/suite/kill_resume.rs`.)
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 /// Two Gaussian blobs, class = which side of x + y = 0, 400 rows.

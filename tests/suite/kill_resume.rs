@@ -3,12 +3,10 @@
 //! clear message (an error, no panic). Nothing in between: no mixed-epoch state, no silent
 //! retraining, no folder that breaks on a stray temporary file.
 //!
-//! `cargo test --test kill_resume` tries 16 instants; the ignored `kill_at_200_instants` tries 200
-//! (`cargo test --test kill_resume -- --ignored --nocapture` prints the counts).
+//! `cargo test --test suite kill_resume::` tries 16 instants; the ignored `kill_at_200_instants` tries 200
+//! (`cargo test --test suite kill_resume:: -- --ignored --nocapture` prints the counts).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use nabla::rng::Rng;
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -2,9 +2,7 @@
 //! train, eval with its per-class report, predict into a CSV, and the errors of bad folders. The
 //! folders are drawn by `common::draw_image_folder`: bars across, bars down and crosses.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 #[test]

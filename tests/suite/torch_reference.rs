@@ -64,7 +64,7 @@ fn grad<'a>(grads: &'a Gradients, v: &Var, what: &str) -> &'a Tensor {
 
 #[test]
 fn conv2d_matches_torch() {
-    for (k, case) in cases(include_str!("fixtures/torch_conv2d.json")).iter().enumerate() {
+    for (k, case) in cases(include_str!("../fixtures/torch_conv2d.json")).iter().enumerate() {
         let (x, w, b) = (Var::leaf(tensor(case, "x")), Var::leaf(tensor(case, "w")), Var::leaf(tensor(case, "b")));
         let y = x.conv2d(&w, Some(&b), pair(case, "stride"), pair(case, "padding"));
         assert_close(&format!("case {k}: y"), y.value(), &tensor(case, "y"));
@@ -77,7 +77,7 @@ fn conv2d_matches_torch() {
 
 #[test]
 fn max_pool2d_matches_torch() {
-    for (k, case) in cases(include_str!("fixtures/torch_max_pool2d.json")).iter().enumerate() {
+    for (k, case) in cases(include_str!("../fixtures/torch_max_pool2d.json")).iter().enumerate() {
         let x = Var::leaf(tensor(case, "x"));
         let y = x.max_pool2d_padded(pair(case, "kernel"), pair(case, "stride"), pair(case, "padding"));
         assert_close(&format!("case {k}: y"), y.value(), &tensor(case, "y"));
@@ -88,7 +88,7 @@ fn max_pool2d_matches_torch() {
 
 #[test]
 fn lstm_matches_torch() {
-    for case in &cases(include_str!("fixtures/torch_lstm.json")) {
+    for case in &cases(include_str!("../fixtures/torch_lstm.json")) {
         let sequence = case["sequence"].as_bool().expect("sequence is a bool");
         let [x, w, u, b] = ["x", "w", "u", "b"].map(|key| Var::leaf(tensor(case, key)));
         let y = x.lstm(&w, &u, &b, sequence);
@@ -102,7 +102,7 @@ fn lstm_matches_torch() {
 
 #[test]
 fn softmax_cross_entropy_matches_torch() {
-    for (k, case) in cases(include_str!("fixtures/torch_softmax_ce.json")).iter().enumerate() {
+    for (k, case) in cases(include_str!("../fixtures/torch_softmax_ce.json")).iter().enumerate() {
         let u = Var::leaf(tensor(case, "u"));
         let e = softmax_cross_entropy(&u, &tensor(case, "t"));
         let want = case["loss"].as_f64().expect("loss is a number") as f32;

@@ -2,9 +2,7 @@
 //! one-hot → LSTM → linear spec, then `nabla sample`. The text is data/text/gpl-3.txt (the GNU GPL
 //! version 3, whose licence allows verbatim copies; see data/text/README.md).
 
-mod common;
-
-use common::{Scratch, assert_clean_failure, last_json, nabla, nabla_ok};
+use crate::common::{Scratch, assert_clean_failure, last_json, nabla, nabla_ok};
 use nabla::data::text::{VOCABULARY_KEY, Vocabulary};
 use std::path::{Path, PathBuf};
 
@@ -97,7 +95,7 @@ fn train_then_sample_beats_the_unigram_entropy() {
 #[test]
 fn sample_refuses_a_model_that_is_not_a_char_model() {
     let s = Scratch::new("char-lm-not");
-    let mnist = common::mnist();
+    let mnist = crate::common::mnist();
     let args = [
         "train",
         "--data",

@@ -2,9 +2,7 @@
 //! missing values, standardised regression with its errors in the target's units, predictions
 //! written as CSV, and batch size and epochs chosen for a small table.
 
-mod common;
-
-use common::{Scratch, assert_clean_failure, last_json, nabla, nabla_ok};
+use crate::common::{Scratch, assert_clean_failure, last_json, nabla, nabla_ok};
 use std::path::Path;
 
 /// `rows` rows of three blobs named setosa, versicolor and virginica (columns a, b, c, d, then

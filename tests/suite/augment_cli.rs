@@ -1,8 +1,6 @@
 //! End-to-end test of `nabla augment --show N` on the bundled MNIST.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 /// (width, height, pixels) of an 8-bit grayscale PNG.

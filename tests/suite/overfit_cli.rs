@@ -1,9 +1,7 @@
 //! End-to-end tests of the features against overfitting: dropout with MC-dropout uncertainty,
 //! ensembles with bagging, and augmentation during training, on small slices of MNIST.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 #[test]

@@ -7,9 +7,7 @@
 //! with the size of the values. nabla's tanh, sigmoid and erf are rational approximations
 //! within 5·10⁻⁷ of the true functions, which tract computes its own way; that is inside it too.
 
-mod common;
-
-use common::{Scratch, nabla, nabla_ok, write_gray_png};
+use crate::common::{Scratch, nabla, nabla_ok, write_gray_png};
 use nabla::data::load_mnist;
 use nabla::io::onnx::{InputScaling, RawInput, onnx_bytes};
 use nabla::io::save_checkpoint;
@@ -251,8 +249,10 @@ fn nabla_export_writes_a_model_that_agrees_with_nabla_predict() {
     nabla_ok(&["export", "--weights", "lenet5.safetensors", "--format", "onnx", "--out", "out/lenet5.onnx"], &dir.0);
     let onnx = std::fs::read(dir.0.join("out/lenet5.onnx")).unwrap();
     let outputs = run_tract(&onnx, &pixels, &[1, 1, 28, 28]);
-    let predicted =
-        common::last_json(&nabla_ok(&["predict", "--weights", "lenet5.safetensors", "digit.png", "--json"], &dir.0));
+    let predicted = crate::common::last_json(&nabla_ok(
+        &["predict", "--weights", "lenet5.safetensors", "digit.png", "--json"],
+        &dir.0,
+    ));
     let probabilities: Vec<f32> =
         predicted["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap() as f32).collect();
     let e = worst(&outputs[1], &probabilities);
@@ -293,7 +293,8 @@ fn nabla_import_reads_back_what_nabla_export_wrote() {
     assert_eq!(stats(&meta_a), stats(&meta_b));
     let bytes: Vec<u8> = mnist_pixels(1).iter().map(|&p| p as u8).collect();
     write_gray_png(&dir.0.join("digit.png"), &bytes, 28, 28);
-    let predict = |w: &str| common::last_json(&nabla_ok(&["predict", "--weights", w, "digit.png", "--json"], &dir.0));
+    let predict =
+        |w: &str| crate::common::last_json(&nabla_ok(&["predict", "--weights", w, "digit.png", "--json"], &dir.0));
     assert_eq!(predict("a.safetensors")["probabilities"], predict("b.safetensors")["probabilities"]);
 
     // a character model: its vocabulary travels in the ONNX metadata and back
@@ -314,10 +315,10 @@ fn nabla_import_reads_back_what_nabla_export_wrote() {
     // errors name the file and what was expected
     std::fs::write(dir.0.join("junk.onnx"), b"\x08\x09junk").unwrap();
     let out = nabla(&["import", "--from", "onnx", "--weights", "junk.onnx", "--out", "e.safetensors"], &dir.0);
-    common::assert_clean_failure(&out, &["junk.onnx"]);
+    crate::common::assert_clean_failure(&out, &["junk.onnx"]);
     let out =
         nabla(&["import", "--from", "onnx", "--weights", "a.onnx", "--model", "mlp", "--out", "e.safetensors"], &dir.0);
-    common::assert_clean_failure(&out, &["a.onnx", "model 'mlp'", "the file has only"]);
+    crate::common::assert_clean_failure(&out, &["a.onnx", "model 'mlp'", "the file has only"]);
     assert!(!dir.0.join("e.safetensors").exists());
 }
 
@@ -325,13 +326,13 @@ fn nabla_import_reads_back_what_nabla_export_wrote() {
 fn nabla_export_errors_name_the_file() {
     let dir = Scratch::new("onnx-export-errors");
     let out = nabla(&["export", "--weights", "missing.safetensors", "--format", "onnx", "--out", "m.onnx"], &dir.0);
-    common::assert_clean_failure(&out, &["missing.safetensors"]);
+    crate::common::assert_clean_failure(&out, &["missing.safetensors"]);
     let out = nabla(&["export", "--weights", "missing.safetensors", "--format", "tflite", "--out", "m.onnx"], &dir.0);
-    common::assert_clean_failure(&out, &["tflite", "onnx"]);
+    crate::common::assert_clean_failure(&out, &["tflite", "onnx"]);
     // a checkpoint without the input normalisation cannot say what raw inputs are
     let model = Model::new(zoo("mlp"), &mut Rng::seed(1)).unwrap();
     save_checkpoint(&dir.0.join("bare.safetensors"), &model, &HashMap::new()).unwrap();
     let out = nabla(&["export", "--weights", "bare.safetensors", "--format", "onnx", "--out", "m.onnx"], &dir.0);
-    common::assert_clean_failure(&out, &["bare.safetensors", "nabla.normalization"]);
+    crate::common::assert_clean_failure(&out, &["bare.safetensors", "nabla.normalization"]);
     assert!(!dir.0.join("m.onnx").exists());
 }

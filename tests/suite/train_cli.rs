@@ -1,9 +1,7 @@
 //! End-to-end tests of the training features: resume, regularization, early stopping, schedules,
 //! optimizers and compare, on small slices of the bundled MNIST.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 /// A small, quick MLP run on `n` MNIST samples, with extra flags.

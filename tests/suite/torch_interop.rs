@@ -13,14 +13,12 @@
 //! every zoo model exported by the binary with nabla's outputs on fixed inputs, and checks that
 //! PyTorch loads each with `load_state_dict(strict=True)` and computes the same outputs.
 //!
-//! Tolerance: |nabla − torch| ≤ 1e-5 + 1e-5·|torch|, as in `tests/torch_reference.rs`. A wrong
+//! Tolerance: |nabla − torch| ≤ 1e-5 + 1e-5·|torch|, as in `tests/suite/torch_reference.rs`. A wrong
 //! mapping fails by far more: imported without the bias_hh term, the LSTM's first output was
 //! 0.305 where PyTorch's is 0.233; with Linear weights read out × in as if they were in × out
 //! (the shape check bypassed), the MLP's first output was −0.043 where PyTorch's is 0.081.
 
-mod common;
-
-use common::{Scratch, assert_clean_failure, nabla, nabla_ok};
+use crate::common::{Scratch, assert_clean_failure, nabla, nabla_ok};
 use nabla::autodiff::no_grad;
 use nabla::io::torch::import_torch;
 use nabla::io::{load_checkpoint, save_checkpoint};

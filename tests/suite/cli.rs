@@ -1,8 +1,6 @@
 //! End-to-end tests of the `nabla` command on small slices of the bundled MNIST.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 #[test]
