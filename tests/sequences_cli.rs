@@ -31,6 +31,14 @@ fn an_lstm_tagger_learns_what_needs_memory() {
     let json = last_json(&out);
     let accuracy = json["test_accuracy"].as_f64().expect("test_accuracy");
     assert!(accuracy > MEMORYLESS + 0.03, "held-out characters tagged right: {accuracy}");
+    // eval does not read sequence files yet, and says so
+    let out = nabla(&["eval", "--weights", "runs/train/model.safetensors", "--data", &data], &s.0);
+    assert_clean_failure(&out, &["gpl-3-tags.seq", "read by `nabla train` only"]);
+    // an export takes the inputs as they are, not as pixels
+    let out =
+        nabla_ok(&["export", "--weights", "runs/train/model.safetensors", "--format", "onnx", "--out", "t.onnx"], &s.0);
+    let said = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!said.contains("pixels"), "{said}");
 }
 
 /// A bad line is an error naming the file, the line and the field; a model that does not fit the

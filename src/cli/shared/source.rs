@@ -399,6 +399,13 @@ fn check_table_flags(args: &DataArgs, schema: &TableSchema) -> Result<()> {
 
 /// The table options of the CSV flags.
 fn table_options(args: &DataArgs, path: &Path) -> Result<TableOptions> {
+    if path.extension().is_some_and(|e| e == "seq") {
+        return Err(Error::config(format!(
+            "{}: a sequence file is read by `nabla train` only so far (its test lines are scored there); this \
+             command reads MNIST, image folders and CSV files",
+            path.display()
+        )));
+    }
     let target = args.target.as_deref().ok_or_else(|| {
         Error::config(format!("{}: a CSV file needs --target COLUMN (a name or a 0-based index)", path.display()))
     })?;

@@ -26,6 +26,7 @@ pub fn load(path: &Path, test_split: Option<f32>, seed: u64) -> Result<(Source, 
     }
     let sequences = load_sequences(path)?;
     let (train, test) = sequences.data.clone().split(split, seed);
+    let columns = sequences.steps * sequences.features;
     let lengths = sequences.data.lengths.as_deref().unwrap_or_default();
     let what = if sequences.tagging { "tags (one per step)" } else { "labels (one per sequence)" };
     let line = format!(
@@ -41,7 +42,9 @@ pub fn load(path: &Path, test_split: Option<f32>, seed: u64) -> Result<(Source, 
     let source = Source {
         train,
         test,
-        normalization: Normalization { mean: vec![0.0], std: vec![1.0] },
+        // one identity pair per input column, as a table's: exports then take the values as they
+        // are (one pair for all inputs would say pixels, which exports divide by 255)
+        normalization: Normalization { mean: vec![0.0; columns], std: vec![1.0; columns] },
         schema: None,
         classes: None,
     };
