@@ -63,4 +63,15 @@ fn bad_files_and_models_are_clean_errors() {
     .unwrap();
     let out = nabla(&["train", "--model", "last.toml", "--data", &data], &s.0);
     assert_clean_failure(&out, &["set sequence = true"]);
+    // a bidirectional tagger trains, but its export would read the padding first: refused
+    std::fs::write(
+        s.0.join("bi.toml"),
+        "name = 'bi'\ninput = [1, 4]\nloss = 'softmax-cross-entropy'\n\
+         [[layers]]\ntype = 'gru'\nhidden = 4\nsequence = true\nbidirectional = true\n\
+         [[layers]]\ntype = 'linear'\nout = 5\n",
+    )
+    .unwrap();
+    nabla_ok(&["train", "--model", "bi.toml", "--data", &data, "--epochs", "1", "--out", "bi.safetensors"], &s.0);
+    let out = nabla(&["export", "--weights", "bi.safetensors", "--format", "onnx", "--out", "bi.onnx"], &s.0);
+    assert_clean_failure(&out, &["layer 0 (gru) reads the steps backwards", "cannot stop a padded row"]);
 }

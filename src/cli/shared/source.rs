@@ -50,6 +50,10 @@ impl std::fmt::Display for Outlier {
     }
 }
 
+/// The checkpoint metadata key that marks a model trained on padded sequences of different
+/// lengths (`--data FILE.seq`), whose recurrent layers stopped each row at its last real step.
+pub const PADDED_KEY: &str = "nabla.padded_sequences";
+
 /// The checkpoint metadata key of [`Normalization`].
 pub const NORMALIZATION_KEY: &str = "nabla.normalization";
 
