@@ -67,6 +67,11 @@ fn onnx_files_never_panic() {
     fuzz(Format::Onnx);
 }
 
+#[test]
+fn sequence_files_never_panic() {
+    fuzz(Format::Seq);
+}
+
 /// `bytes` gzip-compressed, fed in blocks of zeros after `head` (so that a bomb costs no memory
 /// to make).
 fn gzip_zeros(head: &[u8], zeros: usize) -> Vec<u8> {

@@ -315,6 +315,7 @@ fn small_data() -> Dataset {
         targets,
         labels: Some((0..23).map(|i| i % 5).collect()),
         image_shape: None,
+        lengths: None,
     }
 }
 

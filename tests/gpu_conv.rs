@@ -284,7 +284,7 @@ fn digits(rows: usize) -> Dataset {
     let labels: Vec<usize> = (0..rows).map(|i| (i * 7) % 10).collect();
     let targets = Tensor::from_vec((0..rows * 10).map(|i| f32::from(labels[i / 10] == i % 10)).collect(), &[rows, 10]);
     let inputs = Rng::seed(6).uniform_tensor(&[rows, 784], 0.0, 1.0);
-    Dataset { inputs: inputs.into(), targets, labels: Some(labels), image_shape: Some([1, 28, 28]) }
+    Dataset { inputs: inputs.into(), targets, labels: Some(labels), image_shape: Some([1, 28, 28]), lengths: None }
 }
 
 fn zoo(name: &str) -> ModelSpec {

@@ -5,7 +5,7 @@
 
 use super::shared::limits::LimitArgs;
 use super::shared::print::{errln, outln};
-use super::shared::source::{NORMALIZATION_KEY, Normalization};
+use super::shared::source::{NORMALIZATION_KEY, Normalization, PADDED_KEY};
 use clap::{Args, ValueEnum};
 use nabla::data::text::VOCABULARY_KEY;
 use nabla::io::onnx::{InputScaling, RawInput, export_onnx};
@@ -53,6 +53,9 @@ pub fn run(args: ExportArgs) -> Result<()> {
 fn onnx(args: &ExportArgs) -> Result<()> {
     check_writable(&args.out)?;
     let (model, meta) = load_checkpoint_limited(&args.weights, &args.limits.limits())?;
+    if meta.contains_key(PADDED_KEY) {
+        refuse_masked(&args.weights, model.spec())?;
+    }
     let inputs = model.spec().input_size();
     let (scaling, extra) = if matches!(model.spec().layers.first().map(|l| &l.spec), Some(LayerSpec::OneHot(_))) {
         // a character model reads symbol indices; its vocabulary says which symbol each is
@@ -73,6 +76,31 @@ fn onnx(args: &ExportArgs) -> Result<()> {
         RawInput::Symbols => "symbol indices (the vocabulary is in the metadata)",
     };
     outln!("wrote {} (ONNX opset {}): input takes {takes}", args.out.display(), nabla::io::onnx::OPSET);
+    Ok(())
+}
+
+/// A model trained on padded sequences: the exported graph runs every one of its T steps, as
+/// nabla does at a forward layer's real steps; a layer that gives its last state or reads the
+/// steps backwards would start or end in the padding, so the export is refused.
+fn refuse_masked(path: &Path, spec: &nabla::nn::ModelSpec) -> Result<()> {
+    for (k, layer) in spec.layers.iter().enumerate() {
+        let (sequence, bidirectional) = match &layer.spec {
+            LayerSpec::Lstm(l) => (l.sequence, l.bidirectional),
+            LayerSpec::Gru(g) => (g.sequence, g.bidirectional),
+            LayerSpec::Rnn(r) => (r.sequence, false),
+            _ => continue,
+        };
+        if !sequence || bidirectional {
+            let what = if bidirectional { "reads the steps backwards" } else { "gives its last state" };
+            return Err(Error::config(format!(
+                "{}: layer {k} ({}) {what}, which the model was trained to take at each sequence's last real \
+                 step; an ONNX graph of fixed T steps cannot stop a padded row there (only forward layers with \
+                 sequence = true, such as a tagger's, export)",
+                path.display(),
+                layer.spec.kind()
+            )));
+        }
+    }
     Ok(())
 }
 

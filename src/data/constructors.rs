@@ -61,7 +61,7 @@ impl Dataset {
                 targets.shape()
             )));
         }
-        Ok(Dataset { inputs: inputs.into(), targets, labels: None, image_shape: None })
+        Ok(Dataset { inputs: inputs.into(), targets, labels: None, image_shape: None, lengths: None })
     }
 
     /// [`Dataset::from_labels`] from a slice of inputs, `features` numbers per row, row after row.

@@ -1,6 +1,6 @@
 //! Datasets: MNIST (IDX, raw or gzip), image folders (a subfolder of PNG/JPEG files per class)
-//! CSV tables (streamed; see [`table`] for their schema) and text for character-level language
-//! models ([`text`]).
+//! CSV tables (streamed; see [`table`] for their schema), text for character-level language
+//! models ([`text`]) and sequences of different lengths, labelled or tagged ([`sequences`]).
 //!
 //! Every loader returns a [`Dataset`]: an N × D input matrix and an N × K target matrix, one row
 //! per example. Classification targets are one-hot rows with the class indices kept beside them;
@@ -16,6 +16,7 @@ mod inputs;
 mod mnist;
 mod png;
 mod row_file;
+pub mod sequences;
 pub mod table;
 pub mod text;
 
@@ -46,6 +47,9 @@ pub struct Dataset {
     pub labels: Option<Vec<usize>>,
     /// (channels, height, width) when the rows are images (MNIST: `[1, 28, 28]`).
     pub image_shape: Option<[usize; 3]>,
+    /// For sequences of different lengths padded to T steps ([`sequences`]): the number of real
+    /// steps of each row, which the trainer passes to [`crate::nn::Module::forward_masked`].
+    pub lengths: Option<Vec<usize>>,
 }
 
 impl Dataset {
@@ -62,7 +66,7 @@ impl Dataset {
             one_hot[row * classes + label] = 1.0;
         }
         let targets = Tensor::from_vec(one_hot, &[labels.len(), classes]);
-        Dataset { inputs: inputs.into(), targets, labels: Some(labels), image_shape }
+        Dataset { inputs: inputs.into(), targets, labels: Some(labels), image_shape, lengths: None }
     }
 
     /// The number of rows (examples).
@@ -88,6 +92,7 @@ impl Dataset {
             targets: self.targets.slice(0, 0..n),
             labels: self.labels.as_ref().map(|l| l[..n].to_vec()),
             image_shape: self.image_shape,
+            lengths: self.lengths.as_ref().map(|l| l[..n].to_vec()),
         }
     }
 
@@ -98,6 +103,7 @@ impl Dataset {
             targets: self.targets.gather_rows(rows),
             labels: self.labels.as_ref().map(|l| rows.iter().map(|&r| l[r]).collect()),
             image_shape: self.image_shape,
+            lengths: self.lengths.as_ref().map(|l| rows.iter().map(|&r| l[r]).collect()),
         }
     }
 
@@ -127,6 +133,9 @@ impl Dataset {
         self.targets = inputs::keep_tensor_rows(std::mem::replace(&mut self.targets, Tensor::zeros(&[0])), keep);
         if let Some(labels) = &mut self.labels {
             *labels = keep.iter().map(|&r| labels[r]).collect();
+        }
+        if let Some(lengths) = &mut self.lengths {
+            *lengths = keep.iter().map(|&r| lengths[r]).collect();
         }
         held
     }
@@ -301,7 +310,13 @@ mod tests {
     #[test]
     fn standardize_columns_then_apply_to_another_set() {
         let inputs = Tensor::from_vec(vec![1.0, 5.0, 3.0, 5.0], &[2, 2]);
-        let mut d = Dataset { inputs: inputs.into(), targets: Tensor::zeros(&[2, 1]), labels: None, image_shape: None };
+        let mut d = Dataset {
+            inputs: inputs.into(),
+            targets: Tensor::zeros(&[2, 1]),
+            labels: None,
+            image_shape: None,
+            lengths: None,
+        };
         assert_eq!(d.num_classes(), None);
         let (means, stds) = d.standardize_columns();
         assert_eq!((means, stds.clone()), (vec![2.0, 5.0], vec![1.0, 1.0]));

@@ -622,6 +622,7 @@ impl Table {
             targets: Tensor::from_vec(targets, &[self.rows, k]),
             labels: self.labels,
             image_shape: None,
+            lengths: None,
         }
     }
 }

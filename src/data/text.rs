@@ -197,6 +197,7 @@ pub fn windows(ids: &[usize], steps: usize) -> Dataset {
         targets: Tensor::from_vec(targets, &[n, steps]),
         labels: None,
         image_shape: None,
+        lengths: None,
     }
 }
 
@@ -219,6 +220,7 @@ pub fn streams(ids: &[usize], m: usize, steps: usize) -> Dataset {
         targets: Tensor::from_vec(targets, &[chunks * m, steps]),
         labels: None,
         image_shape: None,
+        lengths: None,
     }
 }
 

@@ -52,12 +52,22 @@ pub enum Format {
     Checkpoint,
     /// ONNX models as `nabla export` writes them (imported, built and run on one sample).
     Onnx,
+    /// Sequence files of different lengths, labelled or tagged (`.seq`).
+    Seq,
 }
 
 impl Format {
     /// Every format, in the order `nabla fuzz` runs them.
-    pub const ALL: [Format; 7] =
-        [Format::Idx, Format::IdxGz, Format::Csv, Format::Png, Format::Spec, Format::Checkpoint, Format::Onnx];
+    pub const ALL: [Format; 8] = [
+        Format::Idx,
+        Format::IdxGz,
+        Format::Csv,
+        Format::Png,
+        Format::Spec,
+        Format::Checkpoint,
+        Format::Onnx,
+        Format::Seq,
+    ];
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
@@ -69,6 +79,7 @@ impl Format {
             Format::Spec => "spec",
             Format::Checkpoint => "checkpoint",
             Format::Onnx => "onnx",
+            Format::Seq => "seq",
         }
     }
 

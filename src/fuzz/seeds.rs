@@ -171,6 +171,10 @@ pub fn corpus(format: Format, dir: &Path) -> Result<Corpus> {
             b"1,2,3\n4,5,6\n7,8,9\n10,11,12\n".to_vec(),
             b"a,b\n1.25,0\n-3,1\n".to_vec(),
         ],
+        Format::Seq => vec![
+            b"# tags\n0.5,1;0,1;1,0 | B;I;O\n1,0;0.25,1 | O;B\n".to_vec(),
+            b"1;2;3 | up\n3;2 | down\n\n5 | up\n".to_vec(),
+        ],
         Format::Png => {
             use png::{BitDepth as D, ColorType as C};
             vec![
@@ -271,7 +275,7 @@ pub fn mutated(format: Format, corpus: &Corpus, rng: &mut Rng) -> Vec<u8> {
                 z
             }
         }
-        Format::Csv | Format::Spec => {
+        Format::Csv | Format::Spec | Format::Seq => {
             let mut file = pick(rng);
             mutate_text(rng, &mut file);
             file
@@ -408,6 +412,7 @@ pub fn read(format: Format, file: &[u8], dir: &Path, rng: &mut Rng) -> Result<()
             load_csv(&path, &CsvOptions { target, task, header }).map(|_| ())
         }
         Format::Png => read_gray_png(&write("image.png", file)?).map(|_| ()),
+        Format::Seq => crate::data::sequences::load_sequences(&write("lines.seq", file)?).map(|_| ()),
         Format::Spec => {
             let path = write("spec.toml", file)?;
             let spec = ModelSpec::load(path.to_str().expect("a UTF-8 temp path"))?;

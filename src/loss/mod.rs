@@ -8,7 +8,7 @@ mod softmax_ce;
 
 pub use least_squares::least_squares;
 pub use sigmoid_ce::sigmoid_cross_entropy;
-pub use softmax_ce::{softmax_cross_entropy, softmax_cross_entropy_classes};
+pub use softmax_ce::{IGNORED, softmax_cross_entropy, softmax_cross_entropy_classes};
 
 use crate::autodiff::Var;
 use crate::tensor::Tensor;
@@ -29,7 +29,8 @@ pub enum Loss {
 impl Loss {
     /// The loss of raw outputs `u` (m×K) against targets `t` (m×K), averaged over the m rows.
     /// A sequence of outputs, u m×T×K (a language model's next-symbol logits at every step),
-    /// takes one class index per step, t m×T: softmax cross-entropy averaged over all m·T steps.
+    /// takes one class index per step, t m×T: softmax cross-entropy averaged over all m·T steps,
+    /// but those whose target is negative (the padding of a shorter sequence, [`IGNORED`]).
     #[track_caller]
     pub fn apply(self, u: &Var, t: &Tensor) -> Var {
         if let ([m, steps, k], [tm, tt]) = (u.shape(), t.shape()) {
@@ -41,7 +42,7 @@ impl Loss {
                 t.shape()
             );
             let (rows, k) = (m * steps, *k);
-            let classes: Vec<usize> = t.data().iter().map(|&c| c as usize).collect();
+            let classes: Vec<usize> = t.data().iter().map(|&c| if c < 0.0 { IGNORED } else { c as usize }).collect();
             return softmax_cross_entropy_classes(&u.reshape(&[rows, k]), &classes);
         }
         match self {

@@ -29,29 +29,41 @@ pub fn softmax_cross_entropy(u: &Var, t: &Tensor) -> Var {
     )
 }
 
+/// The class index of a row that the loss ignores (PyTorch's `ignore_index`): a padded step of a
+/// sequence shorter than its batch's T.
+pub const IGNORED: usize = usize::MAX;
+
 /// Softmax cross-entropy of logits `u` (rows × K) against one class index per row (PyTorch's
-/// `cross_entropy` with class targets): E = −(1/rows) Σ_r log softmax(u_r)_{c_r}, δ = (z − e_c)/rows.
-/// The targets of a language model, one next character per step, without K-wide one-hot rows.
+/// `cross_entropy` with class targets): E = −(1/n) Σ_r log softmax(u_r)_{c_r}, δ = (z − e_c)/n,
+/// over the n rows whose class is not [`IGNORED`] (those get δ = 0). The targets of a language
+/// model, one next character per step, without K-wide one-hot rows; or of a tagger, one tag per
+/// real step.
 #[track_caller]
 pub fn softmax_cross_entropy_classes(u: &Var, classes: &[usize]) -> Var {
     let (rows, k) = u.value().dims2("softmax_cross_entropy_classes");
     assert!(
-        classes.len() == rows && classes.iter().all(|&c| c < k),
+        classes.len() == rows && classes.iter().all(|&c| c < k || c == IGNORED),
         "softmax_cross_entropy_classes: outputs {:?} and {} class indices (want one per row, each below {k})",
         u.shape(),
         classes.len()
     );
     let log_z = log_softmax_rows(u.value());
-    let e = -classes.iter().enumerate().map(|(r, &c)| log_z.data()[r * k + c] as f64).sum::<f64>() / rows as f64;
+    let counted = classes.iter().filter(|&&c| c != IGNORED).count();
+    let picked = classes.iter().enumerate().filter(|&(_, &c)| c != IGNORED);
+    let sum = picked.map(|(r, &c)| log_z.data()[r * k + c] as f64).sum::<f64>();
+    // a batch of padding alone has no loss (0, not 0/0)
+    let e = -sum / counted.max(1) as f64;
     let classes = classes.to_vec();
     Var::from_op(
         Tensor::scalar(e as f32),
         vec![u.clone()],
         Box::new(move |g, _| {
-            let scale = g.item() / rows as f32;
-            let mut delta: Vec<f32> = log_z.data().iter().map(|&l| l.exp() * scale).collect();
-            for (r, &c) in classes.iter().enumerate() {
-                delta[r * k + c] -= scale;
+            let scale = g.item() / counted.max(1) as f32;
+            let mut delta = vec![0.0; rows * k];
+            for (r, &c) in classes.iter().enumerate().filter(|&(_, &c)| c != IGNORED) {
+                let (d, l) = (&mut delta[r * k..(r + 1) * k], &log_z.data()[r * k..(r + 1) * k]);
+                d.iter_mut().zip(l).for_each(|(d, &l)| *d = l.exp() * scale);
+                d[c] -= scale;
             }
             vec![Some(Tensor::from_vec(delta, &[rows, k]))]
         }),
@@ -82,6 +94,25 @@ mod tests {
         }
     }
     use crate::ops::testing::{check, randn};
+
+    /// Ignored rows add nothing to the loss nor to the mean's count, and get no gradient: the loss
+    /// equals that of the other rows alone.
+    #[test]
+    fn ignored_rows_count_for_nothing() {
+        let xs = randn(14, &[&[4, 5]]);
+        let classes = [3, IGNORED, 4, IGNORED];
+        check(&xs, |v| softmax_cross_entropy_classes(&v[0], &classes));
+        let u = Var::leaf(xs[0].clone());
+        let e = softmax_cross_entropy_classes(&u, &classes);
+        let kept = Var::leaf(Tensor::concat(&[&xs[0].slice(0, 0..1), &xs[0].slice(0, 2..3)], 0));
+        let want = softmax_cross_entropy_classes(&kept, &[3, 4]);
+        assert!((e.value().item() - want.value().item()).abs() < 1e-6);
+        let g = e.backward();
+        let g = g.get(&u).unwrap();
+        assert!(g.slice(0, 1..2).data().iter().chain(g.slice(0, 3..4).data()).all(|&d| d == 0.0));
+        let all_ignored = softmax_cross_entropy_classes(&u, &[IGNORED; 4]);
+        assert_eq!(all_ignored.value().item(), 0.0);
+    }
 
     #[test]
     fn softmax_ce_passes_gradient_check_and_matches_its_definition() {

@@ -65,17 +65,32 @@ impl Gru {
 /// The parameters' names, PyTorch's without the layer suffix `_l0`.
 const NAMES: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
 
-impl Module for Gru {
-    fn forward(&self, x: &Var) -> Var {
+impl Gru {
+    /// The forward pass over every step, or over each row's `lengths` (see
+    /// [`Module::forward_masked`]).
+    fn run(&self, x: &Var, lengths: Option<&[usize]>) -> Var {
         let [w, u, b_x, b_h] = [&self.weight_ih, &self.weight_hh, &self.bias_ih, &self.bias_hh].map(Param::var);
         if !self.carry.is_on() {
-            return x.gru(&w, &u, &b_x, &b_h, self.sequence);
+            return match lengths {
+                None => x.gru(&w, &u, &b_x, &b_h, self.sequence),
+                Some(lengths) => x.gru_masked(&w, &u, &b_x, &b_h, self.sequence, lengths),
+            };
         }
         let m = x.shape()[0];
         let h0 = self.carry.start(m).map_or_else(|| Tensor::zeros(&[m, u.shape()[0]]), |mut s| s.remove(0));
-        let (out, h) = x.gru_from([&w, &u, &b_x, &b_h], self.sequence, None, &Var::constant(h0));
+        let (out, h) = x.gru_from([&w, &u, &b_x, &b_h], self.sequence, lengths, &Var::constant(h0));
         self.carry.keep(vec![h]);
         out
+    }
+}
+
+impl Module for Gru {
+    fn forward(&self, x: &Var) -> Var {
+        self.run(x, None)
+    }
+
+    fn forward_masked(&self, x: &Var, lengths: &[usize]) -> Var {
+        self.run(x, Some(lengths))
     }
 
     fn carry_state(&mut self, on: bool) {

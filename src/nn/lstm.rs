@@ -64,20 +64,35 @@ impl Lstm {
     }
 }
 
-impl Module for Lstm {
-    fn forward(&self, x: &Var) -> Var {
+impl Lstm {
+    /// The forward pass over every step, or over each row's `lengths` (see
+    /// [`Module::forward_masked`]).
+    fn run(&self, x: &Var, lengths: Option<&[usize]>) -> Var {
         let weights = [&self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var()];
         if !self.carry.is_on() {
-            return x.lstm(weights[0], weights[1], weights[2], self.sequence);
+            return match lengths {
+                None => x.lstm(weights[0], weights[1], weights[2], self.sequence),
+                Some(lengths) => x.lstm_masked(weights[0], weights[1], weights[2], self.sequence, lengths),
+            };
         }
         let m = x.shape()[0];
         let [h0, c0] = match self.carry.start(m).as_deref() {
             Some([h, c]) => [h.clone(), c.clone()],
             _ => [self.zero_state(m).h, self.zero_state(m).c],
         };
-        let (out, [h, c]) = x.lstm_from(weights, self.sequence, None, (&Var::constant(h0), &Var::constant(c0)));
+        let (out, [h, c]) = x.lstm_from(weights, self.sequence, lengths, (&Var::constant(h0), &Var::constant(c0)));
         self.carry.keep(vec![h, c]);
         out
+    }
+}
+
+impl Module for Lstm {
+    fn forward(&self, x: &Var) -> Var {
+        self.run(x, None)
+    }
+
+    fn forward_masked(&self, x: &Var, lengths: &[usize]) -> Var {
+        self.run(x, Some(lengths))
     }
 
     fn carry_state(&mut self, on: bool) {

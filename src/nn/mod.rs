@@ -88,6 +88,27 @@ pub trait Module: Send + Sync {
     /// Maps a batch (rows are samples) to the layer's output batch.
     fn forward(&self, x: &Var) -> Var;
 
+    /// The forward pass of a batch of sequences of different lengths, padded to a common T:
+    /// row r of `x` (m × T × F) has `lengths[r]` real steps, then padding. The recurrent layers
+    /// ([`Rnn`], [`Lstm`], [`Gru`] and their stacks) stop each row at its last real step: its last
+    /// state is the one after that step, a bidirectional layer's reverse cell starts there, and
+    /// the padding gets no gradient. Layers that act on each step or row alone (a linear layer on
+    /// every step, dropout, activations) ignore the lengths: the default is [`Module::forward`].
+    ///
+    /// ```
+    /// use nabla::nn::{Lstm, Module};
+    /// use nabla::{Var, rng::Rng};
+    /// let lstm = Lstm::new(3, 8, false, &mut Rng::seed(0));
+    /// // two sequences padded to 5 steps: the first has 5 real steps, the second 2
+    /// let x = Var::constant(Rng::seed(1).normal_tensor(&[2, 5, 3], 1.0));
+    /// let h = lstm.forward_masked(&x, &[5, 2]); // row 1: its state after step 2
+    /// assert_eq!(h.shape(), &[2, 8]);
+    /// ```
+    fn forward_masked(&self, x: &Var, lengths: &[usize]) -> Var {
+        let _ = lengths;
+        self.forward(x)
+    }
+
     /// The trainable parameters, each with its name inside this module (none by default).
     fn params(&self) -> Vec<(String, &Param)> {
         Vec::new()

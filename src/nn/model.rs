@@ -82,6 +82,10 @@ impl Module for Model {
         self.net.forward_train(&self.shaped(x), side)
     }
 
+    fn forward_masked(&self, x: &Var, lengths: &[usize]) -> Var {
+        self.net.forward_masked(&self.shaped(x), lengths)
+    }
+
     fn params(&self) -> Vec<(String, &Param)> {
         self.net.params()
     }

@@ -52,17 +52,32 @@ impl Rnn {
     }
 }
 
-impl Module for Rnn {
-    fn forward(&self, x: &Var) -> Var {
+impl Rnn {
+    /// The forward pass over every step, or over each row's `lengths` (see
+    /// [`Module::forward_masked`]).
+    fn run(&self, x: &Var, lengths: Option<&[usize]>) -> Var {
         let weights = [&self.weight_ih.var(), &self.weight_hh.var(), &self.bias.var()];
         if !self.carry.is_on() {
-            return x.rnn(weights[0], weights[1], weights[2], self.sequence);
+            return match lengths {
+                None => x.rnn(weights[0], weights[1], weights[2], self.sequence),
+                Some(lengths) => x.rnn_masked(weights[0], weights[1], weights[2], self.sequence, lengths),
+            };
         }
         let m = x.shape()[0];
         let h0 = self.carry.start(m).map_or_else(|| Tensor::zeros(&[m, weights[1].shape()[0]]), |mut s| s.remove(0));
-        let (out, h) = x.rnn_from(weights, self.sequence, None, &Var::constant(h0));
+        let (out, h) = x.rnn_from(weights, self.sequence, lengths, &Var::constant(h0));
         self.carry.keep(vec![h]);
         out
+    }
+}
+
+impl Module for Rnn {
+    fn forward(&self, x: &Var) -> Var {
+        self.run(x, None)
+    }
+
+    fn forward_masked(&self, x: &Var, lengths: &[usize]) -> Var {
+        self.run(x, Some(lengths))
     }
 
     fn carry_state(&mut self, on: bool) {

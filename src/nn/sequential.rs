@@ -47,6 +47,10 @@ impl Module for Sequential {
         self.layers.iter().fold(x.clone(), |y, layer| layer.forward(&y))
     }
 
+    fn forward_masked(&self, x: &Var, lengths: &[usize]) -> Var {
+        self.layers.iter().fold(x.clone(), |y, layer| layer.forward_masked(&y, lengths))
+    }
+
     fn forward_train(&self, x: &Var, side: &mut Vec<(f32, Var)>) -> Var {
         self.layers.iter().fold(x.clone(), |y, layer| layer.forward_train(&y, side))
     }

@@ -1,4 +1,5 @@
-//! Movement ops: reshape, transpose, concat, slice and time reversal. Their backward moves δ back to where each
+//! Movement ops: reshape, transpose, concat, slice and time reversal (of every step, or of each
+//! padded row's real steps). Their backward moves δ back to where each
 //! element came from: reshape it back, transpose it back, slice it apart, or pad it with zeros.
 
 use crate::autodiff::Var;
@@ -66,22 +67,50 @@ impl Var {
     /// bidirectional recurrent layer reads it). Its own inverse, so δ is reversed the same way.
     #[track_caller]
     pub fn reverse_steps(&self) -> Var {
-        Var::from_op(reversed_steps(self.value()), vec![self.clone()], Box::new(|g, _| vec![Some(reversed_steps(g))]))
+        Var::from_op(
+            reversed_steps(self.value(), None),
+            vec![self.clone()],
+            Box::new(|g, _| vec![Some(reversed_steps(g, None))]),
+        )
+    }
+
+    /// [`Var::reverse_steps`] of padded rows: the first `lengths[r]` steps of row r in reverse
+    /// order, its padding left where it is, so that the backward direction of a bidirectional
+    /// layer starts at each row's last real step. Its own inverse, as the plain reversal.
+    #[track_caller]
+    pub fn reverse_steps_within(&self, lengths: &[usize]) -> Var {
+        let lengths = lengths.to_vec();
+        Var::from_op(
+            reversed_steps(self.value(), Some(&lengths)),
+            vec![self.clone()],
+            Box::new(move |g, _| vec![Some(reversed_steps(g, Some(&lengths)))]),
+        )
     }
 }
 
-/// x (m × T × F) with its steps reversed.
+/// x (m × T × F) with its steps reversed: all T of them, or the first `lengths[r]` of row r.
 #[track_caller]
-fn reversed_steps(x: &Tensor) -> Tensor {
+fn reversed_steps(x: &Tensor, lengths: Option<&[usize]>) -> Tensor {
     let &[m, steps, f] = x.shape() else {
         panic!("reverse_steps: input shape {:?}, want m × T × F", x.shape());
     };
+    if let Some(lengths) = lengths {
+        assert!(
+            lengths.len() == m && lengths.iter().all(|&l| l <= steps),
+            "reverse_steps_within: {} lengths {lengths:?} for an input of shape {:?} (want one per row, each ≤ {steps})",
+            lengths.len(),
+            x.shape()
+        );
+    }
     if steps * f == 0 {
         return x.clone();
     }
     let mut out = Vec::with_capacity(x.numel());
-    for sample in x.data().chunks_exact(steps * f).take(m) {
-        sample.chunks_exact(f).rev().for_each(|step| out.extend_from_slice(step));
+    for (r, sample) in x.data().chunks_exact(steps * f).take(m).enumerate() {
+        let len = lengths.map_or(steps, |l| l[r]);
+        let (real, padding) = sample.split_at(len * f);
+        real.chunks_exact(f).rev().for_each(|step| out.extend_from_slice(step));
+        out.extend_from_slice(padding);
     }
     Tensor::from_vec(out, &[m, steps, f])
 }
@@ -104,6 +133,15 @@ mod tests {
         check(&xs, |v| Var::concat(&[v[0].slice(1, 2..4), v[0].slice(1, 0..2)], 1).mul(&v[0]));
         // reversal, weighted so that a gradient sent to the wrong step shows
         check(&ys[..1], |v| v[0].reverse_steps().mul(&v[0]));
+        check(&ys[..1], |v| v[0].reverse_steps_within(&[1, 3]).mul(&v[0]));
+    }
+
+    #[test]
+    fn reverse_steps_within_reverses_each_rows_real_steps_only() {
+        let x = crate::Tensor::from_vec((0..12).map(|v| v as f32).collect(), &[2, 3, 2]);
+        let r = Var::constant(x.clone()).reverse_steps_within(&[2, 0]);
+        assert_eq!(r.value().data(), &[2., 3., 0., 1., 4., 5., 6., 7., 8., 9., 10., 11.]);
+        assert_eq!(r.reverse_steps_within(&[2, 0]).value().data(), x.data());
     }
 
     #[test]

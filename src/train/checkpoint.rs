@@ -158,7 +158,13 @@ mod tests {
             &[16, 3],
         );
         let labels = Some((0..16).map(|i| i % 3).collect());
-        Dataset { inputs: Rng::seed(1).normal_tensor(&[16, 6], 1.0).into(), targets, labels, image_shape: None }
+        Dataset {
+            inputs: Rng::seed(1).normal_tensor(&[16, 6], 1.0).into(),
+            targets,
+            labels,
+            image_shape: None,
+            lengths: None,
+        }
     }
 
     fn bits(t: &Trainer) -> Vec<u32> {

@@ -12,7 +12,8 @@ use std::ops::Range;
 pub struct Evaluation {
     /// Mean loss per sample.
     pub loss: f32,
-    /// Fraction correct (classification only).
+    /// Fraction correct (classification only; for a tagger, the fraction of real steps whose
+    /// tag is right).
     pub accuracy: Option<f32>,
     /// Errors of the outputs as values (least squares on data without classes only).
     pub regression: Option<RegressionMetrics>,
@@ -93,7 +94,9 @@ pub fn evaluate_range(model: &mut Model, data: &Dataset, range: Range<usize>, ba
 
 /// The mean `loss` and the accuracy of any [`Module`] on the rows `range` of `data`, in batches
 /// of `batch_size` rows, in evaluation mode (put back in training mode afterwards). The module
-/// gets the rows as they are stored (N × D); a hand-written one reshapes them itself.
+/// gets the rows as they are stored (N × D); a hand-written one reshapes them itself. Padded
+/// sequences (`data.lengths`) go through [`Module::forward_masked`]; a tagger's outputs (one class
+/// per step, m × T × K) are scored per real step.
 ///
 /// ```
 /// use nabla::data::Dataset;
@@ -114,7 +117,7 @@ pub fn evaluate_module(
 ) -> Evaluation {
     model.set_training(false);
     let mut loss = 0.0f64;
-    let mut correct = 0usize;
+    let (mut correct, mut tagged) = (0usize, 0usize);
     let (n, end) = (range.len(), range.end);
     let regression = data.labels.is_none() && loss_fn == Loss::LeastSquares;
     let mut sums = RegressionSums::new(data.targets.shape()[1]);
@@ -122,7 +125,10 @@ pub fn evaluate_module(
         let rows: Vec<usize> = (start..(start + batch_size).min(end)).collect();
         let x = Var::constant(data.inputs.gather_rows(&rows));
         let t = data.targets.gather_rows(&rows);
-        let u = no_grad(|| model.forward(&x));
+        let u = no_grad(|| match &data.lengths {
+            Some(lengths) => model.forward_masked(&x, &rows.iter().map(|&r| lengths[r]).collect::<Vec<_>>()),
+            None => model.forward(&x),
+        });
         loss += loss_fn.apply(&u, &t).value().item() as f64 * rows.len() as f64;
         if regression {
             sums.add(u.value().data(), t.data());
@@ -131,13 +137,22 @@ pub fn evaluate_module(
             let predicted = u.value().argmax_rows();
             correct += predicted.iter().zip(&rows).filter(|&(p, &r)| *p == labels[r]).count();
         }
+        if let (Some(_), &[m, steps, k]) = (&data.lengths, u.shape()) {
+            // one tag per step; padded steps (negative targets) are not scored
+            let predicted = u.value().reshape(&[m * steps, k]).argmax_rows();
+            let real = predicted.iter().zip(t.data()).filter(|&(_, &t)| t >= 0.0);
+            let (right, all) =
+                real.fold((0, 0), |(right, all), (&p, &t)| (right + usize::from(p == t as usize), all + 1));
+            (correct, tagged) = (correct + right, tagged + all);
+        }
     }
     model.set_training(true);
-    Evaluation {
-        loss: (loss / n.max(1) as f64) as f32,
-        accuracy: data.labels.as_ref().map(|_| correct as f32 / n.max(1) as f32),
-        regression: regression.then(|| sums.finish(n)),
-    }
+    let accuracy = match (&data.labels, tagged) {
+        (Some(_), _) => Some(correct as f32 / n.max(1) as f32),
+        (None, 0) => None,
+        (None, steps) => Some(correct as f32 / steps as f32),
+    };
+    Evaluation { loss: (loss / n.max(1) as f64) as f32, accuracy, regression: regression.then(|| sums.finish(n)) }
 }
 
 #[cfg(test)]

@@ -561,7 +561,11 @@ impl<M: Module> Trainer<M> {
         let (loss, mut grads) = {
             let loss_fn = self.loss;
             let mut side = Vec::new();
-            let u = Module::forward_train(&self.model, &x, &mut side);
+            let u = match &data.lengths {
+                // padded sequences: each row stops at its last real step (no auxiliary outputs)
+                Some(lengths) => self.model.forward_masked(&x, &mine.iter().map(|&r| lengths[r]).collect::<Vec<_>>()),
+                None => Module::forward_train(&self.model, &x, &mut side),
+            };
             let mut e = loss_fn.apply(&u, &t);
             // the reported loss is the main output's; auxiliary classifiers add theirs, weighted,
             // to what is minimised
@@ -662,6 +666,7 @@ mod tests {
             targets,
             labels: None,
             image_shape: None,
+            lengths: None,
         };
         let buffers = |t: &Trainer| t.model.params().iter().map(|(_, p)| p.value().data().as_ptr()).collect::<Vec<_>>();
         let (before, values) = (buffers(&trainer), trainer.model.params()[0].1.value().data().to_vec());
@@ -680,8 +685,13 @@ mod tests {
             &[16, 3],
         );
         let labels = Some((0..16).map(|i| i % 3).collect());
-        let data =
-            Dataset { inputs: Rng::seed(1).normal_tensor(&[16, 6], 1.0).into(), targets, labels, image_shape: None };
+        let data = Dataset {
+            inputs: Rng::seed(1).normal_tensor(&[16, 6], 1.0).into(),
+            targets,
+            labels,
+            image_shape: None,
+            lengths: None,
+        };
         let sets = Sets { train: &data, val: None, test: None };
         for huge in [1e6, 1e30] {
             let model = Model::new(spec.clone(), &mut Rng::seed(0)).unwrap();

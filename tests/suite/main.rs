@@ -17,6 +17,7 @@ mod loss_trajectory;
 mod onnx_export;
 mod overfit_cli;
 mod run_folder_cli;
+mod sequences_cli;
 mod tables_cli;
 mod torch_interop;
 mod torch_reference;

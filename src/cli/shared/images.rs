@@ -243,6 +243,7 @@ mod tests {
             targets: nabla::Tensor::zeros(&[2, 1]),
             labels: None,
             image_shape: None,
+            lengths: None,
         };
         let norm = pixel_statistics(&data).unwrap();
         assert_eq!((norm.mean[0], norm.std[0]), (0.5, 0.5));

@@ -51,6 +51,10 @@ impl std::fmt::Display for Outlier {
     }
 }
 
+/// The checkpoint metadata key that marks a model trained on padded sequences of different
+/// lengths (`--data FILE.seq`), whose recurrent layers stopped each row at its last real step.
+pub const PADDED_KEY: &str = "nabla.padded_sequences";
+
 /// The checkpoint metadata key of [`Normalization`].
 pub const NORMALIZATION_KEY: &str = "nabla.normalization";
 
@@ -425,6 +429,13 @@ fn check_table_flags(args: &DataArgs, schema: &TableSchema) -> Result<()> {
 
 /// The table options of the CSV flags.
 fn table_options(args: &DataArgs, path: &Path) -> Result<TableOptions> {
+    if path.extension().is_some_and(|e| e == "seq") {
+        return Err(Error::config(format!(
+            "{}: a sequence file is read by `nabla train` only so far (its test lines are scored there); this \
+             command reads MNIST, image folders and CSV files",
+            path.display()
+        )));
+    }
     let target = args.target.as_deref().ok_or_else(|| {
         Error::config(format!("{}: a CSV file needs --target COLUMN (a name or a 0-based index)", path.display()))
     })?;

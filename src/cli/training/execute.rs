@@ -8,6 +8,7 @@ use super::run_folder;
 use super::text::TextFacts;
 use crate::cli::shared::images::{classes_meta, image_meta};
 use crate::cli::shared::print::errln;
+use crate::cli::shared::source::PADDED_KEY;
 use nabla::io::save_checkpoint;
 use nabla::nn::Module;
 use nabla::train::{Quiet, Sets};
@@ -25,6 +26,9 @@ pub fn execute(mut run: Run, quiet: bool) -> Result<Run> {
     meta.extend(run.data.classes.as_deref().map(classes_meta).unwrap_or_default());
     meta.extend(run.data.train.image_shape.map(image_meta).unwrap_or_default());
     meta.extend(run.text.as_ref().map(TextFacts::checkpoint_meta).unwrap_or_default());
+    if run.data.train.lengths.is_some() {
+        meta.insert(PADDED_KEY.into(), "each row's length masks the recurrent layers".into());
+    }
     let t = &run.trainer;
     errln!(
         "training {} ({} parameters){} on {} samples{}, {}: {}, {}, m = {}; run folder {}",

@@ -9,6 +9,7 @@ mod model;
 mod prepare;
 mod progress;
 mod run_folder;
+mod sequences;
 mod summary;
 mod text;
 

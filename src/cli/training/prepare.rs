@@ -4,6 +4,7 @@
 use super::flags::{MOMENTUM_ALIAS, TrainArgs};
 use super::model::model_spec;
 use super::run_folder;
+use super::sequences;
 use super::text::{self, TextFacts};
 use crate::cli::shared::print::errln;
 use crate::cli::shared::source::{self, Normalization, RowsOnDisk, Source};
@@ -77,10 +78,23 @@ pub fn prepare_rank(args: TrainArgs, leader: bool, on_disk: Option<&RowsOnDisk>)
     }
     // truncated BPTT reads the text as one stream per row of a batch
     let streams = args.bptt.map(|_| args.batch_size());
+    let mut sequences = None;
     let (mut data, text) = match text_steps {
         Some(steps) => {
             let (data, facts) = text::load(Path::new(&args.data.data), steps, streams)?;
             (data, Some(facts))
+        }
+        None if sequences::is_sequence_file(&args.data.data) => {
+            if args.test_data.is_some() {
+                return Err(Error::config("--test-data: a sequence file's test lines are split off it (--test-split)"));
+            }
+            let path = Path::new(&args.data.data);
+            let (data, facts, line) = sequences::load(path, args.data.test_split, args.seed)?;
+            if leader {
+                errln!("{line}");
+            }
+            sequences = Some(facts);
+            (data, None)
         }
         None => {
             let (data, test_data, given) = (&args.data, args.test_data.as_deref(), given.as_ref());
@@ -137,9 +151,17 @@ pub fn prepare_rank(args: TrainArgs, leader: bool, on_disk: Option<&RowsOnDisk>)
         (Some(spec), Some(classes)) => Some(fit_classes(spec, classes.len())?),
         (spec, _) => spec,
     };
-    let spec = match (&text, spec) {
-        (Some(t), Some(spec)) => text::fit(spec, text_steps.expect("a text model"), t.data.vocabulary.len())?,
-        (_, spec) => model_spec(&args, spec, loss, (inputs, outputs), input_map)?,
+    let spec = match (&text, &sequences, spec) {
+        (Some(t), _, Some(spec)) => text::fit(spec, text_steps.expect("a text model"), t.data.vocabulary.len())?,
+        (_, Some(s), Some(spec)) => sequences::fit(spec, s)?,
+        (_, Some(_), None) => {
+            return Err(Error::config(format!(
+                "--data {}: sequences need a model that reads them, --model NAME|SPEC.toml with a recurrent layer \
+                 (an lstm, gru or rnn), not an MLP of --hidden",
+                args.data.data
+            )));
+        }
+        (_, _, spec) => model_spec(&args, spec, loss, (inputs, outputs), input_map)?,
     };
     let mut model = Model::with_limits(spec, &mut Rng::seed(args.seed), &args.limits.limits())?;
     let (optimizer, schedule) = optimizer_and_schedule(&args)?;
@@ -172,7 +194,11 @@ pub fn prepare_rank(args: TrainArgs, leader: bool, on_disk: Option<&RowsOnDisk>)
         }
     };
     // after a resume's restore: the device takes the restored weights and optimizer state
-    super::device::place(&mut trainer, args.device.as_deref())?;
+    let device = match &sequences {
+        Some(_) => sequences::cpu_only(args.device.as_deref())?,
+        None => args.device.as_deref(),
+    };
+    super::device::place(&mut trainer, device)?;
     Ok(Run { args, trainer, data, val, record, pretrained, leader, text })
 }
 
