@@ -9,13 +9,17 @@
 //!   δc += δh⊙o⊙(1 − tanh²(c_t)),  ∂E/∂a_o = δh⊙tanh(c_t)⊙o(1−o),
 //!   ∂E/∂a_i = δc⊙g⊙i(1−i),  ∂E/∂a_f = δc⊙c_{t−1}⊙f(1−f),  ∂E/∂a_g = δc⊙i⊙(1−g²),
 //!   δc ← δc⊙f and δh ← ∂E/∂a_t·Uᵀ for step t−1.
-//! Then every weight gradient is one GEMM over all steps at once: ∂E/∂W = Σ_t x_tᵀ·∂E/∂a_t,
-//! ∂E/∂U = Σ_t h_{t−1}ᵀ·∂E/∂a_t, ∂E/∂b = the column sums of every ∂E/∂a_t, ∂E/∂x_t = ∂E/∂a_t·Wᵀ.
+//! Then the weight gradients are one product over all steps at once: with z_t = [x_t, 1, h_{t−1}]
+//! (the rows that multiply [W; b; U] in a_t = z_t·[W; b; U]), [∂E/∂W; ∂E/∂b; ∂E/∂U] =
+//! Σ_t z_tᵀ·∂E/∂a_t; and ∂E/∂x_t = ∂E/∂a_t·Wᵀ.
 //!
 //! Why one op: unrolled into the graph, each step was half a dozen nodes with their own buffers,
 //! and the input products x_t·W were T small GEMMs. Here the buffers are laid out time-major
-//! (T × m × ·), so x·W for every step is one GEMM, and so are the weight gradients; each thread
-//! of the team takes one block of the batch's rows through every step (`recurrent.rs`).
+//! (T × m × ·), each thread of the team takes one block of the batch's rows through every step
+//! (`recurrent.rs`), and a step is one product of its rows z_t against [W; b; U], packed once per
+//! pass (`tensor/packed.rs`), followed by the cell; the forward writes h_t straight into z_{t+1},
+//! so that the weight gradients are one product zᵀ·∂E/∂a (`tensor/gemm_tn.rs`) with nothing
+//! gathered first. The large buffers are kept between batches (`tensor/spare.rs`).
 
 use super::activation::{sigmoid, tanh_rational};
 use super::recurrent::{Lengths, blocks, blocks_mut, copy_row, input_gradient, swap_leading_axes};
@@ -542,6 +546,46 @@ mod tests {
         }
         let stacked: Vec<Var> = states[1..].iter().map(|s| s.reshape(&[m, 1, h])).collect();
         Var::concat(&stacked, 1)
+    }
+
+    /// The op takes its buffers from the spare ones of earlier calls, stale values and all: after
+    /// calls with other data and other sizes, a call gives the bits that it gives on a fresh
+    /// thread, which has no spare buffers (output and every gradient; plain, from a state, masked).
+    #[test]
+    fn stale_spare_buffers_never_reach_a_result() {
+        let shapes =
+            |m: usize, steps: usize| [vec![m, steps, 5], vec![5, 12], vec![3, 12], vec![12], vec![m, 3], vec![m, 3]];
+        let inputs = |seed: u64, m: usize, steps: usize| {
+            let shapes = shapes(m, steps);
+            randn(seed, &shapes.iter().map(|s| &s[..]).collect::<Vec<_>>())
+        };
+        let run = |xs: &[crate::Tensor]| -> Vec<Vec<f32>> {
+            let v: Vec<Var> = xs.iter().map(|t| Var::leaf(t.clone())).collect();
+            let m = xs[0].shape()[0];
+            let steps = xs[0].shape()[1];
+            let lengths: Vec<usize> = (0..m).map(|r| r % (steps + 1)).collect();
+            let outs = [
+                v[0].lstm(&v[1], &v[2], &v[3], false),
+                v[0].lstm_from([&v[1], &v[2], &v[3]], true, None, (&v[4], &v[5])).0,
+                v[0].lstm_masked(&v[1], &v[2], &v[3], true, &lengths),
+            ];
+            let mut bits = Vec::new();
+            for out in outs {
+                let grads = out.mul(&out).sum().backward();
+                bits.push(out.value().data().to_vec());
+                bits.extend(v.iter().filter_map(|v| grads.get(v)).map(|g| g.data().to_vec()));
+            }
+            bits
+        };
+        let xs = inputs(31, 75, 4);
+        let fresh = {
+            let xs = xs.clone();
+            std::thread::spawn(move || run(&xs)).join().expect("a fresh thread's run")
+        };
+        for (seed, m, steps) in [(32, 75, 4), (33, 90, 7), (34, 20, 2)] {
+            run(&inputs(seed, m, steps));
+        }
+        assert!(run(&xs) == fresh, "a call after others differs from one on a fresh thread");
     }
 
     #[test]

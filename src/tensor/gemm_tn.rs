@@ -69,14 +69,15 @@ mod tests {
         for &(k, m, n) in &[(1, 1, 1), (3, 7, 17), (130, 13, 40), (300, 6, 96), (3584, 157, 512)] {
             let a = rng.normal_tensor(&[k, m], 1.0);
             let b = rng.normal_tensor(&[k, n], 1.0);
-            // the naive sum in f64 as the oracle
+            // the naive sum in f64 as the oracle, and the size of f32 rounding over k terms:
+            // a few ulps of the sum of their magnitudes (a lost or doubled term is far above it)
             let (a, b) = (a.data(), b.data());
-            let want =
-                (0..m * n).map(|e| (0..k).map(|p| a[p * m + e / n] as f64 * b[p * n + e % n] as f64).sum::<f64>());
+            let terms = |e: usize| (0..k).map(move |p| a[p * m + e / n] as f64 * b[p * n + e % n] as f64);
             let got = gemm_tn(k, m, n, a, b);
-            for (g, w) in got.iter().zip(want) {
-                let (g, w) = (*g as f64, w);
-                assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "({k},{m},{n}): {g} vs {w}");
+            for (e, g) in got.iter().enumerate() {
+                let (want, size) = (terms(e).sum::<f64>(), terms(e).map(f64::abs).sum::<f64>());
+                let g = *g as f64;
+                assert!((g - want).abs() <= 1e-6 * size + 1e-7, "({k},{m},{n}) [{e}]: {g} vs {want}");
             }
         }
     }
