@@ -204,7 +204,7 @@ fn forward(d: &Dims, x: &[f32], [w, u, b]: [&[f32]; 3], state0: Option<[&[f32]; 
         |(k, (((a, mut c), (mut tanh_c, mut z)), (mut h_last, (h0, c0))))| {
             // one block of rows through every step
             let (r0, rows) = (k * block, c[0].len() / h);
-            fill_inputs(&mut z, &x[r0 * steps * f..(r0 + rows) * steps * f], steps, f, h0.first().copied());
+            fill_inputs(&mut z, &x[r0 * steps * f..(r0 + rows) * steps * f], (steps, f, width), h0.first().copied());
             // (c_0, tanh c_0) of these rows; without a given state, zero
             let start = match c0.first() {
                 Some(c0) => (c0.to_vec(), c0.iter().map(|&v| tanh_rational(v)).collect()),
@@ -239,11 +239,11 @@ fn forward(d: &Dims, x: &[f32], [w, u, b]: [&[f32]; 3], state0: Option<[&[f32]; 
     run
 }
 
-/// Writes x_t and the constant 1 into every row of a block's z_t (`z[t]`, rows F + 1 + H wide),
-/// and h_0 (`h0`, or zeros) into z_1's; `x` holds the block's rows batch-major (rows × T × F).
-fn fill_inputs(z: &mut [&mut [f32]], x: &[f32], steps: usize, f: usize, h0: Option<&[f32]>) {
+/// Writes x_t and the constant 1 into every row of a block's z_t (`z[t]`, rows `width` = F + 1 + H
+/// wide), and h_0 (`h0`, or zeros) into z_1's; `x` holds the block's rows batch-major
+/// (rows × T × F).
+fn fill_inputs(z: &mut [&mut [f32]], x: &[f32], (steps, f, width): (usize, usize, usize), h0: Option<&[f32]>) {
     for (t, z_t) in z.iter_mut().enumerate() {
-        let width = z_t.len() / (x.len() / (steps * f));
         for (j, row) in z_t.chunks_exact_mut(width).enumerate() {
             row[..f].copy_from_slice(&x[(j * steps + t) * f..(j * steps + t + 1) * f]);
             row[f] = 1.0;
