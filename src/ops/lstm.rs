@@ -9,24 +9,27 @@
 //!   δc += δh⊙o⊙(1 − tanh²(c_t)),  ∂E/∂a_o = δh⊙tanh(c_t)⊙o(1−o),
 //!   ∂E/∂a_i = δc⊙g⊙i(1−i),  ∂E/∂a_f = δc⊙c_{t−1}⊙f(1−f),  ∂E/∂a_g = δc⊙i⊙(1−g²),
 //!   δc ← δc⊙f and δh ← ∂E/∂a_t·Uᵀ for step t−1.
-//! Then every weight gradient is one GEMM over all steps at once: ∂E/∂W = Σ_t x_tᵀ·∂E/∂a_t,
-//! ∂E/∂U = Σ_t h_{t−1}ᵀ·∂E/∂a_t, ∂E/∂b = the column sums of every ∂E/∂a_t, ∂E/∂x_t = ∂E/∂a_t·Wᵀ.
+//! Then the weight gradients are one product over all steps at once: with z_t = [x_t, 1, h_{t−1}]
+//! (the rows that multiply [W; b; U] in a_t = z_t·[W; b; U]), [∂E/∂W; ∂E/∂b; ∂E/∂U] =
+//! Σ_t z_tᵀ·∂E/∂a_t; and ∂E/∂x_t = ∂E/∂a_t·Wᵀ.
 //!
 //! Why one op: unrolled into the graph, each step was half a dozen nodes with their own buffers,
 //! and the input products x_t·W were T small GEMMs. Here the buffers are laid out time-major
-//! (T × m × ·), so x·W for every step is one GEMM, and so are the weight gradients; each thread
-//! of the team takes one block of the batch's rows through every step (`recurrent.rs`).
+//! (T × m × ·), each thread of the team takes one block of the batch's rows through every step
+//! (`recurrent.rs`), and a step is one product of its rows z_t against [W; b; U], packed once per
+//! pass (`tensor/packed.rs`), followed by the cell; the forward writes h_t straight into z_{t+1},
+//! so that the weight gradients are one product zᵀ·∂E/∂a (`tensor/gemm_tn.rs`) with nothing
+//! gathered first. The large buffers are kept between batches (`tensor/spare.rs`).
 
 use super::activation::{sigmoid, tanh_rational};
-use super::recurrent::{
-    Lengths, bias_gradient, blocks, blocks_mut, copy_row, input_gradient, output, output_gradient, swap_leading_axes,
-    weight_gradient,
-};
+use super::recurrent::{Lengths, blocks, blocks_mut, copy_row, input_gradient, swap_leading_axes};
 use crate::autodiff::Var;
+use crate::tensor::gemm_tn::gemm_tn;
 use crate::tensor::packed::PackedB;
 use crate::tensor::simd::simd_kernel;
+use crate::tensor::spare;
 use crate::tensor::team;
-use crate::tensor::{Tensor, Transpose, gemm_into};
+use crate::tensor::{Tensor, Transpose};
 
 /// Rows below which a block of the batch is not split further across threads.
 const ROWS_PER_PART: usize = 32;
@@ -96,33 +99,24 @@ impl Var {
             );
         }
         let lengths = lengths.map_or_else(Lengths::full, |l| Lengths::of_rows("lstm", l, m, steps));
-        let dims = Dims { m, steps, h, lengths };
-        let xt = swap_leading_axes(self.value().data(), m, steps, f);
+        let dims = Dims { m, steps, f, h, lengths };
+        let weights = [w, u, b].map(|v| v.value().data());
         let state0 = init.map(|(h0, c0)| [h0.value().data(), c0.value().data()]);
-        let run = forward(&dims, &xt, w.value().data(), u.value().data(), b.value().data(), state0);
-        let out = output(&run.h, m, steps, h, sequence);
-        let last = (steps - 1) * m * h..steps * m * h;
-        let state = [&run.h, &run.c].map(|v| Tensor::from_vec(v[last.clone()].to_vec(), &[m, h]));
-        // h_{t−1} of every step, time-major: h_0 (zero unless given) and h_1 .. h_{T−1}
-        let h0 = init.map(|(h0, _)| h0.value().clone());
+        let run = forward(&dims, self.value().data(), weights, state0);
+        let out = output(&dims, &run, sequence);
+        let c_last = run.c[(steps - 1) * m * h..].to_vec();
+        let state = [run.h_last.clone(), c_last].map(|v| Tensor::from_vec(v, &[m, h]));
         let mut parents = vec![self.clone(), w.clone(), u.clone(), b.clone()];
         parents.extend(init.into_iter().flat_map(|(h0, c0)| [h0.clone(), c0.clone()]));
         let out = Var::from_op(
             out,
             parents,
             Box::new(move |delta, p| {
-                let dh_out = output_gradient(delta, m, steps, h, sequence);
                 let c0 = p.get(5).map(|c0| c0.value().data());
-                let (da, d_state0) = backward(&dims, &run, &dh_out, p[2].value().data(), c0);
-                let tm = steps * m;
+                let (da, d_state0) = backward(&dims, &run, delta, sequence, p[2].value().data(), c0);
                 let dx = p[0].requires_grad().then(|| input_gradient(&da, p[1].value().data(), m, steps, f));
-                let dw = p[1].requires_grad().then(|| weight_gradient(&xt, &da, f, h4));
-                let du = p[2].requires_grad().then(|| match &h0 {
-                    Some(h0) => weight_gradient(&[h0.data(), &run.h[..(tm - m) * h]].concat(), &da, h, h4),
-                    // h_0 = 0: steps 2..T only, h_{t−1} against ∂E/∂a_t
-                    None => weight_gradient(&run.h[..(tm - m) * h], &da[m * h4..], h, h4),
-                });
-                let db = p[3].requires_grad().then(|| bias_gradient(da, h4, p[3].shape()));
+                let [dw, du, db] = weight_gradients(&dims, &run.z, &da, [&p[1], &p[2], &p[3]]);
+                spare::give(da);
                 let mut grads = vec![dx, dw, du, db];
                 if let Some([dh0, dc0]) = d_state0 {
                     grads.extend([dh0, dc0].map(|d| Some(Tensor::from_vec(d, &[m, h]))));
@@ -134,18 +128,27 @@ impl Var {
     }
 }
 
-/// m (batch), T (steps), H (cells) and where each row's sequence ends.
+/// m (batch), T (steps), F (inputs), H (cells) and where each row's sequence ends.
 struct Dims {
     m: usize,
     steps: usize,
+    f: usize,
     h: usize,
     lengths: Lengths,
+}
+
+impl Dims {
+    /// The width of a row [x_t, 1, h_{t−1}] of [`Run::z`].
+    fn width(&self) -> usize {
+        self.f + 1 + self.h
+    }
 }
 
 /// ∂E/∂h_0 and ∂E/∂c_0 (m × H each), when the initial state was given.
 type StateGradient = Option<[Vec<f32>; 2]>;
 
-/// What the forward pass keeps for backward, every buffer time-major (T × m × ·).
+/// What the forward pass keeps for backward, every buffer but `h_last` time-major (T × m × ·).
+/// The buffers are spare ones ([`spare`]), handed back when the op's graph is dropped.
 struct Run {
     /// The gates i, f, g, o after their activations (T × m × 4H).
     gates: Vec<f32>,
@@ -153,89 +156,192 @@ struct Run {
     c: Vec<f32>,
     /// tanh(c_t) (T × m × H).
     tanh_c: Vec<f32>,
-    /// h_t (T × m × H).
-    h: Vec<f32>,
+    /// The rows z_t = [x_t, 1, h_{t−1}] (T × m × (F + 1 + H)): a_t = z_t·[W; b; U] is one GEMM
+    /// per step, and in backward [∂E/∂W; ∂E/∂b; ∂E/∂U] = Σ_t z_tᵀ·∂E/∂a_t is one GEMM in all.
+    /// h_t (t < T) lives only here.
+    z: Vec<f32>,
+    /// h_T (m × H), the one state that no step reads.
+    h_last: Vec<f32>,
 }
 
-/// The recurrence. `xt` is the input time-major (T × m × F); `state0` is (h_0, c_0) when not zero.
-fn forward(d: &Dims, xt: &[f32], w: &[f32], u: &[f32], b: &[f32], state0: Option<[&[f32]; 2]>) -> Run {
-    let (m, h, h4) = (d.m, d.h, 4 * d.h);
-    let tm = d.steps * m;
-    // a_t = x_t·W + 1·b for every step in one GEMM, starting from the bias rows
-    let mut gates = Vec::with_capacity(tm * h4);
-    for _ in 0..tm {
-        gates.extend_from_slice(b);
+impl Drop for Run {
+    fn drop(&mut self) {
+        for v in [&mut self.gates, &mut self.c, &mut self.tanh_c, &mut self.z, &mut self.h_last] {
+            spare::give(std::mem::take(v));
+        }
     }
-    gemm_into(tm, h4, xt.len() / tm, xt, Transpose::No, w, Transpose::No, &mut gates, true);
-    let (mut c, mut tanh_c, mut hs) = (vec![0.0; tm * h], vec![0.0; tm * h], vec![0.0; tm * h]);
-    // U packed once for every step of every block
-    let u = PackedB::new(u, h, h4, Transpose::No);
+}
+
+/// The recurrence. `x` is the input batch-major (m × T × F); `state0` is (h_0, c_0) when not zero.
+fn forward(d: &Dims, x: &[f32], [w, u, b]: [&[f32]; 3], state0: Option<[&[f32]; 2]>) -> Run {
+    let (m, steps, f, h) = (d.m, d.steps, d.f, d.h);
+    let (h4, width, tm) = (4 * h, d.width(), d.steps * d.m);
+    // every buffer is written below before it is read: their stale values never count
+    let mut run = Run {
+        gates: spare::take(tm * h4),
+        c: spare::take(tm * h),
+        tanh_c: spare::take(tm * h),
+        z: spare::take(tm * width),
+        h_last: spare::take(m * h),
+    };
+    // [W; b; U] ((F + 1 + H) × 4H), packed once for every step of every block
+    let wbu = PackedB::new(&[w, b, u].concat(), width, h4, Transpose::No);
     let block = team::block_len(m, ROWS_PER_PART);
     let [h0, c0] = state0.unwrap_or([&[], &[]]);
-    let parts: Vec<_> = blocks_mut(&mut gates, m, h4, block)
+    let Run { gates, c, tanh_c, z, h_last } = &mut run;
+    let parts: Vec<_> = blocks_mut(gates, m, h4, block)
         .into_iter()
-        .zip(blocks_mut(&mut c, m, h, block))
-        .zip(blocks_mut(&mut tanh_c, m, h, block).into_iter().zip(blocks_mut(&mut hs, m, h, block)))
-        .zip(blocks(h0, m, h, block).into_iter().zip(blocks(c0, m, h, block)))
+        .zip(blocks_mut(c, m, h, block))
+        .zip(blocks_mut(tanh_c, m, h, block).into_iter().zip(blocks_mut(z, m, width, block)))
+        .zip(
+            blocks_mut(h_last, m, h, block)
+                .into_iter()
+                .zip(blocks(h0, m, h, block).into_iter().zip(blocks(c0, m, h, block))),
+        )
         .collect();
-    team::for_each(parts.into_iter().enumerate().collect(), |(k, (((a, mut c), (mut tanh_c, mut hs)), (h0, c0)))| {
-        // one block of rows through every step
-        let rows = hs[0].len() / h;
-        // (h_0, c_0, tanh c_0) of these rows; without a given state, zero
-        let start = match (h0.first(), c0.first()) {
-            (Some(h0), Some(c0)) => (h0.to_vec(), c0.to_vec(), c0.iter().map(|&v| tanh_rational(v)).collect()),
-            _ => (vec![0.0; rows * h], vec![0.0; rows * h], vec![0.0; rows * h]),
-        };
-        for (t, a_t) in a.into_iter().enumerate() {
-            let (done_h, h_t) = hs.split_at_mut(t);
-            let (done_c, c_t) = c.split_at_mut(t);
-            let (done_tc, tc_t) = tanh_c.split_at_mut(t);
-            let (h_prev, c_prev, tc_prev) = match t {
-                0 => (&start.0[..], &start.1[..], &start.2[..]),
-                _ => (&*done_h[t - 1], &*done_c[t - 1], &*done_tc[t - 1]),
+    team::for_each(
+        parts.into_iter().enumerate().collect(),
+        |(k, (((a, mut c), (mut tanh_c, mut z)), (mut h_last, (h0, c0))))| {
+            // one block of rows through every step
+            let (r0, rows) = (k * block, c[0].len() / h);
+            fill_inputs(&mut z, &x[r0 * steps * f..(r0 + rows) * steps * f], (steps, f, width), h0.first().copied());
+            // (c_0, tanh c_0) of these rows; without a given state, zero
+            let start = match c0.first() {
+                Some(c0) => (c0.to_vec(), c0.iter().map(|&v| tanh_rational(v)).collect()),
+                None => (vec![0.0; rows * h], vec![0.0; rows * h]),
             };
-            if t > 0 || !h0.is_empty() {
-                u.mul_into(rows, h_prev, a_t, true);
+            // without a given state h_0 = 0, and the first step's product stops before U's rows
+            let first_depth = if h0.is_empty() { f + 1 } else { width };
+            for (t, a_t) in a.into_iter().enumerate() {
+                let (done_c, c_t) = c.split_at_mut(t);
+                let (done_tc, tc_t) = tanh_c.split_at_mut(t);
+                let (c_prev, tc_prev) = match t {
+                    0 => (&start.0[..], &start.1[..]),
+                    _ => (&*done_c[t - 1], &*done_tc[t - 1]),
+                };
+                let (now, next) = z.split_at_mut(t + 1);
+                let z_t = &*now[t];
+                // h_t goes into the next step's z (rows `width` apart), or into h_T
+                let (h_t, ldh) = match next.first_mut() {
+                    Some(z_next) => (&mut z_next[f + 1..], width),
+                    None => (&mut h_last[0][..], h),
+                };
+                wbu.mul_rows_into(rows, (z_t, width), if t == 0 { first_depth } else { width }, a_t, false);
+                cell_forward(a_t, c_t[0], tc_t[0], h_t, ldh, c_prev, h);
+                for j in d.lengths.ended(r0, rows, t) {
+                    copy_row(c_t[0], c_prev, j, h);
+                    copy_row(tc_t[0], tc_prev, j, h);
+                    h_t[j * ldh..j * ldh + h].copy_from_slice(&z_t[j * width + f + 1..(j + 1) * width]);
+                }
             }
-            cell_forward(a_t, c_t[0], tc_t[0], h_t[0], c_prev, h);
-            for j in d.lengths.ended(k * block, rows, t) {
-                copy_row(c_t[0], c_prev, j, h);
-                copy_row(tc_t[0], tc_prev, j, h);
-                copy_row(h_t[0], h_prev, j, h);
+        },
+    );
+    run
+}
+
+/// Writes x_t and the constant 1 into every row of a block's z_t (`z[t]`, rows `width` = F + 1 + H
+/// wide), and h_0 (`h0`, or zeros) into z_1's; `x` holds the block's rows batch-major
+/// (rows × T × F).
+fn fill_inputs(z: &mut [&mut [f32]], x: &[f32], (steps, f, width): (usize, usize, usize), h0: Option<&[f32]>) {
+    for (t, z_t) in z.iter_mut().enumerate() {
+        for (j, row) in z_t.chunks_exact_mut(width).enumerate() {
+            row[..f].copy_from_slice(&x[(j * steps + t) * f..(j * steps + t + 1) * f]);
+            row[f] = 1.0;
+            if t == 0 {
+                let h = width - f - 1;
+                match h0 {
+                    Some(h0) => row[f + 1..].copy_from_slice(&h0[j * h..(j + 1) * h]),
+                    None => row[f + 1..].fill(0.0),
+                }
             }
         }
-    });
-    Run { gates, c, tanh_c, h: hs }
+    }
 }
+
+/// The op's output: h_T (m × H), or with `sequence` every h_t batch-major (m × T × H), from
+/// z_2 .. z_T and h_T.
+fn output(d: &Dims, run: &Run, sequence: bool) -> Tensor {
+    let (m, steps, h, width) = (d.m, d.steps, d.h, d.width());
+    if !sequence {
+        return Tensor::from_vec(run.h_last.clone(), &[m, h]);
+    }
+    let mut out = Vec::with_capacity(m * steps * h);
+    for r in 0..m {
+        for t in 1..steps {
+            let row = (t * m + r) * width + d.f + 1;
+            out.extend_from_slice(&run.z[row..row + h]);
+        }
+        out.extend_from_slice(&run.h_last[r * h..(r + 1) * h]);
+    }
+    Tensor::from_vec(out, &[m, steps, h])
+}
+
+/// ∂E/∂W, ∂E/∂U and ∂E/∂b (each when its parameter asks for one) from one GEMM over every step:
+/// [∂E/∂W; ∂E/∂b; ∂E/∂U] = Σ_t z_tᵀ·∂E/∂a_t, with z_t = [x_t, 1, h_{t−1}] and `da` every ∂E/∂a_t.
+fn weight_gradients(d: &Dims, z: &[f32], da: &[f32], [w, u, b]: [&Var; 3]) -> [Option<Tensor>; 3] {
+    let (f, h4, width) = (d.f, 4 * d.h, d.width());
+    if ![w, u, b].iter().any(|v| v.requires_grad()) {
+        return [None, None, None];
+    }
+    let dwbu = gemm_tn(d.steps * d.m, width, h4, z, da);
+    let part = |v: &Var, rows: std::ops::Range<usize>| {
+        v.requires_grad().then(|| Tensor::from_vec(dwbu[rows.start * h4..rows.end * h4].to_vec(), v.shape()))
+    };
+    [part(w, 0..f), part(u, f + 1..width), part(b, f..f + 1)]
+}
+
 simd_kernel! {
-    /// Rows of one step: activates the gates in place (rows of 4H) and writes c_t, tanh(c_t) and
-    /// h_t (rows of H), from c_{t−1}.
-    fn cell_forward(a: &mut [f32], c: &mut [f32], tanh_c: &mut [f32], h_out: &mut [f32], c_prev: &[f32], h: usize) {
+    /// Rows of one step: activates the gates in place (rows of 4H) and writes c_t, tanh(c_t)
+    /// (rows of H) and h_t (rows of H, `ldh` apart), from c_{t−1}.
+    fn cell_forward(a: &mut [f32], c: &mut [f32], tanh_c: &mut [f32], h_out: &mut [f32], ldh: usize, c_prev: &[f32], h: usize) {
         let rows = a.chunks_exact_mut(4 * h).zip(c.chunks_exact_mut(h)).zip(tanh_c.chunks_exact_mut(h));
-        for (((a, c), tanh_c), (h_out, c_prev)) in rows.zip(h_out.chunks_exact_mut(h).zip(c_prev.chunks_exact(h))) {
-            let (ifg, o) = a.split_at_mut(3 * h);
-            let (i_f, g) = ifg.split_at_mut(2 * h);
-            i_f.iter_mut().chain(o.iter_mut()).for_each(|x| *x = sigmoid(*x));
-            g.iter_mut().for_each(|x| *x = tanh_rational(*x));
-            let (i, f) = i_f.split_at(h);
-            let gates = i.iter().zip(f).zip(g.iter().zip(o.iter()));
+        let h_rows = h_out.chunks_mut(ldh).map(|row| &mut row[..h]);
+        for (((a, c), tanh_c), (h_out, c_prev)) in rows.zip(h_rows.zip(c_prev.chunks_exact(h))) {
+            // one pass over the four gate blocks, cell by cell
+            let (i_f, g_o) = a.split_at_mut(2 * h);
+            let (i, f) = i_f.split_at_mut(h);
+            let (g, o) = g_o.split_at_mut(h);
+            let gates = i.iter_mut().zip(f.iter_mut()).zip(g.iter_mut().zip(o.iter_mut()));
             for ((((i, f), (g, o)), c_prev), ((c, tanh_c), h_out)) in
                 gates.zip(c_prev).zip(c.iter_mut().zip(tanh_c.iter_mut()).zip(h_out.iter_mut()))
             {
-                *c = f * c_prev + i * g;
+                (*i, *f, *g, *o) = (sigmoid(*i), sigmoid(*f), tanh_rational(*g), sigmoid(*o));
+                *c = *f * c_prev + *i * *g;
                 *tanh_c = tanh_rational(*c);
-                *h_out = o * *tanh_c;
+                *h_out = *o * *tanh_c;
             }
         }
     }
 }
 
-/// Backpropagation through time: ∂E/∂a_t for every step (T × m × 4H), from ∂E/∂h_t of the
-/// output (`dh_out`, T × m × H); with a given initial state (`c0`, its c_0), also ∂E/∂h_0 and
-/// ∂E/∂c_0.
-fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32], c0: Option<&[f32]>) -> (Vec<f32>, StateGradient) {
+/// Backpropagation through time: ∂E/∂a_t for every step (T × m × 4H, a spare buffer), from the
+/// output's gradient `delta` (∂E/∂h_T, or with `sequence` every ∂E/∂h_t); with a given initial
+/// state (`c0`, its c_0), also ∂E/∂h_0 and ∂E/∂c_0.
+fn backward(
+    d: &Dims,
+    run: &Run,
+    delta: &Tensor,
+    sequence: bool,
+    u: &[f32],
+    c0: Option<&[f32]>,
+) -> (Vec<f32>, StateGradient) {
     let (m, h, h4) = (d.m, d.h, 4 * d.h);
-    let mut da = vec![0.0; d.steps * m * h4];
+    let block = team::block_len(m, ROWS_PER_PART);
+    // ∂E/∂h_t from the output, time-major, by blocks of rows; before step T, without
+    // `sequence`, zero (one block's worth of zeros serves every such step)
+    let (every_step, zeros) = if sequence {
+        (swap_leading_axes(delta.data(), m, d.steps, h), Vec::new())
+    } else {
+        (Vec::new(), vec![0.0; block * h])
+    };
+    let dh_out: Vec<Vec<&[f32]>> = if sequence {
+        blocks(&every_step, m, h, block)
+    } else {
+        let last = blocks(delta.data(), m, h, block).into_iter().map(|last| last[0]);
+        last.map(|last| (1..d.steps).map(|_| &zeros[..last.len()]).chain([last]).collect()).collect()
+    };
+    // every value of ∂E/∂a_t is written below, so the spare buffer's stale values never count
+    let mut da = spare::take(d.steps * m * h4);
     let given = c0.is_some();
     let (mut dh0, mut dc0) = if given { (vec![0.0; m * h], vec![0.0; m * h]) } else { (Vec::new(), Vec::new()) };
     // Uᵀ packed once for every step of every block
@@ -245,7 +351,7 @@ fn backward(d: &Dims, run: &Run, dh_out: &[f32], u: &[f32], c0: Option<&[f32]>) 
         .into_iter()
         .zip(blocks(&run.gates, m, h4, block))
         .zip(blocks(&run.c, m, h, block).into_iter().zip(blocks(&run.tanh_c, m, h, block)))
-        .zip(blocks(dh_out, m, h, block))
+        .zip(dh_out)
         .zip(
             blocks(c0.unwrap_or(&[]), m, h, block)
                 .into_iter()
@@ -440,6 +546,46 @@ mod tests {
         }
         let stacked: Vec<Var> = states[1..].iter().map(|s| s.reshape(&[m, 1, h])).collect();
         Var::concat(&stacked, 1)
+    }
+
+    /// The op takes its buffers from the spare ones of earlier calls, stale values and all: after
+    /// calls with other data and other sizes, a call gives the bits that it gives on a fresh
+    /// thread, which has no spare buffers (output and every gradient; plain, from a state, masked).
+    #[test]
+    fn stale_spare_buffers_never_reach_a_result() {
+        let shapes =
+            |m: usize, steps: usize| [vec![m, steps, 5], vec![5, 12], vec![3, 12], vec![12], vec![m, 3], vec![m, 3]];
+        let inputs = |seed: u64, m: usize, steps: usize| {
+            let shapes = shapes(m, steps);
+            randn(seed, &shapes.iter().map(|s| &s[..]).collect::<Vec<_>>())
+        };
+        let run = |xs: &[crate::Tensor]| -> Vec<Vec<f32>> {
+            let v: Vec<Var> = xs.iter().map(|t| Var::leaf(t.clone())).collect();
+            let m = xs[0].shape()[0];
+            let steps = xs[0].shape()[1];
+            let lengths: Vec<usize> = (0..m).map(|r| r % (steps + 1)).collect();
+            let outs = [
+                v[0].lstm(&v[1], &v[2], &v[3], false),
+                v[0].lstm_from([&v[1], &v[2], &v[3]], true, None, (&v[4], &v[5])).0,
+                v[0].lstm_masked(&v[1], &v[2], &v[3], true, &lengths),
+            ];
+            let mut bits = Vec::new();
+            for out in outs {
+                let grads = out.mul(&out).sum().backward();
+                bits.push(out.value().data().to_vec());
+                bits.extend(v.iter().filter_map(|v| grads.get(v)).map(|g| g.data().to_vec()));
+            }
+            bits
+        };
+        let xs = inputs(31, 75, 4);
+        let fresh = {
+            let xs = xs.clone();
+            std::thread::spawn(move || run(&xs)).join().expect("a fresh thread's run")
+        };
+        for (seed, m, steps) in [(32, 75, 4), (33, 90, 7), (34, 20, 2)] {
+            run(&inputs(seed, m, steps));
+        }
+        assert!(run(&xs) == fresh, "a call after others differs from one on a fresh thread");
     }
 
     #[test]

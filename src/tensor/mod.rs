@@ -9,11 +9,14 @@
 
 mod elementwise;
 mod gemm;
+pub(crate) mod gemm_tn;
 pub(crate) mod packed;
 mod reduce;
 mod shape_ops;
 pub(crate) mod simd;
+pub(crate) mod spare;
 pub(crate) mod team;
+mod tile;
 
 pub use gemm::{Transpose, gemm_into};
 
