@@ -95,7 +95,7 @@ fn padding_scaling_and_concatenation_equal_the_cpu_ops() {
     for (n, c, h, w, ph, pw) in [(1, 1, 1, 1, 1, 0), (3, 2, 7, 5, 2, 1), (2, 1, 28, 28, 2, 2)] {
         let x = randn(n as u64, &[n, c, h, w]);
         let delta = randn(10 + n as u64, &[n, c, h + 2 * ph, w + 2 * pw]);
-        let (y, dx) = cpu_grads(&[x.clone()], &delta, |v| pad2d(&v[0], (ph, pw), -0.1));
+        let (y, dx) = cpu_grads(std::slice::from_ref(&x), &delta, |v| pad2d(&v[0], (ph, pw), -0.1));
         let (gy, gdx) = (zeros(y.shape()), zeros(x.shape()));
         kernels::pad(gpu, n * c, (h, w), (ph, pw), -0.1, up(&x).buffer(), gy.buffer());
         kernels::crop(gpu, n * c, (h, w), (ph, pw), up(&delta).buffer(), gdx.buffer());
@@ -219,7 +219,7 @@ fn lrn_forward_and_backward_match_the_cpu_op() {
         [(5, 1e-4, 0.75, 1.0), (1, 2.0, 0.75, 1.0), (2, 2.0, 0.5, 2.0), (5, 2.0, 0.75, 1.0), (9, 1.5, 1.2, 1.0)]
     {
         let lrn = Lrn { size, alpha, beta, k };
-        let (y, dx) = cpu_grads(&[x.clone()], &delta, |v| v[0].local_response_norm(lrn));
+        let (y, dx) = cpu_grads(std::slice::from_ref(&x), &delta, |v| v[0].local_response_norm(lrn));
         let (gx, gy, d, gdx) = (up(&x), zeros(x.shape()), zeros(x.shape()), zeros(x.shape()));
         kernels::lrn_forward(gpu, lrn, (3, 7, 15), gx.buffer(), gy.buffer(), d.buffer());
         kernels::lrn_backward(gpu, lrn, (3, 7, 15), gx.buffer(), d.buffer(), up(&delta).buffer(), gdx.buffer());
@@ -234,7 +234,7 @@ fn gelu_forward_and_backward_match_the_cpu_op() {
     // u over [−6, 6]: both tails (erf clamped at ±3.9·√2) and the middle
     let u = Tensor::from_vec((0..1031).map(|i| -6.0 + 12.0 * i as f32 / 1030.0).collect(), &[1031]);
     let delta = randn(40, &[1031]);
-    let (y, du) = cpu_grads(&[u.clone()], &delta, |v| v[0].gelu());
+    let (y, du) = cpu_grads(std::slice::from_ref(&u), &delta, |v| v[0].gelu());
     let (gu, gy, gdu) = (up(&u), zeros(&[1031]), zeros(&[1031]));
     kernels::gelu_forward(gpu, 1031, gu.buffer(), gy.buffer());
     kernels::gelu_backward(gpu, 1031, gu.buffer(), up(&delta).buffer(), gdu.buffer());
@@ -243,13 +243,16 @@ fn gelu_forward_and_backward_match_the_cpu_op() {
     assert_close(&down(&gdu), &du[0], 1e-3, "GELU ∂u");
 }
 
+/// A CPU loss.
+type LossFn = fn(&Var, &Tensor) -> Var;
+
 #[test]
 fn least_squares_and_sigmoid_cross_entropy_match_the_cpu_losses() {
     let gpu = gpu();
     for (rows, cols) in [(1, 1), (13, 7), (257, 17)] {
         let u = randn(rows as u64, &[rows, cols]).scale(4.0);
         let t = Rng::seed(50).uniform_tensor(&[rows, cols], 0.0, 1.0);
-        let cpu: [(Loss, fn(&Var, &Tensor) -> Var); 2] =
+        let cpu: [(Loss, LossFn); 2] =
             [(Loss::LeastSquares, least_squares), (Loss::SigmoidCrossEntropy, sigmoid_cross_entropy)];
         for (loss, f) in cpu {
             let vu = Var::leaf(u.clone());
