@@ -108,7 +108,7 @@ pub fn concat(
     );
 }
 
-/// The backward pass of [`concat`]: `part` (rows × width) = columns `offset..offset + width` of
+/// The backward pass of [`concat()`]: `part` (rows × width) = columns `offset..offset + width` of
 /// `whole` (rows × total).
 pub fn split(
     gpu: &Gpu,

@@ -81,7 +81,7 @@ impl SubsampleShape {
     }
 }
 
-/// y = w[c]·Σ(window of x) + b[c]; the window sums go to `sums` (N·C·OH·OW) for backward.
+/// y = w\[c\]·Σ(window of x) + b\[c\]; the window sums go to `sums` (N·C·OH·OW) for backward.
 pub fn subsample_forward(
     gpu: &Gpu,
     shape: &SubsampleShape,
