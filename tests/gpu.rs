@@ -433,9 +433,12 @@ fn net_gradients_match_the_cpu_backward() {
 fn a_layer_without_a_kernel_is_refused_by_name() {
     let spec: ModelSpec = toml::from_str(
         r#"name = "drop"
-input = [8]
+input = [6]
 loss = "softmax-cross-entropy"
-layers = [{ type = "linear", out = 4 }, { type = "dropout", p = 0.5 }, { type = "gelu" }, { type = "linear", out = 2 }]"#,
+layers = [
+  { type = "dropout", p = 0.5 }, { type = "gelu" }, { type = "one-hot", classes = 5 }, { type = "flatten" },
+  { type = "linear", out = 2 },
+]"#,
     )
     .unwrap();
     let model = Model::new(spec, &mut Rng::seed(0)).unwrap();
@@ -443,7 +446,7 @@ layers = [{ type = "linear", out = 4 }, { type = "dropout", p = 0.5 }, { type = 
         Trainer::new(model, Optimizer::new(Sgd::default(), 0.1), Box::new(Constant::new()), TrainConfig::default());
     let err = t.to_gpu(Gpu::new().unwrap()).unwrap_err().to_string();
     assert!(
-        err.contains("model 'drop': layer 2 (gelu) has no GPU kernel yet") && err.contains("--device cpu"),
+        err.contains("model 'drop': layer 2 (one-hot) has no GPU kernel yet") && err.contains("--device cpu"),
         "{err}"
     );
 }

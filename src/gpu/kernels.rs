@@ -13,11 +13,26 @@ use crate::tensor::Transpose;
 
 mod conv;
 mod dropout;
+mod gelu;
+mod loss;
+mod lrn;
+mod optim_more;
 mod pool;
+mod rbf;
+mod regularize;
+mod shape;
+mod subsample;
 
 pub use conv::{ConvShape, conv2d_backward, conv2d_forward, mask_in_place, mask_mul};
 pub use dropout::{dropout_backward, dropout_eval, dropout_forward};
+pub use gelu::{gelu_backward, gelu_forward};
+pub use loss::loss;
+pub use lrn::{lrn_backward, lrn_forward};
 pub use pool::{PoolShape, avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward};
+pub use rbf::{rbf_backward, rbf_forward};
+pub use regularize::{SumOf, clip_scale, finish, max_norm, partial_slots, partial_sums, penalty_grad};
+pub use shape::{accumulate, concat, copy, crop, pad, scale, split};
+pub use subsample::{SubsampleShape, subsample_backward, subsample_forward};
 
 /// Every compute pipeline, compiled once when the GPU is opened.
 pub(super) struct Kernels {
@@ -36,6 +51,14 @@ pub(super) struct Kernels {
     conv: conv::ConvPipelines,
     pool: pool::PoolPipelines,
     dropout: dropout::DropoutPipelines,
+    shape: shape::ShapePipelines,
+    subsample: subsample::SubsamplePipelines,
+    rbf: rbf::RbfPipelines,
+    lrn: lrn::LrnPipelines,
+    gelu: gelu::GeluPipelines,
+    loss: loss::LossPipelines,
+    optim: optim_more::OptimPipelines,
+    regularize: regularize::RegularizePipelines,
 }
 
 impl Kernels {
@@ -80,12 +103,29 @@ impl Kernels {
             conv: conv::ConvPipelines::new(&module("conv", include_str!("shaders/conv.wgsl")), pipeline),
             pool: pool::PoolPipelines::new(&module("pool", include_str!("shaders/pool.wgsl")), pipeline),
             dropout: dropout::DropoutPipelines::new(&module("dropout", include_str!("shaders/dropout.wgsl")), pipeline),
+            shape: shape::ShapePipelines::new(&module("shape", include_str!("shaders/shape.wgsl")), pipeline),
+            subsample: subsample::SubsamplePipelines::new(
+                &module("subsample", include_str!("shaders/subsample.wgsl")),
+                pipeline,
+            ),
+            rbf: rbf::RbfPipelines::new(&module("rbf", include_str!("shaders/rbf.wgsl")), pipeline),
+            lrn: lrn::LrnPipelines::new(&module("lrn", include_str!("shaders/lrn.wgsl")), pipeline),
+            gelu: gelu::GeluPipelines::new(&module("gelu", include_str!("shaders/gelu.wgsl")), pipeline),
+            loss: loss::LossPipelines::new(&module("loss", include_str!("shaders/loss.wgsl")), pipeline),
+            optim: optim_more::OptimPipelines::new(
+                &module("optim_more", include_str!("shaders/optim_more.wgsl")),
+                pipeline,
+            ),
+            regularize: regularize::RegularizePipelines::new(
+                &module("regularize", include_str!("shaders/regularize.wgsl")),
+                pipeline,
+            ),
         }
     }
 }
 
-/// The number of an activation in the shaders, or `None` for one without a kernel yet (GELU:
-/// WGSL has no erf, and nabla's rational erf is not ported).
+/// The number of an activation in `unary.wgsl` and `binary.wgsl`, or `None` for GELU, whose
+/// derivative is written through its input and which has kernels of its own ([`gelu_forward`]).
 pub fn activation_code(a: Activation) -> Option<u32> {
     match a {
         Activation::Identity => Some(0),
@@ -259,6 +299,14 @@ pub fn update(
                 [n32, 0, eta.to_bits(), beta1.to_bits(), beta2.to_bits(), eps.to_bits(), c1.to_bits(), c2.to_bits()];
             gpu.launch(&gpu.kernels.adam, &params, &[g, w, m, v], groups);
         }
+        (
+            RuleParams::AdaGrad { .. }
+            | RuleParams::RmsProp { .. }
+            | RuleParams::AdaDelta { .. }
+            | RuleParams::AdaDeltaWindow { .. }
+            | RuleParams::AdamW { .. },
+            state,
+        ) => optim_more::update(gpu, rule, eta, t, n, g, w, state),
         (rule, state) => panic!("GPU update: {rule:?} given {} state buffers", state.len()),
     }
 }

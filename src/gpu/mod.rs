@@ -10,9 +10,12 @@
 //! - `kernels`: each WGSL kernel's launch (GEMM with every transpose, bias add and its column
 //!   sums, activations and their derivatives, softmax cross-entropy fused with its δ, row
 //!   gathering, the SGD and Adam updates, the argmax of each row; in `kernels/`: convolution
-//!   through im2col, max and average pooling, dropout); the shaders are in `shaders/`.
-//! - `net`: a sequential network of linear, convolutional, pooling, dropout and activation
-//!   layers on the device, forward and backward.
+//!   through im2col, max and average pooling, dropout, GELU, the other losses and update rules,
+//!   padding, concatenation and the other movements, LeNet-5's sub-sampling and RBF units, LRN,
+//!   regularization); the shaders are in `shaders/`.
+//! - `net`: a sequential network on the device, forward and backward: every layer kind but the
+//!   recurrent ones (Inception's branches and auxiliary heads as networks of their own).
+//! - `regularize`: L1/L2 penalties, gradient clipping and max-norm around the device's updates.
 //! - `bench`: timing kernels for `nabla bench --device gpu`.
 //! - `infer`: evaluation and prediction of a saved model on the device (`GpuPredictor`).
 //! - `train`: an epoch of mini-batch training with weights, optimizer state and data set on the
@@ -37,6 +40,8 @@ mod infer;
 pub mod kernels;
 #[cfg(feature = "gpu")]
 mod net;
+#[cfg(feature = "gpu")]
+mod regularize;
 #[cfg(feature = "gpu")]
 mod train;
 

@@ -11,12 +11,15 @@
 //!   (O × m·P) kept from forward to backward (see [`kernels::conv2d_forward`])
 
 use super::buffer::{download_f32, upload_words, zeroed};
-use super::kernels::{self, ConvShape, PoolShape, activation_code};
+use super::kernels::{self, ConvShape, PoolShape, SubsampleShape, activation_code};
 use super::{Gpu, GpuTensor};
 use crate::nn::{DropoutRule, LayerSpec, Model, ModelSpec, Module};
+use crate::ops::Lrn;
 use crate::rng::Rng;
 use crate::tensor::{Tensor, Transpose};
 use crate::{Error, Result};
+
+mod compound;
 
 /// One step of the network on the device.
 // a net has a handful of stages, built once and never moved in a loop: boxing the convolution's
@@ -47,6 +50,31 @@ enum Stage {
     /// Dropout (training mode in [`GpuNet::forward_training`], test mode in [`GpuNet::forward`]),
     /// with its mask of the last training pass.
     Dropout { p: f32, rule: DropoutRule, mask: wgpu::Buffer },
+    /// A border of `value` around each of `planes` maps H×W (one sample's), `padding` (PH, PW) wide.
+    Pad { planes: usize, hw: (usize, usize), padding: (usize, usize), value: f32 },
+    /// y = factor·x.
+    Scale { factor: f32 },
+    /// GELU, whose derivative reads the stage's input.
+    Gelu,
+    /// LeNet-5's sub-sampling, w[c]·Σ(window) + b[c]; `shape.n` is 1 here and the batch's rows at
+    /// each launch, `sums` the window sums of the last forward pass.
+    Subsample {
+        weight: GpuTensor,
+        bias: GpuTensor,
+        grad_weight: wgpu::Buffer,
+        grad_bias: wgpu::Buffer,
+        shape: SubsampleShape,
+        sums: wgpu::Buffer,
+    },
+    /// Euclidean RBF units: centres W k × f.
+    Rbf { weight: GpuTensor, grad_weight: wgpu::Buffer, f: usize, k: usize },
+    /// Local response normalisation over `channels` of `inner` values, with its D kept from
+    /// forward to backward.
+    Lrn { lrn: Lrn, channels: usize, inner: usize, d: wgpu::Buffer },
+    /// Inception's four branches, concatenated along the channels.
+    Inception(compound::Branches),
+    /// An auxiliary classifier head beside the main path.
+    Auxiliary(compound::Head),
 }
 
 impl Stage {
@@ -60,18 +88,32 @@ impl Stage {
             }
             Stage::MaxPool { shape, argmax } => *argmax = zeroed(gpu, rows * shape.outputs()),
             Stage::Dropout { mask, .. } => *mask = zeroed(gpu, rows * width),
-            Stage::Linear { .. } | Stage::Activation { .. } | Stage::AvgPool { .. } => {}
+            Stage::Subsample { shape, sums, .. } => *sums = zeroed(gpu, SubsampleShape { n: rows, ..*shape }.outputs()),
+            Stage::Lrn { d, .. } => *d = zeroed(gpu, rows * width),
+            Stage::Inception(branches) => branches.reserve(gpu, rows),
+            Stage::Auxiliary(head) => head.reserve(gpu, rows),
+            Stage::Linear { .. }
+            | Stage::Activation { .. }
+            | Stage::AvgPool { .. }
+            | Stage::Pad { .. }
+            | Stage::Scale { .. }
+            | Stage::Gelu
+            | Stage::Rbf { .. } => {}
         }
     }
 
-    /// Its weight and bias with their gradient buffers, if it has any.
-    fn params(&self) -> Option<[(&GpuTensor, &wgpu::Buffer); 2]> {
+    /// Its parameters with their gradient buffers, in the model's order (none for most stages).
+    fn params(&self) -> Vec<(&GpuTensor, &wgpu::Buffer)> {
         match self {
             Stage::Linear { weight, bias, grad_weight, grad_bias }
-            | Stage::Conv { weight, bias, grad_weight, grad_bias, .. } => {
-                Some([(weight, grad_weight), (bias, grad_bias)])
+            | Stage::Conv { weight, bias, grad_weight, grad_bias, .. }
+            | Stage::Subsample { weight, bias, grad_weight, grad_bias, .. } => {
+                vec![(weight, grad_weight), (bias, grad_bias)]
             }
-            _ => None,
+            Stage::Rbf { weight, grad_weight, .. } => vec![(weight, grad_weight)],
+            Stage::Inception(branches) => branches.params(),
+            Stage::Auxiliary(head) => head.params(),
+            _ => Vec::new(),
         }
     }
 }
@@ -86,6 +128,9 @@ pub struct GpuNet {
     capacity: usize,
     values: Vec<wgpu::Buffer>,
     deltas: Vec<wgpu::Buffer>,
+    /// Whether [`GpuNet::backward`] computes the input's δ too (an Inception branch's or an
+    /// auxiliary head's, which its module passes on).
+    input_delta: bool,
 }
 
 /// The 0/1 mask O×C×KH×KW of a connection table: output map o reads input maps `table[o]`.
@@ -111,9 +156,8 @@ impl GpuNet {
         for (i, layer) in spec.layers.iter().enumerate() {
             if !layer.spec.as_kind().gpu() {
                 return Err(Error::config(format!(
-                    "--device gpu: model '{}': layer {i} ({}) has no GPU kernel yet; the GPU trains networks of \
-                     linear, conv2d, maxpool2d, avgpool2d, dropout and flatten layers and the activations identity, \
-                     sigmoid, tanh, relu and scaled-tanh (train this one with --device cpu)",
+                    "--device gpu: model '{}': layer {i} ({}) has no GPU kernel yet; the GPU trains every layer \
+                     but the recurrent ones (train this one with --device cpu)",
                     spec.name,
                     layer.describe()
                 )));
@@ -177,6 +221,58 @@ impl GpuNet {
                     Stage::AvgPool { shape: pool_shape(&input_shape, pool.kernel.pair(), stride, pool.padding.pair()) }
                 }
                 LayerSpec::Dropout(d) => Stage::Dropout { p: d.p, rule: d.rule, mask: zeroed(gpu, 1) },
+                LayerSpec::Pad(pad) => Stage::Pad {
+                    planes: input_shape[0],
+                    hw: (input_shape[1], input_shape[2]),
+                    padding: pad.padding.pair(),
+                    value: pad.value,
+                },
+                LayerSpec::Scale(scale) => Stage::Scale { factor: scale.factor },
+                LayerSpec::Gelu(_) => Stage::Gelu,
+                LayerSpec::Subsample(sub) => {
+                    let (Some((wn, w)), Some((bn, b))) = (params.next(), params.next()) else {
+                        unreachable!("a sub-sampling layer has a weight and a bias")
+                    };
+                    names.extend([wn.clone(), bn.clone()]);
+                    let shape = SubsampleShape {
+                        n: 1,
+                        channels: input_shape[0],
+                        h: input_shape[1],
+                        w: input_shape[2],
+                        kernel: sub.kernel.pair(),
+                        stride: sub.stride.unwrap_or(sub.kernel).pair(),
+                    };
+                    let (w, b) = (w.value(), b.value());
+                    Stage::Subsample {
+                        weight: GpuTensor::upload(gpu, w),
+                        bias: GpuTensor::upload(gpu, b),
+                        grad_weight: zeroed(gpu, w.numel()),
+                        grad_bias: zeroed(gpu, b.numel()),
+                        shape,
+                        sums: zeroed(gpu, 1),
+                    }
+                }
+                LayerSpec::Rbf(rbf) => {
+                    let Some((wn, w)) = params.next() else { unreachable!("an RBF layer has centres") };
+                    names.push(wn.clone());
+                    let w = w.value();
+                    let (weight, grad_weight) = (GpuTensor::upload(gpu, w), zeroed(gpu, w.numel()));
+                    Stage::Rbf { weight, grad_weight, f: input_shape[0], k: rbf.out }
+                }
+                LayerSpec::Lrn(l) => Stage::Lrn {
+                    lrn: Lrn { size: l.size, alpha: l.alpha, beta: l.beta, k: l.k },
+                    channels: input_shape[0],
+                    inner: input_shape[1..].iter().product(),
+                    d: zeroed(gpu, 1),
+                },
+                LayerSpec::Inception(inception) => {
+                    let id = (&layer.describe()[..], inception, &input_shape[..]);
+                    Stage::Inception(compound::Branches::new(gpu, id, &mut params, &mut names, capacity)?)
+                }
+                LayerSpec::Auxiliary(aux) => {
+                    let id = (&layer.describe()[..], aux, &input_shape[..], model.spec().loss);
+                    Stage::Auxiliary(compound::Head::new(gpu, id, &mut params, &mut names, capacity)?)
+                }
                 other => match other.as_activation().and_then(activation_code) {
                     Some(0) => continue, // the identity
                     Some(code) => Stage::Activation { code },
@@ -186,7 +282,8 @@ impl GpuNet {
             stages.push(stage);
             widths.push(output.iter().product());
         }
-        let mut net = GpuNet { stages, widths, names, capacity: 0, values: Vec::new(), deltas: Vec::new() };
+        let mut net =
+            GpuNet { stages, widths, names, capacity: 0, values: Vec::new(), deltas: Vec::new(), input_delta: false };
         net.reserve(gpu, capacity);
         Ok(net)
     }
@@ -284,6 +381,27 @@ impl GpuNet {
                     }
                     None => kernels::dropout_eval(gpu, rows * n_out, *p, *rule, x, y),
                 },
+                Stage::Pad { planes, hw, padding, value } => {
+                    kernels::pad(gpu, rows * planes, *hw, *padding, *value, x, y);
+                }
+                Stage::Scale { factor } => kernels::scale(gpu, rows * n_out, *factor, x, y),
+                Stage::Gelu => kernels::gelu_forward(gpu, rows * n_out, x, y),
+                Stage::Subsample { weight, bias, shape, sums, .. } => {
+                    let shape = SubsampleShape { n: rows, ..*shape };
+                    kernels::subsample_forward(gpu, &shape, x, (weight.buffer(), bias.buffer()), sums, y);
+                }
+                Stage::Rbf { weight, f, k, .. } => kernels::rbf_forward(gpu, (rows, *f, *k), x, weight.buffer(), y),
+                Stage::Lrn { lrn, channels, inner, d } => {
+                    kernels::lrn_forward(gpu, *lrn, (rows, *channels, *inner), x, y, d);
+                }
+                Stage::Inception(branches) => {
+                    let seed = seed.map(|seed| Rng::derive(seed, s as u64).next_u64());
+                    branches.forward(gpu, rows, (n_in, x), y, seed);
+                }
+                Stage::Auxiliary(head) => {
+                    let seed = seed.map(|seed| Rng::derive(seed, s as u64).next_u64());
+                    head.forward(gpu, rows, (n_in, x), y, seed);
+                }
             }
         }
         self.values.last().expect("the outputs")
@@ -292,12 +410,14 @@ impl GpuNet {
     /// The backward pass after [`GpuNet::forward_training`] (or [`GpuNet::forward`] for a net
     /// without dropout) of the same `rows`, from ∂E/∂U in [`GpuNet::output_delta`]: every
     /// weight's and bias's gradient, in their buffers. The input's δ is not computed (nobody
-    /// needs it).
+    /// needs it) but in a net inside a module (an Inception branch, an auxiliary head). A net
+    /// with auxiliary heads needs their δ first ([`GpuNet::side_losses`]).
     pub fn backward(&self, gpu: &Gpu, rows: usize) {
         for (s, stage) in self.stages.iter().enumerate().rev() {
             let (x, y) = (&self.values[s], &self.values[s + 1]);
             let (delta_in, delta_out) = (&self.deltas[s], &self.deltas[s + 1]);
             let (n_in, n_out) = (self.widths[s], self.widths[s + 1]);
+            let needs_dx = s > 0 || self.input_delta;
             match stage {
                 Stage::Linear { weight, grad_weight, grad_bias, .. } => {
                     // ∂E/∂W = Xᵀ·δ, ∂E/∂b = 1ᵀ·δ, ∂E/∂X = δ·Wᵀ
@@ -312,7 +432,7 @@ impl GpuNet {
                         false,
                     );
                     kernels::column_sum(gpu, rows, n_out, delta_out, grad_bias);
-                    if s > 0 {
+                    if needs_dx {
                         let w = weight.buffer();
                         kernels::gemm(
                             gpu,
@@ -326,13 +446,13 @@ impl GpuNet {
                         );
                     }
                 }
-                Stage::Activation { code } if s > 0 => {
+                Stage::Activation { code } if needs_dx => {
                     kernels::activation_backward(gpu, *code, rows * n_out, y, delta_out, delta_in);
                 }
                 Stage::Activation { .. } => {}
                 Stage::Conv { weight, grad_weight, grad_bias, shape, table, cols, prod, .. } => {
                     let shape = ConvShape { n: rows, ..*shape };
-                    let dx = (s > 0).then_some(delta_in);
+                    let dx = needs_dx.then_some(delta_in);
                     let w = table.as_ref().map_or(weight.buffer(), |(_, masked)| masked);
                     let grads = (grad_weight, grad_bias);
                     kernels::conv2d_backward(gpu, &shape, w, delta_out, cols, prod, grads, dx);
@@ -341,7 +461,14 @@ impl GpuNet {
                         kernels::mask_in_place(gpu, weight.numel(), mask, grad_weight);
                     }
                 }
-                Stage::MaxPool { .. } | Stage::AvgPool { .. } | Stage::Dropout { .. } if s == 0 => {}
+                Stage::MaxPool { .. }
+                | Stage::AvgPool { .. }
+                | Stage::Dropout { .. }
+                | Stage::Pad { .. }
+                | Stage::Scale { .. }
+                | Stage::Gelu
+                | Stage::Lrn { .. }
+                    if !needs_dx => {}
                 Stage::MaxPool { shape, argmax } => {
                     let shape = PoolShape { planes: rows * shape.planes, ..*shape };
                     kernels::max_pool_backward(gpu, &shape, delta_out, argmax, delta_in);
@@ -351,6 +478,39 @@ impl GpuNet {
                     kernels::avg_pool_backward(gpu, &shape, delta_out, delta_in);
                 }
                 Stage::Dropout { mask, .. } => kernels::dropout_backward(gpu, rows * n_out, delta_out, mask, delta_in),
+                Stage::Pad { planes, hw, padding, .. } => {
+                    kernels::crop(gpu, rows * planes, *hw, *padding, delta_out, delta_in);
+                }
+                Stage::Scale { factor } => kernels::scale(gpu, rows * n_out, *factor, delta_out, delta_in),
+                Stage::Gelu => kernels::gelu_backward(gpu, rows * n_out, x, delta_out, delta_in),
+                Stage::Lrn { lrn, channels, inner, d } => {
+                    kernels::lrn_backward(gpu, *lrn, (rows, *channels, *inner), x, d, delta_out, delta_in);
+                }
+                Stage::Subsample { weight, grad_weight, grad_bias, shape, sums, .. } => {
+                    let shape = SubsampleShape { n: rows, ..*shape };
+                    let grads = (grad_weight, grad_bias);
+                    let dx = needs_dx.then_some(delta_in);
+                    kernels::subsample_backward(gpu, &shape, (weight.buffer(), sums), delta_out, grads, dx);
+                }
+                Stage::Rbf { weight, grad_weight, f, k } => {
+                    let dx = needs_dx.then_some(delta_in);
+                    kernels::rbf_backward(gpu, (rows, *f, *k), (x, weight.buffer()), delta_out, grad_weight, dx);
+                }
+                Stage::Inception(branches) => {
+                    branches.backward(gpu, rows, n_in, delta_out, needs_dx.then_some(delta_in))
+                }
+                Stage::Auxiliary(head) => head.backward(gpu, rows, n_in, delta_out, needs_dx.then_some(delta_in)),
+            }
+        }
+    }
+
+    /// Each auxiliary head's output δ after [`GpuNet::forward_training`] of `rows` rows: its
+    /// loss against the targets T (rows × outputs), times its weight. A no-op for a net without
+    /// heads.
+    pub fn side_losses(&self, gpu: &Gpu, rows: usize, targets: &wgpu::Buffer) {
+        for stage in &self.stages {
+            if let Stage::Auxiliary(head) = stage {
+                head.loss(gpu, rows, targets);
             }
         }
     }
@@ -358,7 +518,7 @@ impl GpuNet {
     /// The parameters in the model's order: (name, weight on the device, its gradient buffer).
     pub fn params(&self) -> Vec<(&str, &GpuTensor, &wgpu::Buffer)> {
         let names = self.names.iter().map(String::as_str);
-        let params = self.stages.iter().filter_map(Stage::params).flatten();
+        let params = self.stages.iter().flat_map(Stage::params);
         names.zip(params).map(|(name, (w, g))| (name, w, g)).collect()
     }
 

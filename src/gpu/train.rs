@@ -5,12 +5,14 @@
 //! into the CPU model and optimizer, which evaluate and checkpoint as before.
 
 use super::buffer::{download_f32, upload_words, zeroed};
+use super::regularize::DeviceRegularization;
 use super::{Gpu, GpuNet, kernels};
 use crate::data::Dataset;
 use crate::loss::Loss;
 use crate::nn::{Model, Module};
 use crate::optim::{Optimizer, RuleParams};
 use crate::rng::Rng;
+use crate::train::Regularization;
 use crate::{Error, Result};
 use std::ops::Range;
 
@@ -32,22 +34,19 @@ pub struct GpuTraining {
     /// Each parameter's state buffers, in the net's order of parameters.
     state: Vec<Vec<wgpu::Buffer>>,
     data: Option<DeviceData>,
+    loss: Loss,
+    regularization: Option<DeviceRegularization>,
+    /// The sum over the last epoch's rows of the penalty of their batch (0 without L1/L2).
+    penalty_sum: f64,
 }
 
 impl GpuTraining {
     /// Moves the training of `model` by `optimizer` (its state too, for a resumed run) to `gpu`,
     /// with batches of up to `batch` rows; an error names what the GPU cannot do yet.
     pub fn new(gpu: Gpu, model: &Model, optimizer: &Optimizer, batch: usize) -> Result<GpuTraining> {
-        if model.spec().loss != Loss::SoftmaxCrossEntropy {
-            return Err(Error::config(format!(
-                "--device gpu: model '{}': the GPU trains with softmax-cross-entropy only so far, not {:?}",
-                model.spec().name,
-                model.spec().loss
-            )));
-        }
         let Some(rule) = optimizer.rule_params() else {
             return Err(Error::config(format!(
-                "--device gpu: the optimizer {} has no GPU kernel yet: use sgd (with or without momentum) or adam",
+                "--device gpu: the optimizer {} has no GPU kernel yet: use one of nabla's own optimizers",
                 optimizer.name()
             )));
         };
@@ -61,7 +60,19 @@ impl GpuTraining {
                 None => (0..rule.state_buffers()).map(|_| zeroed(&gpu, w.numel())).collect(),
             })
             .collect();
-        Ok(GpuTraining { gpu, net, rule, state, data: None })
+        let loss = model.spec().loss;
+        Ok(GpuTraining { gpu, net, rule, state, data: None, loss, regularization: None, penalty_sum: 0.0 })
+    }
+
+    /// Regularizes the training steps from now on by `reg` (penalties, clipping, max-norm).
+    pub fn regularize(&mut self, reg: Regularization) {
+        self.regularization = Some(DeviceRegularization::new(&self.gpu, reg, &self.net));
+    }
+
+    /// The sum over the last epoch's rows of their batch's penalty (what the CPU's loop sums as
+    /// each batch's penalty times its size; 0 without L1/L2 penalties).
+    pub fn penalty_sum(&self) -> f64 {
+        self.penalty_sum
     }
 
     /// The GPU in words.
@@ -98,23 +109,33 @@ impl GpuTraining {
         // one buffer for every batch's targets, not one per step
         let largest = batches.iter().map(Range::len).max().unwrap_or(0);
         let targets = zeroed(gpu, (largest * k).max(1));
+        let penalties = zeroed(gpu, batches.len());
         for (b, range) in batches.iter().enumerate() {
             let rows = range.len();
             kernels::gather_rows(gpu, (rows, d), &order_buffer, range.start, &device_data.inputs, self.net.input());
             kernels::gather_rows(gpu, (rows, k), &order_buffer, range.start, &device_data.targets, &targets);
             let u = self.net.forward_training(gpu, rows, Rng::derive(seed, b as u64).next_u64());
-            kernels::softmax_ce(gpu, rows, k, u, &targets, self.net.output_delta(), &losses, range.start);
+            kernels::loss(gpu, self.loss, (rows, k), u, &targets, self.net.output_delta(), &losses, range.start);
+            self.net.side_losses(gpu, rows, &targets);
             self.net.backward(gpu, rows);
+            if let Some(reg) = &self.regularization {
+                reg.before_update(gpu, &self.net, &penalties, b);
+            }
             t += 1;
             for ((_, w, g), state) in self.net.params().into_iter().zip(&self.state) {
                 let state: Vec<&wgpu::Buffer> = state.iter().collect();
                 kernels::update(gpu, self.rule, eta, t, w.numel(), g, w.buffer(), &state);
+            }
+            if let Some(reg) = &self.regularization {
+                reg.after_update(gpu, &self.net);
             }
             // lets wgpu free the finished steps' temporaries without waiting for the GPU
             let _ = gpu.device.poll(wgpu::PollType::Poll);
             batch_end(rows);
         }
         let loss_sum = download_f32(gpu, &losses, order.len()).iter().map(|&l| f64::from(l)).sum();
+        let batch_penalties = download_f32(gpu, &penalties, batches.len());
+        self.penalty_sum = batch_penalties.iter().zip(batches).map(|(&p, r)| f64::from(p) * r.len() as f64).sum();
         self.write_back(model, optimizer, t);
         loss_sum
     }

@@ -148,9 +148,9 @@ impl LayerKind for Activation {
 
     fn set_init(&mut self, _init: Init) {}
 
-    /// Every activation but GELU, whose erf has no WGSL twin yet (`gpu/kernels.rs`).
+    /// Every activation (GELU's kernels carry nabla's rational erf, `gpu/shaders/gelu.wgsl`).
     fn gpu(&self) -> bool {
-        *self != Activation::Gelu
+        true
     }
 
     fn init_before(&self) -> Option<Init> {

@@ -143,7 +143,7 @@ impl LayerKind for AuxiliarySpec {
     }
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

@@ -203,7 +203,7 @@ impl LayerKind for InceptionSpec {
     }
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

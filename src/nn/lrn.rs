@@ -80,6 +80,6 @@ impl LayerKind for LrnSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }

@@ -92,7 +92,7 @@ impl LayerKind for PadSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

@@ -233,7 +233,7 @@ impl LayerKind for SubsampleSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

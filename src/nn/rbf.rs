@@ -234,7 +234,7 @@ impl LayerKind for RbfSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

@@ -48,6 +48,6 @@ impl LayerKind for ScaleSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }

@@ -37,6 +37,10 @@ impl UpdateRule for AdaDeltaWindow {
         self.window + 1
     }
 
+    fn params(&self) -> Option<super::RuleParams> {
+        Some(super::RuleParams::AdaDeltaWindow { window: self.window, eps: self.eps })
+    }
+
     fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, t: u64) {
         assert!(self.window > 0, "adadelta-window: the window must hold at least one step");
         let (ring, sum) = state.split_at_mut(self.window);
@@ -98,6 +102,10 @@ impl UpdateRule for AdaDelta {
 
     fn state_buffers(&self) -> usize {
         2
+    }
+
+    fn params(&self) -> Option<super::RuleParams> {
+        Some(super::RuleParams::AdaDelta { rho: self.rho, eps: self.eps })
     }
 
     fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, _t: u64) {

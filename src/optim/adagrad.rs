@@ -29,6 +29,10 @@ impl UpdateRule for AdaGrad {
         1
     }
 
+    fn params(&self) -> Option<super::RuleParams> {
+        Some(super::RuleParams::AdaGrad { eps: self.eps })
+    }
+
     fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, _t: u64) {
         let [sum] = state else { unreachable!("adagrad keeps one state buffer") };
         // G ← G + g²; w ← w − η/√(G + ε) · g

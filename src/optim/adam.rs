@@ -89,6 +89,11 @@ impl UpdateRule for AdamW {
         2
     }
 
+    fn params(&self) -> Option<super::RuleParams> {
+        let a = self.adam;
+        Some(super::RuleParams::AdamW { beta1: a.beta1, beta2: a.beta2, eps: a.eps, weight_decay: self.weight_decay })
+    }
+
     fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, t: u64) {
         // w ← w − η λ w
         let decay = 1.0 - eta * self.weight_decay;

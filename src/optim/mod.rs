@@ -86,6 +86,43 @@ pub enum RuleParams {
         /// ε.
         eps: f32,
     },
+    /// [`AdaGrad`].
+    AdaGrad {
+        /// ε.
+        eps: f32,
+    },
+    /// [`RmsProp`].
+    RmsProp {
+        /// α.
+        alpha: f32,
+        /// ε.
+        eps: f32,
+    },
+    /// [`AdaDelta`] (Zeiler's).
+    AdaDelta {
+        /// ρ.
+        rho: f32,
+        /// ε.
+        eps: f32,
+    },
+    /// [`AdaDeltaWindow`].
+    AdaDeltaWindow {
+        /// The steps summed.
+        window: usize,
+        /// ε.
+        eps: f32,
+    },
+    /// [`AdamW`].
+    AdamW {
+        /// β₁.
+        beta1: f32,
+        /// β₂.
+        beta2: f32,
+        /// ε.
+        eps: f32,
+        /// λ.
+        weight_decay: f32,
+    },
 }
 
 impl RuleParams {
@@ -93,7 +130,9 @@ impl RuleParams {
     pub fn state_buffers(self) -> usize {
         match self {
             RuleParams::Sgd { momentum, .. } => usize::from(momentum > 0.0),
-            RuleParams::Adam { .. } => 2,
+            RuleParams::Adam { .. } | RuleParams::AdaDelta { .. } | RuleParams::AdamW { .. } => 2,
+            RuleParams::AdaGrad { .. } | RuleParams::RmsProp { .. } => 1,
+            RuleParams::AdaDeltaWindow { window, .. } => window + 1,
         }
     }
 }

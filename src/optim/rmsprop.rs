@@ -30,6 +30,10 @@ impl UpdateRule for RmsProp {
         1
     }
 
+    fn params(&self) -> Option<super::RuleParams> {
+        Some(super::RuleParams::RmsProp { alpha: self.alpha, eps: self.eps })
+    }
+
     fn update(&self, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]], eta: f32, _t: u64) {
         let [mean_g2] = state else { unreachable!("rmsprop keeps one state buffer") };
         let alpha = self.alpha;

@@ -281,23 +281,18 @@ impl Trainer {
     /// batches live on the device, and each epoch ends by writing the weights and optimizer
     /// state back into [`Trainer::model`] and [`Trainer::optimizer`] (evaluation and checkpoints
     /// read them there). An error names what the GPU cannot do yet: a layer without a kernel
-    /// (see [`crate::nn::LayerKind::gpu`]), a loss or optimizer other than softmax
-    /// cross-entropy, SGD and Adam, regularization, augmentation, data parallelism.
+    /// (see [`crate::nn::LayerKind::gpu`]), augmentation, data parallelism.
     #[cfg(feature = "gpu")]
     pub fn to_gpu(&mut self, gpu: crate::gpu::Gpu) -> Result<()> {
-        let reg = self.config.regularization;
-        let refused = [
-            (reg.l1 != 0.0 || reg.l2 != 0.0, "L1/L2 penalties (--l1, --l2)"),
-            (reg.max_norm.is_some(), "max-norm (--max-norm)"),
-            (reg.clip.is_some(), "gradient clipping (--clip)"),
-            (self.config.augment.is_some(), "augmentation"),
-            (self.parallel.is_some(), "data-parallel training"),
-        ];
+        let refused =
+            [(self.config.augment.is_some(), "augmentation"), (self.parallel.is_some(), "data-parallel training")];
         if let Some((_, what)) = refused.iter().find(|(on, _)| *on) {
             return Err(Error::config(format!("--device gpu: {what} has no GPU kernel yet: train with --device cpu")));
         }
         let batch = self.config.batch_size.max(1);
-        self.gpu = Some(crate::gpu::GpuTraining::new(gpu, &self.model, &self.optimizer, batch)?);
+        let mut training = crate::gpu::GpuTraining::new(gpu, &self.model, &self.optimizer, batch)?;
+        training.regularize(self.config.regularization);
+        self.gpu = Some(training);
         Ok(())
     }
 }
@@ -516,7 +511,7 @@ impl<M: Module> Trainer<M> {
             // the GPU refuses augmentation, so its seed is free for the dropout masks
             let end = &mut |rows| observer.batch_end(f32::NAN, rows);
             let loss_sum = gpu.epoch(data, order, batches, augment_seed, parts, end);
-            return (loss_sum, 0.0);
+            return (loss_sum, gpu.penalty_sum());
         }
         let (mut loss_sum, mut penalty_sum) = (0.0f64, 0.0f64);
         for (b, range) in batches.iter().enumerate() {
