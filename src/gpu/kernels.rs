@@ -14,10 +14,15 @@ use crate::tensor::Transpose;
 mod conv;
 mod dropout;
 mod pool;
+mod recurrent;
 
 pub use conv::{ConvShape, conv2d_backward, conv2d_forward, mask_in_place, mask_mul};
 pub use dropout::{dropout_backward, dropout_eval, dropout_forward};
 pub use pool::{PoolShape, avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward};
+pub use recurrent::{
+    Block, Step, copy_block, fill_zero, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward,
+    swap_axes,
+};
 
 /// Every compute pipeline, compiled once when the GPU is opened.
 pub(super) struct Kernels {
@@ -36,6 +41,7 @@ pub(super) struct Kernels {
     conv: conv::ConvPipelines,
     pool: pool::PoolPipelines,
     dropout: dropout::DropoutPipelines,
+    recurrent: recurrent::RecurrentPipelines,
 }
 
 impl Kernels {
@@ -80,6 +86,7 @@ impl Kernels {
             conv: conv::ConvPipelines::new(&module("conv", include_str!("shaders/conv.wgsl")), pipeline),
             pool: pool::PoolPipelines::new(&module("pool", include_str!("shaders/pool.wgsl")), pipeline),
             dropout: dropout::DropoutPipelines::new(&module("dropout", include_str!("shaders/dropout.wgsl")), pipeline),
+            recurrent: recurrent::RecurrentPipelines::new(module, pipeline),
         }
     }
 }

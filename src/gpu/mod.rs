@@ -10,9 +10,11 @@
 //! - `kernels`: each WGSL kernel's launch (GEMM with every transpose, bias add and its column
 //!   sums, activations and their derivatives, softmax cross-entropy fused with its δ, row
 //!   gathering, the SGD and Adam updates, the argmax of each row; in `kernels/`: convolution
-//!   through im2col, max and average pooling, dropout); the shaders are in `shaders/`.
-//! - `net`: a sequential network of linear, convolutional, pooling, dropout and activation
-//!   layers on the device, forward and backward.
+//!   through im2col, max and average pooling, dropout, the recurrent cells' steps); the shaders
+//!   are in `shaders/`.
+//! - `net`: a sequential network of linear, convolutional, pooling, dropout, recurrent and
+//!   activation layers on the device, forward and backward.
+//! - `recurrent`: the Elman, LSTM and GRU layers (stacked, bidirectional) on the device.
 //! - `bench`: timing kernels for `nabla bench --device gpu`.
 //! - `infer`: evaluation and prediction of a saved model on the device (`GpuPredictor`).
 //! - `train`: an epoch of mini-batch training with weights, optimizer state and data set on the
@@ -38,6 +40,8 @@ pub mod kernels;
 #[cfg(feature = "gpu")]
 mod net;
 #[cfg(feature = "gpu")]
+mod recurrent;
+#[cfg(feature = "gpu")]
 mod train;
 
 #[cfg(feature = "gpu")]
@@ -49,5 +53,7 @@ pub use device::Device;
 pub use infer::GpuPredictor;
 #[cfg(feature = "gpu")]
 pub use net::GpuNet;
+#[cfg(feature = "gpu")]
+pub use recurrent::GpuRecurrent;
 #[cfg(feature = "gpu")]
 pub use train::GpuTraining;

@@ -12,6 +12,7 @@
 
 use super::buffer::{download_f32, upload_words, zeroed};
 use super::kernels::{self, ConvShape, PoolShape, activation_code};
+use super::recurrent::GpuRecurrent;
 use super::{Gpu, GpuTensor};
 use crate::nn::{DropoutRule, LayerSpec, Model, ModelSpec, Module};
 use crate::rng::Rng;
@@ -47,6 +48,8 @@ enum Stage {
     /// Dropout (training mode in [`GpuNet::forward_training`], test mode in [`GpuNet::forward`]),
     /// with its mask of the last training pass.
     Dropout { p: f32, rule: DropoutRule, mask: wgpu::Buffer },
+    /// An `rnn`, `lstm` or `gru` layer, stacked and bidirectional (gpu/recurrent.rs).
+    Recurrent(GpuRecurrent),
 }
 
 impl Stage {
@@ -60,6 +63,7 @@ impl Stage {
             }
             Stage::MaxPool { shape, argmax } => *argmax = zeroed(gpu, rows * shape.outputs()),
             Stage::Dropout { mask, .. } => *mask = zeroed(gpu, rows * width),
+            Stage::Recurrent(r) => r.reserve(gpu, rows),
             Stage::Linear { .. } | Stage::Activation { .. } | Stage::AvgPool { .. } => {}
         }
     }
@@ -72,6 +76,15 @@ impl Stage {
                 Some([(weight, grad_weight), (bias, grad_bias)])
             }
             _ => None,
+        }
+    }
+
+    /// Its weights and biases with their gradient buffers: [`Stage::params`], or a recurrent
+    /// layer's every direction's.
+    fn weights(&self) -> Vec<(&GpuTensor, &wgpu::Buffer)> {
+        match self {
+            Stage::Recurrent(r) => r.params(),
+            other => other.params().into_iter().flatten().collect(),
         }
     }
 }
@@ -112,8 +125,8 @@ impl GpuNet {
             if !layer.spec.as_kind().gpu() {
                 return Err(Error::config(format!(
                     "--device gpu: model '{}': layer {i} ({}) has no GPU kernel yet; the GPU trains networks of \
-                     linear, conv2d, maxpool2d, avgpool2d, dropout and flatten layers and the activations identity, \
-                     sigmoid, tanh, relu and scaled-tanh (train this one with --device cpu)",
+                     linear, conv2d, maxpool2d, avgpool2d, dropout, flatten, rnn, lstm and gru layers and the \
+                     activations identity, sigmoid, tanh, relu and scaled-tanh (train this one with --device cpu)",
                     spec.name,
                     layer.describe()
                 )));
@@ -137,6 +150,22 @@ impl GpuNet {
             let input_shape = std::mem::replace(&mut input, output.clone());
             let stage = match &layer.spec {
                 LayerSpec::Flatten(_) => continue, // rows are already flat on the device
+                LayerSpec::Linear(_) if input_shape.len() == 2 => {
+                    // a linear layer over every step of a sequence would need a per-step loss too
+                    return Err(Error::config(format!(
+                        "--device gpu: model '{}': {} reads a sequence {input_shape:?} (a linear map per step): no \
+                         GPU kernel yet (train this one with --device cpu)",
+                        model.spec().name,
+                        layer.describe()
+                    )));
+                }
+                spec @ (LayerSpec::Rnn(_) | LayerSpec::Lstm(_) | LayerSpec::Gru(_)) => {
+                    let count = GpuRecurrent::param_count(spec).expect("a recurrent layer");
+                    let taken: Vec<_> = params.by_ref().take(count).collect();
+                    names.extend(taken.iter().map(|(n, _)| n.clone()));
+                    let weights: Vec<&Tensor> = taken.iter().map(|(_, p)| p.value()).collect();
+                    Stage::Recurrent(GpuRecurrent::new(gpu, spec, &input_shape, &weights, 1)?)
+                }
                 LayerSpec::Linear(_) | LayerSpec::Conv2d(_) => {
                     let (Some((wn, w)), Some((bn, b))) = (params.next(), params.next()) else {
                         unreachable!("a linear or convolutional layer has a weight and a bias")
@@ -284,6 +313,7 @@ impl GpuNet {
                     }
                     None => kernels::dropout_eval(gpu, rows * n_out, *p, *rule, x, y),
                 },
+                Stage::Recurrent(r) => r.forward(gpu, rows, x, y, seed.map(|seed| Rng::derive(seed, s as u64).next_u64())),
             }
         }
         self.values.last().expect("the outputs")
@@ -351,6 +381,7 @@ impl GpuNet {
                     kernels::avg_pool_backward(gpu, &shape, delta_out, delta_in);
                 }
                 Stage::Dropout { mask, .. } => kernels::dropout_backward(gpu, rows * n_out, delta_out, mask, delta_in),
+                Stage::Recurrent(r) => r.backward(gpu, rows, delta_out, (s > 0).then_some(delta_in)),
             }
         }
     }
@@ -358,7 +389,7 @@ impl GpuNet {
     /// The parameters in the model's order: (name, weight on the device, its gradient buffer).
     pub fn params(&self) -> Vec<(&str, &GpuTensor, &wgpu::Buffer)> {
         let names = self.names.iter().map(String::as_str);
-        let params = self.stages.iter().filter_map(Stage::params).flatten();
+        let params = self.stages.iter().flat_map(Stage::weights);
         names.zip(params).map(|(name, (w, g))| (name, w, g)).collect()
     }
 

@@ -50,8 +50,8 @@ pub trait LayerKind {
 
     /// Whether the GPU backend (`crate::gpu`, cargo feature `gpu`) has kernels for this kind; it
     /// asks before it takes a model, so that a kind it lacks is named instead of silently run on
-    /// the CPU. True for `linear`, `conv2d`, `maxpool2d`, `avgpool2d`, `dropout`, `flatten` and
-    /// the activations but GELU so far.
+    /// the CPU. True for `linear`, `conv2d`, `maxpool2d`, `avgpool2d`, `dropout`, `flatten`,
+    /// `rnn`, `lstm`, `gru` and the activations but GELU so far.
     fn gpu(&self) -> bool;
 
     /// The init this kind asks of the layer that feeds it when that layer's spec gives none: He
