@@ -11,8 +11,9 @@
 //! sums inside the GEMMs (x·W over F ≤ 10 terms, h·U over H ≤ 7, the weight gradients over T·m ≤
 //! 21 rows) and in FMA contraction, a few ulp (~1e-7 relative) per step; through T ≤ 7 steps of
 //! contractive gates (σ′ ≤ ¼, tanh′ ≤ 1, f < 1) those errors add up rather than grow. The worst
-//! error measured here is ~1e-6 of the largest value, so 1e-4 leaves room for other drivers'
-//! rounding, and a test below shows that the check catches a weight off by 1e-3.
+//! error measured on lavapipe is 6.4e-7 of the largest value (the bidirectional stacked LSTM),
+//! so 1e-4 leaves room for other drivers' rounding, and a test below shows that the check
+//! catches a weight off by 1e-2.
 #![cfg(feature = "gpu")]
 
 mod common;
@@ -137,15 +138,15 @@ fn recurrent_layers_forward_and_backward_match_the_cpu_ops() {
     }
 }
 
-/// The check above is not blind: one recurrent weight off by 1e-3 on the GPU is caught, in
-/// each cell.
+/// The check above is not blind: one recurrent weight off by 1e-2 (a change of the outputs of
+/// ~1e-3 of their size, ten times the tolerance) on the GPU is caught, in each cell.
 #[test]
-fn a_weight_off_by_a_thousandth_is_caught() {
+fn a_weight_off_by_a_hundredth_is_caught() {
     for (layer, input) in [LAYERS[0], LAYERS[2], LAYERS[4]] {
         let model = one_layer(layer, input, 1);
         let mut weights: Vec<Tensor> = model.params().iter().map(|(_, p)| p.value().clone()).collect();
         let mut u = weights[1].data().to_vec();
-        u[3] += 1e-3;
+        u[3] += 1e-2;
         weights[1] = Tensor::from_vec(u, weights[1].shape());
         assert!(compare(&model, &weights, (3, 2)).is_err(), "{layer}: a wrong U passed");
     }
