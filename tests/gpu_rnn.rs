@@ -40,9 +40,8 @@ fn randn(seed: u64, shape: &[usize]) -> Tensor {
 /// A model of the one recurrent layer `layer` (TOML) over inputs T × F, its weights drawn
 /// N(0, ½) (biases too, so that every bias is exercised).
 fn one_layer(layer: &str, (steps, f): (usize, usize), seed: u64) -> Model {
-    let spec = format!(
-        "name = \"one\"\ninput = [{steps}, {f}]\nloss = \"softmax-cross-entropy\"\nlayers = [ {{ {layer} }} ]"
-    );
+    let spec =
+        format!("name = \"one\"\ninput = [{steps}, {f}]\nloss = \"softmax-cross-entropy\"\nlayers = [ {{ {layer} }} ]");
     let spec: ModelSpec = toml::from_str(&spec).unwrap_or_else(|e| panic!("{layer}: {e}"));
     let mut model = Model::new(spec, &mut Rng::seed(seed)).unwrap();
     let mut rng = Rng::seed(seed + 1);

@@ -20,8 +20,8 @@ pub use conv::{ConvShape, conv2d_backward, conv2d_forward, mask_in_place, mask_m
 pub use dropout::{dropout_backward, dropout_eval, dropout_forward};
 pub use pool::{PoolShape, avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward};
 pub use recurrent::{
-    Block, Step, copy_block, fill_zero, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward,
-    swap_axes,
+    Block, Step, copy_block, fill_zero, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward,
+    rnn_forward, swap_axes,
 };
 
 /// Every compute pipeline, compiled once when the GPU is opened.

@@ -313,7 +313,9 @@ impl GpuNet {
                     }
                     None => kernels::dropout_eval(gpu, rows * n_out, *p, *rule, x, y),
                 },
-                Stage::Recurrent(r) => r.forward(gpu, rows, x, y, seed.map(|seed| Rng::derive(seed, s as u64).next_u64())),
+                Stage::Recurrent(r) => {
+                    r.forward(gpu, rows, x, y, seed.map(|seed| Rng::derive(seed, s as u64).next_u64()))
+                }
             }
         }
         self.values.last().expect("the outputs")

@@ -144,15 +144,7 @@ impl Direction {
                 CellKind::Gru => kernels::gru_forward(
                     gpu,
                     step,
-                    [
-                        &self.gates,
-                        &self.rec,
-                        self.weights[3].buffer(),
-                        &self.cell,
-                        &self.h,
-                        &self.h_prev,
-                        &self.state,
-                    ],
+                    [&self.gates, &self.rec, self.weights[3].buffer(), &self.cell, &self.h, &self.h_prev, &self.state],
                 ),
                 CellKind::Rnn => {
                     kernels::rnn_forward(gpu, step, [&self.gates, &self.rec, &self.h, &self.h_prev, &self.state])
@@ -373,7 +365,16 @@ impl GpuRecurrent {
                 (Some(seed), Some((values, mask))) => {
                     let stream = Rng::derive(seed, k as u64).next_u64();
                     let n = all * width;
-                    kernels::dropout_forward(gpu, n, self.dropout, DropoutRule::Inverted, stream, &self.outs[k], values, mask);
+                    kernels::dropout_forward(
+                        gpu,
+                        n,
+                        self.dropout,
+                        DropoutRule::Inverted,
+                        stream,
+                        &self.outs[k],
+                        values,
+                        mask,
+                    );
                     values
                 }
                 _ => &self.outs[k],
@@ -404,7 +405,12 @@ impl GpuRecurrent {
                 let slot = if direction.reverse { 0 } else { steps - 1 };
                 kernels::fill_zero(gpu, all * h, &direction.dh_out);
                 let src = Block { buffer: dy, width, row: 0, col: d * h };
-                kernels::copy_block(gpu, (rows, h), src, Block { buffer: &direction.dh_out, width: h, row: slot * rows, col: 0 });
+                kernels::copy_block(
+                    gpu,
+                    (rows, h),
+                    src,
+                    Block { buffer: &direction.dh_out, width: h, row: slot * rows, col: 0 },
+                );
             }
         }
         for (k, layer) in self.layers.iter().enumerate().rev() {
@@ -448,7 +454,8 @@ impl GpuRecurrent {
 
     /// The gradients of the last backward pass, in the model's order, on the CPU (for tests).
     pub fn gradients(&self, gpu: &Gpu) -> Vec<Tensor> {
-        let download = |(w, g): (&GpuTensor, &wgpu::Buffer)| Tensor::from_vec(download_f32(gpu, g, w.numel()), w.shape());
+        let download =
+            |(w, g): (&GpuTensor, &wgpu::Buffer)| Tensor::from_vec(download_f32(gpu, g, w.numel()), w.shape());
         self.params().into_iter().map(download).collect()
     }
 }
