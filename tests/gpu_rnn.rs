@@ -206,3 +206,30 @@ fn lstm_rows_on_2000_digits_trains_to_the_cpu_accuracy() {
     assert!(accuracy(&cpu) > 0.5, "{cpu}");
     assert!((accuracy(&cpu) - accuracy(&gpu)).abs() <= 0.005, "CPU {} vs GPU {}", accuracy(&cpu), accuracy(&gpu));
 }
+
+/// Dropout between stacked layers draws its masks from the step's seed: the same seed gives the
+/// same outputs and gradients bit for bit, another seed other outputs, and test mode (no seed)
+/// other outputs again. (Its masks are the GPU's own, not the CPU's, so no CPU reference.)
+#[test]
+fn dropout_between_layers_is_fixed_by_the_seed() {
+    let gpu = gpu();
+    let model = one_layer("type = \"gru\", hidden = 5, layers = 2, dropout = 0.5", (4, 3), 3);
+    let weights: Vec<Tensor> = model.params().iter().map(|(_, p)| p.value().clone()).collect();
+    let weights: Vec<&Tensor> = weights.iter().collect();
+    let net = GpuRecurrent::new(gpu, &model.spec().layers[0].spec, &model.spec().input, &weights, 3).unwrap();
+    let (x, delta) = (GpuTensor::upload(gpu, &randn(1, &[3, 4, 3])), GpuTensor::upload(gpu, &randn(2, &[3, 5])));
+    let run = |seed: Option<u64>| {
+        let y = GpuTensor::zeros(gpu, &[3, 5]);
+        net.forward(gpu, 3, x.buffer(), y.buffer(), seed);
+        net.backward(gpu, 3, delta.buffer(), None);
+        (
+            y.download(gpu).data().to_vec(),
+            net.gradients(gpu).iter().flat_map(|g| g.data().to_vec()).collect::<Vec<f32>>(),
+        )
+    };
+    let (a, b, c, test) = (run(Some(7)), run(Some(7)), run(Some(8)), run(None));
+    assert!(a == b, "one seed, two results");
+    assert!(a.1.iter().all(|g| g.is_finite()));
+    assert_ne!(a.0, c.0, "another seed, the same masks");
+    assert_ne!(a.0, test.0, "training and test mode agree");
+}
