@@ -53,13 +53,18 @@ fn every_kind_round_trips_through_json() {
         assert_eq!((layer.kind(), layer.as_activation()), (a.name(), Some(a)));
         assert_eq!(layer.as_kind().init_before(), Some(a.init_before()));
     }
-    // the GPU has kernels for convolution, pooling, dropout, linear layers, flatten and the
-    // activations but GELU so far
+    // the GPU has kernels for convolution, pooling, dropout, linear and recurrent layers, flatten
+    // and the activations but GELU so far
     let on_gpu: Vec<&str> = spec.layers.iter().filter(|l| l.spec.as_kind().gpu()).map(|l| l.spec.kind()).collect();
     let activations = ["relu", "sigmoid", "tanh", "scaled-tanh", "identity"];
-    let layers = ["conv2d", "maxpool2d", "avgpool2d", "dropout", "linear", "flatten"];
+    let layers = ["conv2d", "maxpool2d", "avgpool2d", "dropout", "linear", "flatten", "rnn", "lstm", "gru"];
     assert!(on_gpu.iter().all(|k| layers.contains(k) || activations.contains(k)), "{on_gpu:?}");
-    assert!(on_gpu.contains(&"flatten") && !LayerSpec::activation(Activation::Gelu).as_kind().gpu(), "{on_gpu:?}");
+    assert!(
+        on_gpu.contains(&"flatten")
+            && on_gpu.contains(&"lstm")
+            && !LayerSpec::activation(Activation::Gelu).as_kind().gpu(),
+        "{on_gpu:?}"
+    );
 }
 
 #[test]
