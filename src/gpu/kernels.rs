@@ -19,6 +19,7 @@ mod lrn;
 mod optim_more;
 mod pool;
 mod rbf;
+mod recurrent;
 mod regularize;
 mod shape;
 mod subsample;
@@ -30,6 +31,10 @@ pub use loss::loss;
 pub use lrn::{lrn_backward, lrn_forward};
 pub use pool::{PoolShape, avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward};
 pub use rbf::{rbf_backward, rbf_forward};
+pub use recurrent::{
+    Block, Step, copy_block, fill_zero, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward,
+    rnn_forward, swap_axes,
+};
 pub use regularize::{SumOf, clip_scale, finish, max_norm, partial_slots, partial_sums, penalty_grad};
 pub use shape::{accumulate, concat, copy, crop, pad, scale, split};
 pub use subsample::{SubsampleShape, subsample_backward, subsample_forward};
@@ -59,6 +64,7 @@ pub(super) struct Kernels {
     loss: loss::LossPipelines,
     optim: optim_more::OptimPipelines,
     regularize: regularize::RegularizePipelines,
+    recurrent: recurrent::RecurrentPipelines,
 }
 
 impl Kernels {
@@ -120,6 +126,7 @@ impl Kernels {
                 &module("regularize", include_str!("shaders/regularize.wgsl")),
                 pipeline,
             ),
+            recurrent: recurrent::RecurrentPipelines::new(module, pipeline),
         }
     }
 }

@@ -12,10 +12,11 @@
 //!   gathering, the SGD and Adam updates, the argmax of each row; in `kernels/`: convolution
 //!   through im2col, max and average pooling, dropout, GELU, the other losses and update rules,
 //!   padding, concatenation and the other movements, LeNet-5's sub-sampling and RBF units, LRN,
-//!   regularization); the shaders are in `shaders/`.
-//! - `net`: a sequential network on the device, forward and backward: every layer kind but the
-//!   recurrent ones (Inception's branches and auxiliary heads as networks of their own).
+//!   regularization, the recurrent cells' steps); the shaders are in `shaders/`.
+//! - `net`: a sequential network on the device, forward and backward: every layer kind but
+//!   one-hot inputs (Inception's branches and auxiliary heads as networks of their own).
 //! - `regularize`: L1/L2 penalties, gradient clipping and max-norm around the device's updates.
+//! - `recurrent`: the Elman, LSTM and GRU layers (stacked, bidirectional) on the device.
 //! - `bench`: timing kernels for `nabla bench --device gpu`.
 //! - `infer`: evaluation and prediction of a saved model on the device (`GpuPredictor`).
 //! - `train`: an epoch of mini-batch training with weights, optimizer state and data set on the
@@ -40,6 +41,7 @@ mod infer;
 pub mod kernels;
 #[cfg(feature = "gpu")]
 mod net;
+mod recurrent;
 #[cfg(feature = "gpu")]
 mod regularize;
 #[cfg(feature = "gpu")]
@@ -54,5 +56,7 @@ pub use device::Device;
 pub use infer::GpuPredictor;
 #[cfg(feature = "gpu")]
 pub use net::GpuNet;
+#[cfg(feature = "gpu")]
+pub use recurrent::GpuRecurrent;
 #[cfg(feature = "gpu")]
 pub use train::GpuTraining;

@@ -12,6 +12,7 @@
 
 use super::buffer::{download_f32, upload_words, zeroed};
 use super::kernels::{self, ConvShape, PoolShape, SubsampleShape, activation_code};
+use super::recurrent::GpuRecurrent;
 use super::{Gpu, GpuTensor};
 use crate::nn::{DropoutRule, LayerSpec, Model, ModelSpec, Module};
 use crate::ops::Lrn;
@@ -75,6 +76,8 @@ enum Stage {
     Inception(compound::Branches),
     /// An auxiliary classifier head beside the main path.
     Auxiliary(compound::Head),
+    /// An `rnn`, `lstm` or `gru` layer, stacked and bidirectional (gpu/recurrent.rs).
+    Recurrent(GpuRecurrent),
 }
 
 impl Stage {
@@ -88,6 +91,7 @@ impl Stage {
             }
             Stage::MaxPool { shape, argmax } => *argmax = zeroed(gpu, rows * shape.outputs()),
             Stage::Dropout { mask, .. } => *mask = zeroed(gpu, rows * width),
+            Stage::Recurrent(r) => r.reserve(gpu, rows),
             Stage::Subsample { shape, sums, .. } => *sums = zeroed(gpu, SubsampleShape { n: rows, ..*shape }.outputs()),
             Stage::Lrn { d, .. } => *d = zeroed(gpu, rows * width),
             Stage::Inception(branches) => branches.reserve(gpu, rows),
@@ -113,6 +117,7 @@ impl Stage {
             Stage::Rbf { weight, grad_weight, .. } => vec![(weight, grad_weight)],
             Stage::Inception(branches) => branches.params(),
             Stage::Auxiliary(head) => head.params(),
+            Stage::Recurrent(r) => r.params(),
             _ => Vec::new(),
         }
     }
@@ -157,7 +162,7 @@ impl GpuNet {
             if !layer.spec.as_kind().gpu() {
                 return Err(Error::config(format!(
                     "--device gpu: model '{}': layer {i} ({}) has no GPU kernel yet; the GPU trains every layer \
-                     but the recurrent ones (train this one with --device cpu)",
+                     kind but one-hot inputs (train this one with --device cpu)",
                     spec.name,
                     layer.describe()
                 )));
@@ -181,6 +186,22 @@ impl GpuNet {
             let input_shape = std::mem::replace(&mut input, output.clone());
             let stage = match &layer.spec {
                 LayerSpec::Flatten(_) => continue, // rows are already flat on the device
+                LayerSpec::Linear(_) if input_shape.len() == 2 => {
+                    // a linear layer over every step of a sequence would need a per-step loss too
+                    return Err(Error::config(format!(
+                        "--device gpu: model '{}': {} reads a sequence {input_shape:?} (a linear map per step): no \
+                         GPU kernel yet (train this one with --device cpu)",
+                        model.spec().name,
+                        layer.describe()
+                    )));
+                }
+                spec @ (LayerSpec::Rnn(_) | LayerSpec::Lstm(_) | LayerSpec::Gru(_)) => {
+                    let count = GpuRecurrent::param_count(spec).expect("a recurrent layer");
+                    let taken: Vec<_> = params.by_ref().take(count).collect();
+                    names.extend(taken.iter().map(|(n, _)| n.clone()));
+                    let weights: Vec<&Tensor> = taken.iter().map(|(_, p)| p.value()).collect();
+                    Stage::Recurrent(GpuRecurrent::new(gpu, spec, &input_shape, &weights, 1)?)
+                }
                 LayerSpec::Linear(_) | LayerSpec::Conv2d(_) => {
                     let (Some((wn, w)), Some((bn, b))) = (params.next(), params.next()) else {
                         unreachable!("a linear or convolutional layer has a weight and a bias")
@@ -381,6 +402,9 @@ impl GpuNet {
                     }
                     None => kernels::dropout_eval(gpu, rows * n_out, *p, *rule, x, y),
                 },
+                Stage::Recurrent(r) => {
+                    r.forward(gpu, rows, x, y, seed.map(|seed| Rng::derive(seed, s as u64).next_u64()))
+                }
                 Stage::Pad { planes, hw, padding, value } => {
                     kernels::pad(gpu, rows * planes, *hw, *padding, *value, x, y);
                 }
@@ -478,6 +502,7 @@ impl GpuNet {
                     kernels::avg_pool_backward(gpu, &shape, delta_out, delta_in);
                 }
                 Stage::Dropout { mask, .. } => kernels::dropout_backward(gpu, rows * n_out, delta_out, mask, delta_in),
+                Stage::Recurrent(r) => r.backward(gpu, rows, delta_out, needs_dx.then_some(delta_in)),
                 Stage::Pad { planes, hw, padding, .. } => {
                     kernels::crop(gpu, rows * planes, *hw, *padding, delta_out, delta_in);
                 }

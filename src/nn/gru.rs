@@ -167,7 +167,7 @@ impl LayerKind for GruSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

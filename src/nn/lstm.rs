@@ -209,7 +209,7 @@ impl LayerKind for LstmSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

@@ -131,7 +131,7 @@ impl LayerKind for RnnSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 
