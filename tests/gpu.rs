@@ -66,16 +66,19 @@ fn gemm_matches_gemm_into_for_every_transpose_and_accumulation() {
     check_gemm(&GEMM_SHAPES, None);
 }
 
-/// Both kernels at the small shapes and at shapes of at least [`kernels::BLOCKED_FROM`] 64×64
+/// Every kernel (the software drivers' one too) at the small shapes and at shapes of at least [`kernels::BLOCKED_FROM`] 64×64
 /// blocks (where `gemm` picks the register-blocked one): primes, a single row and nearly a
 /// single column, the ragged edges of the 64×64 blocks and of k's 16-wide tiles.
 #[test]
-fn both_gemm_kernels_match_gemm_into_at_odd_sizes() {
+fn every_gemm_kernel_matches_gemm_into_at_odd_sizes() {
     let large = [(521, 509, 67), (1, 4099, 17), (4097, 3, 1)];
     for (m, n, _) in large {
         assert_eq!(GemmKernel::for_size(m, n), GemmKernel::Blocked, "{m}×{n}");
+        // a software driver runs the barrier-free kernel at every size
+        let picked = if gpu().is_software() { GemmKernel::Rows } else { GemmKernel::Blocked };
+        assert_eq!(GemmKernel::pick(gpu(), m, n), picked, "{m}×{n} on {}", gpu().name());
     }
-    for kernel in [GemmKernel::Simple, GemmKernel::Blocked] {
+    for kernel in [GemmKernel::Simple, GemmKernel::Blocked, GemmKernel::Rows] {
         check_gemm(&GEMM_SHAPES, Some(kernel));
         check_gemm(&large, Some(kernel));
     }

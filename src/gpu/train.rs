@@ -110,7 +110,9 @@ impl GpuTraining {
                 let state: Vec<&wgpu::Buffer> = state.iter().collect();
                 kernels::update(gpu, self.rule, eta, t, w.numel(), g, w.buffer(), &state);
             }
-            // lets wgpu free the finished steps' temporaries without waiting for the GPU
+            // the step's kernels in one command buffer; then wgpu may free the finished steps'
+            // temporaries, without waiting for the GPU
+            gpu.submit();
             let _ = gpu.device.poll(wgpu::PollType::Poll);
             batch_end(rows);
         }
