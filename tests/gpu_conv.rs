@@ -412,7 +412,8 @@ fn probe_divergence() {
     let (train, test) = nabla::data::load_mnist(std::path::Path::new(&common::mnist())).unwrap();
     for steps in [1usize, 2, 5, 10, 20, 31] {
         let data = train.take(64 * steps);
-        let sets = Sets { train: &data, val: None, test: Some(&test.take(2000)) };
+        let test_part = test.take(2000);
+        let sets = Sets { train: &data, val: None, test: Some(&test_part) };
         let make = || {
             let model = Model::new(zoo("lenet5-modern"), &mut Rng::seed(4)).unwrap();
             let config = TrainConfig { epochs: 1, batch_size: 64, seed: 4, ..Default::default() };

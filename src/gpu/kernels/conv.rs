@@ -129,9 +129,10 @@ impl ConvShape {
     }
 }
 
-/// The largest K = C·KH·KW for which [`ConvKernel::for_shape`] picks the direct kernels: up to
-/// here each output's sum is short, and im2col would write and read K copies of every input
-/// value for it.
+/// The largest K = C·KH·KW for which [`ConvKernel::for_shape`] picks the direct kernels. They
+/// read two values per multiply-add where the GEMM's 4×4 blocks read one per two, but save
+/// im2col's K copies of the input: on lavapipe at batch 64 LeNet's C1 (K = 25) took 324 ms
+/// forward and backward directly against 552 ms through im2col, C3 (K = 150) 880 ms against 287.
 pub const DIRECT_UP_TO: usize = 64;
 
 /// How the convolution kernels compute. Both sum each value over its terms in a fixed order, so
