@@ -391,49 +391,25 @@ fn a_conv_net_with_dropout_trains_the_same_twice_on_the_gpu() {
 }
 
 /// lenet5-modern on 2,000 digits for one epoch (its spec's SGD with momentum and cosine
-/// schedule) ends within 0.5% test accuracy on both devices with the same seed. Ignored by
-/// default: the GPU epoch takes ~145 s on lavapipe on a loaded 2-core machine (run it with
-/// `--ignored`). It does not pass yet: measured CPU 76.97%, GPU 76.17% (seed 4); one epoch of
-/// 32 steps ends mid-descent, where the devices' rounding differences grow.
+/// schedule) ends within 0.5% test accuracy on both devices with the same seed.
+///
+/// Why it once failed (CPU 76.97%, GPU 76.17%), measured with `train --limit-train 64·s --seed
+/// 4` on both devices: not a bug (this net has no dropout, so both devices see the same
+/// batches and the same arithmetic up to rounding). After s = 1, 2, 5, 10 and 20 steps the two
+/// devices' losses agree to 6–7 digits and their weights within 4e-7 to 1.5e-6 of the largest;
+/// at s = 31 the weights were 2e-2 apart (accuracy 72.63% against 72.54%). η = 0.05 with momentum
+/// 0.9 is mid-descent there (test loss 0.86 at 20 steps, 1.27 at 31): once rounding moves an
+/// input across a kink (a ReLU at 0, a different maximum in a pooling window), the gradients
+/// differ by their own size, not by rounding, and the runs part. The old kernels summed C1's
+/// weight and bias gradients over the batch's 50,176 positions in one f32 accumulator, far more
+/// rounding than the CPU's blocked sums; the direct kernels sum per sample, then over the
+/// samples, and the run ends at the CPU's 76.97% with weights within 1.3e-6 (measured on
+/// lavapipe; the GPU epoch took 63 s there at load ~16).
 #[test]
-#[ignore = "~150 s on lavapipe"]
 fn lenet5_modern_on_2000_digits_trains_to_the_cpu_accuracy() {
     let s = Scratch::new("gpu-lenet");
     let (cpu, gpu) = (train_2000_digits("lenet5-modern", "cpu", &s.0), train_2000_digits("lenet5-modern", "gpu", &s.0));
     let accuracy = |r: &serde_json::Value| r["test_accuracy"].as_f64().unwrap();
     assert!(accuracy(&cpu) > 0.7, "{cpu}");
     assert!((accuracy(&cpu) - accuracy(&gpu)).abs() <= 0.005, "CPU {} vs GPU {}", accuracy(&cpu), accuracy(&gpu));
-}
-
-/// PROBE (temporary): how far the devices drift apart over 1, 10 and 31 steps of lenet5-modern.
-#[test]
-#[ignore = "probe"]
-fn probe_divergence() {
-    let (train, test) = nabla::data::load_mnist(std::path::Path::new(&common::mnist())).unwrap();
-    for steps in [1usize, 2, 5, 10, 20, 31] {
-        let data = train.take(64 * steps);
-        let test_part = test.take(2000);
-        let sets = Sets { train: &data, val: None, test: Some(&test_part) };
-        let make = || {
-            let model = Model::new(zoo("lenet5-modern"), &mut Rng::seed(4)).unwrap();
-            let config = TrainConfig { epochs: 1, batch_size: 64, seed: 4, ..Default::default() };
-            let optimizer = Optimizer::new(Sgd { momentum: 0.9, nesterov: false }, 0.05);
-            Trainer::new(model, optimizer, Box::new(Constant::new()), config)
-        };
-        let (mut cpu, mut on_gpu) = (make(), make());
-        on_gpu.to_gpu(Gpu::new().unwrap()).unwrap();
-        cpu.run(sets, &mut Quiet, &mut |_| Ok(())).unwrap();
-        on_gpu.run(sets, &mut Quiet, &mut |_| Ok(())).unwrap();
-        let mut worst = 0.0f32;
-        for ((_, c), (_, g)) in cpu.model.params().iter().zip(on_gpu.model.params()) {
-            let scale = c.value().data().iter().fold(0.0f32, |m, x| m.max(x.abs()));
-            let d = c.value().data().iter().zip(g.value().data()).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
-            worst = worst.max(d / scale);
-        }
-        let (hc, hg) = (&cpu.history[0], &on_gpu.history[0]);
-        println!(
-            "steps {steps}: loss CPU {} GPU {}, test acc CPU {:?} GPU {:?}, max |Δw|/max|w| {worst:e}",
-            hc.train_loss, hg.train_loss, hc.test_accuracy, hg.test_accuracy
-        );
-    }
 }
