@@ -22,8 +22,8 @@
 
 mod common;
 
-use common::{Scratch, train_2000_digits};
-use nabla::gpu::kernels::{self, ConvShape, PoolShape};
+use common::{Scratch, train_2000_digits_with};
+use nabla::gpu::kernels::{self, ConvKernel, ConvShape, DIRECT_UP_TO, PoolShape};
 use nabla::gpu::{Gpu, GpuNet, GpuTensor};
 use nabla::loss::softmax_cross_entropy;
 use nabla::nn::{AvgPool2d, Dropout, DropoutRule, Model, ModelSpec, Module};
@@ -89,6 +89,7 @@ const CONV_SHAPES: [ConvShape; 6] = [
     ConvShape { n: 5, c: 6, h: 14, w: 14, o: 16, kernel: (5, 5), stride: (1, 1), padding: (0, 0) },
 ];
 
+/// Both kernels (direct, im2col + GEMM) at every shape, forward and backward.
 #[test]
 fn conv2d_forward_and_backward_match_the_cpu_op() {
     let gpu = gpu();
@@ -102,37 +103,33 @@ fn conv2d_forward_and_backward_match_the_cpu_op() {
         let want = cpu_conv(&x, &w, &b, &delta, s);
         let bound = cpu_conv(&abs(&x), &abs(&w), &abs(&b), &abs(&delta), s);
         let (gx, gw, gb, gd) = (up(&x), up(&w), up(&b), up(&delta));
-        let y = GpuTensor::zeros(gpu, want[0].shape());
-        let cols = GpuTensor::zeros(gpu, &[s.cols_len()]);
-        let prod = GpuTensor::zeros(gpu, &[s.o * s.n * s.p()]);
-        kernels::conv2d_forward(
-            gpu,
-            s,
-            gx.buffer(),
-            gw.buffer(),
-            gb.buffer(),
-            cols.buffer(),
-            prod.buffer(),
-            y.buffer(),
-        );
-        let (dx, dw, db) =
-            (GpuTensor::zeros(gpu, x.shape()), GpuTensor::zeros(gpu, w.shape()), GpuTensor::zeros(gpu, b.shape()));
-        let grads = (dw.buffer(), db.buffer());
-        kernels::conv2d_backward(
-            gpu,
-            s,
-            gw.buffer(),
-            gd.buffer(),
-            cols.buffer(),
-            prod.buffer(),
-            grads,
-            Some(dx.buffer()),
-        );
-        let what = |part: &str| format!("conv2d {s:?}: {part}");
-        for (part, got, k) in [("y", &y, 0), ("∂x", &dx, 1), ("∂W", &dw, 2), ("∂b", &db, 3)] {
-            assert_within(&got.download(gpu), &want[k], &bound[k], &what(part));
+        for kernel in [ConvKernel::Direct, ConvKernel::Im2col] {
+            let y = GpuTensor::zeros(gpu, want[0].shape());
+            let cols = GpuTensor::zeros(gpu, &[s.cols_len_for(kernel)]);
+            let prod = GpuTensor::zeros(gpu, &[s.o * s.n * s.p()]);
+            let scratch = (cols.buffer(), prod.buffer());
+            let operands = (gx.buffer(), gw.buffer(), gb.buffer());
+            kernels::conv2d_forward_with(gpu, kernel, s, operands, scratch, y.buffer());
+            let (dx, dw, db) =
+                (GpuTensor::zeros(gpu, x.shape()), GpuTensor::zeros(gpu, w.shape()), GpuTensor::zeros(gpu, b.shape()));
+            let grads = (dw.buffer(), db.buffer());
+            let (xw, dx_buffer) = ((gx.buffer(), gw.buffer()), Some(dx.buffer()));
+            kernels::conv2d_backward_with(gpu, kernel, s, xw, gd.buffer(), scratch, grads, dx_buffer);
+            let what = |part: &str| format!("conv2d {kernel:?} {s:?}: {part}");
+            for (part, got, k) in [("y", &y, 0), ("∂x", &dx, 1), ("∂W", &dw, 2), ("∂b", &db, 3)] {
+                assert_within(&got.download(gpu), &want[k], &bound[k], &what(part));
+            }
         }
     }
+}
+
+/// The direct kernels up to [`DIRECT_UP_TO`] terms an output (LeNet's C1 and C3), im2col above.
+#[test]
+fn the_direct_kernels_take_few_input_maps() {
+    let picked = |c| ConvKernel::for_shape(&ConvShape { c, ..CONV_SHAPES[4] });
+    assert_eq!(picked(1), ConvKernel::Direct);
+    assert_eq!(picked(DIRECT_UP_TO / 25), ConvKernel::Direct);
+    assert_eq!(picked(DIRECT_UP_TO / 25 + 1), ConvKernel::Im2col);
 }
 
 /// The check above can fail: a kernel that drops the padding's offset is caught.
@@ -394,15 +391,24 @@ fn a_conv_net_with_dropout_trains_the_same_twice_on_the_gpu() {
 }
 
 /// lenet5-modern on 2,000 digits for one epoch (its spec's SGD with momentum and cosine
-/// schedule) ends within 0.5% test accuracy on both devices with the same seed. Ignored by
-/// default: the GPU epoch takes ~145 s on lavapipe on a loaded 2-core machine (run it with
-/// `--ignored`). It does not pass yet: measured CPU 76.97%, GPU 76.17% (seed 4); one epoch of
-/// 32 steps ends mid-descent, where the devices' rounding differences grow.
+/// schedule, at η = 0.01) ends within 0.5% test accuracy on both devices with the same seed.
+///
+/// Why η = 0.01 and not the spec's 0.05: at 0.05 the 32 steps end mid-descent in an unstable
+/// stretch (test loss 0.86 after 20 steps, 1.27 after 31), where the two devices' rounding,
+/// once it moves an input across a kink (a ReLU at 0, another maximum in a pooling window),
+/// gives gradients that differ by their own size and the runs part; which kernels land nearer
+/// the CPU is then chance. Measured on lavapipe (`train --limit-train 64·s --seed 4`): after
+/// s = 1, 2, 5, 10, 20 steps both devices' losses agree to 6–7 digits and their weights within
+/// 4e-7 to 1.5e-6 of the largest (no bug: this net has no dropout, so both see the same batches);
+/// after 31 the weights were 7e-4 apart with the im2col + tiled-GEMM kernels and 2e-2 with the
+/// direct ones, and after the whole epoch the first ended at 76.17% against the CPU's 76.97%,
+/// the second at 76.97%. At η = 0.01 the descent is steady and both land on the CPU's 75.70%
+/// (the GPU epoch took 102 s on lavapipe at load ~16, a few seconds on a quiet machine's share).
 #[test]
-#[ignore = "~150 s on lavapipe"]
 fn lenet5_modern_on_2000_digits_trains_to_the_cpu_accuracy() {
     let s = Scratch::new("gpu-lenet");
-    let (cpu, gpu) = (train_2000_digits("lenet5-modern", "cpu", &s.0), train_2000_digits("lenet5-modern", "gpu", &s.0));
+    let train = |device| train_2000_digits_with("lenet5-modern", device, &s.0, &["--lr", "0.01"]);
+    let (cpu, gpu) = (train("cpu"), train("gpu"));
     let accuracy = |r: &serde_json::Value| r["test_accuracy"].as_f64().unwrap();
     assert!(accuracy(&cpu) > 0.7, "{cpu}");
     assert!((accuracy(&cpu) - accuracy(&gpu)).abs() <= 0.005, "CPU {} vs GPU {}", accuracy(&cpu), accuracy(&gpu));

@@ -29,7 +29,7 @@ pub enum What {
     /// Training steps per second at --batch (SGD η 0.05, momentum 0.9), as torch_ref.py steps.
     Steps,
     /// conv2d forward + backward GFLOP/s: LeNet's C1 and C3 at batch 64, and 64 → 64 channels,
-    /// 3×3, 56×56 at batch 32.
+    /// 3×3, 56×56 at batch 32 (with --device gpu: C1 and C3, ms by each GPU kernel).
     Conv,
     /// One training epoch of lenet5-modern (SGD η 0.05, momentum 0.9, batch 64, as torch_ref.py
     /// lenet) and of the faithful lenet5 (the same, η from its spec), in seconds and samples/s.
@@ -58,7 +58,7 @@ pub struct BenchArgs {
     /// Steps for `steps`.
     #[arg(long, default_value_t = 2000)]
     pub steps: usize,
-    // `matmul`, `mlp`, `lenet`, `lstm` and `gru` run on the GPU too
+    // `matmul`, `conv`, `mlp`, `lenet`, `lstm` and `gru` run on the GPU too
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -70,11 +70,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let device = args.device.device.as_deref();
     let chosen = Device::from_flag_or_env(device)?;
-    if chosen == Device::Gpu && matches!(args.what, What::Steps | What::Conv) {
-        return Err(Error::config(format!(
-            "--device gpu: `bench {}` runs on the CPU only so far (on the GPU: matmul, mlp, lenet, lstm, gru)",
-            if args.what == What::Steps { "steps" } else { "conv" }
-        )));
+    if chosen == Device::Gpu && args.what == What::Steps {
+        return Err(Error::config(
+            "--device gpu: `bench steps` runs on the CPU only so far (on the GPU: matmul, conv, mlp, lenet, lstm, gru)",
+        ));
     }
     let on_cpu = chosen == Device::Cpu;
     let out = match args.what {
@@ -82,6 +81,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         What::Matmul => matmul(args.sizes.as_deref().unwrap_or("64,256,1024"))?,
         What::Mlp => mlp(args.batch.unwrap_or(128), args.epochs, device)?,
         What::Steps => steps(args.batch.unwrap_or(1), args.steps)?,
+        What::Conv if !on_cpu => gpu_conv(device)?,
         What::Conv => conv()?,
         What::Lenet => lenet(args.batch.unwrap_or(64), args.epochs, device)?,
         What::Lstm => {
@@ -161,24 +161,61 @@ fn gpu_matmul(sizes: &str, device: Option<&str>) -> Result<serde_json::Value> {
         }
         Err(e) => return Err(e),
     };
-    // the kernel `gemm` picks at each size, and the one-output-a-thread kernel beside it
-    let (mut picked, mut simple) = (serde_json::Map::new(), serde_json::Map::new());
+    // the kernel `gemm` picks at each size, and a GPU's choice beside it (the same on a GPU; the
+    // tiled kernel on a software driver, which picks the barrier-free one)
+    let (mut picked, mut tiled) = (serde_json::Map::new(), serde_json::Map::new());
     for n in sizes {
         let flops = 2.0 * (n as f64).powi(3);
         let gflops = |kernel| {
             let seconds = nabla::gpu::bench::gemm_seconds(&gpu, kernel, n, 0);
             serde_json::json!((flops / seconds / 1e8).round() / 10.0)
         };
-        let kernel = GemmKernel::for_size(n, n);
+        let (kernel, gpu_kernel) = (GemmKernel::pick(&gpu, n, n), GemmKernel::for_size(n, n));
         picked.insert(n.to_string(), gflops(kernel));
-        simple.insert(
+        tiled.insert(
             n.to_string(),
-            if kernel == GemmKernel::Simple { picked[&n.to_string()].clone() } else { gflops(GemmKernel::Simple) },
+            if kernel == gpu_kernel { picked[&n.to_string()].clone() } else { gflops(gpu_kernel) },
         );
     }
-    Ok(
-        serde_json::json!({ "what": "matmul", "device": gpu.name(), "gflops": picked, "gflops_one_output_a_thread": simple }),
-    )
+    Ok(serde_json::json!({ "what": "matmul", "device": gpu.name(), "gflops": picked, "gflops_tiled": tiled }))
+}
+
+/// LeNet's C1 and C3 (batch 64) forward and backward on the GPU by each convolution kernel, in
+/// ms ([`nabla::gpu::bench::conv_seconds`]), and which one the training picks; `--device auto`
+/// without a GPU measures the CPU's.
+#[cfg(feature = "gpu")]
+fn gpu_conv(device: Option<&str>) -> Result<serde_json::Value> {
+    use nabla::gpu::kernels::{ConvKernel, ConvShape};
+    let gpu = match nabla::gpu::Gpu::new() {
+        Ok(gpu) => gpu,
+        Err(e) if Device::from_flag_or_env(device)? == Device::Auto => {
+            super::shared::print::errln!("--device auto: measuring the CPU: {e}");
+            return conv();
+        }
+        Err(e) => return Err(e),
+    };
+    let lenet = |c, h, o, pad| ConvShape { n: 64, c, h, w: h, o, kernel: (5, 5), stride: (1, 1), padding: (pad, pad) };
+    let mut out = Vec::new();
+    for (name, shape) in [("lenet-c1", lenet(1, 28, 6, 2)), ("lenet-c3", lenet(6, 14, 16, 0))] {
+        let ms = |kernel| {
+            serde_json::json!((nabla::gpu::bench::conv_seconds(&gpu, kernel, &shape, 0) * 1e5).round() / 100.0)
+        };
+        out.push(serde_json::json!({
+            "layer": name, "input": [shape.n, shape.c, shape.h, shape.w], "weight": [shape.o, shape.c, 5, 5],
+            "padding": shape.padding.0, "picked": format!("{:?}", ConvKernel::for_shape(&shape)).to_lowercase(),
+            "ms_forward_backward": { "direct": ms(ConvKernel::Direct), "im2col": ms(ConvKernel::Im2col) },
+        }));
+    }
+    Ok(serde_json::json!({ "what": "conv", "device": gpu.name(), "layers": out }))
+}
+
+/// Without the feature: `--device gpu` says how to get it; `auto` measures the CPU.
+#[cfg(not(feature = "gpu"))]
+fn gpu_conv(device: Option<&str>) -> Result<serde_json::Value> {
+    match Device::from_flag_or_env(device)? {
+        Device::Gpu => Err(nabla::gpu::device::not_built()),
+        _ => conv(),
+    }
 }
 
 /// Without the feature: `--device gpu` says how to get it; `auto` measures the CPU.

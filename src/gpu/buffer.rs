@@ -79,6 +79,8 @@ pub(super) fn download_f32(gpu: &Gpu, buffer: &wgpu::Buffer, n: usize) -> Vec<f3
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
+    // the kernels that write `buffer` first
+    gpu.submit();
     let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
     encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
     gpu.queue.submit([encoder.finish()]);

@@ -4,6 +4,7 @@
 use super::device::DRIVER_HINT;
 use super::kernels::Kernels;
 use crate::{Error, Result};
+use std::sync::Mutex;
 use wgpu::util::DeviceExt;
 
 /// An open GPU: where kernels run and buffers live.
@@ -13,6 +14,9 @@ pub struct Gpu {
     info: wgpu::AdapterInfo,
     pub(super) limits: wgpu::Limits,
     pub(super) kernels: Kernels,
+    /// The launches recorded since the last submit ([`Gpu::submit`]): a training step's kernels
+    /// go to the driver in one command buffer, not one each.
+    pending: Mutex<Option<wgpu::CommandEncoder>>,
 }
 
 /// Threads per workgroup of the one-dimensional kernels (`@workgroup_size(256)` in the shaders).
@@ -55,7 +59,7 @@ impl Gpu {
             ))
         })?;
         let kernels = Kernels::compile(&device);
-        Ok(Gpu { device, queue, info, limits, kernels })
+        Ok(Gpu { device, queue, info, limits, kernels, pending: Mutex::new(None) })
     }
 
     /// The adapter in words: its name, driver and backend (`llvmpipe (LLVM 19.1.7, 256 bits),
@@ -71,7 +75,10 @@ impl Gpu {
 
     /// Launches `pipeline` over `groups` workgroups with `params` (the kernel's uniform `Params`,
     /// as 32-bit words: f32 values by their bits) at binding 0 and `buffers` at bindings 1, 2, …
-    /// The launch is queued; a download waits for it.
+    /// The launch is recorded after the ones before it and sent to the device by the next
+    /// [`Gpu::submit`] (or a download, or [`Gpu::wait`]). Writing a buffer through the queue must
+    /// go through [`Gpu::write`], which submits first: the queue runs its writes before the
+    /// command buffers of the next submit.
     pub(super) fn launch(
         &self,
         pipeline: &wgpu::ComputePipeline,
@@ -102,18 +109,32 @@ impl Gpu {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-        }
-        self.queue.submit([encoder.finish()]);
+        let mut pending = self.pending.lock().expect("no launch panicked while recording");
+        let encoder = pending.get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
     }
 
-    /// Waits until every queued launch has run.
+    /// Sends the launches recorded so far to the device (they run in order, after every launch
+    /// submitted before them).
+    pub fn submit(&self) {
+        let encoder = self.pending.lock().expect("no launch panicked while recording").take();
+        if let Some(encoder) = encoder {
+            self.queue.submit([encoder.finish()]);
+        }
+    }
+
+    /// `bytes` into `buffer` from byte `offset`, after every launch recorded so far.
+    pub(super) fn write(&self, buffer: &wgpu::Buffer, offset: u64, bytes: &[u8]) {
+        self.submit();
+        self.queue.write_buffer(buffer, offset, bytes);
+    }
+
+    /// Waits until every launch has run.
     pub fn wait(&self) {
+        self.submit();
         self.device
             .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
             .expect("the GPU device was lost");

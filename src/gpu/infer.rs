@@ -48,7 +48,9 @@ impl GpuPredictor {
             let batch = Tensor::from_vec(x.data()[start * d..(start + rows) * d].to_vec(), &[rows, d]);
             self.net.load_input(&self.gpu, &batch);
             let u = self.net.forward(&self.gpu, rows);
-            // each batch's outputs to their place in one buffer: one download at the end
+            // each batch's outputs to their place in one buffer (after its forward pass): one
+            // download at the end
+            self.gpu.submit();
             let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
             encoder.copy_buffer_to_buffer(u, 0, &outputs, 4 * (start * k) as u64, 4 * (rows * k) as u64);
             self.gpu.queue.submit([encoder.finish()]);
@@ -77,7 +79,7 @@ impl GpuPredictor {
             let rows: Vec<usize> = (start..(start + Self::BATCH).min(n)).collect();
             self.net.load_input(gpu, &data.inputs.gather_rows(&rows));
             let t: Vec<u8> = data.targets.gather_rows(&rows).data().iter().flat_map(|v| v.to_le_bytes()).collect();
-            gpu.queue.write_buffer(&targets, 0, &t);
+            gpu.write(&targets, 0, &t);
             let u = self.net.forward(gpu, rows.len());
             // δ is not needed: the net's output δ buffer takes it
             kernels::softmax_ce(gpu, rows.len(), k, u, &targets, self.net.output_delta(), &losses, start);

@@ -24,7 +24,10 @@ mod regularize;
 mod shape;
 mod subsample;
 
-pub use conv::{ConvShape, conv2d_backward, conv2d_forward, mask_in_place, mask_mul};
+pub use conv::{
+    ConvKernel, ConvShape, DIRECT_UP_TO, conv2d_backward, conv2d_backward_with, conv2d_forward, conv2d_forward_with,
+    mask_in_place, mask_mul,
+};
 pub use dropout::{dropout_backward, dropout_eval, dropout_forward};
 pub use gelu::{gelu_backward, gelu_forward};
 pub use loss::loss;
@@ -43,6 +46,7 @@ pub use subsample::{SubsampleShape, subsample_backward, subsample_forward};
 pub(super) struct Kernels {
     gemm: wgpu::ComputePipeline,
     gemm_blocked: wgpu::ComputePipeline,
+    gemm_rows: wgpu::ComputePipeline,
     bias_add: wgpu::ComputePipeline,
     column_sum: wgpu::ComputePipeline,
     activation: wgpu::ComputePipeline,
@@ -96,6 +100,7 @@ impl Kernels {
         Kernels {
             gemm: pipeline(&gemm, "gemm"),
             gemm_blocked: pipeline(&gemm, "gemm_blocked"),
+            gemm_rows: pipeline(&gemm, "gemm_rows"),
             bias_add: pipeline(&unary, "bias_add"),
             column_sum: pipeline(&unary, "column_sum"),
             activation: pipeline(&unary, "forward"),
@@ -154,7 +159,7 @@ fn word(n: usize, what: &str) -> u32 {
 /// the one-output-a-thread kernel's 16 times more workgroups keep more of a GPU busy.
 pub const BLOCKED_FROM: usize = 64;
 
-/// The GEMM kernels of `shaders/gemm.wgsl`. Both sum each output over k in the same order, one
+/// The GEMM kernels of `shaders/gemm.wgsl`. All sum each output over k in the same order, one
 /// fma a term, so the choice changes the speed, not the result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmKernel {
@@ -162,18 +167,36 @@ pub enum GemmKernel {
     Simple,
     /// A 16×16 workgroup per 64×64 block of C, each thread a 4×4 block (register blocking).
     Blocked,
+    /// No workgroup memory and no barriers: a 64-thread workgroup per 4×256 block of C, each
+    /// thread a 4×4 block read straight from the operands; for software drivers, whose caches do
+    /// what a GPU's workgroup memory does and whose barriers are costly.
+    Rows,
 }
 
+/// The most row blocks of 4 that [`GemmKernel::Rows`] dispatches (WebGPU's limit on workgroups
+/// in one dimension).
+const ROWS_MAX_GROUPS: usize = 65_535;
+
 impl GemmKernel {
-    /// The kernel [`gemm`] runs for an m×n product: the blocked one from [`BLOCKED_FROM`] blocks.
+    /// The kernel a GPU runs for an m×n product: the blocked one from [`BLOCKED_FROM`] blocks.
     pub fn for_size(m: usize, n: usize) -> GemmKernel {
         if m.div_ceil(64) * n.div_ceil(64) >= BLOCKED_FROM { GemmKernel::Blocked } else { GemmKernel::Simple }
+    }
+
+    /// The kernel [`gemm`] runs on `gpu` for an m×n product: [`GemmKernel::Rows`] on a software
+    /// driver (up to 262,140 rows), else [`GemmKernel::for_size`]'s.
+    pub fn pick(gpu: &Gpu, m: usize, n: usize) -> GemmKernel {
+        if gpu.is_software() && m.div_ceil(4) <= ROWS_MAX_GROUPS {
+            GemmKernel::Rows
+        } else {
+            GemmKernel::for_size(m, n)
+        }
     }
 }
 
 /// `C = op(A)·op(B)`, or `C += op(A)·op(B)` when `accumulate`: C is m×n; the device twin of
 /// [`crate::tensor::gemm_into`], with the same arguments, by the kernel
-/// [`GemmKernel::for_size`] picks.
+/// [`GemmKernel::pick`] picks.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
     gpu: &Gpu,
@@ -185,7 +208,7 @@ pub fn gemm(
     c: &wgpu::Buffer,
     accumulate: bool,
 ) {
-    gemm_with(gpu, GemmKernel::for_size(m, n), (m, n, k), (a, ta), (b, tb), c, accumulate);
+    gemm_with(gpu, GemmKernel::pick(gpu, m, n), (m, n, k), (a, ta), (b, tb), c, accumulate);
 }
 
 /// [`gemm`] by the given kernel (for tests and benchmarks of each).
@@ -200,11 +223,12 @@ pub fn gemm_with(
 ) {
     let flags = u32::from(ta == Transpose::Yes) | u32::from(tb == Transpose::Yes) << 1 | u32::from(accumulate) << 2;
     let params = [word(m, "m"), word(n, "n"), word(k, "k"), flags];
-    let (pipeline, block) = match kernel {
-        GemmKernel::Simple => (&gpu.kernels.gemm, 16),
-        GemmKernel::Blocked => (&gpu.kernels.gemm_blocked, 64),
+    let (pipeline, rows, cols) = match kernel {
+        GemmKernel::Simple => (&gpu.kernels.gemm, 16, 16),
+        GemmKernel::Blocked => (&gpu.kernels.gemm_blocked, 64, 64),
+        GemmKernel::Rows => (&gpu.kernels.gemm_rows, 4, 256),
     };
-    let groups = [word(n.div_ceil(block), "n"), word(m.div_ceil(block), "m"), 1];
+    let groups = [word(n.div_ceil(cols), "n"), word(m.div_ceil(rows), "m"), 1];
     gpu.launch(pipeline, &params, &[a, b, c], groups);
 }
 

@@ -7,11 +7,11 @@
 //!   C×H×W are one row of C·H·W values, as on the CPU)
 //! - `deltas[s + 1]`: ∂E/∂(output of stage s), same shape as `values[s + 1]`
 //! - a linear stage: W nᵢₙ × nₒᵤₜ, b nₒᵤₜ, and their gradients of the same shapes
-//! - a convolution: W O×C×KH×KW, b O, their gradients, and scratch `cols` (K × m·P) and `prod`
-//!   (O × m·P) kept from forward to backward (see [`kernels::conv2d_forward`])
+//! - a convolution: W O×C×KH×KW, b O, their gradients, and scratch `cols` and `prod` kept from
+//!   forward to backward (see [`kernels::conv2d_forward`]; `prod` only for im2col)
 
 use super::buffer::{download_f32, upload_words, zeroed};
-use super::kernels::{self, ConvShape, PoolShape, SubsampleShape, activation_code};
+use super::kernels::{self, ConvKernel, ConvShape, PoolShape, SubsampleShape, activation_code};
 use super::recurrent::GpuRecurrent;
 use super::{Gpu, GpuTensor};
 use crate::nn::{DropoutRule, LayerSpec, Model, ModelSpec, Module};
@@ -87,7 +87,9 @@ impl Stage {
             Stage::Conv { shape, cols, prod, .. } => {
                 let batch = ConvShape { n: rows, ..*shape };
                 *cols = zeroed(gpu, batch.cols_len());
-                *prod = zeroed(gpu, batch.o * rows * batch.p());
+                // the direct kernels need no product
+                let product = ConvKernel::for_shape(&batch) == ConvKernel::Im2col;
+                *prod = zeroed(gpu, if product { batch.o * rows * batch.p() } else { 1 });
             }
             Stage::MaxPool { shape, argmax } => *argmax = zeroed(gpu, rows * shape.outputs()),
             Stage::Dropout { mask, .. } => *mask = zeroed(gpu, rows * width),
@@ -336,7 +338,7 @@ impl GpuNet {
         assert_eq!(x.shape().get(1), Some(&self.inputs()), "GpuNet::load_input: X is {:?}", x.shape());
         self.reserve(gpu, x.shape()[0]);
         let bytes: Vec<u8> = x.data().iter().flat_map(|v| v.to_le_bytes()).collect();
-        gpu.queue.write_buffer(&self.values[0], 0, &bytes);
+        gpu.write(&self.values[0], 0, &bytes);
     }
 
     /// The buffer that [`GpuNet::forward`] reads X from (m × [`GpuNet::inputs`]).
@@ -479,7 +481,7 @@ impl GpuNet {
                     let dx = needs_dx.then_some(delta_in);
                     let w = table.as_ref().map_or(weight.buffer(), |(_, masked)| masked);
                     let grads = (grad_weight, grad_bias);
-                    kernels::conv2d_backward(gpu, &shape, w, delta_out, cols, prod, grads, dx);
+                    kernels::conv2d_backward(gpu, &shape, (x, w), delta_out, (cols, prod), grads, dx);
                     if let Some((mask, _)) = table {
                         // ∂E/∂W = M ⊙ ∂E/∂(W ⊙ M)
                         kernels::mask_in_place(gpu, weight.numel(), mask, grad_weight);

@@ -1,8 +1,10 @@
 //! Mini-batch training on the device: the data set is uploaded once, and each epoch uploads only
 //! its shuffled order; every step gathers its batch, runs forward, the fused softmax
-//! cross-entropy and backward, and updates weights and optimizer state, all on the device. At
-//! the epoch's end the rows' losses come back, and the weights and optimizer state are written
-//! into the CPU model and optimizer, which evaluate and checkpoint as before.
+//! cross-entropy and backward, and updates weights and optimizer state, all on the device. A set
+//! larger than the device binds at once (MNIST's 179 MB on lavapipe, which binds 128 MB) stays
+//! on the host, and each step writes its batch instead. At the epoch's end the rows' losses come
+//! back, and the weights and optimizer state are written into the CPU model and optimizer, which
+//! evaluate and checkpoint as before.
 
 use super::buffer::{download_f32, upload_words, zeroed};
 use super::regularize::DeviceRegularization;
@@ -16,10 +18,11 @@ use crate::train::Regularization;
 use crate::{Error, Result};
 use std::ops::Range;
 
-/// A training set on the device: inputs N × D and targets N × K, f32.
+/// A training set seen by the device.
 struct DeviceData {
-    inputs: wgpu::Buffer,
-    targets: wgpu::Buffer,
+    /// Inputs N × D and targets N × K, f32, on the device; `None` when the steps write their
+    /// batches from the host (a set over the device's binding size, or [`GpuTraining::stream`]).
+    buffers: Option<(wgpu::Buffer, wgpu::Buffer)>,
     /// Its rows, and the address of the CPU set it came from (a different set is uploaded anew).
     rows: usize,
     source: usize,
@@ -38,6 +41,8 @@ pub struct GpuTraining {
     regularization: Option<DeviceRegularization>,
     /// The sum over the last epoch's rows of the penalty of their batch (0 without L1/L2).
     penalty_sum: f64,
+    /// Whether every set stays on the host ([`GpuTraining::stream`]).
+    stream: bool,
 }
 
 impl GpuTraining {
@@ -61,7 +66,17 @@ impl GpuTraining {
             })
             .collect();
         let loss = model.spec().loss;
-        Ok(GpuTraining { gpu, net, rule, state, data: None, loss, regularization: None, penalty_sum: 0.0 })
+        Ok(GpuTraining {
+            gpu,
+            net,
+            rule,
+            state,
+            data: None,
+            loss,
+            regularization: None,
+            penalty_sum: 0.0,
+            stream: false,
+        })
     }
 
     /// Regularizes the training steps from now on by `reg` (penalties, clipping, max-norm).
@@ -85,7 +100,7 @@ impl GpuTraining {
     /// the stream `Rng::derive(seed, b)` (see [`GpuNet::forward_training`]). Returns the sum over the epoch's rows of their loss
     /// (what the CPU's loop sums as each batch's mean times its size); `batch_end` is called
     /// after each step is queued (its loss stays on the device). The weights and optimizer state
-    /// are written into `model` and `optimizer` at the end. Panics if the training set does not fit the device (see [`GpuTraining::upload`]).
+    /// are written into `model` and `optimizer` at the end.
     pub fn epoch(
         &mut self,
         data: &Dataset,
@@ -99,7 +114,7 @@ impl GpuTraining {
             panic!("{e}");
         }
         let gpu = &self.gpu;
-        let device_data = self.data.as_ref().expect("uploaded");
+        let device_data = self.data.as_ref().expect("uploaded").buffers.as_ref();
         let order32: Vec<u32> = order.iter().map(|&i| i as u32).collect();
         let order_buffer = upload_words(gpu, &order32);
         let losses = zeroed(gpu, order.len());
@@ -112,8 +127,20 @@ impl GpuTraining {
         let penalties = zeroed(gpu, batches.len());
         for (b, range) in batches.iter().enumerate() {
             let rows = range.len();
-            kernels::gather_rows(gpu, (rows, d), &order_buffer, range.start, &device_data.inputs, self.net.input());
-            kernels::gather_rows(gpu, (rows, k), &order_buffer, range.start, &device_data.targets, &targets);
+            match device_data {
+                Some((inputs, all_targets)) => {
+                    kernels::gather_rows(gpu, (rows, d), &order_buffer, range.start, inputs, self.net.input());
+                    kernels::gather_rows(gpu, (rows, k), &order_buffer, range.start, all_targets, &targets);
+                }
+                None => {
+                    // after the step before has read the batch before (the queue's order)
+                    let batch = &order[range.clone()];
+                    self.net.load_input(gpu, &data.inputs.gather_rows(batch));
+                    let t: Vec<u8> =
+                        data.targets.gather_rows(batch).data().iter().flat_map(|v| v.to_le_bytes()).collect();
+                    gpu.write(&targets, 0, &t);
+                }
+            }
             let u = self.net.forward_training(gpu, rows, Rng::derive(seed, b as u64).next_u64());
             kernels::loss(gpu, self.loss, (rows, k), u, &targets, self.net.output_delta(), &losses, range.start);
             self.net.side_losses(gpu, rows, &targets);
@@ -129,7 +156,9 @@ impl GpuTraining {
             if let Some(reg) = &self.regularization {
                 reg.after_update(gpu, &self.net);
             }
-            // lets wgpu free the finished steps' temporaries without waiting for the GPU
+            // the step's kernels in one command buffer; then wgpu may free the finished steps'
+            // temporaries, without waiting for the GPU
+            gpu.submit();
             let _ = gpu.device.poll(wgpu::PollType::Poll);
             batch_end(rows);
         }
@@ -140,32 +169,29 @@ impl GpuTraining {
         loss_sum
     }
 
-    /// Uploads the training set unless it is already on the device; an error if it does not fit.
+    /// Uploads the training set unless it is already on the device, or, when it takes more than
+    /// the device binds at once, leaves it on the host for the steps to write their batches from.
     pub fn upload(&mut self, data: &Dataset) -> Result<()> {
-        if self.data.as_ref().is_some_and(|d| d.source == data as *const Dataset as usize && d.rows == data.len()) {
+        let source = data as *const Dataset as usize;
+        if self.data.as_ref().is_some_and(|d| d.source == source && d.rows == data.len()) {
             return Ok(());
         }
-        let all: Vec<usize> = (0..data.len()).collect();
-        let inputs = data.inputs.gather_rows(&all);
-        let bytes = 4 * inputs.numel() as u64;
+        let bytes = 4 * data.inputs.shape().iter().product::<usize>() as u64;
         let limit = self.gpu.limits.max_storage_buffer_binding_size.min(self.gpu.limits.max_buffer_size);
-        if bytes > limit {
-            return Err(Error::config(format!(
-                "--device gpu: the training set's {} rows take {} MB as f32, more than the {} MB that {} binds at \
-                 once; train on fewer rows (--limit-train) or on the CPU",
-                data.len(),
-                bytes >> 20,
-                limit >> 20,
-                self.gpu.name()
-            )));
-        }
-        self.data = Some(DeviceData {
-            inputs: upload_words(&self.gpu, inputs.data()),
-            targets: upload_words(&self.gpu, data.targets.data()),
-            rows: data.len(),
-            source: data as *const Dataset as usize,
+        let buffers = (!self.stream && bytes <= limit).then(|| {
+            let all: Vec<usize> = (0..data.len()).collect();
+            let inputs = data.inputs.gather_rows(&all);
+            (upload_words(&self.gpu, inputs.data()), upload_words(&self.gpu, data.targets.data()))
         });
+        self.data = Some(DeviceData { buffers, rows: data.len(), source });
         Ok(())
+    }
+
+    /// Makes the steps write each batch from the host even when the training set would fit on
+    /// the device (what a set over the device's binding size gets; for tests of that path).
+    pub fn stream(&mut self) {
+        self.stream = true;
+        self.data = None;
     }
 
     /// Writes the device's weights into `model`, and its optimizer state (at step `t`) into

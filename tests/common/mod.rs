@@ -76,8 +76,13 @@ pub fn write_gray_png(path: &Path, pixels: &[u8], w: u32, h: u32) {
 /// `device` (`--device`, and the run folder's name), in `dir`: its final JSON report. The GPU
 /// tests train this way on both devices and compare.
 pub fn train_2000_digits(model: &str, device: &str, dir: &Path) -> serde_json::Value {
+    train_2000_digits_with(model, device, dir, &[])
+}
+
+/// [`train_2000_digits`] with `extra` arguments (`--lr 0.01`).
+pub fn train_2000_digits_with(model: &str, device: &str, dir: &Path, extra: &[&str]) -> serde_json::Value {
     let data = mnist();
-    let args = [
+    let mut args = vec![
         "train",
         "--model",
         model,
@@ -95,6 +100,7 @@ pub fn train_2000_digits(model: &str, device: &str, dir: &Path) -> serde_json::V
         "--name",
         device,
     ];
+    args.extend_from_slice(extra);
     last_json(&nabla_ok(&args, dir))
 }
 

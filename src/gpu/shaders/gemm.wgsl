@@ -1,13 +1,14 @@
 // C = op(A)·op(B), or C += op(A)·op(B): C is m×n, op(A) m×k, op(B) k×n, all row-major; A is
-// stored k×m when transposed, B n×k. Two kernels, both stepping through k in 16-wide tiles of
-// op(A) and op(B) staged in workgroup memory:
+// stored k×m when transposed, B n×k. Three kernels; the first two step through k in 16-wide
+// tiles of op(A) and op(B) staged in workgroup memory (for GPUs), the third reads the operands
+// in place (for software drivers, at the end of the file):
 // - `gemm`: one thread per output, a 16×16 workgroup per 16×16 block of C (many workgroups: for
 //   small products, such as a batch's layer);
 // - `gemm_blocked`: register blocking, a 16×16 workgroup per 64×64 block of C, each thread
 //   computing a 4×4 block from vec4 rows of the tiles: 2 reads of workgroup memory per 16
 //   multiply-adds instead of 2 per 1 (for large products).
-// Each output's sum runs over k in order, one fma a term, in both: results depend neither on the
-// dispatch nor on the kernel.
+// Each output's sum runs over k in order, one fma a term, in all three: results depend neither on
+// the dispatch nor on the kernel.
 
 struct Params {
     m: u32,
@@ -127,6 +128,62 @@ fn gemm_blocked(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
         let row = row0 + 4u * local.y + r;
         for (var x = 0u; x < 4u; x = x + 1u) {
             let col = col0 + 4u * local.x + x;
+            if (row < p.m && col < p.n) {
+                let o = row * p.n + col;
+                if ((p.flags & 4u) != 0u) {
+                    c[o] = c[o] + acc[r][x];
+                } else {
+                    c[o] = acc[r][x];
+                }
+            }
+        }
+    }
+}
+
+// gemm_rows: for a software driver (lavapipe), where a workgroup runs on one CPU thread with its
+// invocations in SIMD lanes, workgroup memory is ordinary memory and each barrier a switch
+// between all the invocations: no tiles and no barriers here. A 64-thread workgroup computes 4
+// rows × 256 columns of C; thread x computes the 4×4 outputs C[row0 + r, col0 + x + 64c],
+// reading op(A) (the same rows for every thread: one address across the lanes) and op(B)
+// (neighbouring columns in neighbouring lanes) straight from the storage buffers, whose reads the
+// CPU's caches serve. Rows and columns past C's edge read the last row or column (every read
+// stays in the matrices, with no branch in the loop) and are not stored.
+@compute @workgroup_size(64)
+fn gemm_rows(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {
+    let row0 = group.y * 4u;
+    let col0 = group.x * 256u + local.x;
+    let a_transposed = (p.flags & 1u) != 0u;
+    let b_transposed = (p.flags & 2u) != 0u;
+    // op(A)[i, q] = a[i · a_row + q · a_step]; op(B)[q, j] = b[q · b_step + j · b_col]
+    let a_row = select(p.k, 1u, a_transposed);
+    let a_step = select(1u, p.m, a_transposed);
+    let b_col = select(1u, p.k, b_transposed);
+    let b_step = select(p.n, 1u, b_transposed);
+    var ia = vec4<u32>(0u);
+    var jb = vec4<u32>(0u);
+    for (var r = 0u; r < 4u; r = r + 1u) {
+        ia[r] = min(row0 + r, p.m - 1u) * a_row;
+        jb[r] = min(col0 + 64u * r, p.n - 1u) * b_col;
+    }
+    // acc[r][c] = C[row0 + r, col0 + 64c]
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var q = 0u; q < p.k; q = q + 1u) {
+        let qa = q * a_step;
+        let qb = q * b_step;
+        let b4 = vec4<f32>(b[qb + jb.x], b[qb + jb.y], b[qb + jb.z], b[qb + jb.w]);
+        acc0 = fma(vec4<f32>(a[ia.x + qa]), b4, acc0);
+        acc1 = fma(vec4<f32>(a[ia.y + qa]), b4, acc1);
+        acc2 = fma(vec4<f32>(a[ia.z + qa]), b4, acc2);
+        acc3 = fma(vec4<f32>(a[ia.w + qa]), b4, acc3);
+    }
+    let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var r = 0u; r < 4u; r = r + 1u) {
+        let row = row0 + r;
+        for (var x = 0u; x < 4u; x = x + 1u) {
+            let col = col0 + 64u * x;
             if (row < p.m && col < p.n) {
                 let o = row * p.n + col;
                 if ((p.flags & 4u) != 0u) {
