@@ -41,6 +41,7 @@ mod infer;
 pub mod kernels;
 #[cfg(feature = "gpu")]
 mod net;
+#[cfg(feature = "gpu")]
 mod recurrent;
 #[cfg(feature = "gpu")]
 mod regularize;
