@@ -1,5 +1,5 @@
 //! The launches of the WGSL kernels in `shaders/`, one function per kernel, each the device twin
-//! of a CPU op (named in its doc comment; `tests/gpu.rs` holds each to it). Operands are buffers
+//! of a CPU op (named in its doc comment; `tests/gpu/` holds each to it). Operands are buffers
 //! of row-major f32 (see [`super::GpuTensor::buffer`]) with their sizes given, as
 //! [`crate::tensor::gemm_into`] takes slices: the training loop reuses buffers sized for the
 //! largest batch.

@@ -1,7 +1,7 @@
 //! The end-to-end tests, one module per area, linked into one test binary: each binary links
 //! all of nabla, and one link instead of fifteen is minutes of CI. `cargo test --test suite
-//! <module>::` runs one area. Three files stay binaries of their own: `fuzz.rs` installs a
-//! global allocator, and `mpi.rs`, `gpu.rs` and `gpu_conv.rs` need a cargo feature.
+//! <module>::` runs one area. Three stay binaries of their own: `fuzz.rs` installs a
+//! global allocator, and `mpi.rs` and `gpu/` need a cargo feature.
 
 #[path = "../common/mod.rs"]
 mod common;

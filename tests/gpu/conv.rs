@@ -18,38 +18,17 @@
 //! - dropout: its masks are its own (a counter-based hash, not the CPU's ChaCha8 stream), so the
 //!   test checks what a mask must be: only 0 or 1/q (or 1), kept with frequency q, the same for a
 //!   seed, different for another, and backward using the forward pass's mask exactly.
-#![cfg(feature = "gpu")]
 
-mod common;
-
-use common::{Scratch, train_2000_digits_with};
+use crate::common::{Scratch, train_2000_digits_with};
+use crate::harness::{abs, digits, gpu, randn, up, zoo};
 use nabla::gpu::kernels::{self, ConvKernel, ConvShape, DIRECT_UP_TO, PoolShape};
 use nabla::gpu::{Gpu, GpuNet, GpuTensor};
 use nabla::loss::softmax_cross_entropy;
-use nabla::nn::{AvgPool2d, Dropout, DropoutRule, Model, ModelSpec, Module};
+use nabla::nn::{AvgPool2d, Dropout, DropoutRule, Model, Module};
 use nabla::optim::{Optimizer, Sgd, schedule::Constant};
 use nabla::rng::Rng;
 use nabla::train::{Quiet, Sets, TrainConfig, Trainer};
-use nabla::{Tensor, Var, data::Dataset};
-use std::sync::OnceLock;
-
-/// The GPU, opened once for every test of this file.
-fn gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| Gpu::new().unwrap_or_else(|e| panic!("the GPU tests need a GPU or lavapipe: {e}")))
-}
-
-fn randn(seed: u64, shape: &[usize]) -> Tensor {
-    Rng::seed(seed).normal_tensor(shape, 1.0)
-}
-
-fn abs(t: &Tensor) -> Tensor {
-    Tensor::from_vec(t.data().iter().map(|x| x.abs()).collect(), t.shape())
-}
-
-fn up(t: &Tensor) -> GpuTensor {
-    GpuTensor::upload(gpu(), t)
-}
+use nabla::{Tensor, Var};
 
 /// Asserts |got − want| ≤ 1e-4 · `bound` elementwise (`bound`: Σ|a||b| of each sum).
 #[track_caller]
@@ -274,19 +253,6 @@ fn test_time_dropout_is_the_cpu_layers() {
         kernels::dropout_eval(gpu, x.numel(), 0.3, rule, up(&x).buffer(), y.buffer());
         assert_eq!(y.download(gpu).data(), want.value().data(), "{rule:?}");
     }
-}
-
-/// 60 MNIST-shaped inputs and one-hot targets.
-fn digits(rows: usize) -> Dataset {
-    let labels: Vec<usize> = (0..rows).map(|i| (i * 7) % 10).collect();
-    let targets = Tensor::from_vec((0..rows * 10).map(|i| f32::from(labels[i / 10] == i % 10)).collect(), &[rows, 10]);
-    let inputs = Rng::seed(6).uniform_tensor(&[rows, 784], 0.0, 1.0);
-    Dataset { inputs: inputs.into(), targets, labels: Some(labels), image_shape: Some([1, 28, 28]), lengths: None }
-}
-
-fn zoo(name: &str) -> ModelSpec {
-    let path = format!("{}/models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
 /// A small net of every kind the GPU now runs: conv with a connection table and stride, avg and

@@ -10,11 +10,11 @@
 //! so each output is held to 1e-4 · Σₖ |aᵢₖ||bₖⱼ|: the rounding error bound of a sum of k
 //! products is k·2⁻²⁴ times that sum, under 1e-4 times it for k < 1600 (and far under it in
 //! practice); a relative bound on the output itself would fail wherever the sum cancels.
-#![cfg(feature = "gpu")]
 
-mod common;
-
-use common::{Scratch, assert_clean_failure, last_json, mnist, nabla, nabla_ok, train_2000_digits, write_gray_png};
+use crate::common::{
+    Scratch, assert_clean_failure, last_json, mnist, nabla, nabla_ok, train_2000_digits, write_gray_png,
+};
+use crate::harness::{abs, gpu, randn};
 use nabla::gpu::kernels::{self, GemmKernel, activation_code};
 use nabla::gpu::{Gpu, GpuNet, GpuPredictor, GpuTensor, GpuTraining};
 use nabla::loss::{Loss, softmax_cross_entropy};
@@ -24,17 +24,6 @@ use nabla::rng::Rng;
 use nabla::tensor::{Transpose, gemm_into};
 use nabla::train::{Quiet, Sets, TrainConfig, Trainer, evaluate};
 use nabla::{Tensor, Var, data::Dataset};
-use std::sync::OnceLock;
-
-/// The GPU, opened once for every test of this file.
-fn gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| Gpu::new().unwrap_or_else(|e| panic!("the GPU tests need a GPU or lavapipe: {e}")))
-}
-
-fn randn(seed: u64, shape: &[usize]) -> Tensor {
-    Rng::seed(seed).normal_tensor(shape, 1.0)
-}
 
 /// Asserts |got − want| ≤ 1e-4 · max(1, |want|) everywhere.
 #[track_caller]
@@ -51,10 +40,6 @@ fn assert_within(got: &[f32], want: &[f32], bound: &[f32], what: &str) {
     for (i, ((&g, &w), &b)) in got.iter().zip(want).zip(bound).enumerate() {
         assert!((g - w).abs() <= 1e-4 * b + 1e-30, "{what}: value {i}: GPU {g}, CPU {w}, Σ|a||b| {b}");
     }
-}
-
-fn abs(t: &Tensor) -> Tensor {
-    Tensor::from_vec(t.data().iter().map(|x| x.abs()).collect(), t.shape())
 }
 
 /// Shapes (m, n, k) with sizes 1, primes and odd sizes around the 16-wide tiles.

@@ -14,28 +14,15 @@
 //! error measured on lavapipe is 6.4e-7 of the largest value (the bidirectional stacked LSTM),
 //! so 1e-4 leaves room for other drivers' rounding, and a test below shows that the check
 //! catches a weight off by 1e-2.
-#![cfg(feature = "gpu")]
 
-mod common;
-
-use common::{Scratch, train_2000_digits};
+use crate::common::{Scratch, train_2000_digits};
+use crate::harness::{digits, gpu, randn, zoo};
 use nabla::gpu::{Gpu, GpuRecurrent, GpuTensor};
 use nabla::nn::{Model, ModelSpec, Module};
 use nabla::optim::{Optimizer, Sgd, schedule::Constant};
 use nabla::rng::Rng;
 use nabla::train::{Quiet, Sets, TrainConfig, Trainer};
-use nabla::{Tensor, Var, data::Dataset};
-use std::sync::OnceLock;
-
-/// The GPU, opened once for every test of this file.
-fn gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| Gpu::new().unwrap_or_else(|e| panic!("the GPU tests need a GPU or lavapipe: {e}")))
-}
-
-fn randn(seed: u64, shape: &[usize]) -> Tensor {
-    Rng::seed(seed).normal_tensor(shape, 1.0)
-}
+use nabla::{Tensor, Var};
 
 /// A model of the one recurrent layer `layer` (TOML) over inputs T × F, its weights drawn
 /// N(0, ½) (biases too, so that every bias is exercised).
@@ -149,19 +136,6 @@ fn a_weight_off_by_a_hundredth_is_caught() {
         weights[1] = Tensor::from_vec(u, weights[1].shape());
         assert!(compare(&model, &weights, (3, 2)).is_err(), "{layer}: a wrong U passed");
     }
-}
-
-/// 16 MNIST-shaped inputs and one-hot targets.
-fn digits(rows: usize) -> Dataset {
-    let labels: Vec<usize> = (0..rows).map(|i| (i * 7) % 10).collect();
-    let targets = Tensor::from_vec((0..rows * 10).map(|i| f32::from(labels[i / 10] == i % 10)).collect(), &[rows, 10]);
-    let inputs = Rng::seed(6).uniform_tensor(&[rows, 784], 0.0, 1.0);
-    Dataset { inputs: inputs.into(), targets, labels: Some(labels), image_shape: Some([1, 28, 28]), lengths: None }
-}
-
-fn zoo(name: &str) -> ModelSpec {
-    let path = format!("{}/models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
 /// One step of `model` (the whole set of 16 as one batch, SGD with momentum) on both devices:

@@ -20,9 +20,9 @@
 //!   the two differ only by `sqrt` and division rounding and fused multiply-adds (a few ulp a
 //!   step).
 //! - training steps: the loss within 1e-4 of itself and the weights within 1e-4 of the largest
-//!   weight (the steps compound the GEMMs' rounding, as in tests/gpu.rs).
-#![cfg(feature = "gpu")]
+//!   weight (the steps compound the GEMMs' rounding, as in basics.rs).
 
+use crate::harness::{abs, digits, gpu, randn, up, zoo};
 use nabla::gpu::kernels::{self, SubsampleShape};
 use nabla::gpu::{Gpu, GpuNet, GpuTensor};
 use nabla::loss::{Loss, least_squares, sigmoid_cross_entropy};
@@ -33,26 +33,7 @@ use nabla::optim::{AdaDelta, AdaDeltaWindow, AdaGrad, Adam, AdamW, RmsProp, Sgd,
 use nabla::rng::Rng;
 use nabla::train::{Quiet, Regularization, Sets, TrainConfig, Trainer};
 use nabla::{Tensor, Var, data::Dataset};
-use std::sync::OnceLock;
 use std::time::Instant;
-
-/// The GPU, opened once for every test of this file.
-fn gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| Gpu::new().unwrap_or_else(|e| panic!("the GPU tests need a GPU or lavapipe: {e}")))
-}
-
-fn randn(seed: u64, shape: &[usize]) -> Tensor {
-    Rng::seed(seed).normal_tensor(shape, 1.0)
-}
-
-fn abs(t: &Tensor) -> Tensor {
-    t.map(f32::abs)
-}
-
-fn up(t: &Tensor) -> GpuTensor {
-    GpuTensor::upload(gpu(), t)
-}
 
 fn zeros(shape: &[usize]) -> GpuTensor {
     GpuTensor::zeros(gpu(), shape)
@@ -323,19 +304,6 @@ fn a_wrong_rule_is_caught() {
     let got = down(&gw);
     let differ = got.data().iter().zip(&w).filter(|(a, b)| (*a - *b).abs() > 1e-4 * b.abs().max(1.0)).count();
     assert!(differ > n / 2, "only {differ} of {n} weights differ");
-}
-
-/// MNIST-shaped inputs and one-hot targets.
-fn digits(rows: usize) -> Dataset {
-    let labels: Vec<usize> = (0..rows).map(|i| (i * 7) % 10).collect();
-    let targets = Tensor::from_vec((0..rows * 10).map(|i| f32::from(labels[i / 10] == i % 10)).collect(), &[rows, 10]);
-    let inputs = Rng::seed(6).uniform_tensor(&[rows, 784], 0.0, 1.0);
-    Dataset { inputs: inputs.into(), targets, labels: Some(labels), image_shape: Some([1, 28, 28]), lengths: None }
-}
-
-fn zoo(name: &str) -> ModelSpec {
-    let path = format!("{}/models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
 /// A trainer of `spec` with its [train] table's optimizer, η, momentum, L2 and max-norm (and
