@@ -14,7 +14,7 @@
 use crate::common::{
     Scratch, assert_clean_failure, last_json, mnist, nabla, nabla_ok, train_2000_digits, write_gray_png,
 };
-use crate::harness::{abs, gpu, randn};
+use crate::harness::{abs, assert_same_weights, gpu, randn};
 use nabla::gpu::kernels::{self, GemmKernel, activation_code};
 use nabla::gpu::{Gpu, GpuNet, GpuPredictor, GpuTensor, GpuTraining};
 use nabla::loss::{Loss, softmax_cross_entropy};
@@ -349,17 +349,7 @@ fn training_steps_agree_on_both_devices() {
                     g.train_loss
                 );
             }
-            let scale = cpu
-                .model
-                .params()
-                .iter()
-                .flat_map(|(_, p)| p.value().data().to_vec())
-                .fold(0.0f32, |m, x| m.max(x.abs()));
-            for ((name, c), (_, g)) in cpu.model.params().iter().zip(on_gpu.model.params()) {
-                for (x, y) in c.value().data().iter().zip(g.value().data()) {
-                    assert!((x - y).abs() <= 1e-4 * scale, "{name}: CPU {x}, GPU {y}");
-                }
-            }
+            assert_same_weights(&name, &cpu, &on_gpu);
             let (cs, gs) = (cpu.optimizer.state_dict(), on_gpu.optimizer.state_dict());
             assert_eq!((cs.t, cs.buffers.keys().collect::<Vec<_>>()), (gs.t, gs.buffers.keys().collect::<Vec<_>>()));
         }

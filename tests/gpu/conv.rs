@@ -20,7 +20,7 @@
 //!   seed, different for another, and backward using the forward pass's mask exactly.
 
 use crate::common::{Scratch, train_2000_digits_with};
-use crate::harness::{abs, digits, gpu, randn, up, zoo};
+use crate::harness::{abs, assert_same_weights, digits, gpu, randn, up, zoo};
 use nabla::gpu::kernels::{self, ConvKernel, ConvShape, DIRECT_UP_TO, PoolShape};
 use nabla::gpu::{Gpu, GpuNet, GpuTensor};
 use nabla::loss::softmax_cross_entropy;
@@ -329,13 +329,7 @@ fn a_lenet5_modern_step_agrees_on_both_devices() {
     on_gpu.run(sets, &mut Quiet, &mut |_| Ok(())).unwrap();
     let (c, g) = (cpu.history[0].train_loss, on_gpu.history[0].train_loss);
     assert!((c - g).abs() <= 1e-4 * c, "loss CPU {c}, GPU {g}");
-    let scale =
-        cpu.model.params().iter().flat_map(|(_, p)| p.value().data().to_vec()).fold(0.0f32, |m, x| m.max(x.abs()));
-    for ((name, c), (_, g)) in cpu.model.params().iter().zip(on_gpu.model.params()) {
-        for (x, y) in c.value().data().iter().zip(g.value().data()) {
-            assert!((x - y).abs() <= 1e-4 * scale, "{name}: CPU {x}, GPU {y}");
-        }
-    }
+    assert_same_weights("lenet5-modern", &cpu, &on_gpu);
 }
 
 /// Dropout's masks on the device are fixed by the seed: two runs give the same weights bit for

@@ -4,8 +4,9 @@
 use nabla::Tensor;
 use nabla::data::Dataset;
 use nabla::gpu::{Gpu, GpuTensor};
-use nabla::nn::ModelSpec;
+use nabla::nn::{ModelSpec, Module};
 use nabla::rng::Rng;
+use nabla::train::Trainer;
 use std::sync::OnceLock;
 
 /// The GPU, opened once for every test of the binary.
@@ -41,4 +42,18 @@ pub fn digits(rows: usize) -> Dataset {
 pub fn zoo(name: &str) -> ModelSpec {
     let path = format!("{}/models/{name}.toml", env!("CARGO_MANIFEST_DIR"));
     toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Asserts that the GPU run's weights are the CPU run's, parameter by parameter, within 1e-4 of
+/// the largest CPU weight (training steps compound the GEMMs' rounding, so a bound relative to
+/// each weight would fail where a weight is near 0); `what` names the run in a failure.
+pub fn assert_same_weights(what: &str, cpu: &Trainer, on_gpu: &Trainer) {
+    let scale =
+        cpu.model.params().iter().flat_map(|(_, p)| p.value().data().to_vec()).fold(0.0f32, |m, x| m.max(x.abs()));
+    for ((cpu_name, c), (gpu_name, g)) in cpu.model.params().iter().zip(on_gpu.model.params()) {
+        assert_eq!(cpu_name, &gpu_name, "{what}");
+        for (x, y) in c.value().data().iter().zip(g.value().data()) {
+            assert!((x - y).abs() <= 1e-4 * scale, "{what}: {cpu_name}: CPU {x}, GPU {y}");
+        }
+    }
 }

@@ -22,7 +22,7 @@
 //! - training steps: the loss within 1e-4 of itself and the weights within 1e-4 of the largest
 //!   weight (the steps compound the GEMMs' rounding, as in basics.rs).
 
-use crate::harness::{abs, digits, gpu, randn, up, zoo};
+use crate::harness::{abs, assert_same_weights, digits, gpu, randn, up, zoo};
 use nabla::gpu::kernels::{self, SubsampleShape};
 use nabla::gpu::{Gpu, GpuNet, GpuTensor};
 use nabla::loss::{Loss, least_squares, sigmoid_cross_entropy};
@@ -340,14 +340,7 @@ fn one_step_on_both_devices(spec: &ModelSpec, rows: usize, reg: Regularization) 
         g.train_loss
     );
     assert!((c.penalty - g.penalty).abs() <= 1e-4 * c.penalty, "{name}: penalty CPU {}, GPU {}", c.penalty, g.penalty);
-    let scale =
-        cpu.model.params().iter().flat_map(|(_, p)| p.value().data().to_vec()).fold(0.0f32, |m, x| m.max(x.abs()));
-    for ((cpu_name, c), (gpu_name, g)) in cpu.model.params().iter().zip(on_gpu.model.params()) {
-        assert_eq!(cpu_name, &gpu_name);
-        for (x, y) in c.value().data().iter().zip(g.value().data()) {
-            assert!((x - y).abs() <= 1e-4 * scale, "{name}: {cpu_name}: CPU {x}, GPU {y}");
-        }
-    }
+    assert_same_weights(name, &cpu, &on_gpu);
     seconds
 }
 
@@ -417,13 +410,7 @@ fn a_googlenet_step_agrees_on_both_devices() {
     eprintln!("googlenet, one step of {rows} on the GPU: {:.1} s", start.elapsed().as_secs_f64());
     let (c, g) = (cpu.history[0].train_loss, on_gpu.history[0].train_loss);
     assert!((c - g).abs() <= 1e-4 * c, "loss CPU {c}, GPU {g}");
-    let scale =
-        cpu.model.params().iter().flat_map(|(_, p)| p.value().data().to_vec()).fold(0.0f32, |m, x| m.max(x.abs()));
-    for ((name, c), (_, g)) in cpu.model.params().iter().zip(on_gpu.model.params()) {
-        for (x, y) in c.value().data().iter().zip(g.value().data()) {
-            assert!((x - y).abs() <= 1e-4 * scale, "{name}: CPU {x}, GPU {y}");
-        }
-    }
+    assert_same_weights("googlenet", &cpu, &on_gpu);
 }
 
 /// googlenet-mnist's auxiliary head on the device: its loss's δ reaches the trunk's gradients

@@ -16,7 +16,7 @@
 //! catches a weight off by 1e-2.
 
 use crate::common::{Scratch, train_2000_digits};
-use crate::harness::{digits, gpu, randn, zoo};
+use crate::harness::{assert_same_weights, digits, gpu, randn, zoo};
 use nabla::gpu::{Gpu, GpuRecurrent, GpuTensor};
 use nabla::nn::{Model, ModelSpec, Module};
 use nabla::optim::{Optimizer, Sgd, schedule::Constant};
@@ -158,13 +158,7 @@ fn a_step_of_lstm_gru_and_bilstm_rows_agrees_on_both_devices() {
         on_gpu.run(sets, &mut Quiet, &mut |_| Ok(())).unwrap();
         let (c, g) = (cpu.history[0].train_loss, on_gpu.history[0].train_loss);
         assert!((c - g).abs() <= 1e-4 * c, "{name}: loss CPU {c}, GPU {g}");
-        let scale =
-            cpu.model.params().iter().flat_map(|(_, p)| p.value().data().to_vec()).fold(0.0f32, |m, x| m.max(x.abs()));
-        for ((param, c), (_, g)) in cpu.model.params().iter().zip(on_gpu.model.params()) {
-            for (x, y) in c.value().data().iter().zip(g.value().data()) {
-                assert!((x - y).abs() <= 1e-4 * scale, "{name}: {param}: CPU {x}, GPU {y}");
-            }
-        }
+        assert_same_weights(name, &cpu, &on_gpu);
     }
 }
 
