@@ -13,7 +13,6 @@ use clap::Args;
 use nabla::data::table::TableSchema;
 use nabla::data::{Dataset, ImageFormat, Task};
 use nabla::io::load_checkpoint_limited;
-use nabla::loss::Loss;
 use nabla::nn::{Model, SizeLimits};
 use nabla::train::{evaluate_ensemble, mc_evaluate};
 use nabla::{Error, Result};
@@ -121,8 +120,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
         Some("an ensemble (several --weights)".to_string())
     } else if args.mc_samples.is_some() {
         Some("MC dropout (--mc-samples)".to_string())
-    } else if spec.loss != Loss::SoftmaxCrossEntropy {
-        Some(format!("evaluating a {:?} model", spec.loss))
     } else {
         None
     };

@@ -8,7 +8,7 @@ use crate::data::Dataset;
 use crate::loss::Loss;
 use crate::nn::Model;
 use crate::tensor::Tensor;
-use crate::train::Evaluation;
+use crate::train::{Evaluation, RegressionMetrics};
 use crate::{Error, Result};
 
 /// A saved model's network on the GPU, for evaluation and prediction (no gradients, no
@@ -60,38 +60,67 @@ impl GpuPredictor {
     }
 
     /// The mean loss and accuracy on `data`, as [`crate::train::evaluate`], and each row's
-    /// predicted class: only the rows' losses and classes come back from the device. Softmax
-    /// cross-entropy models only (an error names the loss otherwise).
-    pub fn evaluate(&mut self, data: &Dataset) -> Result<(Evaluation, Vec<usize>)> {
-        if self.loss != Loss::SoftmaxCrossEntropy {
+    /// predicted class (`None` for sequence outputs, whose steps each have one): only the rows'
+    /// losses and classes come back from the device, and for a regression (least squares on
+    /// data without classes) the outputs, from which the CPU's MSE, MAE and R² are computed as
+    /// [`crate::train::evaluate`] computes them. An error names what does not fit the model.
+    pub fn evaluate(&mut self, data: &Dataset) -> Result<(Evaluation, Option<Vec<usize>>)> {
+        let what = format!("--device gpu: model '{}': the data", self.name);
+        if data.lengths.is_some() {
             return Err(Error::config(format!(
-                "--device gpu: model '{}': the GPU evaluates softmax-cross-entropy models only so far, not {:?} \
-                 (evaluate it with --device cpu)",
-                self.name, self.loss
+                "{what}: the GPU layers do not take sequences of different lengths yet (evaluate with --device cpu)"
             )));
         }
-        let (n, k) = (data.len(), self.net.outputs());
+        self.net.check_input(&data.inputs, &what)?;
+        self.net.check_targets(&data.targets, &what)?;
+        let (n, k, width) = (data.len(), self.net.outputs(), self.net.target_width());
+        let steps = self.net.output_steps();
+        let regression = data.labels.is_none() && self.loss == Loss::LeastSquares;
         let gpu = &self.gpu;
         let losses = zeroed(gpu, n);
         let classes = zeroed(gpu, n);
-        let targets = zeroed(gpu, Self::BATCH.min(n) * k);
+        let targets = zeroed(gpu, Self::BATCH.min(n) * width);
+        let step_losses = zeroed(gpu, (Self::BATCH.min(n) * steps.unwrap_or(0)).max(1));
+        let outputs = regression.then(|| zeroed(gpu, n * k));
         for start in (0..n).step_by(Self::BATCH) {
             let rows: Vec<usize> = (start..(start + Self::BATCH).min(n)).collect();
             self.net.load_input(gpu, &data.inputs.gather_rows(&rows));
-            let t: Vec<u8> = data.targets.gather_rows(&rows).data().iter().flat_map(|v| v.to_le_bytes()).collect();
-            gpu.write(&targets, 0, &t);
+            let t = data.targets.gather_rows(&rows);
+            gpu.write(&targets, 0, &t.data().iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
             let u = self.net.forward(gpu, rows.len());
             // δ is not needed: the net's output δ buffer takes it
-            kernels::softmax_ce(gpu, rows.len(), k, u, &targets, self.net.output_delta(), &losses, start);
-            kernels::argmax_rows(gpu, rows.len(), k, u, &classes, start);
+            let delta = self.net.output_delta();
+            match steps {
+                Some(steps) => {
+                    let counted = t.data().iter().filter(|&&c| c >= 0.0).count();
+                    let shape = (rows.len(), steps, k / steps);
+                    kernels::sequence_loss(gpu, shape, counted, u, &targets, delta, &step_losses, (&losses, start));
+                }
+                None => {
+                    kernels::loss(gpu, self.loss, (rows.len(), k), u, &targets, delta, &losses, start);
+                    kernels::argmax_rows(gpu, rows.len(), k, u, &classes, start);
+                }
+            }
+            if let Some(outputs) = &outputs {
+                // after the batch's forward pass, before the next one overwrites u
+                gpu.submit();
+                let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+                encoder.copy_buffer_to_buffer(u, 0, outputs, 4 * (start * k) as u64, 4 * (rows.len() * k) as u64);
+                gpu.queue.submit([encoder.finish()]);
+            }
         }
         let loss_sum: f64 = download_f32(gpu, &losses, n).iter().map(|&l| f64::from(l)).sum();
         // the classes are u32: their bits travel as f32's
-        let predicted: Vec<usize> = download_f32(gpu, &classes, n).iter().map(|c| c.to_bits() as usize).collect();
-        let accuracy = data.labels.as_ref().map(|labels| {
+        let predicted: Option<Vec<usize>> =
+            steps.is_none().then(|| download_f32(gpu, &classes, n).iter().map(|c| c.to_bits() as usize).collect());
+        let accuracy = data.labels.as_ref().zip(predicted.as_ref()).map(|(labels, predicted)| {
             let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
             correct as f32 / n.max(1) as f32
         });
-        Ok((Evaluation { loss: (loss_sum / n.max(1) as f64) as f32, accuracy, regression: None }, predicted))
+        let regression = outputs.map(|outputs| {
+            let u = Tensor::from_vec(download_f32(gpu, &outputs, n * k), &[n, k]);
+            RegressionMetrics::of(&u, &data.targets)
+        });
+        Ok((Evaluation { loss: (loss_sum / n.max(1) as f64) as f32, accuracy, regression }, predicted))
     }
 }

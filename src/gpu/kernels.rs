@@ -11,6 +11,7 @@ use crate::ops::{SCALED_TANH_A, SCALED_TANH_S};
 use crate::optim::RuleParams;
 use crate::tensor::Transpose;
 
+mod classes;
 mod conv;
 mod dropout;
 mod gelu;
@@ -24,6 +25,7 @@ mod regularize;
 mod shape;
 mod subsample;
 
+pub use classes::{one_hot, sequence_loss};
 pub use conv::{
     ConvKernel, ConvShape, DIRECT_UP_TO, conv2d_backward, conv2d_backward_with, conv2d_forward, conv2d_forward_with,
     mask_in_place, mask_mul,
@@ -57,6 +59,7 @@ pub(super) struct Kernels {
     momentum: wgpu::ComputePipeline,
     adam: wgpu::ComputePipeline,
     argmax: wgpu::ComputePipeline,
+    classes: classes::ClassPipelines,
     conv: conv::ConvPipelines,
     pool: pool::PoolPipelines,
     dropout: dropout::DropoutPipelines,
@@ -111,6 +114,7 @@ impl Kernels {
             momentum: pipeline(&optim, "momentum"),
             adam: pipeline(&optim, "adam"),
             argmax: pipeline(&argmax, "argmax"),
+            classes: classes::ClassPipelines::new(&module("classes", include_str!("shaders/classes.wgsl")), pipeline),
             conv: conv::ConvPipelines::new(&module("conv", include_str!("shaders/conv.wgsl")), pipeline),
             pool: pool::PoolPipelines::new(&module("pool", include_str!("shaders/pool.wgsl")), pipeline),
             dropout: dropout::DropoutPipelines::new(&module("dropout", include_str!("shaders/dropout.wgsl")), pipeline),

@@ -14,6 +14,8 @@ use super::buffer::{download_f32, upload_words, zeroed};
 use super::kernels::{self, ConvKernel, ConvShape, PoolShape, SubsampleShape, activation_code};
 use super::recurrent::GpuRecurrent;
 use super::{Gpu, GpuTensor};
+use crate::data::Inputs;
+use crate::loss::Loss;
 use crate::nn::{DropoutRule, LayerSpec, Model, ModelSpec, Module};
 use crate::ops::Lrn;
 use crate::rng::Rng;
@@ -27,8 +29,15 @@ mod compound;
 // buffers would save nothing
 #[allow(clippy::large_enum_variant)]
 enum Stage {
-    /// U = Y·W + 1·b.
-    Linear { weight: GpuTensor, bias: GpuTensor, grad_weight: wgpu::Buffer, grad_bias: wgpu::Buffer },
+    /// U = Y·W + 1·b; on a sequence (`steps` > 1), at each step: a sample's row of T·F values is
+    /// T rows of F, so the batch is m·T rows (nn/linear.rs reshapes the same way).
+    Linear { weight: GpuTensor, bias: GpuTensor, grad_weight: wgpu::Buffer, grad_bias: wgpu::Buffer, steps: usize },
+    /// Symbol indices as one-hot rows of `classes` values (nn/one_hot.rs). The indices have no
+    /// gradient, so backward does nothing. Expanded, not folded into the next layer as a row
+    /// gather of its weights (x_t·W with a one-hot x_t is row k of W): the expansion keeps the
+    /// layer boundary as on the CPU, so the recurrent and linear stages after it take inputs of
+    /// any kind unchanged, and its GEMM over V ≈ 100 symbols costs little beside the recurrence.
+    OneHot { classes: usize },
     /// Y = f(U), f by its shader number ([`activation_code`]).
     Activation { code: u32 },
     /// y = conv(x, W ⊙ M) + b; `shape.n` is 1 here and the batch's rows at each launch.
@@ -99,6 +108,7 @@ impl Stage {
             Stage::Inception(branches) => branches.reserve(gpu, rows),
             Stage::Auxiliary(head) => head.reserve(gpu, rows),
             Stage::Linear { .. }
+            | Stage::OneHot { .. }
             | Stage::Activation { .. }
             | Stage::AvgPool { .. }
             | Stage::Pad { .. }
@@ -111,7 +121,7 @@ impl Stage {
     /// Its parameters with their gradient buffers, in the model's order (none for most stages).
     fn params(&self) -> Vec<(&GpuTensor, &wgpu::Buffer)> {
         match self {
-            Stage::Linear { weight, bias, grad_weight, grad_bias }
+            Stage::Linear { weight, bias, grad_weight, grad_bias, .. }
             | Stage::Conv { weight, bias, grad_weight, grad_bias, .. }
             | Stage::Subsample { weight, bias, grad_weight, grad_bias, .. } => {
                 vec![(weight, grad_weight), (bias, grad_bias)]
@@ -138,6 +148,9 @@ pub struct GpuNet {
     /// Whether [`GpuNet::backward`] computes the input's δ too (an Inception branch's or an
     /// auxiliary head's, which its module passes on).
     input_delta: bool,
+    /// T when the outputs are a sequence, T × K a sample (a language model's logits at every
+    /// step), whose targets are one class index per step.
+    steps: Option<usize>,
 }
 
 /// The 0/1 mask O×C×KH×KW of a connection table: output map o reads input maps `table[o]`.
@@ -163,8 +176,8 @@ impl GpuNet {
         for (i, layer) in spec.layers.iter().enumerate() {
             if !layer.spec.as_kind().gpu() {
                 return Err(Error::config(format!(
-                    "--device gpu: model '{}': layer {i} ({}) has no GPU kernel yet; the GPU trains every layer \
-                     kind but one-hot inputs (train this one with --device cpu)",
+                    "--device gpu: model '{}': layer {i} ({}) has no GPU kernel yet (train this one with --device \
+                     cpu)",
                     spec.name,
                     layer.describe()
                 )));
@@ -188,15 +201,7 @@ impl GpuNet {
             let input_shape = std::mem::replace(&mut input, output.clone());
             let stage = match &layer.spec {
                 LayerSpec::Flatten(_) => continue, // rows are already flat on the device
-                LayerSpec::Linear(_) if input_shape.len() == 2 => {
-                    // a linear layer over every step of a sequence would need a per-step loss too
-                    return Err(Error::config(format!(
-                        "--device gpu: model '{}': {} reads a sequence {input_shape:?} (a linear map per step): no \
-                         GPU kernel yet (train this one with --device cpu)",
-                        model.spec().name,
-                        layer.describe()
-                    )));
-                }
+                LayerSpec::OneHot(one_hot) => Stage::OneHot { classes: one_hot.classes },
                 spec @ (LayerSpec::Rnn(_) | LayerSpec::Lstm(_) | LayerSpec::Gru(_)) => {
                     let count = GpuRecurrent::param_count(spec).expect("a recurrent layer");
                     let taken: Vec<_> = params.by_ref().take(count).collect();
@@ -213,7 +218,9 @@ impl GpuNet {
                     let (weight, bias) = (GpuTensor::upload(gpu, w), GpuTensor::upload(gpu, b));
                     let (grad_weight, grad_bias) = (zeroed(gpu, w.numel()), zeroed(gpu, b.numel()));
                     let LayerSpec::Conv2d(conv) = &layer.spec else {
-                        stages.push(Stage::Linear { weight, bias, grad_weight, grad_bias });
+                        // [T, F]: a sequence, the same map at each step
+                        let steps = if input_shape.len() == 2 { input_shape[0] } else { 1 };
+                        stages.push(Stage::Linear { weight, bias, grad_weight, grad_bias, steps });
                         widths.push(output.iter().product());
                         continue;
                     };
@@ -305,8 +312,20 @@ impl GpuNet {
             stages.push(stage);
             widths.push(output.iter().product());
         }
-        let mut net =
-            GpuNet { stages, widths, names, capacity: 0, values: Vec::new(), deltas: Vec::new(), input_delta: false };
+        let steps = match shapes.last().map(Vec::as_slice) {
+            Some(&[t, _]) => Some(t),
+            _ => None,
+        };
+        if steps.is_some() && model.spec().loss != Loss::SoftmaxCrossEntropy {
+            return Err(Error::config(format!(
+                "model '{}': sequence outputs {:?} (one class a step) need softmax-cross-entropy, not {:?}",
+                model.spec().name,
+                shapes.last(),
+                model.spec().loss
+            )));
+        }
+        let (values, deltas) = (Vec::new(), Vec::new());
+        let mut net = GpuNet { stages, widths, names, capacity: 0, values, deltas, input_delta: false, steps };
         net.reserve(gpu, capacity);
         Ok(net)
     }
@@ -331,6 +350,67 @@ impl GpuNet {
     /// The values of an output row.
     pub fn outputs(&self) -> usize {
         *self.widths.last().expect("the input's width")
+    }
+
+    /// T when a sample's outputs are a sequence of T rows of K (see [`kernels::sequence_loss`]).
+    pub fn output_steps(&self) -> Option<usize> {
+        self.steps
+    }
+
+    /// The width of a target row: one class index per step for sequence outputs, else one
+    /// target per output.
+    pub fn target_width(&self) -> usize {
+        self.steps.unwrap_or_else(|| self.outputs())
+    }
+
+    /// Whether the rows `x` (N × [`GpuNet::inputs`]) hold what the first layer reads: for
+    /// one-hot inputs, symbol indices, whole numbers below its classes (the kernel would give a
+    /// row of zeros for another value, where the CPU op panics); `what` names the data in the
+    /// error. Reads nothing for other nets.
+    pub fn check_input(&self, x: &Inputs, what: &str) -> Result<()> {
+        let Some(&Stage::OneHot { classes }) = self.stages.first() else { return Ok(()) };
+        let (n, width) = (x.shape()[0], self.inputs().max(1));
+        // a few thousand rows at a time: a text's windows as f32 once, not the whole set
+        for start in (0..n).step_by(4096) {
+            let rows: Vec<usize> = (start..(start + 4096).min(n)).collect();
+            let block = x.gather_rows(&rows);
+            let bad = block.data().iter().position(|&k| !(k >= 0.0 && k.fract() == 0.0 && (k as usize) < classes));
+            if let Some(i) = bad {
+                return Err(Error::config(format!(
+                    "{what}: row {}, step {}: {} is not a symbol index of the model's one-hot layer (0..{classes})",
+                    start + i / width,
+                    i % width,
+                    block.data()[i]
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether targets `t` fit the outputs: [`GpuNet::target_width`] of them a row and, for
+    /// sequence outputs, class indices below K (or negative: a padded step, not counted); `what`
+    /// names the data in the error (the CPU loss panics on such targets).
+    pub fn check_targets(&self, t: &Tensor, what: &str) -> Result<()> {
+        let width = self.target_width();
+        if t.shape().len() != 2 || t.shape()[1] != width {
+            return Err(Error::config(format!(
+                "{what}: targets of shape {:?} for a model with {} outputs a sample: expected {width} targets a row{}",
+                t.shape(),
+                self.outputs(),
+                if self.steps.is_some() { " (one class index per step)" } else { "" }
+            )));
+        }
+        let Some(steps) = self.steps else { return Ok(()) };
+        let k = self.outputs() / steps.max(1);
+        match t.data().iter().position(|&c| c >= 0.0 && !(c.fract() == 0.0 && (c as usize) < k)) {
+            None => Ok(()),
+            Some(i) => Err(Error::config(format!(
+                "{what}: row {}, step {}: target {} is not a class index of the model's {k} outputs a step",
+                i / width.max(1),
+                i % width.max(1),
+                t.data()[i]
+            ))),
+        }
     }
 
     /// Writes the rows of `x` (m × [`GpuNet::inputs`]) where [`GpuNet::forward`] reads them.
@@ -372,12 +452,14 @@ impl GpuNet {
             let (x, y) = (&self.values[s], &self.values[s + 1]);
             let (n_in, n_out) = (self.widths[s], self.widths[s + 1]);
             match stage {
-                Stage::Linear { weight, bias, .. } => {
+                Stage::Linear { weight, bias, steps, .. } => {
                     // U = X·W, then + 1·b (the CPU's GEMM starts from the bias rows instead)
+                    let (rows, n_in, n_out) = (rows * steps, n_in / steps, n_out / steps);
                     let w = weight.buffer();
                     kernels::gemm(gpu, (rows, n_out, n_in), x, Transpose::No, w, Transpose::No, y, false);
                     kernels::bias_add(gpu, rows, n_out, bias.buffer(), y);
                 }
+                Stage::OneHot { classes } => kernels::one_hot(gpu, rows * n_in, *classes, x, y),
                 Stage::Activation { code } => kernels::activation(gpu, *code, rows * n_out, x, y),
                 Stage::Conv { weight, bias, shape, table, cols, prod, .. } => {
                     let w = match table {
@@ -445,8 +527,9 @@ impl GpuNet {
             let (n_in, n_out) = (self.widths[s], self.widths[s + 1]);
             let needs_dx = s > 0 || self.input_delta;
             match stage {
-                Stage::Linear { weight, grad_weight, grad_bias, .. } => {
-                    // ∂E/∂W = Xᵀ·δ, ∂E/∂b = 1ᵀ·δ, ∂E/∂X = δ·Wᵀ
+                Stage::Linear { weight, grad_weight, grad_bias, steps, .. } => {
+                    // ∂E/∂W = Xᵀ·δ, ∂E/∂b = 1ᵀ·δ, ∂E/∂X = δ·Wᵀ, over every step's row
+                    let (rows, n_in, n_out) = (rows * steps, n_in / steps, n_out / steps);
                     kernels::gemm(
                         gpu,
                         (n_in, n_out, rows),
@@ -475,7 +558,7 @@ impl GpuNet {
                 Stage::Activation { code } if needs_dx => {
                     kernels::activation_backward(gpu, *code, rows * n_out, y, delta_out, delta_in);
                 }
-                Stage::Activation { .. } => {}
+                Stage::Activation { .. } | Stage::OneHot { .. } => {}
                 Stage::Conv { weight, grad_weight, grad_bias, shape, table, cols, prod, .. } => {
                     let shape = ConvShape { n: rows, ..*shape };
                     let dx = needs_dx.then_some(delta_in);

@@ -118,13 +118,16 @@ impl GpuTraining {
         let order32: Vec<u32> = order.iter().map(|&i| i as u32).collect();
         let order_buffer = upload_words(gpu, &order32);
         let losses = zeroed(gpu, order.len());
-        let (d, k) = (self.net.inputs(), self.net.outputs());
+        let (d, k) = (self.net.inputs(), self.net.target_width());
         let eta = optimizer.lr();
         let mut t = optimizer.steps();
         // one buffer for every batch's targets, not one per step
         let largest = batches.iter().map(Range::len).max().unwrap_or(0);
         let targets = zeroed(gpu, (largest * k).max(1));
         let penalties = zeroed(gpu, batches.len());
+        let steps = self.net.output_steps();
+        // each step's loss of a sequence model's batch, before its samples' sums
+        let step_losses = zeroed(gpu, (largest * steps.unwrap_or(0)).max(1));
         for (b, range) in batches.iter().enumerate() {
             let rows = range.len();
             match device_data {
@@ -142,7 +145,19 @@ impl GpuTraining {
                 }
             }
             let u = self.net.forward_training(gpu, rows, Rng::derive(seed, b as u64).next_u64());
-            kernels::loss(gpu, self.loss, (rows, k), u, &targets, self.net.output_delta(), &losses, range.start);
+            let delta = self.net.output_delta();
+            match steps {
+                Some(steps) => {
+                    // the steps the CPU loss counts: those whose target is not negative (padding)
+                    let batch = &order[range.clone()];
+                    let t = data.targets.data();
+                    let counted = batch.iter().flat_map(|&r| &t[r * k..(r + 1) * k]).filter(|&&c| c >= 0.0).count();
+                    let shape = (rows, steps, self.net.outputs() / steps);
+                    let out = (&losses, range.start);
+                    kernels::sequence_loss(gpu, shape, counted, u, &targets, delta, &step_losses, out);
+                }
+                None => kernels::loss(gpu, self.loss, (rows, k), u, &targets, delta, &losses, range.start),
+            }
             self.net.side_losses(gpu, rows, &targets);
             self.net.backward(gpu, rows);
             if let Some(reg) = &self.regularization {
@@ -176,6 +191,8 @@ impl GpuTraining {
         if self.data.as_ref().is_some_and(|d| d.source == source && d.rows == data.len()) {
             return Ok(());
         }
+        self.net.check_input(&data.inputs, "--device gpu: the training set")?;
+        self.net.check_targets(&data.targets, "--device gpu: the training set")?;
         let bytes = 4 * data.inputs.shape().iter().product::<usize>() as u64;
         let limit = self.gpu.limits.max_storage_buffer_binding_size.min(self.gpu.limits.max_buffer_size);
         let buffers = (!self.stream && bytes <= limit).then(|| {

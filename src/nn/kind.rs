@@ -50,7 +50,7 @@ pub trait LayerKind {
 
     /// Whether the GPU backend (`crate::gpu`, cargo feature `gpu`) has kernels for this kind; it
     /// asks before it takes a model, so that a kind it lacks is named instead of silently run on
-    /// the CPU. True for every kind but `one-hot` so far.
+    /// the CPU. True for every kind so far; a new kind answers it before the GPU takes it.
     fn gpu(&self) -> bool;
 
     /// The init this kind asks of the layer that feeds it when that layer's spec gives none: He

@@ -75,7 +75,7 @@ impl LayerKind for OneHotSpec {
     fn set_init(&mut self, _init: Init) {}
 
     fn gpu(&self) -> bool {
-        false
+        true
     }
 }
 

@@ -38,6 +38,16 @@ impl RegressionMetrics {
         self.mse.sqrt()
     }
 
+    /// The metrics of outputs `u` against targets `t` (both n × k), summed in row order as
+    /// [`evaluate`] sums its batches (a device that brings the outputs back gets the same
+    /// figures).
+    pub fn of(u: &crate::Tensor, t: &crate::Tensor) -> RegressionMetrics {
+        let (n, k) = t.dims2("RegressionMetrics::of");
+        let mut sums = RegressionSums::new(k);
+        sums.add(u.data(), t.data());
+        sums.finish(n)
+    }
+
     /// The metrics of targets and outputs that were standardised, y = mean + std·z, in the units
     /// of y: MSE scales by std², MAE by std, R² not at all.
     pub fn in_units(&self, std: f32) -> RegressionMetrics {

@@ -281,11 +281,14 @@ impl Trainer {
     /// batches live on the device, and each epoch ends by writing the weights and optimizer
     /// state back into [`Trainer::model`] and [`Trainer::optimizer`] (evaluation and checkpoints
     /// read them there). An error names what the GPU cannot do yet: a layer without a kernel
-    /// (see [`crate::nn::LayerKind::gpu`]), augmentation, data parallelism.
+    /// (see [`crate::nn::LayerKind::gpu`]), augmentation, data parallelism, a carried state.
     #[cfg(feature = "gpu")]
     pub fn to_gpu(&mut self, gpu: crate::gpu::Gpu) -> Result<()> {
-        let refused =
-            [(self.config.augment.is_some(), "augmentation"), (self.parallel.is_some(), "data-parallel training")];
+        let refused = [
+            (self.config.augment.is_some(), "augmentation"),
+            (self.parallel.is_some(), "data-parallel training"),
+            (self.config.carry_state, "truncated BPTT (a state carried from batch to batch, --bptt)"),
+        ];
         if let Some((_, what)) = refused.iter().find(|(on, _)| *on) {
             return Err(Error::config(format!("--device gpu: {what} has no GPU kernel yet: train with --device cpu")));
         }

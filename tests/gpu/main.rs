@@ -11,6 +11,8 @@ mod common;
 mod harness;
 
 mod basics;
+mod chars;
 mod conv;
+mod eval;
 mod ops;
 mod rnn;

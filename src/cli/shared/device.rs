@@ -90,7 +90,7 @@ impl Runner {
         match self {
             Runner::Cpu => Ok((nabla::train::evaluate(model, data, batch), None)),
             #[cfg(feature = "gpu")]
-            Runner::Gpu(gpu) => gpu.evaluate(data).map(|(e, predicted)| (e, Some(predicted))),
+            Runner::Gpu(gpu) => gpu.evaluate(data),
         }
     }
 }
