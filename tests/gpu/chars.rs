@@ -166,12 +166,14 @@ fn bad_symbols_and_a_carried_state_are_refused_by_name() {
     assert!(err.contains("truncated BPTT") && err.contains("--device cpu"), "{err}");
 }
 
-/// `nabla train --model char-lstm` on 6 KB of the GPL (one epoch, 8 steps of 16 windows of 40
-/// characters, Adam) gives the same held-out bits per character on both devices.
+/// `nabla train --model char-lstm` on 3 KB of the GPL (one epoch, 5 steps of 13 or 14 windows of
+/// 40 characters, Adam) gives the same held-out bits per character on both devices (measured on
+/// lavapipe: CPU 4.567942, GPU 4.5679426; most of the test's 8 s is the GPU run, lavapipe's
+/// GEMMs through an LSTM of 256); `--bptt` is refused on the GPU by name.
 #[test]
 fn char_lstm_on_the_cli_gives_the_cpu_bits_per_char() {
     let s = Scratch::new("gpu-char-lstm");
-    std::fs::write(s.0.join("gpl.txt"), gpl(6000)).unwrap();
+    std::fs::write(s.0.join("gpl.txt"), gpl(3000)).unwrap();
     let train = |device: &str| {
         let args =
             ["train", "--model", "char-lstm", "--data", "gpl.txt", "--seq-len", "40", "--json", "--device", device];
@@ -189,6 +191,6 @@ fn char_lstm_on_the_cli_gives_the_cpu_bits_per_char() {
     assert!((c - g).abs() <= 1e-3 * c, "CPU {cpu} vs GPU {gpu}");
     let loss = |r: &serde_json::Value| r["train_loss"].as_f64().unwrap();
     assert!((loss(&cpu) - loss(&gpu)).abs() <= 1e-3 * loss(&cpu), "CPU {cpu} vs GPU {gpu}");
-    let bptt = nabla(&["train", "--model", "char-lstm", "--data", "gpl.txt", "--bptt", "20", "--device", "gpu"], &s.0);
+    let bptt = nabla(&["train", "--model", "char-lstm", "--data", "gpl.txt", "--bptt", "5", "--device", "gpu"], &s.0);
     assert_clean_failure(&bptt, &["--device gpu", "truncated BPTT", "--device cpu"]);
 }

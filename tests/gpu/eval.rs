@@ -69,7 +69,11 @@ fn eval_on_the_gpu_gives_the_cpu_figures_for_every_loss() {
     let runs: [(&[&str], &[&str], &str); 3] = [
         (&["--data", &data, "--loss", "mse", "--limit-train", "500"], &["--data", &data], "mse.safetensors"),
         (&["--data", &data, "--loss", "sigmoid-ce", "--limit-train", "500"], &["--data", &data], "bce.safetensors"),
-        (&["--data", "t.csv", "--target", "y"], &["--data", "t.csv", "--target", "y"], "table.safetensors"),
+        (
+            &["--data", "t.csv", "--target", "y", "--regression"],
+            &["--data", "t.csv", "--target", "y"],
+            "table.safetensors",
+        ),
     ];
     for (train, eval, weights) in runs {
         let mut args = vec!["train", "--hidden", "16", "--epochs", "1", "--out", weights];
