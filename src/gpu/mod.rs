@@ -12,9 +12,11 @@
 //!   gathering, the SGD and Adam updates, the argmax of each row; in `kernels/`: convolution
 //!   through im2col, max and average pooling, dropout, GELU, the other losses and update rules,
 //!   padding, concatenation and the other movements, LeNet-5's sub-sampling and RBF units, LRN,
-//!   regularization, the recurrent cells' steps); the shaders are in `shaders/`.
-//! - `net`: a sequential network on the device, forward and backward: every layer kind but
-//!   one-hot inputs (Inception's branches and auxiliary heads as networks of their own).
+//!   regularization, the recurrent cells' steps, one-hot rows and the per-step softmax
+//!   cross-entropy of a sequence's outputs); the shaders are in `shaders/`.
+//! - `net`: a sequential network on the device, forward and backward: every layer kind
+//!   (Inception's branches and auxiliary heads as networks of their own; a linear layer over a
+//!   sequence maps each step).
 //! - `regularize`: L1/L2 penalties, gradient clipping and max-norm around the device's updates.
 //! - `recurrent`: the Elman, LSTM and GRU layers (stacked, bidirectional) on the device.
 //! - `bench`: timing kernels for `nabla bench --device gpu`.
