@@ -18,18 +18,41 @@ pub struct GpuPredictor {
     net: GpuNet,
     loss: Loss,
     name: String,
+    /// Rows of a forward pass: [`GpuPredictor::BATCH`], or fewer where a layer's buffers for
+    /// that many would be over what the device binds at once.
+    batch: usize,
 }
 
 impl GpuPredictor {
-    /// Rows of a forward pass on the device: large batches keep the GPU busy, and the work
-    /// buffers of an MLP 784-512-512-10 at this size take 20 MB.
+    /// The most rows of a forward pass on the device: large batches keep the GPU busy, and the
+    /// work buffers of an MLP 784-512-512-10 at this size take 20 MB. A model whose layers hold
+    /// more a row (char-lstm's LSTM keeps its gates at every step: 2048 rows of 50 steps of
+    /// 4·256 would be 419 MB in one buffer) runs fewer, so that each layer's values fit the
+    /// device's binding size.
     pub const BATCH: usize = 2048;
 
     /// A copy of `model`'s network and weights on `gpu`; an error names a layer without a GPU
     /// kernel (see [`GpuNet::check`]).
     pub fn new(gpu: Gpu, model: &Model) -> Result<GpuPredictor> {
-        let net = GpuNet::new(&gpu, model, Self::BATCH)?;
-        Ok(GpuPredictor { gpu, net, loss: model.spec().loss, name: model.spec().name.clone() })
+        let batch = Self::batch_for(&gpu, model)?;
+        let net = GpuNet::new(&gpu, model, batch)?;
+        Ok(GpuPredictor { gpu, net, loss: model.spec().loss, name: model.spec().name.clone(), batch })
+    }
+
+    /// [`GpuPredictor::BATCH`] rows, or as many as keep the most values one sample's pass
+    /// through a layer computes ([`crate::nn::LayerKind::values`], an upper bound of any one
+    /// of its buffers) within the device's binding size.
+    fn batch_for(gpu: &Gpu, model: &Model) -> Result<usize> {
+        let spec = model.spec();
+        let mut input = spec.input.clone();
+        let mut per_row = spec.input_size();
+        for (layer, output) in spec.layers.iter().zip(spec.shapes()?) {
+            per_row = per_row.max(layer.spec.as_kind().values(&input, &output));
+            input = output;
+        }
+        let limit = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size);
+        let fit = usize::try_from(limit / 4).unwrap_or(usize::MAX) / per_row.max(1);
+        Ok(fit.clamp(1, Self::BATCH))
     }
 
     /// The GPU in words.
@@ -43,8 +66,8 @@ impl GpuPredictor {
     pub fn predict(&mut self, x: &Tensor) -> Tensor {
         let (n, d, k) = (x.shape()[0], self.net.inputs(), self.net.outputs());
         let outputs = zeroed(&self.gpu, n * k);
-        for start in (0..n).step_by(Self::BATCH) {
-            let rows = Self::BATCH.min(n - start);
+        for start in (0..n).step_by(self.batch) {
+            let rows = self.batch.min(n - start);
             let batch = Tensor::from_vec(x.data()[start * d..(start + rows) * d].to_vec(), &[rows, d]);
             self.net.load_input(&self.gpu, &batch);
             let u = self.net.forward(&self.gpu, rows);
@@ -55,7 +78,12 @@ impl GpuPredictor {
             encoder.copy_buffer_to_buffer(u, 0, &outputs, 4 * (start * k) as u64, 4 * (rows * k) as u64);
             self.gpu.queue.submit([encoder.finish()]);
         }
-        let u = Tensor::from_vec(download_f32(&self.gpu, &outputs, n * k), &[n, k]);
+        // a sequence's outputs as N × T × K, so that softmax runs over each step's K as on the CPU
+        let shape = match self.net.output_steps() {
+            Some(steps) => vec![n, steps, k / steps],
+            None => vec![n, k],
+        };
+        let u = Tensor::from_vec(download_f32(&self.gpu, &outputs, n * k), &shape);
         self.loss.predict(&u)
     }
 
@@ -79,11 +107,11 @@ impl GpuPredictor {
         let gpu = &self.gpu;
         let losses = zeroed(gpu, n);
         let classes = zeroed(gpu, n);
-        let targets = zeroed(gpu, Self::BATCH.min(n) * width);
-        let step_losses = zeroed(gpu, (Self::BATCH.min(n) * steps.unwrap_or(0)).max(1));
+        let targets = zeroed(gpu, self.batch.min(n) * width);
+        let step_losses = zeroed(gpu, (self.batch.min(n) * steps.unwrap_or(0)).max(1));
         let outputs = regression.then(|| zeroed(gpu, n * k));
-        for start in (0..n).step_by(Self::BATCH) {
-            let rows: Vec<usize> = (start..(start + Self::BATCH).min(n)).collect();
+        for start in (0..n).step_by(self.batch) {
+            let rows: Vec<usize> = (start..(start + self.batch).min(n)).collect();
             self.net.load_input(gpu, &data.inputs.gather_rows(&rows));
             let t = data.targets.gather_rows(&rows);
             gpu.write(&targets, 0, &t.data().iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());

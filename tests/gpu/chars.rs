@@ -16,12 +16,12 @@ use crate::harness::{assert_same_weights, gpu, randn, up, zoo};
 use nabla::data::Dataset;
 use nabla::data::text::text_data;
 use nabla::gpu::kernels;
-use nabla::gpu::{Gpu, GpuTensor};
+use nabla::gpu::{Gpu, GpuPredictor, GpuTensor};
 use nabla::loss::Loss;
 use nabla::nn::{LayerSpec, Model, ModelSpec, one_hot};
 use nabla::optim::{Adam, Optimizer, schedule::Constant};
 use nabla::rng::Rng;
-use nabla::train::{Quiet, Sets, TrainConfig, Trainer};
+use nabla::train::{Quiet, Sets, TrainConfig, Trainer, evaluate};
 use nabla::{Tensor, Var};
 
 /// The first `bytes` of the GPL (data/text/gpl-3.txt), cut at a character boundary.
@@ -132,6 +132,23 @@ fn a_step_of_char_lstm_agrees_on_both_devices() {
     let (c, g) = (cpu.history[0].train_loss, on_gpu.history[0].train_loss);
     assert!((c - g).abs() <= 1e-4 * c, "loss CPU {c}, GPU {g}");
     assert_same_weights("char-lstm", &cpu, &on_gpu);
+}
+
+/// A char model's predictions (softmax at each step, N × T × K) and its evaluation (the mean
+/// per-step loss, no accuracy) on the device are the CPU's, over 17 windows.
+#[test]
+fn char_lstm_predicts_and_evaluates_as_on_the_cpu() {
+    let (spec, data) = char_lstm(&gpl(400), 20);
+    let mut model = Model::new(spec, &mut Rng::seed(5)).unwrap();
+    let mut predictor = GpuPredictor::new(Gpu::new().unwrap(), &model).unwrap();
+    let x = data.inputs.gather_rows(&(0..data.len()).collect::<Vec<_>>());
+    let (got, want) = (predictor.predict(&x), model.predict(&x));
+    assert_eq!(got.shape(), want.shape());
+    assert_close(got.data(), want.data(), "predict");
+    let cpu = evaluate(&mut model, &data, 1000);
+    let (gpu, predicted) = predictor.evaluate(&data).unwrap();
+    assert!((gpu.loss - cpu.loss).abs() <= 1e-4 * cpu.loss, "loss GPU {} vs CPU {}", gpu.loss, cpu.loss);
+    assert_eq!((gpu.accuracy, cpu.accuracy, predicted), (None, None, None));
 }
 
 /// Data the net cannot read is refused by name before any step: an input that is no symbol of
